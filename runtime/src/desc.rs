@@ -1,0 +1,327 @@
+//! The serialized description of a model: metadata and layers, postcard-encoded in the graph
+//! section of an `.aedge` file. Parameters are not stored here but referenced as [`Blob`]s in
+//! the file's aligned weights section, so they can be used in place from flash.
+
+use crate::shape::Shape;
+use serde::{Deserialize, Serialize};
+
+/// A byte range in the weights section.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Blob {
+    /// Offset from the start of the weights section.
+    pub offset: u32,
+    /// Length in bytes.
+    pub len: u32,
+}
+
+impl Blob {
+    /// The empty blob (no data).
+    pub const EMPTY: Blob = Blob { offset: 0, len: 0 };
+}
+
+/// Number format of a model's parameters and activations.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Precision {
+    /// f32 weights and activations.
+    F32,
+    /// f16 weights (half the flash), computed in f32.
+    F16,
+    /// int8 weights (symmetric, per output channel) and activations (asymmetric, per tensor).
+    Int8,
+}
+
+impl core::fmt::Display for Precision {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+            Precision::Int8 => "int8",
+        })
+    }
+}
+
+/// Element-wise activation applied after a layer.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    /// No activation.
+    Identity,
+    /// `max(x, 0)`.
+    Relu,
+    /// `x` if positive, else `alpha * x`.
+    LeakyRelu {
+        /// Slope for negative inputs.
+        alpha: f32,
+    },
+    /// `1 / (1 + e^-x)`.
+    Sigmoid,
+    /// `tanh(x)`.
+    Tanh,
+}
+
+impl Activation {
+    /// Applies the activation to one value.
+    #[inline]
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::Identity => x,
+            Activation::Relu => {
+                if x > 0.0 {
+                    x
+                } else {
+                    0.0
+                }
+            }
+            Activation::LeakyRelu { alpha } => {
+                if x > 0.0 {
+                    x
+                } else {
+                    alpha * x
+                }
+            }
+            Activation::Sigmoid => 1.0 / (1.0 + libm::expf(-x)),
+            Activation::Tanh => libm::tanhf(x),
+        }
+    }
+
+    /// Whether the int8 kernels implement it by a 256-entry lookup table.
+    pub fn needs_lut(self) -> bool {
+        matches!(
+            self,
+            Activation::LeakyRelu { .. } | Activation::Sigmoid | Activation::Tanh
+        )
+    }
+}
+
+/// One layer's operation and geometry. Shapes follow from the input shape.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub enum Op {
+    /// Fully connected: the input (any shape) is flattened; output `1 × 1 × units`.
+    /// Weights `[units][inputs]`, bias `[units]`.
+    Dense {
+        /// Output features.
+        units: u16,
+    },
+    /// 2-D convolution. Weights `[out_c][kh][kw][in_c]`, bias `[out_c]`.
+    Conv2d {
+        /// Output channels.
+        out_c: u16,
+        /// Kernel height and width.
+        kernel: [u8; 2],
+        /// Vertical and horizontal stride.
+        stride: [u8; 2],
+        /// Zero padding: top, left, bottom, right.
+        pad: [u8; 4],
+    },
+    /// 2-D transposed convolution (input `i` lands at output `i * stride + k - pad`).
+    /// Weights `[out_c][kh][kw][in_c]`, bias `[out_c]`.
+    ConvTranspose2d {
+        /// Output channels.
+        out_c: u16,
+        /// Kernel height and width.
+        kernel: [u8; 2],
+        /// Vertical and horizontal stride.
+        stride: [u8; 2],
+        /// Rows and columns cropped at the top and left of the full output.
+        pad: [u8; 2],
+        /// Output height and width.
+        out: [u16; 2],
+    },
+    /// Max pooling; padded positions are ignored.
+    MaxPool2d {
+        /// Window height and width.
+        kernel: [u8; 2],
+        /// Vertical and horizontal stride.
+        stride: [u8; 2],
+        /// Padding: top, left, bottom, right.
+        pad: [u8; 4],
+    },
+    /// Nearest-neighbour upsampling by integer factors.
+    Upsample2d {
+        /// Vertical and horizontal factor.
+        factor: [u8; 2],
+    },
+    /// Reinterprets the tensor with a new shape of the same size (Flatten is `Reshape` to a
+    /// vector). Costs nothing at run time.
+    Reshape {
+        /// The new shape.
+        to: Shape,
+    },
+    /// A stand-alone element-wise activation (the layer's `act`).
+    Activation,
+}
+
+impl Op {
+    /// Short name for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Dense { .. } => "Dense",
+            Op::Conv2d { .. } => "Conv2d",
+            Op::ConvTranspose2d { .. } => "ConvTranspose2d",
+            Op::MaxPool2d { .. } => "MaxPool2d",
+            Op::Upsample2d { .. } => "Upsample2d",
+            Op::Reshape { .. } => "Reshape",
+            Op::Activation => "Activation",
+        }
+    }
+
+    /// Whether the layer has weights and a bias.
+    pub fn has_weights(&self) -> bool {
+        matches!(
+            self,
+            Op::Dense { .. } | Op::Conv2d { .. } | Op::ConvTranspose2d { .. }
+        )
+    }
+}
+
+/// Quantization of one int8 tensor: `real = scale * (q - zero_point)`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct Quant {
+    /// Step between two adjacent int8 values.
+    pub scale: f32,
+    /// The int8 value that represents real zero.
+    pub zero_point: i8,
+}
+
+impl Quant {
+    /// Quantization that leaves values unchanged (used where a model has no int8 tensors).
+    pub const NONE: Quant = Quant {
+        scale: 1.0,
+        zero_point: 0,
+    };
+
+    /// Quantizes one value (round half away from zero, saturating), as TFLite does.
+    #[inline]
+    pub fn quantize(&self, x: f32) -> i8 {
+        let q = libm::roundf(x / self.scale) + self.zero_point as f32;
+        // `as` saturates and maps NaN to 0.
+        q.clamp(-128.0, 127.0) as i8
+    }
+
+    /// Real value of one quantized value.
+    #[inline]
+    pub fn dequantize(&self, q: i8) -> f32 {
+        self.scale * (q as i32 - self.zero_point as i32) as f32
+    }
+}
+
+/// int8 parameters of a layer.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct LayerQuant {
+    /// Quantization of the layer's output tensor.
+    pub output: Quant,
+    /// Quantization the accumulators are requantized to before the activation lookup table;
+    /// equal to `output` for layers without a table.
+    pub pre: Quant,
+    /// Per-output-channel fixed-point multipliers (`i32`, Q31).
+    pub multiplier: Blob,
+    /// Per-output-channel shifts (`i32`; positive = left).
+    pub shift: Blob,
+    /// 256-entry `i8` activation table indexed by `pre` value + 128, or empty.
+    pub lut: Blob,
+}
+
+/// How the reconstruction error is measured.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// Mean squared error.
+    Mse,
+    /// Mean absolute error.
+    Mae,
+    /// Mean binary cross-entropy (inputs in `[0, 1]`).
+    Bce,
+}
+
+impl core::fmt::Display for Metric {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Metric::Mse => "mse",
+            Metric::Mae => "mae",
+            Metric::Bce => "bce",
+        })
+    }
+}
+
+/// How the anomaly threshold was chosen.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub enum ThresholdRule {
+    /// Not calibrated (threshold set by hand or infinite).
+    Manual,
+    /// The given percentile (0–100) of the calibration errors.
+    Percentile(f32),
+    /// Mean plus `k` standard deviations of the calibration errors.
+    MeanPlusKStd(f32),
+}
+
+/// Summary of the reconstruction errors on the calibration set.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Default)]
+pub struct ErrorStats {
+    /// Number of calibration samples (0 = not calibrated).
+    pub count: u32,
+    /// Mean error.
+    pub mean: f32,
+    /// Standard deviation.
+    pub std: f32,
+    /// Smallest error.
+    pub min: f32,
+    /// Median.
+    pub p50: f32,
+    /// 95th percentile.
+    pub p95: f32,
+    /// 99th percentile.
+    pub p99: f32,
+    /// Largest error.
+    pub max: f32,
+}
+
+/// Per-channel affine preprocessing from sensor units to model units:
+/// `model = raw * scale[c] + offset[c]`. Each blob holds one `f32` or one per channel.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct Preprocess {
+    /// `f32` scales.
+    pub scale: Blob,
+    /// `f32` offsets.
+    pub offset: Blob,
+}
+
+/// Model metadata: the first record of the graph section.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct Meta<'a> {
+    /// A name for reports.
+    #[serde(borrow)]
+    pub name: &'a str,
+    /// Number format.
+    pub precision: Precision,
+    /// Shape of one input sample.
+    pub input: Shape,
+    /// Quantization of the (preprocessed) input for int8 models; [`Quant::NONE`] otherwise.
+    pub input_quant: Quant,
+    /// Preprocessing from sensor units.
+    pub preprocess: Preprocess,
+    /// Number of layers in the encoder; the latent code is this layer's output.
+    pub encoder_layers: u16,
+    /// Reconstruction error metric for `score`.
+    pub metric: Metric,
+    /// Errors above this are anomalies.
+    pub threshold: f32,
+    /// How `threshold` was chosen.
+    pub threshold_rule: ThresholdRule,
+    /// Calibration error summary.
+    pub errors: ErrorStats,
+    /// Number of layer records that follow.
+    pub layer_count: u16,
+}
+
+/// One layer record.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct LayerDesc {
+    /// Operation and geometry.
+    pub op: Op,
+    /// Activation applied to the output.
+    pub act: Activation,
+    /// Weights (`f32`, `f16` or `i8` by precision).
+    pub weights: Blob,
+    /// Bias (`f32`, or `i32` for int8).
+    pub bias: Blob,
+    /// int8 parameters (int8 models only).
+    pub quant: Option<LayerQuant>,
+}

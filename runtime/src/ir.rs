@@ -1,0 +1,259 @@
+//! The graph IR: a float description of an autoencoder that every front end produces (the
+//! trainer, ONNX import) and every back end consumes (`.aedge` in f32 / f16 / int8, ONNX).
+//! Layers and metadata use the same types as the `.aedge` format; weights are owned `f32`.
+
+use crate::calibrate::Ranges;
+use crate::desc::{
+    Activation, ErrorStats, LayerDesc, Meta, Metric, Op, Precision, Preprocess, Quant,
+    ThresholdRule,
+};
+use crate::error::Error;
+use crate::layer::geometry;
+use crate::shape::Shape;
+use crate::writer::WeightsBuilder;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// One layer with float parameters. Weight layouts are those of [`Op`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layer {
+    /// Operation and geometry.
+    pub op: Op,
+    /// Activation applied to the output.
+    pub act: Activation,
+    /// Weights (empty for ops without).
+    pub weights: Vec<f32>,
+    /// Bias (empty for ops without).
+    pub bias: Vec<f32>,
+}
+
+impl Layer {
+    /// Fully connected layer with `units` outputs; `weights` is `[units][inputs]`.
+    pub fn dense(units: u16, weights: Vec<f32>, bias: Vec<f32>, act: Activation) -> Self {
+        Layer {
+            op: Op::Dense { units },
+            act,
+            weights,
+            bias,
+        }
+    }
+
+    /// Convolution; `weights` is `[out_c][kh][kw][in_c]`, `pad` is top, left, bottom, right.
+    pub fn conv2d(
+        out_c: u16,
+        kernel: [u8; 2],
+        stride: [u8; 2],
+        pad: [u8; 4],
+        weights: Vec<f32>,
+        bias: Vec<f32>,
+        act: Activation,
+    ) -> Self {
+        Layer {
+            op: Op::Conv2d {
+                out_c,
+                kernel,
+                stride,
+                pad,
+            },
+            act,
+            weights,
+            bias,
+        }
+    }
+
+    /// Transposed convolution; `weights` is `[out_c][kh][kw][in_c]`, `pad` crops the top and
+    /// left of the full output, `out` is the output height and width.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv_transpose2d(
+        out_c: u16,
+        kernel: [u8; 2],
+        stride: [u8; 2],
+        pad: [u8; 2],
+        out: [u16; 2],
+        weights: Vec<f32>,
+        bias: Vec<f32>,
+        act: Activation,
+    ) -> Self {
+        Layer {
+            op: Op::ConvTranspose2d {
+                out_c,
+                kernel,
+                stride,
+                pad,
+                out,
+            },
+            act,
+            weights,
+            bias,
+        }
+    }
+
+    /// A layer without parameters.
+    pub fn op(op: Op) -> Self {
+        Layer {
+            op,
+            act: Activation::Identity,
+            weights: Vec::new(),
+            bias: Vec::new(),
+        }
+    }
+
+    /// A stand-alone activation.
+    pub fn activation(act: Activation) -> Self {
+        Layer {
+            act,
+            ..Layer::op(Op::Activation)
+        }
+    }
+}
+
+/// TensorFlow's "same" padding (top, left, bottom, right) for a convolution or pooling window:
+/// output size `ceil(input / stride)`, the odd pixel of padding at the bottom/right.
+pub fn same_padding(input: Shape, kernel: [u8; 2], stride: [u8; 2]) -> [u8; 4] {
+    let pad = |n: u16, k: u8, s: u8| -> (u8, u8) {
+        let (n, k, s) = (n as usize, k as usize, s.max(1) as usize);
+        let out = n.div_ceil(s);
+        let total = ((out - 1) * s + k).saturating_sub(n);
+        ((total / 2) as u8, (total - total / 2) as u8)
+    };
+    let (t, b) = pad(input.h, kernel[0], stride[0]);
+    let (l, r) = pad(input.w, kernel[1], stride[1]);
+    [t, l, b, r]
+}
+
+/// A float autoencoder graph with its metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Graph {
+    /// A name for reports.
+    pub name: String,
+    /// Shape of one input sample.
+    pub input: Shape,
+    /// Preprocessing scale (one value or one per channel): `model = raw * scale + offset`.
+    pub preprocess_scale: Vec<f32>,
+    /// Preprocessing offset (one value or one per channel).
+    pub preprocess_offset: Vec<f32>,
+    /// Number of layers in the encoder.
+    pub encoder_layers: usize,
+    /// Reconstruction error metric.
+    pub metric: Metric,
+    /// Anomaly threshold.
+    pub threshold: f32,
+    /// How the threshold was chosen.
+    pub threshold_rule: ThresholdRule,
+    /// Calibration error summary.
+    pub errors: ErrorStats,
+    /// The layers in order.
+    pub layers: Vec<Layer>,
+}
+
+impl Graph {
+    /// An empty graph with identity preprocessing, MSE and no threshold (+infinity).
+    pub fn new(name: &str, input: Shape) -> Self {
+        Graph {
+            name: name.into(),
+            input,
+            preprocess_scale: alloc::vec![1.0],
+            preprocess_offset: alloc::vec![0.0],
+            encoder_layers: 0,
+            metric: Metric::Mse,
+            threshold: f32::INFINITY,
+            threshold_rule: ThresholdRule::Manual,
+            errors: ErrorStats::default(),
+            layers: Vec::new(),
+        }
+    }
+
+    /// Appends a layer.
+    pub fn push(&mut self, layer: Layer) -> &mut Self {
+        self.layers.push(layer);
+        self
+    }
+
+    /// Output shape of every layer, checking the geometry.
+    pub fn shapes(&self) -> Result<Vec<Shape>, Error> {
+        let mut shape = self.input;
+        let mut out = Vec::with_capacity(self.layers.len());
+        for (i, l) in self.layers.iter().enumerate() {
+            shape = geometry(&l.op, shape)
+                .map_err(|reason| Error::InvalidGraph {
+                    layer: i as u16,
+                    reason,
+                })?
+                .0;
+            out.push(shape);
+        }
+        Ok(out)
+    }
+
+    /// Shape after the last layer.
+    pub fn output_shape(&self) -> Result<Shape, Error> {
+        Ok(self.shapes()?.last().copied().unwrap_or(self.input))
+    }
+
+    pub(crate) fn meta(
+        &self,
+        precision: Precision,
+        input_quant: Quant,
+        pre: Preprocess,
+    ) -> Result<Meta<'_>, Error> {
+        let count = |n: usize, what| {
+            u16::try_from(n).map_err(|_| Error::InvalidGraph {
+                layer: u16::MAX,
+                reason: what,
+            })
+        };
+        Ok(Meta {
+            name: &self.name,
+            precision,
+            input: self.input,
+            input_quant,
+            preprocess: pre,
+            encoder_layers: count(self.encoder_layers, "encoder_layers is too large")?,
+            metric: self.metric,
+            threshold: self.threshold,
+            threshold_rule: self.threshold_rule,
+            errors: self.errors,
+            layer_count: count(self.layers.len(), "too many layers")?,
+        })
+    }
+
+    pub(crate) fn preprocess(&self, wb: &mut WeightsBuilder) -> Result<Preprocess, Error> {
+        Ok(Preprocess {
+            scale: wb.f32s(&self.preprocess_scale)?,
+            offset: wb.f32s(&self.preprocess_offset)?,
+        })
+    }
+
+    /// Writes an `.aedge` file with f32 or f16 weights. For int8 use
+    /// [`Graph::to_aedge_int8`] with calibration ranges.
+    pub fn to_aedge(&self, precision: Precision) -> Result<Vec<u8>, Error> {
+        let mut wb = WeightsBuilder::default();
+        let pre = self.preprocess(&mut wb)?;
+        let mut descs = Vec::with_capacity(self.layers.len());
+        for l in &self.layers {
+            let weights = match precision {
+                Precision::F32 => wb.f32s(&l.weights)?,
+                Precision::F16 => wb.f16s(&l.weights)?,
+                Precision::Int8 => {
+                    return Err(Error::Unsupported(
+                        "int8 export needs calibration: use Graph::to_aedge_int8",
+                    ))
+                }
+            };
+            descs.push(LayerDesc {
+                op: l.op,
+                act: l.act,
+                weights,
+                bias: wb.f32s(&l.bias)?,
+                quant: None,
+            });
+        }
+        wb.finish(&self.meta(precision, Quant::NONE, pre)?, &descs)
+    }
+
+    /// Writes an int8 `.aedge` file, quantized with activation ranges from
+    /// [`crate::calibrate::ranges`].
+    pub fn to_aedge_int8(&self, ranges: &Ranges) -> Result<Vec<u8>, Error> {
+        crate::calibrate::quantize(self, ranges)
+    }
+}

@@ -1,0 +1,141 @@
+//! f32 kernels. Weights are read through [`Weight`], so the same code computes f32 models and
+//! f16-weight models (converted to f32 on the fly, never copied to RAM).
+
+use super::{conv_range, transpose_source, Window};
+use crate::desc::Activation;
+use half::f16;
+
+/// A weight element that can be read as f32.
+pub trait Weight: Copy {
+    /// The value as f32.
+    fn to_f32(self) -> f32;
+}
+
+impl Weight for f32 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self
+    }
+}
+
+impl Weight for f16 {
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        f16::to_f32(self)
+    }
+}
+
+/// Dot product with eight independent accumulators, so the compiler can vectorise it.
+#[inline]
+pub fn dot<W: Weight>(x: &[f32], w: &[W]) -> f32 {
+    let n = x.len().min(w.len());
+    let (x, w) = (&x[..n], &w[..n]);
+    let mut acc = [0.0f32; 8];
+    let xs = x.chunks_exact(8);
+    let ws = w.chunks_exact(8);
+    let (xr, wr) = (xs.remainder(), ws.remainder());
+    for (xa, wa) in xs.zip(ws) {
+        for i in 0..8 {
+            acc[i] += xa[i] * wa[i].to_f32();
+        }
+    }
+    let mut tail = 0.0;
+    for (a, b) in xr.iter().zip(wr) {
+        tail += a * b.to_f32();
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+/// Fully connected layer: `y[o] = act(b[o] + w[o] · x)`, weights `[outputs][inputs]`.
+pub fn dense<W: Weight>(x: &[f32], w: &[W], b: &[f32], act: Activation, y: &mut [f32]) {
+    let n = x.len();
+    for (o, (yo, bo)) in y.iter_mut().zip(b).enumerate() {
+        *yo = act.apply(bo + dot(x, &w[o * n..][..n]));
+    }
+}
+
+/// 2-D convolution, HWC activations, weights `[out_c][kh][kw][in_c]`.
+pub fn conv2d<W: Weight>(
+    x: &[f32],
+    w: &[W],
+    b: &[f32],
+    g: &Window,
+    act: Activation,
+    y: &mut [f32],
+) {
+    let (ih, iw, ic) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
+    let (oh, ow, oc) = (
+        g.output.h as usize,
+        g.output.w as usize,
+        g.output.c as usize,
+    );
+    let [kh, kw] = g.kernel;
+    for oy in 0..oh {
+        let (ky_lo, ky_hi, iy0) = conv_range(oy, g.stride[0], g.pad[0], kh, ih);
+        for ox in 0..ow {
+            let (kx_lo, kx_hi, ix0) = conv_range(ox, g.stride[1], g.pad[1], kw, iw);
+            // The valid part of each kernel row is contiguous in both input and weights.
+            let run = (kx_hi - kx_lo) * ic;
+            let out = &mut y[(oy * ow + ox) * oc..][..oc];
+            for (o, yo) in out.iter_mut().enumerate() {
+                let mut acc = b[o];
+                for (r, ky) in (ky_lo..ky_hi).enumerate() {
+                    let xrow = &x[((iy0 + r) * iw + ix0) * ic..][..run];
+                    let wrow = &w[((o * kh + ky) * kw + kx_lo) * ic..][..run];
+                    acc += dot(xrow, wrow);
+                }
+                *yo = act.apply(acc);
+            }
+        }
+    }
+}
+
+/// 2-D transposed convolution (gather form: each output sums the inputs that land on it).
+pub fn conv_transpose2d<W: Weight>(
+    x: &[f32],
+    w: &[W],
+    b: &[f32],
+    g: &Window,
+    act: Activation,
+    y: &mut [f32],
+) {
+    let (ih, iw, ic) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
+    let (oh, ow, oc) = (
+        g.output.h as usize,
+        g.output.w as usize,
+        g.output.c as usize,
+    );
+    let [kh, kw] = g.kernel;
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let out = &mut y[(oy * ow + ox) * oc..][..oc];
+            out.copy_from_slice(&b[..oc]);
+            for ky in 0..kh {
+                let Some(iy) = transpose_source(oy, ky, g.stride[0], g.pad[0], ih) else {
+                    continue;
+                };
+                for kx in 0..kw {
+                    let Some(ix) = transpose_source(ox, kx, g.stride[1], g.pad[1], iw) else {
+                        continue;
+                    };
+                    let xv = &x[(iy * iw + ix) * ic..][..ic];
+                    for (o, yo) in out.iter_mut().enumerate() {
+                        *yo += dot(xv, &w[((o * kh + ky) * kw + kx) * ic..][..ic]);
+                    }
+                }
+            }
+            for yo in out.iter_mut() {
+                *yo = act.apply(*yo);
+            }
+        }
+    }
+}
+
+/// Applies an activation in place.
+pub fn activate(y: &mut [f32], act: Activation) {
+    if act != Activation::Identity {
+        for v in y {
+            *v = act.apply(*v);
+        }
+    }
+}

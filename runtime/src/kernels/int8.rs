@@ -1,0 +1,129 @@
+//! int8 kernels in the TFLite / CMSIS-NN scheme: symmetric per-output-channel int8 weights,
+//! asymmetric per-tensor int8 activations, i32 bias and accumulators, fixed-point
+//! requantization, and lookup tables for non-linear activations.
+
+use super::{conv_range, transpose_source, Window};
+use crate::fixed::multiply_by_quantized_multiplier;
+
+/// Everything needed to turn an i32 accumulator into an int8 output.
+#[derive(Clone, Copy, Debug)]
+pub struct Requant<'a> {
+    /// Zero point of the layer input (subtracted from every input value).
+    pub input_zero_point: i32,
+    /// i32 bias per output channel, in units of `input_scale * weight_scale[c]`.
+    pub bias: &'a [i32],
+    /// Q31 multiplier per output channel.
+    pub multiplier: &'a [i32],
+    /// Shift per output channel.
+    pub shift: &'a [i32],
+    /// Zero point of the requantized (pre-table) value.
+    pub output_zero_point: i32,
+    /// Lower clamp (the zero point for ReLU, else -128).
+    pub min: i32,
+    /// Optional 256-entry activation table, indexed by the requantized value + 128.
+    pub lut: Option<&'a [i8; 256]>,
+}
+
+impl Requant<'_> {
+    #[inline(always)]
+    fn finish(&self, acc: i32, c: usize) -> i8 {
+        let v = multiply_by_quantized_multiplier(acc, self.multiplier[c], self.shift[c])
+            .saturating_add(self.output_zero_point)
+            .clamp(self.min, 127);
+        match self.lut {
+            Some(t) => t[(v + 128) as usize],
+            None => v as i8,
+        }
+    }
+}
+
+/// `Σ (x - zp) * w`, as `Σ x*w - zp * Σ w` so the inner loop has one multiply.
+#[inline]
+pub fn dot(x: &[i8], w: &[i8], zero_point: i32) -> i32 {
+    let mut xw = 0i32;
+    let mut ws = 0i32;
+    for (&a, &b) in x.iter().zip(w) {
+        xw = xw.wrapping_add(a as i32 * b as i32);
+        ws = ws.wrapping_add(b as i32);
+    }
+    xw.wrapping_sub(zero_point.wrapping_mul(ws))
+}
+
+/// Fully connected layer, weights `[outputs][inputs]`.
+pub fn dense(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) {
+    let n = x.len();
+    for (o, yo) in y.iter_mut().enumerate() {
+        let acc = q.bias[o].wrapping_add(dot(x, &w[o * n..][..n], q.input_zero_point));
+        *yo = q.finish(acc, o);
+    }
+}
+
+/// 2-D convolution, HWC activations, weights `[out_c][kh][kw][in_c]`. Padded positions hold
+/// the input zero point (real zero), so they contribute nothing.
+pub fn conv2d(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) {
+    let (ih, iw, ic) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
+    let (oh, ow, oc) = (
+        g.output.h as usize,
+        g.output.w as usize,
+        g.output.c as usize,
+    );
+    let [kh, kw] = g.kernel;
+    for oy in 0..oh {
+        let (ky_lo, ky_hi, iy0) = conv_range(oy, g.stride[0], g.pad[0], kh, ih);
+        for ox in 0..ow {
+            let (kx_lo, kx_hi, ix0) = conv_range(ox, g.stride[1], g.pad[1], kw, iw);
+            let run = (kx_hi - kx_lo) * ic;
+            let out = &mut y[(oy * ow + ox) * oc..][..oc];
+            for (o, yo) in out.iter_mut().enumerate() {
+                let mut acc = q.bias[o];
+                for (r, ky) in (ky_lo..ky_hi).enumerate() {
+                    let xrow = &x[((iy0 + r) * iw + ix0) * ic..][..run];
+                    let wrow = &w[((o * kh + ky) * kw + kx_lo) * ic..][..run];
+                    acc = acc.wrapping_add(dot(xrow, wrow, q.input_zero_point));
+                }
+                *yo = q.finish(acc, o);
+            }
+        }
+    }
+}
+
+/// 2-D transposed convolution in gather form: each output sums the inputs that land on it, so
+/// no accumulator buffer is needed beyond a register.
+pub fn conv_transpose2d(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) {
+    let (ih, iw, ic) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
+    let (oh, ow, oc) = (
+        g.output.h as usize,
+        g.output.w as usize,
+        g.output.c as usize,
+    );
+    let [kh, kw] = g.kernel;
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let out = &mut y[(oy * ow + ox) * oc..][..oc];
+            for (o, yo) in out.iter_mut().enumerate() {
+                let mut a = q.bias[o];
+                for ky in 0..kh {
+                    let Some(iy) = transpose_source(oy, ky, g.stride[0], g.pad[0], ih) else {
+                        continue;
+                    };
+                    for kx in 0..kw {
+                        let Some(ix) = transpose_source(ox, kx, g.stride[1], g.pad[1], iw) else {
+                            continue;
+                        };
+                        let xv = &x[(iy * iw + ix) * ic..][..ic];
+                        let wv = &w[((o * kh + ky) * kw + kx) * ic..][..ic];
+                        a = a.wrapping_add(dot(xv, wv, q.input_zero_point));
+                    }
+                }
+                *yo = q.finish(a, o);
+            }
+        }
+    }
+}
+
+/// Applies a 256-entry table in place (stand-alone int8 activation).
+pub fn lookup(y: &mut [i8], lut: &[i8; 256]) {
+    for v in y {
+        *v = lut[(*v as i32 + 128) as usize];
+    }
+}

@@ -1,0 +1,46 @@
+//! Kernels that only move values around, shared by every precision.
+
+use super::{conv_range, Window};
+
+/// Max pooling over the valid part of each window. Works on any ordered element (f32, i8;
+/// int8 max pooling keeps the input quantization).
+pub fn max_pool2d<T: Copy + PartialOrd>(x: &[T], g: &Window, y: &mut [T]) {
+    let (ih, iw, c) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
+    let (oh, ow) = (g.output.h as usize, g.output.w as usize);
+    for oy in 0..oh {
+        let (ky_lo, ky_hi, iy0) = conv_range(oy, g.stride[0], g.pad[0], g.kernel[0], ih);
+        for ox in 0..ow {
+            let (kx_lo, kx_hi, ix0) = conv_range(ox, g.stride[1], g.pad[1], g.kernel[1], iw);
+            let out = &mut y[(oy * ow + ox) * c..][..c];
+            for (ch, o) in out.iter_mut().enumerate() {
+                let mut best: Option<T> = None;
+                for iy in iy0..iy0 + (ky_hi - ky_lo) {
+                    for ix in ix0..ix0 + (kx_hi - kx_lo) {
+                        let v = x[(iy * iw + ix) * c + ch];
+                        // NaN never wins, so one NaN does not poison a window.
+                        if best.is_none_or(|b| v > b) {
+                            best = Some(v);
+                        }
+                    }
+                }
+                if let Some(b) = best {
+                    *o = b;
+                }
+            }
+        }
+    }
+}
+
+/// Nearest-neighbour upsampling by integer factors.
+pub fn upsample2d<T: Copy>(x: &[T], g: &Window, y: &mut [T]) {
+    let (iw, c) = (g.input.w as usize, g.input.c as usize);
+    let (oh, ow) = (g.output.h as usize, g.output.w as usize);
+    let (fh, fw) = (g.stride[0], g.stride[1]);
+    for oy in 0..oh {
+        let iy = oy / fh;
+        for ox in 0..ow {
+            let ix = ox / fw;
+            y[(oy * ow + ox) * c..][..c].copy_from_slice(&x[(iy * iw + ix) * c..][..c]);
+        }
+    }
+}

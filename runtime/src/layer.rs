@@ -1,0 +1,332 @@
+//! A layer record resolved against its input: output shape, geometry, and typed parameter
+//! slices borrowed from the weights section. All checks that make running a layer safe live
+//! here, so parsing and running share them.
+
+use crate::desc::{Activation, Blob, LayerDesc, Op, Precision, Quant};
+use crate::kernels::Window;
+use crate::shape::Shape;
+use half::f16;
+
+/// Typed parameters of a layer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Params<'a> {
+    /// No parameters (pooling, upsampling, reshape, f32 activation).
+    None,
+    /// f32 weights and bias.
+    F32 { w: &'a [f32], b: &'a [f32] },
+    /// f16 weights, f32 bias.
+    F16 { w: &'a [f16], b: &'a [f32] },
+    /// int8 weights with requantization parameters.
+    Int8 {
+        w: &'a [i8],
+        b: &'a [i32],
+        multiplier: &'a [i32],
+        shift: &'a [i32],
+    },
+    /// A stand-alone int8 activation table.
+    Lut,
+}
+
+/// A resolved layer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Layer<'a> {
+    pub desc: LayerDesc,
+    pub input: Shape,
+    pub output: Shape,
+    /// Geometry for windowed ops (for upsampling, `stride` holds the factors).
+    pub window: Window,
+    pub params: Params<'a>,
+    /// int8 activation table, when the activation needs one.
+    pub lut: Option<&'a [i8; 256]>,
+    /// Quantization of the output (int8), else [`Quant::NONE`].
+    pub out_quant: Quant,
+    /// Quantization before the table (int8), else [`Quant::NONE`].
+    pub pre_quant: Quant,
+}
+
+impl Layer<'_> {
+    /// Whether the output overwrites the input (no second buffer needed).
+    pub fn in_place(&self) -> bool {
+        matches!(self.desc.op, Op::Reshape { .. } | Op::Activation)
+    }
+
+    /// Multiply-accumulate operations of one inference.
+    pub fn macs(&self) -> u64 {
+        let k = (self.window.kernel[0] * self.window.kernel[1]) as u64;
+        match self.desc.op {
+            Op::Dense { .. } => self.input.len() as u64 * self.output.len() as u64,
+            Op::Conv2d { .. } => self.output.len() as u64 * k * self.input.c as u64,
+            Op::ConvTranspose2d { .. } => self.input.len() as u64 * k * self.output.c as u64,
+            _ => 0,
+        }
+    }
+
+    /// Number of weights and biases.
+    pub fn param_count(&self) -> usize {
+        match self.params {
+            Params::F32 { w, b } => w.len() + b.len(),
+            Params::F16 { w, b } => w.len() + b.len(),
+            Params::Int8 { w, b, .. } => w.len() + b.len(),
+            Params::None | Params::Lut => 0,
+        }
+    }
+}
+
+type Why = &'static str;
+
+fn window_output(len: u16, k: usize, s: usize, before: usize, after: usize) -> Result<u16, Why> {
+    if k == 0 || s == 0 {
+        return Err("kernel and stride must be at least 1");
+    }
+    if before >= k || after >= k {
+        return Err("padding must be smaller than the kernel");
+    }
+    let padded = len as usize + before + after;
+    if padded < k {
+        return Err("kernel is larger than the padded input");
+    }
+    u16::try_from((padded - k) / s + 1).map_err(|_| "output too large")
+}
+
+/// Output height and width of a convolution or pooling window; fills in `win`.
+fn sliding(
+    win: &mut Window,
+    input: Shape,
+    kernel: [u8; 2],
+    stride: [u8; 2],
+    pad: [u8; 4],
+) -> Result<(u16, u16), Why> {
+    let [kh, kw] = [kernel[0] as usize, kernel[1] as usize];
+    let [sh, sw] = [stride[0] as usize, stride[1] as usize];
+    let h = window_output(input.h, kh, sh, pad[0] as usize, pad[2] as usize)?;
+    let w = window_output(input.w, kw, sw, pad[1] as usize, pad[3] as usize)?;
+    win.kernel = [kh, kw];
+    win.stride = [sh, sw];
+    win.pad = [pad[0] as usize, pad[1] as usize];
+    Ok((h, w))
+}
+
+/// Output shape and geometry of an op applied to `input`.
+pub(crate) fn geometry(op: &Op, input: Shape) -> Result<(Shape, Window), Why> {
+    let mut win = Window {
+        input,
+        output: input,
+        kernel: [1, 1],
+        stride: [1, 1],
+        pad: [0, 0],
+    };
+    let output = match *op {
+        Op::Dense { units } => Shape::vector(units),
+        Op::Conv2d {
+            out_c,
+            kernel,
+            stride,
+            pad,
+        } => {
+            let (h, w) = sliding(&mut win, input, kernel, stride, pad)?;
+            Shape::new(h, w, out_c)
+        }
+        Op::MaxPool2d {
+            kernel,
+            stride,
+            pad,
+        } => {
+            let (h, w) = sliding(&mut win, input, kernel, stride, pad)?;
+            Shape::new(h, w, input.c)
+        }
+        Op::ConvTranspose2d {
+            out_c,
+            kernel,
+            stride,
+            pad,
+            out,
+        } => {
+            let [kh, kw] = [kernel[0] as usize, kernel[1] as usize];
+            let [sh, sw] = [stride[0] as usize, stride[1] as usize];
+            if kh == 0 || kw == 0 || sh == 0 || sw == 0 {
+                return Err("kernel and stride must be at least 1");
+            }
+            if pad[0] as usize >= kh || pad[1] as usize >= kw {
+                return Err("padding must be smaller than the kernel");
+            }
+            // The full (uncropped) output is (in - 1) * stride + kernel; allow up to one extra
+            // stride of output padding, as PyTorch's output_padding does.
+            let full_h = (input.h as usize - 1) * sh + kh + sh - 1;
+            let full_w = (input.w as usize - 1) * sw + kw + sw - 1;
+            if out[0] == 0 || out[1] == 0 {
+                return Err("output size must be at least 1");
+            }
+            if out[0] as usize + pad[0] as usize > full_h
+                || out[1] as usize + pad[1] as usize > full_w
+            {
+                return Err("output size is larger than the transposed convolution produces");
+            }
+            win.kernel = [kh, kw];
+            win.stride = [sh, sw];
+            win.pad = [pad[0] as usize, pad[1] as usize];
+            Shape::new(out[0], out[1], out_c)
+        }
+        Op::Upsample2d { factor } => {
+            let [fh, fw] = [factor[0] as u32, factor[1] as u32];
+            if fh == 0 || fw == 0 {
+                return Err("upsampling factor must be at least 1");
+            }
+            let h = u16::try_from(input.h as u32 * fh).map_err(|_| "output too large")?;
+            let w = u16::try_from(input.w as u32 * fw).map_err(|_| "output too large")?;
+            win.stride = [fh as usize, fw as usize];
+            Shape::new(h, w, input.c)
+        }
+        Op::Reshape { to } => {
+            if to.len() != input.len() {
+                return Err("reshape must keep the number of elements");
+            }
+            to
+        }
+        Op::Activation => input,
+    };
+    if !output.is_valid() {
+        return Err("output shape is empty or too large");
+    }
+    win.output = output;
+    Ok((output, win))
+}
+
+/// Borrows a blob as a typed slice, checking range and alignment.
+fn blob<'a, T: bytemuck::Pod>(weights: &'a [u8], b: Blob, count: usize) -> Result<&'a [T], Why> {
+    let start = b.offset as usize;
+    let end = start
+        .checked_add(b.len as usize)
+        .ok_or("parameter range overflows")?;
+    let bytes = weights
+        .get(start..end)
+        .ok_or("parameter data lies outside the weights section")?;
+    let s: &[T] = bytemuck::try_cast_slice(bytes).map_err(|_| "parameter data is misaligned")?;
+    if s.len() != count {
+        return Err("parameter data has the wrong size");
+    }
+    Ok(s)
+}
+
+fn check_quant(q: Quant) -> Result<(), Why> {
+    if q.scale.is_finite() && q.scale > 0.0 {
+        Ok(())
+    } else {
+        Err("quantization scale must be finite and positive")
+    }
+}
+
+/// Resolves one layer record against its input shape and the quantization of its input.
+pub(crate) fn resolve<'a>(
+    desc: LayerDesc,
+    input: Shape,
+    in_quant: Quant,
+    precision: Precision,
+    weights: &'a [u8],
+) -> Result<Layer<'a>, Why> {
+    let (output, window) = geometry(&desc.op, input)?;
+    let mut layer = Layer {
+        desc,
+        input,
+        output,
+        window,
+        params: Params::None,
+        lut: None,
+        out_quant: in_quant,
+        pre_quant: in_quant,
+    };
+    if let Activation::LeakyRelu { alpha } = desc.act {
+        if !alpha.is_finite() {
+            return Err("LeakyReLU slope must be finite");
+        }
+    }
+    if !desc.op.has_weights() {
+        if desc.weights.len != 0 || desc.bias.len != 0 {
+            return Err("this op takes no weights");
+        }
+        if desc.act != Activation::Identity && desc.op != Op::Activation {
+            return Err("this op cannot carry an activation");
+        }
+        match (precision, desc.op, desc.quant) {
+            (Precision::Int8, Op::Activation, Some(q)) => {
+                if q.multiplier.len != 0 || q.shift.len != 0 {
+                    return Err("an int8 activation takes no multipliers");
+                }
+                check_quant(q.output)?;
+                layer.lut = Some(lut(weights, q.lut)?);
+                layer.params = Params::Lut;
+                layer.out_quant = q.output;
+                layer.pre_quant = in_quant;
+            }
+            (Precision::Int8, Op::Activation, None) => {
+                return Err("an int8 activation needs a lookup table")
+            }
+            (_, _, Some(_)) => return Err("this op takes no quantization parameters"),
+            (_, _, None) => {}
+        }
+        return Ok(layer);
+    }
+
+    let out_c = output.c as usize;
+    let fan_in = match desc.op {
+        Op::Dense { .. } => input.len(),
+        _ => window.kernel[0] * window.kernel[1] * input.c as usize,
+    };
+    let count = out_c.checked_mul(fan_in).ok_or("too many weights")?;
+    if count > crate::shape::MAX_ELEMENTS {
+        return Err("too many weights");
+    }
+    match precision {
+        Precision::F32 | Precision::F16 => {
+            if desc.quant.is_some() {
+                return Err("a float model has int8 parameters");
+            }
+            let b = blob::<f32>(weights, desc.bias, out_c)?;
+            layer.params = if precision == Precision::F32 {
+                Params::F32 {
+                    w: blob(weights, desc.weights, count)?,
+                    b,
+                }
+            } else {
+                Params::F16 {
+                    w: blob(weights, desc.weights, count)?,
+                    b,
+                }
+            };
+        }
+        Precision::Int8 => {
+            let q = desc
+                .quant
+                .ok_or("an int8 layer needs quantization parameters")?;
+            check_quant(q.output)?;
+            check_quant(q.pre)?;
+            let multiplier = blob::<i32>(weights, q.multiplier, out_c)?;
+            let shift = blob::<i32>(weights, q.shift, out_c)?;
+            if multiplier.iter().any(|&m| m < 0) {
+                return Err("requantization multipliers must not be negative");
+            }
+            if shift.iter().any(|&s| !(-31..=30).contains(&s)) {
+                return Err("requantization shifts must lie in -31..=30");
+            }
+            if desc.act.needs_lut() {
+                layer.lut = Some(lut(weights, q.lut)?);
+            } else if q.lut.len != 0 || q.pre != q.output {
+                return Err("only LeakyReLU, sigmoid and tanh use a lookup table");
+            }
+            layer.params = Params::Int8 {
+                w: blob(weights, desc.weights, count)?,
+                b: blob(weights, desc.bias, out_c)?,
+                multiplier,
+                shift,
+            };
+            layer.out_quant = q.output;
+            layer.pre_quant = q.pre;
+        }
+    }
+    Ok(layer)
+}
+
+fn lut(weights: &[u8], b: Blob) -> Result<&[i8; 256], Why> {
+    let s: &[i8] = blob(weights, b, 256)?;
+    s.try_into()
+        .map_err(|_| "lookup table must have 256 entries")
+}

@@ -1,0 +1,63 @@
+//! # aedge-runtime
+//!
+//! A `no_std` runtime for autoencoders on microcontrollers and hosts: the `.aedge` model
+//! format, f32 / f16-weight / int8 kernels, and the entry points an application needs —
+//! [`Model::reconstruct`], [`Model::encode`], [`Model::decode`], [`Model::score`] (anomaly
+//! detection by reconstruction error against a calibrated threshold) and [`Model::denoise`].
+//!
+//! Inference needs no heap: [`Model::parse`] borrows the weights from the model bytes (in
+//! flash on a device), and the caller passes a scratch arena of exactly
+//! [`Model::arena_len`] bytes.
+//!
+//! ```
+//! # #[cfg(feature = "alloc")] {
+//! use aedge_runtime::{ir, AlignedBytes, Arena, Model, Precision, Shape, Activation};
+//! // A tiny dense autoencoder 4-2-4 with made-up weights.
+//! let mut g = ir::Graph::new("tiny", Shape::vector(4));
+//! g.push(ir::Layer::dense(4, 2, vec![0.1; 8], vec![0.0; 2], Activation::Relu));
+//! g.push(ir::Layer::dense(2, 4, vec![0.2; 8], vec![0.0; 4], Activation::Sigmoid));
+//! g.encoder_layers = 1;
+//! let bytes = AlignedBytes::from(g.to_aedge(Precision::F32).unwrap());
+//! let model = Model::parse(&bytes).unwrap();
+//! let mut arena = Arena::<64>::new();
+//! let score = model.score(&[0.1, 0.9, 0.3, 0.5], arena.as_mut()).unwrap();
+//! assert!(score.error > 0.0);
+//! # }
+//! ```
+#![no_std]
+#![warn(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod aligned;
+mod container;
+mod desc;
+mod error;
+pub mod fixed;
+pub mod kernels;
+mod layer;
+mod model;
+mod plan;
+mod run;
+mod shape;
+
+#[cfg(feature = "alloc")]
+pub mod calibrate;
+#[cfg(feature = "alloc")]
+pub mod ir;
+#[cfg(feature = "alloc")]
+mod writer;
+
+pub use aligned::{Aligned, AlignedBytes, Arena};
+pub use container::{FORMAT_VERSION, HEADER_LEN, MAGIC, WEIGHTS_ALIGN};
+pub use desc::{
+    Activation, Blob, ErrorStats, LayerDesc, LayerQuant, Meta, Metric, Op, Precision, Preprocess,
+    Quant, ThresholdRule,
+};
+pub use error::Error;
+pub use model::{LayerInfo, Model, ARENA_ALIGN};
+pub use run::{element_error, Activations, Score};
+pub use shape::{Shape, MAX_ELEMENTS};

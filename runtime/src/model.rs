@@ -1,0 +1,347 @@
+//! A parsed, validated model that borrows its parameters from the file bytes.
+
+use crate::container;
+use crate::desc::{ErrorStats, LayerDesc, Meta, Metric, Precision, Quant, ThresholdRule};
+use crate::error::Error;
+use crate::layer::{self, Layer};
+use crate::plan;
+use crate::shape::Shape;
+
+/// Alignment the arena passed to inference must have.
+pub const ARENA_ALIGN: usize = 4;
+
+/// A model parsed from `.aedge` bytes. Parameters stay in the byte buffer (zero-copy, so a
+/// model in flash uses no RAM for weights); `Model` itself is a few dozen bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Model<'a> {
+    pub(crate) meta: Meta<'a>,
+    /// postcard-encoded layer records.
+    pub(crate) layers: &'a [u8],
+    /// The aligned weights section.
+    pub(crate) weights: &'a [u8],
+    pub(crate) file_len: usize,
+    pub(crate) arena_len: usize,
+    pub(crate) latent: Shape,
+    pub(crate) latent_quant: Quant,
+    pub(crate) output: Shape,
+    pub(crate) output_quant: Quant,
+    pub(crate) macs: u64,
+    pub(crate) params: usize,
+}
+
+const META: u16 = u16::MAX;
+
+fn invalid(layer: u16, reason: &'static str) -> Error {
+    Error::InvalidGraph { layer, reason }
+}
+
+/// A layer as reported by [`Model::layers`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerInfo {
+    /// Position in the model.
+    pub index: u16,
+    /// The stored record.
+    pub desc: LayerDesc,
+    /// Input shape.
+    pub input: Shape,
+    /// Output shape.
+    pub output: Shape,
+    /// Multiply-accumulates per inference.
+    pub macs: u64,
+    /// Weights and biases.
+    pub params: usize,
+    /// Quantization of the output (int8 models).
+    pub output_quant: Quant,
+}
+
+impl<'a> Model<'a> {
+    /// Parses and validates a model. Every length, shape, offset, alignment and quantization
+    /// parameter is checked here, so running the result cannot index out of bounds.
+    ///
+    /// `bytes` must start at a 16-byte aligned address (see [`crate::AlignedBytes`] and
+    /// [`crate::include_model!`]) so weights can be used in place.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, Error> {
+        if cfg!(target_endian = "big") {
+            return Err(Error::Unsupported("big-endian targets"));
+        }
+        let sections = container::open(bytes)?;
+        if (sections.weights.as_ptr() as usize) % container::WEIGHTS_ALIGN != 0 {
+            return Err(Error::Misaligned {
+                what: "model bytes",
+                align: container::WEIGHTS_ALIGN,
+            });
+        }
+        let (meta, layers): (Meta<'a>, &'a [u8]) = postcard::take_from_bytes(sections.graph)
+            .map_err(|_| Error::Malformed("model metadata cannot be decoded"))?;
+        let mut model = Model {
+            meta,
+            layers,
+            weights: sections.weights,
+            file_len: container_len(bytes),
+            arena_len: 0,
+            latent: meta.input,
+            latent_quant: meta.input_quant,
+            output: meta.input,
+            output_quant: meta.input_quant,
+            macs: 0,
+            params: 0,
+        };
+        model.validate()?;
+        Ok(model)
+    }
+
+    fn validate(&mut self) -> Result<(), Error> {
+        let m = self.meta;
+        if !m.input.is_valid() {
+            return Err(invalid(META, "input shape is empty or too large"));
+        }
+        if m.encoder_layers > m.layer_count {
+            return Err(invalid(META, "encoder has more layers than the model"));
+        }
+        if !(m.threshold.is_finite() || m.threshold == f32::INFINITY) {
+            return Err(invalid(META, "threshold must be a number or +infinity"));
+        }
+        if m.precision == Precision::Int8 {
+            if !(m.input_quant.scale.is_finite() && m.input_quant.scale > 0.0) {
+                return Err(invalid(
+                    META,
+                    "input quantization scale must be finite and positive",
+                ));
+            }
+        } else if m.input_quant != Quant::NONE {
+            return Err(invalid(META, "a float model has input quantization"));
+        }
+        let c = m.input.c as usize;
+        for b in [m.preprocess.scale, m.preprocess.offset] {
+            let v = self.f32_blob(b).ok_or(invalid(
+                META,
+                "preprocessing data is out of range or misaligned",
+            ))?;
+            if v.len() != 1 && v.len() != c {
+                return Err(invalid(
+                    META,
+                    "preprocessing needs one value or one per input channel",
+                ));
+            }
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(invalid(META, "preprocessing values must be finite"));
+            }
+        }
+        if self.preprocess_scale().iter().any(|&s| s == 0.0) {
+            return Err(invalid(META, "preprocessing scale must not be zero"));
+        }
+
+        let mut planner = plan::Planner::new(m.precision, m.input);
+        let mut rest = self.layers;
+        let mut shape = m.input;
+        let mut quant = m.input_quant;
+        for i in 0..m.layer_count {
+            let (desc, tail): (LayerDesc, &[u8]) = postcard::take_from_bytes(rest)
+                .map_err(|_| invalid(i, "layer record cannot be decoded"))?;
+            rest = tail;
+            let l = layer::resolve(desc, shape, quant, m.precision, self.weights)
+                .map_err(|why| invalid(i, why))?;
+            planner.add(&l);
+            self.macs += l.macs();
+            self.params += l.param_count();
+            shape = l.output;
+            quant = l.out_quant;
+            if i + 1 == m.encoder_layers {
+                self.latent = shape;
+                self.latent_quant = quant;
+            }
+        }
+        if !rest.is_empty() {
+            return Err(Error::Malformed("extra bytes after the last layer record"));
+        }
+        if shape.len() != m.input.len() {
+            return Err(invalid(
+                META,
+                "the reconstruction must have as many values as the input",
+            ));
+        }
+        self.output = shape;
+        self.output_quant = quant;
+        self.arena_len = planner.arena_len();
+        Ok(())
+    }
+
+    pub(crate) fn f32_blob(&self, b: crate::desc::Blob) -> Option<&'a [f32]> {
+        let start = b.offset as usize;
+        let bytes = self
+            .weights
+            .get(start..start.checked_add(b.len as usize)?)?;
+        bytemuck::try_cast_slice(bytes).ok()
+    }
+
+    /// Per-channel (or single) preprocessing scale.
+    pub fn preprocess_scale(&self) -> &'a [f32] {
+        self.f32_blob(self.meta.preprocess.scale).unwrap_or(&[])
+    }
+
+    /// Per-channel (or single) preprocessing offset.
+    pub fn preprocess_offset(&self) -> &'a [f32] {
+        self.f32_blob(self.meta.preprocess.offset).unwrap_or(&[])
+    }
+
+    /// Exact scratch bytes one inference needs (any entry point). Pass an arena of at least this
+    /// size, aligned to [`ARENA_ALIGN`].
+    pub fn arena_len(&self) -> usize {
+        self.arena_len
+    }
+
+    /// The stored metadata.
+    pub fn meta(&self) -> &Meta<'a> {
+        &self.meta
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &'a str {
+        self.meta.name
+    }
+
+    /// Number format.
+    pub fn precision(&self) -> Precision {
+        self.meta.precision
+    }
+
+    /// Shape of one input sample.
+    pub fn input_shape(&self) -> Shape {
+        self.meta.input
+    }
+
+    /// Shape of the latent code (the encoder's output).
+    pub fn latent_shape(&self) -> Shape {
+        self.latent
+    }
+
+    /// Shape of the reconstruction.
+    pub fn output_shape(&self) -> Shape {
+        self.output
+    }
+
+    /// Reconstruction error metric.
+    pub fn metric(&self) -> Metric {
+        self.meta.metric
+    }
+
+    /// Anomaly threshold on the reconstruction error.
+    pub fn threshold(&self) -> f32 {
+        self.meta.threshold
+    }
+
+    /// How the threshold was chosen.
+    pub fn threshold_rule(&self) -> ThresholdRule {
+        self.meta.threshold_rule
+    }
+
+    /// Calibration error summary.
+    pub fn error_stats(&self) -> ErrorStats {
+        self.meta.errors
+    }
+
+    /// Number of layers.
+    pub fn layer_count(&self) -> usize {
+        self.meta.layer_count as usize
+    }
+
+    /// Multiply-accumulates per inference.
+    pub fn macs(&self) -> u64 {
+        self.macs
+    }
+
+    /// Number of weights and biases.
+    pub fn param_count(&self) -> usize {
+        self.params
+    }
+
+    /// Bytes of the weights section (what the parameters take in flash).
+    pub fn weights_len(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// Bytes of the whole file.
+    pub fn file_len(&self) -> usize {
+        self.file_len
+    }
+
+    /// The layers with their shapes.
+    pub fn layers(&self) -> impl Iterator<Item = LayerInfo> + 'a {
+        let me = *self;
+        Layers::new(me).enumerate().map_while(|(i, l)| {
+            l.ok().map(|l| LayerInfo {
+                index: i as u16,
+                desc: l.desc,
+                input: l.input,
+                output: l.output,
+                macs: l.macs(),
+                params: l.param_count(),
+                output_quant: l.out_quant,
+            })
+        })
+    }
+
+    /// Whether a layer's op is the last of the encoder.
+    pub fn is_encoder_end(&self, index: usize) -> bool {
+        index + 1 == self.meta.encoder_layers as usize
+    }
+}
+
+fn container_len(bytes: &[u8]) -> usize {
+    u32::from_le_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]) as usize
+}
+
+/// Decodes and resolves layers in order. Parsing validated them, so errors here are only
+/// defensive.
+pub(crate) struct Layers<'a> {
+    model: Model<'a>,
+    rest: &'a [u8],
+    shape: Shape,
+    quant: Quant,
+    left: u16,
+}
+
+impl<'a> Layers<'a> {
+    pub(crate) fn new(model: Model<'a>) -> Self {
+        Layers {
+            rest: model.layers,
+            shape: model.meta.input,
+            quant: model.meta.input_quant,
+            left: model.meta.layer_count,
+            model,
+        }
+    }
+}
+
+impl<'a> Iterator for Layers<'a> {
+    type Item = Result<Layer<'a>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let index = self.model.meta.layer_count - self.left - 1;
+        let r = postcard::take_from_bytes::<LayerDesc>(self.rest)
+            .map_err(|_| invalid(index, "layer record cannot be decoded"))
+            .and_then(|(desc, tail)| {
+                self.rest = tail;
+                layer::resolve(
+                    desc,
+                    self.shape,
+                    self.quant,
+                    self.model.meta.precision,
+                    self.model.weights,
+                )
+                .map_err(|why| invalid(index, why))
+            });
+        match &r {
+            Ok(l) => {
+                self.shape = l.output;
+                self.quant = l.out_quant;
+            }
+            Err(_) => self.left = 0,
+        }
+        Some(r)
+    }
+}

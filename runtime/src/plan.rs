@@ -1,0 +1,69 @@
+//! Arena planning. Activations of a layer chain ping-pong between the two ends of the arena:
+//! a layer reads from one end and writes to the other, so the arena only has to hold the
+//! largest input + output pair. In-place layers (reshape, activation) cost nothing.
+
+use crate::desc::Precision;
+use crate::layer::Layer;
+use crate::model::ARENA_ALIGN;
+use crate::shape::Shape;
+
+/// Bytes of one activation element.
+pub(crate) fn elem_size(p: Precision) -> usize {
+    match p {
+        Precision::F32 | Precision::F16 => 4,
+        Precision::Int8 => 1,
+    }
+}
+
+/// Bytes a tensor occupies in the arena, rounded so both ends stay aligned.
+pub(crate) fn tensor_bytes(p: Precision, s: Shape) -> usize {
+    (s.len() * elem_size(p)).next_multiple_of(ARENA_ALIGN)
+}
+
+/// Where a tensor lives in the arena.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Start,
+    End,
+}
+
+impl Side {
+    pub(crate) fn other(self) -> Side {
+        match self {
+            Side::Start => Side::End,
+            Side::End => Side::Start,
+        }
+    }
+}
+
+/// Accumulates the arena size over a layer chain.
+pub(crate) struct Planner {
+    precision: Precision,
+    need: usize,
+}
+
+impl Planner {
+    /// Starts with the (preprocessed) input tensor in the arena.
+    pub(crate) fn new(precision: Precision, input: Shape) -> Self {
+        Planner {
+            precision,
+            need: tensor_bytes(precision, input),
+        }
+    }
+
+    /// Accounts for one layer.
+    pub(crate) fn add(&mut self, l: &Layer) {
+        let out = tensor_bytes(self.precision, l.output);
+        let need = if l.in_place() {
+            out
+        } else {
+            tensor_bytes(self.precision, l.input) + out
+        };
+        self.need = self.need.max(need);
+    }
+
+    /// The exact arena size.
+    pub(crate) fn arena_len(&self) -> usize {
+        self.need
+    }
+}

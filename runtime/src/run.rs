@@ -1,0 +1,438 @@
+//! Inference: the interpreter loop over the layer chain and the public entry points
+//! (`reconstruct`, `encode`, `decode`, `score`, `denoise`).
+
+use crate::desc::{Activation, Metric, Op, Precision, Quant};
+use crate::error::Error;
+use crate::kernels::{float, int8, spatial};
+use crate::layer::{Layer, Params};
+use crate::model::{Layers, Model, ARENA_ALIGN};
+use crate::plan::{tensor_bytes, Side};
+use crate::shape::Shape;
+
+/// The result of [`Model::score`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Score {
+    /// Reconstruction error by the model's metric, in model units.
+    pub error: f32,
+    /// The model's threshold.
+    pub threshold: f32,
+    /// `error > threshold`.
+    pub anomalous: bool,
+}
+
+/// A layer's output, as passed to a [`Model::trace`] callback.
+#[derive(Clone, Copy, Debug)]
+pub enum Activations<'t> {
+    /// f32 values (f32 and f16 models).
+    F32(&'t [f32]),
+    /// int8 values with their quantization.
+    Int8(&'t [i8], Quant),
+}
+
+/// Where the current tensor is.
+#[derive(Clone, Copy, Debug)]
+struct Cursor {
+    side: Side,
+    shape: Shape,
+}
+
+fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), Error> {
+    if expected == got {
+        Ok(())
+    } else {
+        Err(Error::BadLength {
+            what,
+            expected,
+            got,
+        })
+    }
+}
+
+fn f32s(b: &[u8]) -> Result<&[f32], Error> {
+    bytemuck::try_cast_slice(b).map_err(|_| Error::Misaligned {
+        what: "arena",
+        align: ARENA_ALIGN,
+    })
+}
+
+fn f32s_mut(b: &mut [u8]) -> Result<&mut [f32], Error> {
+    bytemuck::try_cast_slice_mut(b).map_err(|_| Error::Misaligned {
+        what: "arena",
+        align: ARENA_ALIGN,
+    })
+}
+
+fn i8s(b: &[u8]) -> &[i8] {
+    bytemuck::cast_slice(b)
+}
+
+fn i8s_mut(b: &mut [u8]) -> &mut [i8] {
+    bytemuck::cast_slice_mut(b)
+}
+
+impl<'a> Model<'a> {
+    fn arena<'x>(&self, arena: &'x mut [u8]) -> Result<&'x mut [u8], Error> {
+        if arena.len() < self.arena_len {
+            return Err(Error::ArenaTooSmall {
+                needed: self.arena_len,
+                got: arena.len(),
+            });
+        }
+        if (arena.as_ptr() as usize) % ARENA_ALIGN != 0 {
+            return Err(Error::Misaligned {
+                what: "arena",
+                align: ARENA_ALIGN,
+            });
+        }
+        Ok(&mut arena[..self.arena_len])
+    }
+
+    fn elem(&self) -> usize {
+        crate::plan::elem_size(self.meta.precision)
+    }
+
+    /// The bytes of the tensor at `c`.
+    fn region<'x>(&self, arena: &'x mut [u8], c: Cursor) -> &'x mut [u8] {
+        let n = c.shape.len() * self.elem();
+        let len = arena.len();
+        match c.side {
+            Side::Start => &mut arena[..n],
+            Side::End => &mut arena[len - tensor_bytes(self.meta.precision, c.shape)..][..n],
+        }
+    }
+
+    /// Splits the arena into the input tensor at `c` and the output region on the other side.
+    fn split<'x>(&self, arena: &'x mut [u8], c: Cursor, out: Shape) -> (&'x [u8], &'x mut [u8]) {
+        let p = self.meta.precision;
+        let (n_in, n_out) = (c.shape.len() * self.elem(), out.len() * self.elem());
+        let len = arena.len();
+        match c.side {
+            Side::Start => {
+                let (a, b) = arena.split_at_mut(len - tensor_bytes(p, out));
+                (&a[..n_in], &mut b[..n_out])
+            }
+            Side::End => {
+                let (a, b) = arena.split_at_mut(len - tensor_bytes(p, c.shape));
+                (&b[..n_in], &mut a[..n_out])
+            }
+        }
+    }
+
+    /// Runs layers `from..to` on the tensor at `cur`, calling `trace` after each.
+    fn run_layers(
+        &self,
+        arena: &mut [u8],
+        from: usize,
+        to: usize,
+        mut cur: Cursor,
+        trace: &mut dyn FnMut(usize, Activations<'_>),
+    ) -> Result<Cursor, Error> {
+        let mut in_quant = if from == 0 {
+            self.meta.input_quant
+        } else {
+            self.latent_quant
+        };
+        for (i, layer) in Layers::new(*self).enumerate().take(to).skip(from) {
+            let l = layer?;
+            if l.in_place() {
+                let buf = self.region(arena, cur);
+                self.apply_in_place(&l, buf)?;
+                cur.shape = l.output;
+            } else {
+                let (x, y) = self.split(arena, cur, l.output);
+                self.apply(&l, in_quant, x, y)?;
+                cur = Cursor {
+                    side: cur.side.other(),
+                    shape: l.output,
+                };
+            }
+            in_quant = l.out_quant;
+            let out = self.region(arena, cur);
+            match self.meta.precision {
+                Precision::Int8 => trace(i, Activations::Int8(i8s(out), l.out_quant)),
+                _ => trace(i, Activations::F32(f32s(out)?)),
+            }
+        }
+        Ok(cur)
+    }
+
+    fn apply_in_place(&self, l: &Layer, buf: &mut [u8]) -> Result<(), Error> {
+        match (l.desc.op, l.lut) {
+            (Op::Activation, Some(lut)) => int8::lookup(i8s_mut(buf), lut),
+            (Op::Activation, None) => float::activate(f32s_mut(buf)?, l.desc.act),
+            _ => {} // reshape: same bytes, new shape
+        }
+        Ok(())
+    }
+
+    fn apply(&self, l: &Layer, in_quant: Quant, x: &[u8], y: &mut [u8]) -> Result<(), Error> {
+        let g = &l.window;
+        let act = l.desc.act;
+        match l.params {
+            Params::F32 { w, b } => float_op(l, f32s(x)?, w, b, f32s_mut(y)?),
+            Params::F16 { w, b } => float_op(l, f32s(x)?, w, b, f32s_mut(y)?),
+            Params::Int8 {
+                w,
+                b,
+                multiplier,
+                shift,
+            } => {
+                let q = int8::Requant {
+                    input_zero_point: in_quant.zero_point as i32,
+                    bias: b,
+                    multiplier,
+                    shift,
+                    output_zero_point: l.pre_quant.zero_point as i32,
+                    min: if act == Activation::Relu {
+                        l.pre_quant.zero_point as i32
+                    } else {
+                        -128
+                    },
+                    lut: l.lut,
+                };
+                let (x, y) = (i8s(x), i8s_mut(y));
+                match l.desc.op {
+                    Op::Dense { .. } => int8::dense(x, w, &q, y),
+                    Op::Conv2d { .. } => int8::conv2d(x, w, g, &q, y),
+                    Op::ConvTranspose2d { .. } => int8::conv_transpose2d(x, w, g, &q, y),
+                    _ => return Err(Error::Unsupported("weights on a layer without weights")),
+                }
+            }
+            Params::None | Params::Lut => match (self.meta.precision, l.desc.op) {
+                (Precision::Int8, Op::MaxPool2d { .. }) => {
+                    spatial::max_pool2d(i8s(x), g, i8s_mut(y))
+                }
+                (Precision::Int8, Op::Upsample2d { .. }) => {
+                    spatial::upsample2d(i8s(x), g, i8s_mut(y))
+                }
+                (_, Op::MaxPool2d { .. }) => spatial::max_pool2d(f32s(x)?, g, f32s_mut(y)?),
+                (_, Op::Upsample2d { .. }) => spatial::upsample2d(f32s(x)?, g, f32s_mut(y)?),
+                _ => return Err(Error::Unsupported("layer without its parameters")),
+            },
+        }
+        Ok(())
+    }
+
+    /// Preprocesses raw input into the start of the arena (and quantizes it for int8).
+    fn load_input(&self, input: &[f32], arena: &mut [u8]) -> Result<Cursor, Error> {
+        check_len("input", self.meta.input.len(), input.len())?;
+        let cur = Cursor {
+            side: Side::Start,
+            shape: self.meta.input,
+        };
+        let (scale, offset) = (self.preprocess_scale(), self.preprocess_offset());
+        let c = self.meta.input.c as usize;
+        let buf = self.region(arena, cur);
+        let value = |i: usize| -> Result<f32, Error> {
+            let raw = input[i];
+            if raw.is_finite() {
+                Ok(pre(raw, scale, offset, i % c))
+            } else {
+                Err(Error::NonFiniteInput { index: i })
+            }
+        };
+        match self.meta.precision {
+            Precision::Int8 => {
+                let q = self.meta.input_quant;
+                for (i, d) in i8s_mut(buf).iter_mut().enumerate() {
+                    *d = q.quantize(value(i)?);
+                }
+            }
+            _ => {
+                for (i, d) in f32s_mut(buf)?.iter_mut().enumerate() {
+                    *d = value(i)?;
+                }
+            }
+        }
+        Ok(cur)
+    }
+
+    /// Writes the tensor at `cur` as f32 values, calling `emit(index, value)`.
+    fn read_output(
+        &self,
+        arena: &mut [u8],
+        cur: Cursor,
+        quant: Quant,
+        mut emit: impl FnMut(usize, f32),
+    ) -> Result<(), Error> {
+        let buf = self.region(arena, cur);
+        match self.meta.precision {
+            Precision::Int8 => i8s(buf)
+                .iter()
+                .enumerate()
+                .for_each(|(i, &q)| emit(i, quant.dequantize(q))),
+            _ => f32s(buf)?.iter().enumerate().for_each(|(i, &v)| emit(i, v)),
+        }
+        Ok(())
+    }
+
+    fn forward(&self, input: &[f32], arena: &mut [u8]) -> Result<(Cursor, Quant), Error> {
+        let cur = self.load_input(input, arena)?;
+        self.forward_with(arena, cur, &mut |_, _| {})
+    }
+
+    fn forward_with(
+        &self,
+        arena: &mut [u8],
+        cur: Cursor,
+        trace: &mut dyn FnMut(usize, Activations<'_>),
+    ) -> Result<(Cursor, Quant), Error> {
+        let n = self.layer_count();
+        let cur = self.run_layers(arena, 0, n, cur, trace)?;
+        Ok((cur, self.output_quant))
+    }
+
+    /// Runs the whole autoencoder: `input` in sensor units, `output` the reconstruction in
+    /// model units (after preprocessing).
+    pub fn reconstruct(
+        &self,
+        input: &[f32],
+        output: &mut [f32],
+        arena: &mut [u8],
+    ) -> Result<(), Error> {
+        check_len("output", self.output.len(), output.len())?;
+        let arena = self.arena(arena)?;
+        let (cur, q) = self.forward(input, arena)?;
+        self.read_output(arena, cur, q, |i, v| output[i] = v)
+    }
+
+    /// Runs the encoder: `input` in sensor units, `latent` the code.
+    pub fn encode(&self, input: &[f32], latent: &mut [f32], arena: &mut [u8]) -> Result<(), Error> {
+        check_len("latent", self.latent.len(), latent.len())?;
+        let arena = self.arena(arena)?;
+        let cur = self.load_input(input, arena)?;
+        let cur = self.run_layers(
+            arena,
+            0,
+            self.meta.encoder_layers as usize,
+            cur,
+            &mut |_, _| {},
+        )?;
+        self.read_output(arena, cur, self.latent_quant, |i, v| latent[i] = v)
+    }
+
+    /// Runs the decoder: `latent` a code, `output` the reconstruction in model units.
+    pub fn decode(
+        &self,
+        latent: &[f32],
+        output: &mut [f32],
+        arena: &mut [u8],
+    ) -> Result<(), Error> {
+        check_len("latent", self.latent.len(), latent.len())?;
+        check_len("output", self.output.len(), output.len())?;
+        let arena = self.arena(arena)?;
+        let cur = Cursor {
+            side: Side::Start,
+            shape: self.latent,
+        };
+        if let Some(i) = latent.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteInput { index: i });
+        }
+        let buf = self.region(arena, cur);
+        match self.meta.precision {
+            Precision::Int8 => {
+                let q = self.latent_quant;
+                i8s_mut(buf)
+                    .iter_mut()
+                    .zip(latent)
+                    .for_each(|(d, &v)| *d = q.quantize(v));
+            }
+            _ => f32s_mut(buf)?.copy_from_slice(latent),
+        }
+        let from = self.meta.encoder_layers as usize;
+        let cur = self.run_layers(arena, from, self.layer_count(), cur, &mut |_, _| {})?;
+        self.read_output(arena, cur, self.output_quant, |i, v| output[i] = v)
+    }
+
+    /// Reconstruction error of `input` (sensor units) by the model's metric, and the verdict
+    /// against the stored threshold.
+    pub fn score(&self, input: &[f32], arena: &mut [u8]) -> Result<Score, Error> {
+        let arena = self.arena(arena)?;
+        let (cur, q) = self.forward(input, arena)?;
+        let (scale, offset) = (self.preprocess_scale(), self.preprocess_offset());
+        let c = self.meta.input.c as usize;
+        let metric = self.meta.metric;
+        let mut sum = 0.0f64;
+        self.read_output(arena, cur, q, |i, y| {
+            let x = pre(input[i], scale, offset, i % c);
+            sum += element_error(metric, x, y) as f64;
+        })?;
+        let error = (sum / input.len() as f64) as f32;
+        let threshold = self.meta.threshold;
+        Ok(Score {
+            error,
+            threshold,
+            anomalous: error > threshold,
+        })
+    }
+
+    /// The reconstruction mapped back to sensor units: `input` and `output` both raw.
+    pub fn denoise(
+        &self,
+        input: &[f32],
+        output: &mut [f32],
+        arena: &mut [u8],
+    ) -> Result<(), Error> {
+        check_len("output", self.output.len(), output.len())?;
+        let arena = self.arena(arena)?;
+        let (cur, q) = self.forward(input, arena)?;
+        let (scale, offset) = (self.preprocess_scale(), self.preprocess_offset());
+        let c = self.meta.input.c as usize;
+        self.read_output(arena, cur, q, |i, y| {
+            let ch = i % c;
+            output[i] = (y - pick(offset, ch)) / pick(scale, ch);
+        })
+    }
+
+    /// Runs the whole model like [`Model::reconstruct`] and passes every layer's output to
+    /// `trace`: for calibration, debugging and per-layer parity checks.
+    pub fn trace(
+        &self,
+        input: &[f32],
+        arena: &mut [u8],
+        trace: &mut dyn FnMut(usize, Activations<'_>),
+    ) -> Result<(), Error> {
+        let arena = self.arena(arena)?;
+        let cur = self.load_input(input, arena)?;
+        self.forward_with(arena, cur, trace).map(|_| ())
+    }
+}
+
+fn float_op<W: float::Weight>(l: &Layer, x: &[f32], w: &[W], b: &[f32], y: &mut [f32]) {
+    let act = l.desc.act;
+    match l.desc.op {
+        Op::Dense { .. } => float::dense(x, w, b, act, y),
+        Op::Conv2d { .. } => float::conv2d(x, w, b, &l.window, act, y),
+        Op::ConvTranspose2d { .. } => float::conv_transpose2d(x, w, b, &l.window, act, y),
+        // resolve() only gives weights to the three ops above.
+        _ => {}
+    }
+}
+
+#[inline]
+fn pick(v: &[f32], ch: usize) -> f32 {
+    match v {
+        [one] => *one,
+        _ => v.get(ch).copied().unwrap_or(1.0),
+    }
+}
+
+#[inline]
+fn pre(raw: f32, scale: &[f32], offset: &[f32], ch: usize) -> f32 {
+    raw * pick(scale, ch) + pick(offset, ch)
+}
+
+/// Error contribution of one element.
+#[inline]
+pub fn element_error(metric: Metric, x: f32, y: f32) -> f32 {
+    match metric {
+        Metric::Mse => (x - y) * (x - y),
+        Metric::Mae => libm::fabsf(x - y),
+        Metric::Bce => {
+            // Clamped as Keras does, so a saturated sigmoid does not give infinity.
+            const EPS: f32 = 1e-7;
+            let y = y.clamp(EPS, 1.0 - EPS);
+            -(x * libm::logf(y) + (1.0 - x) * libm::logf(1.0 - y))
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Writing `.aedge` files: the weights section builder and the final assembly. The writer
+//! parses what it wrote before returning it, so a file it produces always loads.
+
+use crate::container;
+use crate::desc::{Blob, LayerDesc, Meta};
+use crate::error::Error;
+use crate::AlignedBytes;
+use alloc::vec::Vec;
+use half::f16;
+
+/// Appends parameter arrays to a weights section, each aligned for in-place use.
+#[derive(Default)]
+pub(crate) struct WeightsBuilder {
+    data: Vec<u8>,
+}
+
+impl WeightsBuilder {
+    fn push_bytes(&mut self, bytes: &[u8], align: usize) -> Result<Blob, Error> {
+        if bytes.is_empty() {
+            return Ok(Blob::EMPTY);
+        }
+        let start = self.data.len().next_multiple_of(align);
+        self.data.resize(start, 0);
+        self.data.extend_from_slice(bytes);
+        let too_big = |_| Error::Unsupported("models over 4 GiB");
+        Ok(Blob {
+            offset: u32::try_from(start).map_err(too_big)?,
+            len: u32::try_from(bytes.len()).map_err(too_big)?,
+        })
+    }
+
+    pub fn f32s(&mut self, v: &[f32]) -> Result<Blob, Error> {
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        self.push_bytes(&bytes, 4)
+    }
+
+    pub fn f16s(&mut self, v: &[f32]) -> Result<Blob, Error> {
+        let bytes: Vec<u8> = v
+            .iter()
+            .flat_map(|x| f16::from_f32(*x).to_le_bytes())
+            .collect();
+        self.push_bytes(&bytes, 2)
+    }
+
+    pub fn i32s(&mut self, v: &[i32]) -> Result<Blob, Error> {
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        self.push_bytes(&bytes, 4)
+    }
+
+    pub fn i8s(&mut self, v: &[i8]) -> Result<Blob, Error> {
+        let bytes: Vec<u8> = v.iter().map(|&x| x as u8).collect();
+        self.push_bytes(&bytes, 1)
+    }
+
+    /// Encodes the graph, assembles the file, and checks that it parses.
+    pub fn finish(self, meta: &Meta, layers: &[LayerDesc]) -> Result<Vec<u8>, Error> {
+        let encode_err = |_| Error::Malformed("graph cannot be encoded");
+        let mut graph = postcard::to_allocvec(meta).map_err(encode_err)?;
+        for l in layers {
+            graph.extend_from_slice(&postcard::to_allocvec(l).map_err(encode_err)?);
+        }
+        let file = container::assemble(&graph, &self.data)?;
+        crate::Model::parse(&AlignedBytes::copy_from(&file))?;
+        Ok(file)
+    }
+}
