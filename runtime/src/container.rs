@@ -49,6 +49,15 @@ pub(crate) fn checksum(file: &[u8]) -> u32 {
     h.finalize()
 }
 
+/// Recomputes the stored checksum of a file edited in place (for tools, tests and fuzzing).
+/// Does nothing to buffers shorter than the header.
+pub fn update_checksum(file: &mut [u8]) {
+    if file.len() >= HEADER_LEN {
+        let crc = checksum(file);
+        file[24..28].copy_from_slice(&crc.to_le_bytes());
+    }
+}
+
 /// Checks magic, version, lengths and checksum, and splits the file into its sections.
 /// Bytes after the stated file length (flash padding) are ignored.
 pub(crate) fn open(bytes: &[u8]) -> Result<Sections<'_>, Error> {

@@ -52,7 +52,7 @@ pub mod ir;
 mod writer;
 
 pub use aligned::{Aligned, AlignedBytes, Arena};
-pub use container::{FORMAT_VERSION, HEADER_LEN, MAGIC, WEIGHTS_ALIGN};
+pub use container::{update_checksum, FORMAT_VERSION, HEADER_LEN, MAGIC, WEIGHTS_ALIGN};
 pub use desc::{
     Activation, Blob, ErrorStats, LayerDesc, LayerQuant, Meta, Metric, Op, Precision, Preprocess,
     Quant, ThresholdRule,
