@@ -38,7 +38,13 @@ impl<const N: usize> Arena<N> {
     }
 
     /// The arena as bytes.
-    pub fn as_mut(&mut self) -> &mut [u8] {
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+}
+
+impl<const N: usize> AsMut<[u8]> for Arena<N> {
+    fn as_mut(&mut self) -> &mut [u8] {
         &mut self.0
     }
 }

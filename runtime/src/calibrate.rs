@@ -118,7 +118,7 @@ impl Collector {
             RangeMethod::Percentile(p) => {
                 let p = p.clamp(50.0, 100.0) as f64 / 100.0;
                 let n = self.values.len();
-                let at = |q: f64| ((n - 1) as f64 * q).round() as usize;
+                let at = |q: f64| libm::round((n - 1) as f64 * q) as usize;
                 let (hi_i, lo_i) = (at(p), at(1.0 - p));
                 let hi = *self.values.select_nth_unstable_by(hi_i, f32::total_cmp).1;
                 let lo = *self.values.select_nth_unstable_by(lo_i, f32::total_cmp).1;
@@ -281,8 +281,7 @@ fn quantize_weighted(
                 .map(|w| libm::roundf(w / ws).clamp(-127.0, 127.0) as i8),
         );
         let acc_scale = in_q.scale as f64 * ws as f64;
-        let b = (l.bias[c] as f64 / acc_scale)
-            .round()
+        let b = libm::round(l.bias[c] as f64 / acc_scale)
             .clamp(i32::MIN as f64, i32::MAX as f64);
         bq.push(b as i32);
         let (m, s) = quantize_multiplier(acc_scale / pre.scale as f64);
@@ -332,13 +331,13 @@ pub fn threshold(errors: &[f32], rule: ThresholdRule) -> Result<(f32, ErrorStats
     let pct = |p: f32| -> f32 {
         // Linear interpolation between closest ranks (numpy's default).
         let pos = (p.clamp(0.0, 100.0) / 100.0) as f64 * (n - 1) as f64;
-        let lo = pos.floor() as usize;
+        let lo = libm::floor(pos) as usize;
         let hi = (lo + 1).min(n - 1);
         let f = (pos - lo as f64) as f32;
         e[lo] + (e[hi] - e[lo]) * f
     };
     let mean = e.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
-    let var = e.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n as f64;
+    let var = e.iter().map(|&x| (x as f64 - mean) * (x as f64 - mean)).sum::<f64>() / n as f64;
     let stats = ErrorStats {
         count: n as u32,
         mean: mean as f32,

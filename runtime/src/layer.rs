@@ -192,7 +192,7 @@ pub(crate) fn geometry(op: &Op, input: Shape) -> Result<(Shape, Window), Why> {
 }
 
 /// Borrows a blob as a typed slice, checking range and alignment.
-fn blob<'a, T: bytemuck::Pod>(weights: &'a [u8], b: Blob, count: usize) -> Result<&'a [T], Why> {
+fn blob<T: bytemuck::Pod>(weights: &[u8], b: Blob, count: usize) -> Result<&[T], Why> {
     let start = b.offset as usize;
     let end = start
         .checked_add(b.len as usize)

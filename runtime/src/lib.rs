@@ -14,13 +14,13 @@
 //! use aedge_runtime::{ir, AlignedBytes, Arena, Model, Precision, Shape, Activation};
 //! // A tiny dense autoencoder 4-2-4 with made-up weights.
 //! let mut g = ir::Graph::new("tiny", Shape::vector(4));
-//! g.push(ir::Layer::dense(4, 2, vec![0.1; 8], vec![0.0; 2], Activation::Relu));
-//! g.push(ir::Layer::dense(2, 4, vec![0.2; 8], vec![0.0; 4], Activation::Sigmoid));
+//! g.push(ir::Layer::dense(2, vec![0.1; 8], vec![0.0; 2], Activation::Relu));
+//! g.push(ir::Layer::dense(4, vec![0.2; 8], vec![0.0; 4], Activation::Sigmoid));
 //! g.encoder_layers = 1;
 //! let bytes = AlignedBytes::from(g.to_aedge(Precision::F32).unwrap());
 //! let model = Model::parse(&bytes).unwrap();
 //! let mut arena = Arena::<64>::new();
-//! let score = model.score(&[0.1, 0.9, 0.3, 0.5], arena.as_mut()).unwrap();
+//! let score = model.score(&[0.1, 0.9, 0.3, 0.5], arena.as_mut_slice()).unwrap();
 //! assert!(score.error > 0.0);
 //! # }
 //! ```
@@ -46,10 +46,14 @@ mod shape;
 
 #[cfg(feature = "alloc")]
 pub mod calibrate;
+#[cfg(feature = "std")]
+pub mod fs;
 #[cfg(feature = "alloc")]
 pub mod ir;
 #[cfg(feature = "alloc")]
 mod writer;
+#[cfg(feature = "alloc")]
+pub mod zoo;
 
 pub use aligned::{Aligned, AlignedBytes, Arena};
 pub use container::{update_checksum, FORMAT_VERSION, HEADER_LEN, MAGIC, WEIGHTS_ALIGN};

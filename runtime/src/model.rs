@@ -127,7 +127,7 @@ impl<'a> Model<'a> {
                 return Err(invalid(META, "preprocessing values must be finite"));
             }
         }
-        if self.preprocess_scale().iter().any(|&s| s == 0.0) {
+        if self.preprocess_scale().contains(&0.0) {
             return Err(invalid(META, "preprocessing scale must not be zero"));
         }
 

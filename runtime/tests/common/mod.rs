@@ -4,58 +4,16 @@
 use aedge_runtime::ir::{same_padding, Graph, Layer};
 use aedge_runtime::{Activation, Metric, Op, Shape};
 
-/// SplitMix64: deterministic, dependency-free random numbers for weights and inputs.
-pub struct Rng(pub u64);
+pub use aedge_runtime::zoo::SplitMix as Rng;
 
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `[lo, hi)`.
-    pub fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
-        lo + (hi - lo) * ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
-    }
-
-    pub fn vec(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
-        (0..n).map(|_| self.uniform(lo, hi)).collect()
-    }
-
-    /// Glorot-uniform weights for a layer with the given fan-in and fan-out.
-    pub fn glorot(&mut self, n: usize, fan_in: usize, fan_out: usize) -> Vec<f32> {
-        let a = (6.0 / (fan_in + fan_out) as f32).sqrt();
-        self.vec(n, -a, a)
-    }
+/// The 784-32-784 dense autoencoder with random weights.
+pub fn dense_ae(seed: u64) -> Graph {
+    aedge_runtime::zoo::mnist_dense(32, seed)
 }
 
-/// The 784-32-784 dense autoencoder (ReLU code, sigmoid output) with random weights,
-/// inputs as 0..255 pixels scaled to 0..1.
-pub fn dense_ae(seed: u64) -> Graph {
-    let mut r = Rng(seed);
-    let mut g = Graph::new("dense-784-32-784", Shape::new(28, 28, 1));
-    g.preprocess_scale = vec![1.0 / 255.0];
-    g.metric = Metric::Bce;
-    g.push(Layer::dense(
-        32,
-        r.glorot(784 * 32, 784, 32),
-        r.vec(32, -0.1, 0.1),
-        Activation::Relu,
-    ));
-    g.push(Layer::dense(
-        784,
-        r.glorot(32 * 784, 32, 784),
-        r.vec(784, -0.1, 0.1),
-        Activation::Sigmoid,
-    ));
-    g.push(Layer::op(Op::Reshape {
-        to: Shape::new(28, 28, 1),
-    }));
-    g.encoder_layers = 1;
-    g
+/// The small conv autoencoder with a ConvTranspose decoder.
+pub fn conv_ae(seed: u64) -> Graph {
+    aedge_runtime::zoo::conv_transpose(seed)
 }
 
 fn conv(r: &mut Rng, input: Shape, in_c: u16, out_c: u16, stride: u8, act: Activation) -> Layer {
@@ -70,48 +28,6 @@ fn conv(r: &mut Rng, input: Shape, in_c: u16, out_c: u16, stride: u8, act: Activ
         r.vec(out_c as usize, -0.05, 0.05),
         act,
     )
-}
-
-fn convt(r: &mut Rng, in_c: u16, out_c: u16, out: u16, act: Activation) -> Layer {
-    let n = out_c as usize * 9 * in_c as usize;
-    // PyTorch ConvTranspose2d(k=3, stride=2, padding=1, output_padding=1): doubles the size.
-    Layer::conv_transpose2d(
-        out_c,
-        [3, 3],
-        [2, 2],
-        [1, 1],
-        [out, out],
-        r.glorot(n, 9 * in_c as usize, 9 * out_c as usize),
-        r.vec(out_c as usize, -0.05, 0.05),
-        act,
-    )
-}
-
-/// A small convolutional autoencoder 28x28x1 -> 7x7x4 -> 28x28x1 with a ConvTranspose decoder.
-pub fn conv_ae(seed: u64) -> Graph {
-    let mut r = Rng(seed);
-    let mut g = Graph::new("conv-convtranspose", Shape::new(28, 28, 1));
-    g.preprocess_scale = vec![1.0 / 255.0];
-    g.metric = Metric::Mse;
-    let s28 = Shape::new(28, 28, 1);
-    let s14 = Shape::new(14, 14, 8);
-    g.push(conv(&mut r, s28, 1, 8, 1, Activation::Relu));
-    g.push(Layer::op(Op::MaxPool2d {
-        kernel: [2, 2],
-        stride: [2, 2],
-        pad: [0; 4],
-    }));
-    g.push(conv(&mut r, s14, 8, 4, 1, Activation::Relu));
-    g.push(Layer::op(Op::MaxPool2d {
-        kernel: [2, 2],
-        stride: [2, 2],
-        pad: [0; 4],
-    }));
-    g.encoder_layers = 4;
-    g.push(convt(&mut r, 4, 8, 14, Activation::Relu));
-    g.push(convt(&mut r, 8, 8, 28, Activation::Relu));
-    g.push(conv(&mut r, s28, 8, 1, 1, Activation::Sigmoid));
-    g
 }
 
 /// A model touching every op and activation: strided conv, upsampling, LeakyReLU, tanh, a

@@ -1,0 +1,193 @@
+//! Reference architectures with deterministic random weights, so benchmarks and tests on
+//! every target run the very same model. Weights are Glorot-uniform from a seeded SplitMix64.
+
+use crate::desc::{Activation, Metric, Op};
+use crate::ir::{same_padding, Graph, Layer};
+use crate::shape::Shape;
+use alloc::format;
+use alloc::vec::Vec;
+
+/// SplitMix64: a tiny seeded generator, identical on every platform.
+#[derive(Clone, Debug)]
+pub struct SplitMix(pub u64);
+
+impl SplitMix {
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[lo, hi)`.
+    pub fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
+        lo + (hi - lo) * ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
+    }
+
+    /// `n` uniform values in `[lo, hi)`.
+    pub fn vec(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+        (0..n).map(|_| self.uniform(lo, hi)).collect()
+    }
+
+    /// Glorot-uniform weights.
+    pub fn glorot(&mut self, n: usize, fan_in: usize, fan_out: usize) -> Vec<f32> {
+        let a = libm::sqrtf(6.0 / (fan_in + fan_out) as f32);
+        self.vec(n, -a, a)
+    }
+}
+
+/// A dense autoencoder with the given layer sizes (`sizes[0]` is the input), ReLU hidden
+/// layers and `out_act` at the end; the encoder ends at the smallest layer. The input is
+/// `input` (flattened by the first layer), and the output is reshaped back to it.
+pub fn dense(name: &str, input: Shape, sizes: &[u16], out_act: Activation, seed: u64) -> Graph {
+    let mut r = SplitMix(seed);
+    let mut g = Graph::new(name, input);
+    let code = (1..sizes.len()).min_by_key(|&i| sizes[i]).unwrap_or(0);
+    for (i, pair) in sizes.windows(2).enumerate() {
+        let (n_in, n_out) = (pair[0] as usize, pair[1] as usize);
+        let last = i + 2 == sizes.len();
+        let act = if last { out_act } else { Activation::Relu };
+        let w = r.glorot(n_in * n_out, n_in, n_out);
+        g.push(Layer::dense(pair[1], w, r.vec(n_out, -0.05, 0.05), act));
+    }
+    if input.h != 1 || input.w != 1 {
+        g.push(Layer::op(Op::Reshape { to: input }));
+    }
+    g.encoder_layers = code;
+    g
+}
+
+/// The seed recipe's dense autoencoder for 28×28 images: 784 → `code` (ReLU) → 784
+/// (sigmoid), pixels 0–255 scaled to 0–1, binary cross-entropy.
+pub fn mnist_dense(code: u16, seed: u64) -> Graph {
+    let mut g = dense(
+        &format!("dense-784-{code}-784"),
+        Shape::new(28, 28, 1),
+        &[784, code, 784],
+        Activation::Sigmoid,
+        seed,
+    );
+    g.preprocess_scale = alloc::vec![1.0 / 255.0];
+    g.metric = Metric::Bce;
+    g
+}
+
+/// The MLPerf Tiny anomaly-detection autoencoder shape: 640-128-128-128-128-8-128-128-128-128-640
+/// (264,192 MACs), ReLU inside, linear output, MSE.
+pub fn mlperf_ad(seed: u64) -> Graph {
+    let sizes = [640, 128, 128, 128, 128, 8, 128, 128, 128, 128, 640];
+    dense(
+        "mlperf-ad",
+        Shape::vector(640),
+        &sizes,
+        Activation::Identity,
+        seed,
+    )
+}
+
+fn conv(
+    r: &mut SplitMix,
+    input: Shape,
+    out_c: u16,
+    stride: u8,
+    same: bool,
+    act: Activation,
+) -> Layer {
+    let in_c = input.c as usize;
+    let n = out_c as usize * 9 * in_c;
+    let pad = if same {
+        same_padding(input, [3, 3], [stride, stride])
+    } else {
+        [0; 4]
+    };
+    let w = r.glorot(n, 9 * in_c, 9 * out_c as usize);
+    Layer::conv2d(
+        out_c,
+        [3, 3],
+        [stride, stride],
+        pad,
+        w,
+        r.vec(out_c as usize, -0.05, 0.05),
+        act,
+    )
+}
+
+fn pool(input: Shape) -> Layer {
+    Layer::op(Op::MaxPool2d {
+        kernel: [2, 2],
+        stride: [2, 2],
+        pad: same_padding(input, [2, 2], [2, 2]),
+    })
+}
+
+/// The Keras blog's convolutional autoencoder for 28×28×1: three Conv3×3+MaxPool stages down
+/// to a 4×4×8 code, three Conv3×3+Upsample stages back, sigmoid output, BCE.
+pub fn keras_conv(seed: u64) -> Graph {
+    let mut r = SplitMix(seed);
+    let relu = Activation::Relu;
+    let mut g = Graph::new("keras-conv", Shape::new(28, 28, 1));
+    g.preprocess_scale = alloc::vec![1.0 / 255.0];
+    g.metric = Metric::Bce;
+    g.push(conv(&mut r, Shape::new(28, 28, 1), 16, 1, true, relu));
+    g.push(pool(Shape::new(28, 28, 16))); // 14x14x16
+    g.push(conv(&mut r, Shape::new(14, 14, 16), 8, 1, true, relu));
+    g.push(pool(Shape::new(14, 14, 8))); // 7x7x8
+    g.push(conv(&mut r, Shape::new(7, 7, 8), 8, 1, true, relu));
+    g.push(pool(Shape::new(7, 7, 8))); // 4x4x8 code
+    g.encoder_layers = 6;
+    g.push(conv(&mut r, Shape::new(4, 4, 8), 8, 1, true, relu));
+    g.push(Layer::op(Op::Upsample2d { factor: [2, 2] })); // 8x8
+    g.push(conv(&mut r, Shape::new(8, 8, 8), 8, 1, true, relu));
+    g.push(Layer::op(Op::Upsample2d { factor: [2, 2] })); // 16x16
+    g.push(conv(&mut r, Shape::new(16, 16, 8), 16, 1, false, relu)); // valid: 14x14x16
+    g.push(Layer::op(Op::Upsample2d { factor: [2, 2] })); // 28x28x16
+    g.push(conv(
+        &mut r,
+        Shape::new(28, 28, 16),
+        1,
+        1,
+        true,
+        Activation::Sigmoid,
+    ));
+    g
+}
+
+/// A small convolutional autoencoder with a transposed-convolution decoder:
+/// 28×28×1 → Conv8 → Pool → Conv4 → Pool (7×7×4 code) → ConvT8 → ConvT8 → Conv1 (sigmoid).
+pub fn conv_transpose(seed: u64) -> Graph {
+    let mut r = SplitMix(seed);
+    let relu = Activation::Relu;
+    let mut g = Graph::new("conv-convtranspose", Shape::new(28, 28, 1));
+    g.preprocess_scale = alloc::vec![1.0 / 255.0];
+    g.metric = Metric::Mse;
+    g.push(conv(&mut r, Shape::new(28, 28, 1), 8, 1, true, relu));
+    g.push(pool(Shape::new(28, 28, 8)));
+    g.push(conv(&mut r, Shape::new(14, 14, 8), 4, 1, true, relu));
+    g.push(pool(Shape::new(14, 14, 4)));
+    g.encoder_layers = 4;
+    for (in_c, out) in [(4usize, 14u16), (8, 28)] {
+        // PyTorch ConvTranspose2d(k=3, stride=2, padding=1, output_padding=1) doubles the size.
+        let w = r.glorot(8 * 9 * in_c, 9 * in_c, 72);
+        g.push(Layer::conv_transpose2d(
+            8,
+            [3, 3],
+            [2, 2],
+            [1, 1],
+            [out, out],
+            w,
+            r.vec(8, -0.05, 0.05),
+            relu,
+        ));
+    }
+    g.push(conv(
+        &mut r,
+        Shape::new(28, 28, 8),
+        1,
+        1,
+        true,
+        Activation::Sigmoid,
+    ));
+    g
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The one test command (README, CI): installs what cargo does not, then formatting, lints,
+# every test, and the no_std builds of aedge-runtime for the Cortex-M targets.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf '\nerror: %s\n' "$*" >&2; exit 1; }
+
+THUMB_TARGETS=(thumbv7em-none-eabihf thumbv6m-none-eabi)
+
+step "toolchain and targets"
+command -v cargo >/dev/null || die "cargo not found; install Rust from https://rustup.rs"
+if command -v rustup >/dev/null; then
+    installed=$(rustup target list --installed)
+    for t in "${THUMB_TARGETS[@]}"; do
+        if ! grep -qx "$t" <<<"$installed"; then
+            rustup target add "$t" || die "cannot install the Rust target $t (run: rustup target add $t)"
+        fi
+    done
+    rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt \
+        || die "cannot install clippy/rustfmt (run: rustup component add clippy rustfmt)"
+else
+    for t in "${THUMB_TARGETS[@]}"; do
+        [ -d "$(rustc --print sysroot)/lib/rustlib/$t" ] || die "Rust target $t is missing and rustup is not available to install it"
+    done
+fi
+cargo --version
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests"
+cargo test --workspace
+
+step "no_std builds of aedge-runtime (no heap; and with alloc)"
+for t in "${THUMB_TARGETS[@]}"; do
+    cargo clippy -p aedge-runtime --no-default-features --release --target "$t" -- -D warnings
+    cargo clippy -p aedge-runtime --no-default-features --features alloc --release --target "$t" -- -D warnings
+    cargo build -p aedge-runtime --no-default-features --release --target "$t"
+done
+
+step "rustdoc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+printf '\nall checks passed\n'
