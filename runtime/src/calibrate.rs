@@ -281,8 +281,7 @@ fn quantize_weighted(
                 .map(|w| libm::roundf(w / ws).clamp(-127.0, 127.0) as i8),
         );
         let acc_scale = in_q.scale as f64 * ws as f64;
-        let b = libm::round(l.bias[c] as f64 / acc_scale)
-            .clamp(i32::MIN as f64, i32::MAX as f64);
+        let b = libm::round(l.bias[c] as f64 / acc_scale).clamp(i32::MIN as f64, i32::MAX as f64);
         bq.push(b as i32);
         let (m, s) = quantize_multiplier(acc_scale / pre.scale as f64);
         mult.push(m);
@@ -337,7 +336,11 @@ pub fn threshold(errors: &[f32], rule: ThresholdRule) -> Result<(f32, ErrorStats
         e[lo] + (e[hi] - e[lo]) * f
     };
     let mean = e.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
-    let var = e.iter().map(|&x| (x as f64 - mean) * (x as f64 - mean)).sum::<f64>() / n as f64;
+    let var = e
+        .iter()
+        .map(|&x| (x as f64 - mean) * (x as f64 - mean))
+        .sum::<f64>()
+        / n as f64;
     let stats = ErrorStats {
         count: n as u32,
         mean: mean as f32,
