@@ -16,8 +16,11 @@ impl<B: ?Sized + AsRef<[u8]>> core::ops::Deref for Aligned<B> {
 /// Embeds a model file in the binary at a 16-byte aligned address and evaluates to
 /// `&'static [u8]`, ready for [`Model::parse`](crate::Model::parse).
 ///
-/// ```ignore
-/// static MODEL: &[u8] = aedge_runtime::include_model!("../models/dense.aedge");
+/// ```
+/// static MODEL: &[u8] =
+///     aedge_runtime::include_model!(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/tiny-int8.aedge"));
+/// let model = aedge_runtime::Model::parse(MODEL).unwrap();
+/// assert_eq!(model.precision(), aedge_runtime::Precision::Int8);
 /// ```
 #[macro_export]
 macro_rules! include_model {
