@@ -1,6 +1,19 @@
 //! # aedge-trainer
 //!
-//! The host side of aedge: datasets today; training, calibration and export as they land.
+//! The host side of aedge: datasets, the seven autoencoder kinds on burn, training with
+//! progress, metrics and resumable checkpoints. Burn types stay inside this crate; models
+//! leave it as the runtime's graph IR.
 #![warn(missing_docs)]
 
+pub mod checkpoint;
+pub mod corrupt;
 pub mod data;
+pub mod device;
+pub mod loss;
+pub mod model;
+pub mod optim;
+pub mod presets;
+pub mod train;
+
+pub use device::{device, Backend};
+pub use train::{train, RunOptions, TrainConfig, Trained};

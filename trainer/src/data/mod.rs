@@ -1,5 +1,9 @@
-//! Dataset loading. Every parser gives a clear error on malformed files and never panics.
+//! Datasets: real parsers with clear errors, and the in-memory [`Dataset`] training uses.
 
+pub mod dataset;
 pub mod idx;
+pub mod series;
 
+pub use dataset::{shuffled, Dataset};
 pub use idx::{read_idx, read_labels, Idx, IdxError, Images};
+pub use series::{Series, SeriesError};

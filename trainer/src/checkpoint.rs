@@ -1,0 +1,87 @@
+//! Checkpoints: the model, the optimiser state and the training state after every epoch, so
+//! a killed run resumes exactly where it stopped. Files carry the epoch in their names and
+//! `state.json` (written last, atomically) says which epoch is complete.
+
+use crate::model::{AutoEncoder, ModelSpec};
+use crate::train::{EpochMetrics, TrainConfig};
+use aedge_runtime::fs::write_atomic;
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// What `state.json` records.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct State {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// The model being trained.
+    pub spec: ModelSpec,
+    /// The training configuration.
+    pub config: TrainConfig,
+    /// Metrics of the completed epochs.
+    pub history: Vec<EpochMetrics>,
+}
+
+fn files(dir: &Path, epoch: usize) -> (PathBuf, PathBuf) {
+    (
+        dir.join(format!("model-{epoch:04}.bpk")),
+        dir.join(format!("optim-{epoch:04}.bpk")),
+    )
+}
+
+/// Saves a checkpoint after `state.epoch` epochs.
+pub fn save(
+    dir: &Path,
+    model: &AutoEncoder,
+    optim: &ModuleOptimizer,
+    state: &State,
+) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let (m, o) = files(dir, state.epoch);
+    let model_bytes = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| format!("cannot encode the model: {e:?}"))?;
+    let optim_bytes = optim
+        .into_bytes()
+        .map_err(|e| format!("cannot encode the optimiser: {e:?}"))?;
+    write_atomic(&m, &model_bytes).map_err(|e| e.to_string())?;
+    write_atomic(&o, &optim_bytes).map_err(|e| e.to_string())?;
+    let json = serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?;
+    write_atomic(dir.join("state.json"), &json).map_err(|e| e.to_string())?;
+    // Older epochs are no longer needed once state.json points at this one.
+    if state.epoch > 1 {
+        let (m0, o0) = files(dir, state.epoch - 1);
+        let _ = std::fs::remove_file(m0);
+        let _ = std::fs::remove_file(o0);
+    }
+    Ok(())
+}
+
+/// Loads the last complete checkpoint into a freshly built model and optimiser.
+pub fn load(
+    dir: &Path,
+    model: AutoEncoder,
+    optim: ModuleOptimizer,
+) -> Result<(AutoEncoder, ModuleOptimizer, State), String> {
+    let sp = dir.join("state.json");
+    let json = std::fs::read(&sp)
+        .map_err(|e| format!("no checkpoint to resume in {}: {e}", dir.display()))?;
+    let state: State =
+        serde_json::from_slice(&json).map_err(|e| format!("{} is corrupt: {e}", sp.display()))?;
+    let (m, o) = files(dir, state.epoch);
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(read(&m)?))
+        .map_err(|e| format!("{} is corrupt: {e:?}", m.display()))?;
+    let model = model
+        .try_load_record(record)
+        .map_err(|e| format!("{} does not fit the model: {e:?}", m.display()))?;
+    let optim = optim
+        .from_bytes(Bytes::from_bytes_vec(read(&o)?))
+        .map_err(|e| format!("{} is corrupt: {e:?}", o.display()))?;
+    Ok((model, optim, state))
+}

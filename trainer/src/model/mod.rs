@@ -1,0 +1,191 @@
+//! The seven autoencoder kinds as burn modules, built from a serializable [`ModelSpec`].
+//! Dense, sparse and deep AEs share [`dense::DenseAe`]; the denoising AE is a training mode
+//! (see [`crate::corrupt`]) for any architecture.
+
+pub mod act;
+pub mod conv;
+pub mod dense;
+pub mod lstm;
+pub mod vae;
+
+pub use act::Act;
+pub use conv::Upsampling;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// Network architecture.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Architecture {
+    /// Dense: input → `hidden…` → `code` → mirrored → input.
+    Dense {
+        /// Hidden layer sizes between input and code.
+        hidden: Vec<usize>,
+        /// Code size.
+        code: usize,
+        /// Activation of the code layer.
+        code_act: Act,
+    },
+    /// Convolutional: one Conv3×3 + MaxPool2 stage per entry of `channels`.
+    Conv {
+        /// Encoder channels.
+        channels: Vec<usize>,
+        /// Decoder style.
+        upsampling: Upsampling,
+    },
+    /// Variational (dense).
+    Vae {
+        /// Hidden layer sizes.
+        hidden: Vec<usize>,
+        /// Latent size.
+        latent: usize,
+    },
+    /// LSTM sequence autoencoder over `input.h` time steps of `input.c` channels.
+    Lstm {
+        /// Code (hidden state) size.
+        code: usize,
+    },
+}
+
+/// Everything needed to build a model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    /// Input height, width, channels (a time-series window is `steps × 1 × channels`).
+    pub input: [usize; 3],
+    /// The architecture.
+    pub arch: Architecture,
+    /// Output activation (sigmoid for data in [0, 1], identity for standardised data).
+    pub out_act: Act,
+}
+
+impl ModelSpec {
+    /// Values per sample.
+    pub fn input_len(&self) -> usize {
+        self.input.iter().product()
+    }
+
+    /// Builds the network with fresh weights.
+    pub fn build(&self, device: &Device) -> Result<AutoEncoder, String> {
+        let n = self.input_len();
+        if n == 0 {
+            return Err("input shape has no elements".into());
+        }
+        Ok(match &self.arch {
+            Architecture::Dense {
+                hidden,
+                code,
+                code_act,
+            } => AutoEncoder::Dense(dense::DenseAe::new(
+                n,
+                hidden,
+                *code,
+                *code_act,
+                self.out_act,
+                device,
+            )),
+            Architecture::Conv {
+                channels,
+                upsampling,
+            } => {
+                if channels.is_empty() {
+                    return Err(
+                        "a convolutional autoencoder needs at least one encoder stage".into(),
+                    );
+                }
+                AutoEncoder::Conv(conv::ConvAe::new(
+                    self.input,
+                    channels,
+                    *upsampling,
+                    self.out_act,
+                    device,
+                )?)
+            }
+            Architecture::Vae { hidden, latent } => {
+                AutoEncoder::Vae(vae::Vae::new(n, hidden, *latent, self.out_act, device))
+            }
+            Architecture::Lstm { code } => AutoEncoder::Lstm(lstm::LstmAe::new(
+                self.input[0] * self.input[1],
+                self.input[2],
+                *code,
+                device,
+            )),
+        })
+    }
+}
+
+/// A model of any kind.
+// One value per run, so the variants' size difference does not matter; boxing them would get in
+// the way of burn's Module derive.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum AutoEncoder {
+    /// Dense, sparse or deep AE.
+    Dense(dense::DenseAe),
+    /// Convolutional AE.
+    Conv(conv::ConvAe),
+    /// Variational AE.
+    Vae(vae::Vae),
+    /// LSTM sequence AE.
+    Lstm(lstm::LstmAe),
+}
+
+/// What one training forward pass gives.
+pub struct Forward {
+    /// Reconstruction `[batch, features]`.
+    pub recon: Tensor<2>,
+    /// The code `[batch, code]` (for the VAE, the sample).
+    pub code: Tensor<2>,
+    /// Batch-mean KL divergence (VAE only).
+    pub kl: Option<Tensor<1>>,
+}
+
+impl AutoEncoder {
+    /// Training forward pass (the VAE samples its code).
+    pub fn forward(&self, x: Tensor<2>) -> Forward {
+        match self {
+            AutoEncoder::Vae(v) => {
+                let (mean, log_var) = v.encode(x);
+                let (z, kl) = vae::Vae::sample(mean, log_var);
+                Forward {
+                    recon: v.decoder.forward(z.clone()),
+                    code: z,
+                    kl: Some(kl),
+                }
+            }
+            _ => {
+                let code = self.encode(x);
+                Forward {
+                    recon: self.decode(code.clone()),
+                    code,
+                    kl: None,
+                }
+            }
+        }
+    }
+
+    /// Input `[batch, features]` → code `[batch, code]`; the VAE gives its mean.
+    pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            AutoEncoder::Dense(m) => m.encoder.forward(x),
+            AutoEncoder::Conv(m) => m.encode(x),
+            AutoEncoder::Vae(m) => m.encode(x).0,
+            AutoEncoder::Lstm(m) => m.encode(x),
+        }
+    }
+
+    /// Code → reconstruction.
+    pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
+        match self {
+            AutoEncoder::Dense(m) => m.decoder.forward(z),
+            AutoEncoder::Conv(m) => m.decode(z),
+            AutoEncoder::Vae(m) => m.decoder.forward(z),
+            AutoEncoder::Lstm(m) => m.decode(z),
+        }
+    }
+
+    /// Deterministic reconstruction (the VAE decodes its mean).
+    pub fn reconstruct(&self, x: Tensor<2>) -> Tensor<2> {
+        self.decode(self.encode(x))
+    }
+}

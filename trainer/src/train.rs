@@ -1,0 +1,341 @@
+//! The training loop: seeded shuffling and corruption, per-epoch train/validation metrics,
+//! progress bars, a checkpoint every epoch, and exact resume.
+
+use crate::checkpoint::{self, State};
+use crate::corrupt::{normal, Corruption};
+use crate::data::{shuffled, Dataset};
+use crate::loss::Loss;
+use crate::model::{vae::Vae, AutoEncoder, ModelSpec};
+use crate::optim::OptimizerSpec;
+use aedge_runtime::zoo::SplitMix;
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Tensor, TensorData};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// How to train.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Samples per step.
+    pub batch_size: usize,
+    /// Optimiser and learning rate.
+    pub optimizer: OptimizerSpec,
+    /// Reconstruction loss.
+    pub loss: Loss,
+    /// L1 penalty on the code (sparse autoencoder), per sample.
+    pub l1_code: f32,
+    /// Weight of the KL term (variational autoencoder).
+    pub beta: f32,
+    /// Input corruption (denoising autoencoder): inputs are corrupted, targets stay clean.
+    pub corruption: Option<Corruption>,
+    /// Seed for weights, shuffling and noise.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 10,
+            batch_size: 256,
+            optimizer: OptimizerSpec::Adam { lr: 1e-3 },
+            loss: Loss::Bce,
+            l1_code: 0.0,
+            beta: 1.0,
+            corruption: None,
+            seed: 42,
+        }
+    }
+}
+
+/// Metrics of one epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Mean training objective.
+    pub train_loss: f64,
+    /// Mean validation objective.
+    pub val_loss: Option<f64>,
+    /// Mean validation reconstruction loss alone (without L1 / KL terms).
+    pub val_recon: Option<f64>,
+    /// Wall time of the epoch's training steps.
+    pub seconds: f64,
+    /// Training throughput.
+    pub samples_per_sec: f64,
+}
+
+/// Where and how a run executes.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Training device (with autodiff).
+    pub device: Device,
+    /// Checkpoint directory (a checkpoint after every epoch), if any.
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Continue from the checkpoint in `checkpoint_dir`.
+    pub resume: bool,
+    /// Show progress bars.
+    pub progress: bool,
+    /// Stop after this many epochs of this call (to test resuming); `None` runs to the end.
+    pub stop_after: Option<usize>,
+}
+
+impl RunOptions {
+    /// Quiet, no checkpoints.
+    pub fn new(device: Device) -> Self {
+        RunOptions {
+            device,
+            checkpoint_dir: None,
+            resume: false,
+            progress: false,
+            stop_after: None,
+        }
+    }
+}
+
+/// A trained model and its history.
+pub struct Trained {
+    /// The model (training mode; call `.valid()` for inference).
+    pub model: AutoEncoder,
+    /// Metrics per epoch.
+    pub history: Vec<EpochMetrics>,
+}
+
+/// Builds a `[rows, dim]` tensor from samples.
+fn batch(data: &Dataset, idx: &[usize], device: &Device) -> (Vec<f32>, Tensor<2>) {
+    let d = data.dim();
+    let mut v = Vec::with_capacity(idx.len() * d);
+    for &i in idx {
+        v.extend_from_slice(data.sample(i));
+    }
+    let t = Tensor::from_data(TensorData::new(v.clone(), [idx.len(), d]), device);
+    (v, t)
+}
+
+/// Seed for one step's noise, independent of how the run was split into calls.
+fn step_seed(seed: u64, epoch: usize, step: usize, stream: u64) -> u64 {
+    seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9)
+        ^ (step as u64).wrapping_mul(0x85EB_CA6B)
+        ^ stream.wrapping_mul(0xC2B2_AE35)
+}
+
+/// The objective of one batch: reconstruction + L1 on the code + β·KL.
+fn objective(
+    model: &AutoEncoder,
+    cfg: &TrainConfig,
+    input: Tensor<2>,
+    target: Tensor<2>,
+    eps_seed: u64,
+) -> (Tensor<1>, Tensor<1>) {
+    let (recon, code, kl) = match model {
+        AutoEncoder::Vae(v) => {
+            let (mean, log_var) = v.encode(input);
+            // ε from the host RNG keeps the run reproducible across resumes and backends.
+            let [b, k] = mean.dims();
+            let mut r = SplitMix(eps_seed);
+            let eps: Vec<f32> = (0..b * k).map(|_| normal(&mut r)).collect();
+            let eps = Tensor::from_data(TensorData::new(eps, [b, k]), &mean.device());
+            let (z, kl) = Vae::sample_with(mean, log_var, eps);
+            (v.decoder.forward(z.clone()), z, Some(kl))
+        }
+        m => {
+            let code = m.encode(input);
+            (m.decode(code.clone()), code, None)
+        }
+    };
+    let dim = target.dims()[1] as f32;
+    let rec = cfg.loss.forward(recon, target);
+    let mut total = rec.clone();
+    if let Some(kl) = kl {
+        // Per-sample objective: summed reconstruction over features plus β·KL.
+        total = rec.clone() * dim + kl * cfg.beta;
+    }
+    if cfg.l1_code > 0.0 {
+        total = total + code.abs().sum_dim(1).mean() * cfg.l1_code;
+    }
+    (total, rec)
+}
+
+fn scalar(t: Tensor<1>) -> f64 {
+    t.into_scalar::<f32>() as f64
+}
+
+/// Mean objective and reconstruction loss over `data` (inference mode, no shuffling).
+pub fn evaluate(
+    model: &AutoEncoder,
+    cfg: &TrainConfig,
+    data: &Dataset,
+    device: &Device,
+    epoch: usize,
+) -> (f64, f64) {
+    let plain = device.clone().without_autodiff();
+    let m = model.valid();
+    let (mut tot, mut rec, mut n) = (0.0, 0.0, 0usize);
+    let idx: Vec<usize> = (0..data.len()).collect();
+    for (step, chunk) in idx.chunks(cfg.batch_size.max(1)).enumerate() {
+        let (clean, target) = batch(data, chunk, &plain);
+        let input = corrupt(
+            cfg,
+            clean,
+            chunk.len(),
+            data.dim(),
+            step_seed(cfg.seed, epoch, step, 3),
+            &plain,
+        )
+        .unwrap_or(target.clone());
+        let (t, r) = objective(&m, cfg, input, target, step_seed(cfg.seed, epoch, step, 4));
+        tot += scalar(t) * chunk.len() as f64;
+        rec += scalar(r) * chunk.len() as f64;
+        n += chunk.len();
+    }
+    (tot / n.max(1) as f64, rec / n.max(1) as f64)
+}
+
+fn corrupt(
+    cfg: &TrainConfig,
+    mut clean: Vec<f32>,
+    rows: usize,
+    dim: usize,
+    seed: u64,
+    device: &Device,
+) -> Option<Tensor<2>> {
+    let c = cfg.corruption?;
+    c.apply(&mut clean, &mut SplitMix(seed));
+    Some(Tensor::from_data(
+        TensorData::new(clean, [rows, dim]),
+        device,
+    ))
+}
+
+/// Trains `spec` on `data`, validating on `val` after every epoch.
+pub fn train(
+    spec: &ModelSpec,
+    cfg: &TrainConfig,
+    data: &Dataset,
+    val: Option<&Dataset>,
+    opts: &RunOptions,
+) -> Result<Trained, String> {
+    if data.dim() != spec.input_len() {
+        return Err(format!(
+            "data samples have {} values but the model expects {}",
+            data.dim(),
+            spec.input_len()
+        ));
+    }
+    if data.is_empty() {
+        return Err("the training set is empty".into());
+    }
+    if cfg.batch_size == 0 || cfg.epochs == 0 {
+        return Err("epochs and batch size must be at least 1".into());
+    }
+    let device = &opts.device;
+    device.seed(cfg.seed);
+    let mut model = spec.build(device)?;
+    let mut optim = cfg.optimizer.init();
+    let mut history = Vec::new();
+    let mut start = 0;
+    if opts.resume {
+        let dir = opts
+            .checkpoint_dir
+            .as_ref()
+            .ok_or("--resume needs a checkpoint directory")?;
+        let (m, o, state) = checkpoint::load(dir, model, optim)?;
+        if state.spec != *spec || state.config != *cfg {
+            return Err(format!(
+                "the checkpoint in {} was made with a different model or configuration",
+                dir.display()
+            ));
+        }
+        (model, optim, history, start) = (m, o, state.history, state.epoch);
+    }
+    let steps = data.len().div_ceil(cfg.batch_size);
+    let end = match opts.stop_after {
+        Some(n) => (start + n).min(cfg.epochs),
+        None => cfg.epochs,
+    };
+    for epoch in start + 1..=end {
+        let bar = if opts.progress {
+            ProgressBar::new(steps as u64)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("{epoch}/{}", cfg.epochs));
+        let order = shuffled(data.len(), step_seed(cfg.seed, epoch, 0, 1));
+        let t0 = Instant::now();
+        let (mut sum, mut n) = (0.0f64, 0usize);
+        for (step, chunk) in order.chunks(cfg.batch_size).enumerate() {
+            let (clean, target) = batch(data, chunk, device);
+            let input = corrupt(
+                cfg,
+                clean,
+                chunk.len(),
+                data.dim(),
+                step_seed(cfg.seed, epoch, step, 2),
+                device,
+            )
+            .unwrap_or(target.clone());
+            let (loss, _) = objective(
+                &model,
+                cfg,
+                input,
+                target,
+                step_seed(cfg.seed, epoch, step, 5),
+            );
+            let value = loss.clone().into_scalar::<f32>() as f64;
+            if !value.is_finite() {
+                return Err(format!("the loss became {value} at epoch {epoch}, step {step}; lower the learning rate"));
+            }
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(cfg.optimizer.lr(), model, grads);
+            sum += value * chunk.len() as f64;
+            n += chunk.len();
+            bar.inc(1);
+            let rate = n as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("loss {:.4} {:.0} samples/s", sum / n as f64, rate));
+        }
+        let seconds = t0.elapsed().as_secs_f64();
+        let (val_loss, val_recon) = match val.filter(|v| !v.is_empty()) {
+            Some(v) => {
+                let (t, r) = evaluate(&model, cfg, v, device, epoch);
+                (Some(t), Some(r))
+            }
+            None => (None, None),
+        };
+        let m = EpochMetrics {
+            epoch,
+            train_loss: sum / n as f64,
+            val_loss,
+            val_recon,
+            seconds,
+            samples_per_sec: n as f64 / seconds.max(1e-9),
+        };
+        bar.finish_with_message(format!(
+            "loss {:.4}{} {:.0} samples/s",
+            m.train_loss,
+            m.val_loss
+                .map(|v| format!(" val {v:.4}"))
+                .unwrap_or_default(),
+            m.samples_per_sec
+        ));
+        history.push(m);
+        if let Some(dir) = &opts.checkpoint_dir {
+            let state = State {
+                epoch,
+                spec: spec.clone(),
+                config: cfg.clone(),
+                history: history.clone(),
+            };
+            checkpoint::save(dir, &model, &optim, &state)?;
+        }
+    }
+    Ok(Trained { model, history })
+}
