@@ -62,9 +62,9 @@ pub struct Adadelta {
 /// Adadelta's running averages for one parameter.
 #[derive(Clone)]
 pub struct AdadeltaState<const D: usize> {
-    /// E[g²].
+    /// Running mean of squared gradients.
     pub grad_sq: Tensor<D>,
-    /// E[Δx²].
+    /// Running mean of squared updates.
     pub update_sq: Tensor<D>,
 }
 
