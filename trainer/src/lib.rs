@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod corrupt;
 pub mod data;
 pub mod device;
+pub mod export;
 pub mod loss;
 pub mod model;
 pub mod optim;

@@ -13,7 +13,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// How to train.
@@ -82,6 +82,8 @@ pub struct RunOptions {
     pub progress: bool,
     /// Stop after this many epochs of this call (to test resuming); `None` runs to the end.
     pub stop_after: Option<usize>,
+    /// Per-epoch metrics file, rewritten after every epoch: CSV for `.csv`, else JSON.
+    pub metrics: Option<PathBuf>,
 }
 
 impl RunOptions {
@@ -93,6 +95,7 @@ impl RunOptions {
             resume: false,
             progress: false,
             stop_after: None,
+            metrics: None,
         }
     }
 }
@@ -211,6 +214,36 @@ fn corrupt(
     ))
 }
 
+/// Writes per-epoch metrics atomically: CSV when `path` ends in `.csv`, JSON otherwise.
+pub fn write_metrics(path: &Path, history: &[EpochMetrics]) -> Result<(), String> {
+    let bytes = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+    {
+        let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+        let mut s = String::from("epoch,train_loss,val_loss,val_recon,seconds,samples_per_sec\n");
+        for m in history {
+            s += &format!(
+                "{},{},{},{},{},{}\n",
+                m.epoch,
+                m.train_loss,
+                opt(m.val_loss),
+                opt(m.val_recon),
+                m.seconds,
+                m.samples_per_sec
+            );
+        }
+        s.into_bytes()
+    } else {
+        serde_json::to_vec_pretty(history).map_err(|e| e.to_string())?
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    aedge_runtime::fs::write_atomic(path, &bytes).map_err(|e| e.to_string())
+}
+
 /// Trains `spec` on `data`, validating on `val` after every epoch.
 pub fn train(
     spec: &ModelSpec,
@@ -327,6 +360,9 @@ pub fn train(
             m.samples_per_sec
         ));
         history.push(m);
+        if let Some(path) = &opts.metrics {
+            write_metrics(path, &history)?;
+        }
         if let Some(dir) = &opts.checkpoint_dir {
             let state = State {
                 epoch,

@@ -189,6 +189,7 @@ fn same_seed_same_result_and_exact_resume() {
     let _ = std::fs::remove_dir_all(&dir);
     let mut o = opts();
     o.checkpoint_dir = Some(dir.clone());
+    o.metrics = Some(dir.join("metrics.csv"));
     o.stop_after = Some(2);
     let part = train(&spec, &c, &d, Some(&d), &o).unwrap().history;
     assert_eq!(part.len(), 2);
@@ -196,6 +197,9 @@ fn same_seed_same_result_and_exact_resume() {
     o.resume = true;
     let resumed = train(&spec, &c, &d, Some(&d), &o).unwrap().history;
     assert_eq!(losses(&resumed), losses(&a), "resume continues exactly");
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "header and three epochs:\n{csv}");
+    assert!(csv.starts_with("epoch,train_loss,val_loss"));
     // A different configuration refuses the checkpoint.
     let other = TrainConfig {
         seed: 8,

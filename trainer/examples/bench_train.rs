@@ -1,0 +1,61 @@
+//! Training throughput of the `seed-dense` and `keras-conv` presets on each CPU backend
+//! (burn-flex and burn-ndarray), in samples per second, on Fashion-MNIST when
+//! `../shared/data/fashion-mnist` (or the directory given) is there, else on the bundled
+//! MNIST sample.
+//!
+//! `cargo run --release -p aedge-trainer --example bench_train -- [DATA_DIR] [EPOCHS]`
+
+use aedge_trainer::data::{Dataset, Images};
+use aedge_trainer::presets::preset;
+use aedge_trainer::{device, train, Backend, RunOptions};
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let fashion = args
+        .first()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("../shared/data/fashion-mnist"));
+    let epochs: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(2);
+    let file = fashion.join("train-images-idx3-ubyte.gz");
+    let (name, images) = if file.exists() {
+        let mut im = Images::read(&file)?;
+        im.truncate(20_000);
+        ("Fashion-MNIST train (first 20,000)", im)
+    } else {
+        eprintln!(
+            "{} not found; using the bundled MNIST sample",
+            file.display()
+        );
+        (
+            "bundled MNIST sample (1,000)",
+            Images::read(repo.join("data/mnist-sample/t1k-images-idx3-ubyte.gz"))?,
+        )
+    };
+    let data = Dataset::from_images(&images, None);
+    println!(
+        "training throughput on {name}, {epochs} epochs, {} threads available",
+        std::thread::available_parallelism()?.get()
+    );
+    println!(
+        "| preset | backend | batch | samples/s (best epoch) | samples/s (mean) | final loss |"
+    );
+    println!("|---|---|---:|---:|---:|---:|");
+    for p in ["seed-dense", "keras-conv"] {
+        let (spec, mut cfg) = preset(p, [28, 28, 1])?;
+        cfg.epochs = epochs;
+        for backend in [Backend::Flex, Backend::NdArray] {
+            let t = train(&spec, &cfg, &data, None, &RunOptions::new(device(backend)?))?;
+            let rates: Vec<f64> = t.history.iter().map(|m| m.samples_per_sec).collect();
+            let best = rates.iter().copied().fold(0.0, f64::max);
+            let mean = rates.iter().sum::<f64>() / rates.len() as f64;
+            let last = t.history.last().map_or(f64::NAN, |m| m.train_loss);
+            println!(
+                "| {p} | {backend} | {} | {best:.0} | {mean:.0} | {last:.4} |",
+                cfg.batch_size
+            );
+        }
+    }
+    Ok(())
+}
