@@ -12,7 +12,9 @@ pub mod device;
 pub mod export;
 pub mod loss;
 pub mod model;
+pub mod onnx;
 pub mod optim;
+pub mod plot;
 pub mod presets;
 pub mod train;
 

@@ -1,0 +1,120 @@
+//! From data to deployable files: trains a preset on MNIST digits (the bundled sample, or an
+//! IDX file you give), then writes to `runs/<preset>/` the metrics, a checkpoint, ONNX files
+//! (whole, encoder, decoder), `.aedge` files in f32, f16 and int8 with a calibrated anomaly
+//! threshold, and a PNG of inputs against int8 reconstructions.
+//!
+//! `cargo run --release -p aedge-trainer --example train_mnist -- [PRESET] [EPOCHS] [IDX_IMAGES]`
+
+use aedge_runtime::calibrate::{ranges, threshold, RangeMethod};
+use aedge_runtime::{fs, AlignedBytes, Model, Precision, ThresholdRule};
+use aedge_trainer::data::{Dataset, Images};
+use aedge_trainer::export::to_graph;
+use aedge_trainer::onnx::{to_onnx, Part};
+use aedge_trainer::plot::image_grid;
+use aedge_trainer::presets::preset;
+use aedge_trainer::{device, train, Backend, RunOptions};
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let name = args.first().map_or("seed-dense", String::as_str);
+    let epochs: Option<usize> = args.get(1).map(|s| s.parse()).transpose()?;
+    let images = args
+        .get(2)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("data/mnist-sample/t1k-images-idx3-ubyte.gz"));
+    let out = repo.join("runs").join(name);
+    std::fs::create_dir_all(&out)?;
+
+    let data = Dataset::from_images(&Images::read(&images)?, None);
+    let (train_set, val) = data.split(0.1, 1);
+    let (spec, mut cfg) = preset(name, data.shape)?;
+    cfg.epochs = epochs.unwrap_or(3);
+    println!(
+        "training {name} on {} images ({} validation) for {} epochs",
+        train_set.len(),
+        val.len(),
+        cfg.epochs
+    );
+    let mut opts = RunOptions::new(device(Backend::Flex)?);
+    opts.progress = true;
+    opts.metrics = Some(out.join("metrics.csv"));
+    opts.checkpoint_dir = Some(out.join("checkpoint"));
+    let trained = train(&spec, &cfg, &train_set, Some(&val), &opts)?;
+
+    let mut graph = to_graph(name, &trained.model, &spec, &data, cfg.loss)?;
+    // Threshold: 99th percentile of the f32 reconstruction errors on held-out digits.
+    let f32_bytes = AlignedBytes::from(graph.to_aedge(Precision::F32)?);
+    let f32_model = Model::parse(&f32_bytes)?;
+    let mut arena = AlignedBytes::zeroed(f32_model.arena_len());
+    let raw_val: Vec<Vec<f32>> = (0..val.len()).map(|i| val.raw(i)).collect();
+    let errors: Vec<f32> = raw_val
+        .iter()
+        .map(|x| f32_model.score(x, &mut arena).map(|s| s.error))
+        .collect::<Result<_, _>>()?;
+    let rule = ThresholdRule::Percentile(99.0);
+    (graph.threshold, graph.errors) = threshold(&errors, rule)?;
+    graph.threshold_rule = rule;
+
+    let calib: Vec<Vec<f32>> = (0..train_set.len().min(200))
+        .map(|i| train_set.raw(i))
+        .collect();
+    let r = ranges(
+        &graph,
+        calib.iter().map(|v| v.as_slice()),
+        RangeMethod::MinMax,
+    )?;
+    for (p, bytes) in [
+        (Precision::F32, graph.to_aedge(Precision::F32)?),
+        (Precision::F16, graph.to_aedge(Precision::F16)?),
+        (Precision::Int8, graph.to_aedge_int8(&r)?),
+    ] {
+        let path = out.join(format!("{name}-{p}.aedge"));
+        fs::write_atomic(&path, &bytes)?;
+        let aligned = AlignedBytes::from(bytes.clone());
+        let m = Model::parse(&aligned)?;
+        println!(
+            "{}: {} bytes, arena {} bytes",
+            path.display(),
+            bytes.len(),
+            m.arena_len()
+        );
+    }
+    for (part, file) in [
+        (Part::Whole, "model.onnx"),
+        (Part::Encoder, "encoder.onnx"),
+        (Part::Decoder, "decoder.onnx"),
+    ] {
+        fs::write_atomic(out.join(file), &to_onnx(&graph, part)?)?;
+    }
+
+    // Inputs (top) against int8 reconstructions (bottom), as in the seed's figure.
+    let q = fs::read(out.join(format!("{name}-int8.aedge")))?;
+    let qm = Model::parse(&q)?;
+    let mut qa = AlignedBytes::zeroed(qm.arena_len());
+    let n = val.len().min(10);
+    let recon: Vec<Vec<f32>> = (0..n)
+        .map(|i| {
+            let mut y = vec![0.0; qm.output_shape().len()];
+            qm.reconstruct(&raw_val[i], &mut y, &mut qa).map(|_| y)
+        })
+        .collect::<Result<_, _>>()?;
+    let inputs: Vec<&[f32]> = (0..n).map(|i| val.sample(i)).collect();
+    image_grid(
+        &out.join("reconstructions.png"),
+        &[inputs, recon.iter().map(Vec::as_slice).collect()],
+        data.shape,
+        3,
+    )?;
+    let last = trained.history.last().ok_or("no epochs")?;
+    println!(
+        "final train loss {:.4}, val loss {:.4}; threshold {:.4} (p99 of {} val errors); files in {}",
+        last.train_loss,
+        last.val_loss.unwrap_or(f64::NAN),
+        graph.threshold,
+        errors.len(),
+        out.display()
+    );
+    Ok(())
+}

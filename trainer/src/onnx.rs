@@ -1,0 +1,487 @@
+//! IR → ONNX (opset 13), written through `tract_onnx::pb` (ONNX's protobuf types, prost).
+//!
+//! ONNX tensors are NCHW, the runtime's are HWC: images enter as `[N, C, H, W]`, vectors as
+//! `[N, n]`, and the exporter inserts the transposes a flatten or reshape needs so the
+//! numbers match the runtime's exactly. Inputs are in model units (after preprocessing); the
+//! preprocessing, metric and threshold travel in `metadata_props`.
+
+use aedge_runtime::ir::{Graph, Layer};
+use aedge_runtime::{Activation, Op, Shape};
+use prost::Message;
+use tract_onnx::pb::{
+    attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto::dimension,
+    type_proto, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
+    StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+};
+
+/// ONNX opset the exporter targets.
+pub const OPSET: i64 = 13;
+
+/// Which part of the autoencoder to export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// input → reconstruction.
+    Whole,
+    /// input → latent code.
+    Encoder,
+    /// latent code → reconstruction.
+    Decoder,
+}
+
+/// The current value in the graph being built: its name and whether it is NCHW (4-D) or
+/// `[N, n]` (2-D).
+struct Cursor {
+    name: String,
+    shape: Shape,
+    four_d: bool,
+}
+
+fn is_image(s: Shape) -> bool {
+    s.h != 1 || s.w != 1
+}
+
+struct Builder {
+    nodes: Vec<NodeProto>,
+    inits: Vec<TensorProto>,
+    count: usize,
+}
+
+fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Ints as i32,
+        ints: v.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn attr_int(name: &str, v: i64) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Int as i32,
+        i: v,
+        ..Default::default()
+    }
+}
+
+fn attr_float(name: &str, v: f32) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Float as i32,
+        f: v,
+        ..Default::default()
+    }
+}
+
+fn attr_str(name: &str, v: &str) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::String as i32,
+        s: v.as_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
+fn value_info(name: &str, dims: &[i64]) -> ValueInfoProto {
+    let dim = dims
+        .iter()
+        .map(|&d| tract_onnx::pb::tensor_shape_proto::Dimension {
+            value: Some(if d < 0 {
+                dimension::Value::DimParam("N".into())
+            } else {
+                dimension::Value::DimValue(d)
+            }),
+            ..Default::default()
+        })
+        .collect();
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                elem_type: DataType::Float as i32,
+                shape: Some(TensorShapeProto { dim }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn dims_of(s: Shape) -> Vec<i64> {
+    if is_image(s) {
+        vec![-1, s.c as i64, s.h as i64, s.w as i64]
+    } else {
+        vec![-1, s.len() as i64]
+    }
+}
+
+impl Builder {
+    fn fresh(&mut self, stem: &str) -> String {
+        self.count += 1;
+        format!("{stem}_{}", self.count)
+    }
+
+    fn node(&mut self, op: &str, inputs: &[&str], attrs: Vec<AttributeProto>) -> String {
+        let out = self.fresh(&op.to_ascii_lowercase());
+        self.nodes.push(NodeProto {
+            op_type: op.into(),
+            name: format!("{op}_{}", self.count),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![out.clone()],
+            attribute: attrs,
+            ..Default::default()
+        });
+        out
+    }
+
+    fn init_f32(&mut self, stem: &str, dims: &[i64], data: Vec<f32>) -> String {
+        let name = self.fresh(stem);
+        let raw = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.inits.push(TensorProto {
+            name: name.clone(),
+            dims: dims.to_vec(),
+            data_type: DataType::Float as i32,
+            raw_data: raw,
+            ..Default::default()
+        });
+        name
+    }
+
+    fn init_i64(&mut self, stem: &str, data: &[i64]) -> String {
+        let name = self.fresh(stem);
+        let raw = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.inits.push(TensorProto {
+            name: name.clone(),
+            dims: vec![data.len() as i64],
+            data_type: DataType::Int64 as i32,
+            raw_data: raw,
+            ..Default::default()
+        });
+        name
+    }
+
+    /// The current value as `[N, n]` in HWC order.
+    fn flat_hwc(&mut self, c: &Cursor) -> String {
+        if !c.four_d {
+            return c.name.clone();
+        }
+        let t = self.node(
+            "Transpose",
+            &[&c.name],
+            vec![attr_ints("perm", &[0, 2, 3, 1])],
+        );
+        self.node("Flatten", &[&t], vec![attr_int("axis", 1)])
+    }
+
+    /// A `[N, n]` HWC value as NCHW of `shape` (or left flat for a vector shape).
+    fn unflatten(&mut self, flat: &str, shape: Shape) -> Cursor {
+        if !is_image(shape) {
+            return Cursor {
+                name: flat.into(),
+                shape,
+                four_d: false,
+            };
+        }
+        let target = self.init_i64(
+            "shape",
+            &[-1, shape.h as i64, shape.w as i64, shape.c as i64],
+        );
+        let r = self.node("Reshape", &[flat, &target], vec![]);
+        let t = self.node("Transpose", &[&r], vec![attr_ints("perm", &[0, 3, 1, 2])]);
+        Cursor {
+            name: t,
+            shape,
+            four_d: true,
+        }
+    }
+
+    fn activation(&mut self, x: String, a: Activation) -> String {
+        match a {
+            Activation::Identity => x,
+            Activation::Relu => self.node("Relu", &[&x], vec![]),
+            Activation::LeakyRelu { alpha } => {
+                self.node("LeakyRelu", &[&x], vec![attr_float("alpha", alpha)])
+            }
+            Activation::Sigmoid => self.node("Sigmoid", &[&x], vec![]),
+            Activation::Tanh => self.node("Tanh", &[&x], vec![]),
+        }
+    }
+
+    /// Runtime weights `[out][kh][kw][in]` as ONNX `[out][in][kh][kw]` (or `[in][out][kh][kw]`
+    /// for ConvTranspose when `transpose`).
+    fn conv_weights(
+        w: &[f32],
+        oc: usize,
+        kh: usize,
+        kw: usize,
+        ic: usize,
+        transpose: bool,
+    ) -> Vec<f32> {
+        let mut out = vec![0.0; w.len()];
+        for o in 0..oc {
+            for y in 0..kh {
+                for x in 0..kw {
+                    for i in 0..ic {
+                        let v = w[((o * kh + y) * kw + x) * ic + i];
+                        let at = if transpose {
+                            ((i * oc + o) * kh + y) * kw + x
+                        } else {
+                            ((o * ic + i) * kh + y) * kw + x
+                        };
+                        out[at] = v;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn layer(&mut self, l: &Layer, c: Cursor, out: Shape) -> Cursor {
+        let image_in = c.shape;
+        match l.op {
+            Op::Dense { units } => {
+                let x = self.flat_hwc(&c);
+                let w = self.init_f32(
+                    "weight",
+                    &[units as i64, image_in.len() as i64],
+                    l.weights.clone(),
+                );
+                let b = self.init_f32("bias", &[units as i64], l.bias.clone());
+                let y = self.node("Gemm", &[&x, &w, &b], vec![attr_int("transB", 1)]);
+                let y = self.activation(y, l.act);
+                Cursor {
+                    name: y,
+                    shape: out,
+                    four_d: false,
+                }
+            }
+            Op::Conv2d {
+                out_c,
+                kernel,
+                stride,
+                pad,
+            } => {
+                let x = self.nchw(c);
+                let (kh, kw, ic) = (kernel[0] as usize, kernel[1] as usize, image_in.c as usize);
+                let wv = Self::conv_weights(&l.weights, out_c as usize, kh, kw, ic, false);
+                let w = self.init_f32(
+                    "weight",
+                    &[out_c as i64, ic as i64, kh as i64, kw as i64],
+                    wv,
+                );
+                let b = self.init_f32("bias", &[out_c as i64], l.bias.clone());
+                let pads = [pad[0] as i64, pad[1] as i64, pad[2] as i64, pad[3] as i64];
+                let y = self.node(
+                    "Conv",
+                    &[&x, &w, &b],
+                    vec![
+                        attr_ints("kernel_shape", &[kh as i64, kw as i64]),
+                        attr_ints("strides", &[stride[0] as i64, stride[1] as i64]),
+                        attr_ints("pads", &pads),
+                    ],
+                );
+                let y = self.activation(y, l.act);
+                Cursor {
+                    name: y,
+                    shape: out,
+                    four_d: true,
+                }
+            }
+            Op::ConvTranspose2d {
+                out_c,
+                kernel,
+                stride,
+                pad,
+                out: size,
+            } => {
+                let x = self.nchw(c);
+                let (kh, kw, ic) = (kernel[0] as usize, kernel[1] as usize, image_in.c as usize);
+                let wv = Self::conv_weights(&l.weights, out_c as usize, kh, kw, ic, true);
+                let w = self.init_f32(
+                    "weight",
+                    &[ic as i64, out_c as i64, kh as i64, kw as i64],
+                    wv,
+                );
+                let b = self.init_f32("bias", &[out_c as i64], l.bias.clone());
+                // full = (in - 1) * s + k; out = full - pad_begin - pad_end + output_padding
+                let full = |n: u16, s: u8, k: u8| (n as i64 - 1) * s as i64 + k as i64;
+                let end_h = full(image_in.h, stride[0], kernel[0]) - pad[0] as i64 - size[0] as i64;
+                let end_w = full(image_in.w, stride[1], kernel[1]) - pad[1] as i64 - size[1] as i64;
+                let pads = [pad[0] as i64, pad[1] as i64, end_h.max(0), end_w.max(0)];
+                let op = [(-end_h).max(0), (-end_w).max(0)];
+                let y = self.node(
+                    "ConvTranspose",
+                    &[&x, &w, &b],
+                    vec![
+                        attr_ints("kernel_shape", &[kh as i64, kw as i64]),
+                        attr_ints("strides", &[stride[0] as i64, stride[1] as i64]),
+                        attr_ints("pads", &pads),
+                        attr_ints("output_padding", &op),
+                    ],
+                );
+                let y = self.activation(y, l.act);
+                Cursor {
+                    name: y,
+                    shape: out,
+                    four_d: true,
+                }
+            }
+            Op::MaxPool2d {
+                kernel,
+                stride,
+                pad,
+            } => {
+                let x = self.nchw(c);
+                let pads = [pad[0] as i64, pad[1] as i64, pad[2] as i64, pad[3] as i64];
+                let y = self.node(
+                    "MaxPool",
+                    &[&x],
+                    vec![
+                        attr_ints("kernel_shape", &[kernel[0] as i64, kernel[1] as i64]),
+                        attr_ints("strides", &[stride[0] as i64, stride[1] as i64]),
+                        attr_ints("pads", &pads),
+                    ],
+                );
+                Cursor {
+                    name: y,
+                    shape: out,
+                    four_d: true,
+                }
+            }
+            Op::Upsample2d { factor } => {
+                let x = self.nchw(c);
+                let scales = self.init_f32(
+                    "scales",
+                    &[4],
+                    vec![1.0, 1.0, factor[0] as f32, factor[1] as f32],
+                );
+                let y = self.node(
+                    "Resize",
+                    &[&x, "", &scales],
+                    vec![
+                        attr_str("mode", "nearest"),
+                        attr_str("coordinate_transformation_mode", "asymmetric"),
+                        attr_str("nearest_mode", "floor"),
+                    ],
+                );
+                Cursor {
+                    name: y,
+                    shape: out,
+                    four_d: true,
+                }
+            }
+            Op::Reshape { to } => {
+                let flat = self.flat_hwc(&c);
+                self.unflatten(&flat, to)
+            }
+            Op::Activation => {
+                let four_d = c.four_d;
+                let y = self.activation(c.name, l.act);
+                Cursor {
+                    name: y,
+                    shape: out,
+                    four_d,
+                }
+            }
+        }
+    }
+
+    /// The current value as NCHW.
+    fn nchw(&mut self, c: Cursor) -> String {
+        if c.four_d {
+            return c.name;
+        }
+        let s = c.shape;
+        let target = self.init_i64("shape", &[-1, s.h as i64, s.w as i64, s.c as i64]);
+        let r = self.node("Reshape", &[&c.name, &target], vec![]);
+        self.node("Transpose", &[&r], vec![attr_ints("perm", &[0, 3, 1, 2])])
+    }
+}
+
+/// Writes one part of `graph` as an ONNX model.
+pub fn to_onnx(graph: &Graph, part: Part) -> Result<Vec<u8>, String> {
+    let shapes = graph.shapes().map_err(|e| e.to_string())?;
+    let split = graph.encoder_layers.min(graph.layers.len());
+    let (range, input) = match part {
+        Part::Whole => (0..graph.layers.len(), graph.input),
+        Part::Encoder => (0..split, graph.input),
+        Part::Decoder => (
+            split..graph.layers.len(),
+            if split == 0 {
+                graph.input
+            } else {
+                shapes[split - 1]
+            },
+        ),
+    };
+    let mut b = Builder {
+        nodes: Vec::new(),
+        inits: Vec::new(),
+        count: 0,
+    };
+    let (in_name, out_name) = match part {
+        Part::Whole => ("input", "reconstruction"),
+        Part::Encoder => ("input", "latent"),
+        Part::Decoder => ("latent", "reconstruction"),
+    };
+    let mut c = Cursor {
+        name: in_name.into(),
+        shape: input,
+        four_d: is_image(input),
+    };
+    for i in range {
+        c = b.layer(&graph.layers[i], c, shapes[i]);
+    }
+    // The output keeps the convention of its shape: NCHW for images, [N, n] for vectors.
+    let final_shape = c.shape;
+    let y = if c.four_d == is_image(final_shape) {
+        c.name
+    } else if c.four_d {
+        b.flat_hwc(&c)
+    } else {
+        b.nchw(c)
+    };
+    b.nodes.push(NodeProto {
+        op_type: "Identity".into(),
+        name: "output".into(),
+        input: vec![y],
+        output: vec![out_name.into()],
+        ..Default::default()
+    });
+    let meta = |k: &str, v: String| StringStringEntryProto {
+        key: k.into(),
+        value: v,
+    };
+    let model = ModelProto {
+        ir_version: 8,
+        producer_name: "aedge".into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: OPSET,
+        }],
+        metadata_props: vec![
+            meta(
+                "aedge.preprocess_scale",
+                format!("{:?}", graph.preprocess_scale),
+            ),
+            meta(
+                "aedge.preprocess_offset",
+                format!("{:?}", graph.preprocess_offset),
+            ),
+            meta("aedge.metric", graph.metric.to_string()),
+            meta("aedge.threshold", graph.threshold.to_string()),
+            meta("aedge.layout", "inputs in model units; images NCHW".into()),
+        ],
+        graph: Some(GraphProto {
+            name: format!("{}-{part:?}", graph.name).to_lowercase(),
+            node: b.nodes,
+            initializer: b.inits,
+            input: vec![value_info(in_name, &dims_of(input))],
+            output: vec![value_info(out_name, &dims_of(final_shape))],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Ok(model.encode_to_vec())
+}

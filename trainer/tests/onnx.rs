@@ -1,0 +1,142 @@
+//! IR → ONNX: tract-onnx loads every exported file (whole model, encoder, decoder) and its
+//! outputs match burn's within 1e-5.
+
+use aedge_trainer::data::{Dataset, Images};
+use aedge_trainer::export::to_graph;
+use aedge_trainer::model::{Act, Architecture, ModelSpec, Upsampling};
+use aedge_trainer::onnx::{to_onnx, Part};
+use aedge_trainer::{device, loss::Loss, train, Backend, RunOptions, TrainConfig};
+use burn::module::Module;
+use std::path::PathBuf;
+
+mod tract_side {
+    use tract_onnx::prelude::*;
+
+    /// Runs an ONNX model on one input of the given shape; returns the flat output.
+    pub fn run(bytes: &[u8], shape: &[usize], x: &[f32]) -> TractResult<Vec<f32>> {
+        let model = tract_onnx::onnx().model_for_read(&mut &bytes[..])?;
+        let plan = model.into_optimized()?.into_runnable()?;
+        let out = plan.run(tvec!(Tensor::from_shape(shape, x)?.into_tvalue()))?;
+        Ok(out[0]
+            .to_plain_array_view::<f32>()?
+            .iter()
+            .copied()
+            .collect())
+    }
+}
+
+fn mnist(n: usize) -> Dataset {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut im = Images::read(repo.join("data/mnist-sample/t1k-images-idx3-ubyte.gz")).unwrap();
+    im.truncate(n);
+    Dataset::from_images(&im, None)
+}
+
+fn burn_run(
+    m: &aedge_trainer::model::AutoEncoder,
+    x: &[f32],
+    f: impl Fn(&aedge_trainer::model::AutoEncoder, burn::tensor::Tensor<2>) -> burn::tensor::Tensor<2>,
+) -> Vec<f32> {
+    use burn::tensor::{Tensor, TensorData};
+    let dev = device(Backend::Flex).unwrap().without_autodiff();
+    let t = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [1, x.len()]), &dev);
+    f(&m.valid(), t).into_data().try_to_vec().unwrap()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+fn check(arch: Architecture) {
+    let data = mnist(64);
+    let spec = ModelSpec {
+        input: [28, 28, 1],
+        arch,
+        out_act: Act::Sigmoid,
+    };
+    let cfg = TrainConfig {
+        epochs: 1,
+        batch_size: 32,
+        loss: Loss::Bce,
+        ..TrainConfig::default()
+    };
+    let t = train(
+        &spec,
+        &cfg,
+        &data,
+        None,
+        &RunOptions::new(device(Backend::Flex).unwrap()),
+    )
+    .unwrap();
+    let g = to_graph("onnx-test", &t.model, &spec, &data, cfg.loss).unwrap();
+    let latent = g.shapes().unwrap()[g.encoder_layers - 1];
+    let latent_in: Vec<usize> = if latent.h != 1 || latent.w != 1 {
+        vec![1, latent.c as usize, latent.h as usize, latent.w as usize]
+    } else {
+        vec![1, latent.len()]
+    };
+    for i in 0..3 {
+        // One channel, so HWC and CHW flatten alike.
+        let x = data.sample(i);
+        let y = tract_side::run(&to_onnx(&g, Part::Whole).unwrap(), &[1, 1, 28, 28], x).unwrap();
+        let d = max_diff(&y, &burn_run(&t.model, x, |m, x| m.reconstruct(x)));
+        assert!(d <= 1e-5, "{:?}: |tract - burn| = {d}", spec.arch);
+        let z_burn = burn_run(&t.model, x, |m, x| m.encode(x));
+        let z = tract_side::run(&to_onnx(&g, Part::Encoder).unwrap(), &[1, 1, 28, 28], x).unwrap();
+        // tract's latent is NCHW, burn's HWC: compare as sets of values in HWC order.
+        let z_hwc: Vec<f32> = if latent_in.len() == 4 {
+            let (c, h, w) = (latent.c as usize, latent.h as usize, latent.w as usize);
+            (0..h * w * c).map(|k| z[(k % c) * h * w + k / c]).collect()
+        } else {
+            z.clone()
+        };
+        assert!(
+            max_diff(&z_hwc, &z_burn) <= 1e-5,
+            "{:?}: encoder differs",
+            spec.arch
+        );
+        let y2 = tract_side::run(&to_onnx(&g, Part::Decoder).unwrap(), &latent_in, &z).unwrap();
+        assert!(
+            max_diff(&y2, &y) <= 1e-5,
+            "{:?}: decoder(encoder(x)) differs",
+            spec.arch
+        );
+    }
+}
+
+#[test]
+fn dense_onnx_runs_in_tract() {
+    check(Architecture::Dense {
+        hidden: vec![32],
+        code: 8,
+        code_act: Act::Relu,
+    });
+}
+
+#[test]
+fn vae_onnx_runs_in_tract() {
+    check(Architecture::Vae {
+        hidden: vec![32],
+        latent: 2,
+    });
+}
+
+#[test]
+fn conv_nearest_onnx_runs_in_tract() {
+    check(Architecture::Conv {
+        channels: vec![8, 4, 4],
+        upsampling: Upsampling::Nearest,
+    });
+}
+
+#[test]
+fn conv_transpose_onnx_runs_in_tract() {
+    check(Architecture::Conv {
+        channels: vec![8, 4],
+        upsampling: Upsampling::Transpose,
+    });
+}
