@@ -280,11 +280,6 @@ impl<'a> Model<'a> {
             })
         })
     }
-
-    /// Whether a layer's op is the last of the encoder.
-    pub fn is_encoder_end(&self, index: usize) -> bool {
-        index + 1 == self.meta.encoder_layers as usize
-    }
 }
 
 fn container_len(bytes: &[u8]) -> usize {

@@ -107,6 +107,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         data.shape,
         3,
     )?;
+    // Denoising presets: noisy (top), clean (middle), denoised by the int8 model (bottom).
+    if let Some(c) = cfg.corruption {
+        let mut rng = aedge_runtime::zoo::SplitMix(99);
+        let mut noisy: Vec<Vec<f32>> = Vec::new();
+        let mut denoised: Vec<Vec<f32>> = Vec::new();
+        for i in 0..n {
+            let mut x = val.sample(i).to_vec();
+            c.apply(&mut x, &mut rng);
+            let raw: Vec<f32> = x
+                .iter()
+                .map(|m| (m - data.offset[0]) / data.scale[0])
+                .collect();
+            let mut y = vec![0.0; qm.output_shape().len()];
+            qm.reconstruct(&raw, &mut y, &mut qa)?;
+            noisy.push(x);
+            denoised.push(y);
+        }
+        let clean: Vec<&[f32]> = (0..n).map(|i| val.sample(i)).collect();
+        let rows = [
+            noisy.iter().map(Vec::as_slice).collect(),
+            clean,
+            denoised.iter().map(Vec::as_slice).collect(),
+        ];
+        image_grid(&out.join("denoising.png"), &rows, data.shape, 3)?;
+    }
     let last = trained.history.last().ok_or("no epochs")?;
     println!(
         "final train loss {:.4}, val loss {:.4}; threshold {:.4} (p99 of {} val errors); files in {}",

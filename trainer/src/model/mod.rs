@@ -130,40 +130,7 @@ pub enum AutoEncoder {
     Lstm(lstm::LstmAe),
 }
 
-/// What one training forward pass gives.
-pub struct Forward {
-    /// Reconstruction `[batch, features]`.
-    pub recon: Tensor<2>,
-    /// The code `[batch, code]` (for the VAE, the sample).
-    pub code: Tensor<2>,
-    /// Batch-mean KL divergence (VAE only).
-    pub kl: Option<Tensor<1>>,
-}
-
 impl AutoEncoder {
-    /// Training forward pass (the VAE samples its code).
-    pub fn forward(&self, x: Tensor<2>) -> Forward {
-        match self {
-            AutoEncoder::Vae(v) => {
-                let (mean, log_var) = v.encode(x);
-                let (z, kl) = vae::Vae::sample(mean, log_var);
-                Forward {
-                    recon: v.decoder.forward(z.clone()),
-                    code: z,
-                    kl: Some(kl),
-                }
-            }
-            _ => {
-                let code = self.encode(x);
-                Forward {
-                    recon: self.decode(code.clone()),
-                    code,
-                    kl: None,
-                }
-            }
-        }
-    }
-
     /// Input `[batch, features]` → code `[batch, code]`; the VAE gives its mean.
     pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
         match self {

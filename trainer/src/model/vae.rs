@@ -5,7 +5,7 @@ use super::act::Act;
 use super::dense::Mlp;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Tensor};
 
 /// A dense VAE.
 #[derive(Module, Debug)]
@@ -47,12 +47,6 @@ impl Vae {
     pub fn encode(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let h = self.encoder.forward(x);
         (self.mean.forward(h.clone()), self.log_var.forward(h))
-    }
-
-    /// A sample `mean + σ·ε` with ε from burn's RNG, and the batch-mean KL divergence.
-    pub fn sample(mean: Tensor<2>, log_var: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
-        let eps = Tensor::random(mean.dims(), Distribution::Normal(0.0, 1.0), &mean.device());
-        Self::sample_with(mean, log_var, eps)
     }
 
     /// A sample `mean + σ·ε` for a given ε, and the batch-mean KL divergence to N(0, I).
