@@ -132,6 +132,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ];
         image_grid(&out.join("denoising.png"), &rows, data.shape, 3)?;
     }
+    // Two-dimensional latent spaces (keras-vae): the decoded manifold over [-3, 3]².
+    if f32_model.latent_shape().len() == 2 {
+        let g = 15;
+        let points = aedge_trainer::plot::latent_grid(g, 3.0);
+        let digits: Vec<Vec<f32>> = points
+            .iter()
+            .map(|z| {
+                let mut y = vec![0.0; f32_model.output_shape().len()];
+                f32_model.decode(z, &mut y, &mut arena).map(|_| y)
+            })
+            .collect::<Result<_, _>>()?;
+        let rows: Vec<Vec<&[f32]>> = digits
+            .chunks(g)
+            .map(|r| r.iter().map(Vec::as_slice).collect())
+            .collect();
+        image_grid(&out.join("manifold.png"), &rows, data.shape, 1)?;
+    }
     let last = trained.history.last().ok_or("no epochs")?;
     println!(
         "final train loss {:.4}, val loss {:.4}; threshold {:.4} (p99 of {} val errors); files in {}",
