@@ -1,68 +1,27 @@
 //! burn → graph IR → .aedge: the runtime reproduces burn's outputs (f32 within 1e-5), and the
 //! same graph quantizes to int8.
 
+mod common;
+
 use aedge_runtime::calibrate::{ranges, RangeMethod};
 use aedge_runtime::{AlignedBytes, Model, Precision};
-use aedge_trainer::data::{Dataset, Images};
+use aedge_trainer::data::Dataset;
 use aedge_trainer::export::to_graph;
-use aedge_trainer::model::{Act, Architecture, AutoEncoder, ModelSpec, Upsampling};
-use aedge_trainer::{device, loss::Loss, train, Backend, RunOptions, TrainConfig};
-use burn::module::Module;
-use burn::tensor::{Tensor, TensorData};
-use std::path::PathBuf;
-
-fn mnist(n: usize) -> Dataset {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut im = Images::read(repo.join("data/mnist-sample/t1k-images-idx3-ubyte.gz")).unwrap();
-    im.truncate(n);
-    Dataset::from_images(&im, None)
-}
+use aedge_trainer::model::{Act, Architecture, AutoEncoder, Upsampling};
+use common::{burn_run, max_diff, mnist, trained};
 
 /// burn's deterministic reconstruction and code of sample `i`.
 fn burn_outputs(model: &AutoEncoder, data: &Dataset, i: usize) -> (Vec<f32>, Vec<f32>) {
-    let dev = device(Backend::Flex).unwrap().without_autodiff();
-    let m = model.valid();
-    let x = Tensor::<2>::from_data(
-        TensorData::new(data.sample(i).to_vec(), [1, data.dim()]),
-        &dev,
-    );
-    let z = m.encode(x.clone());
-    let y = m.reconstruct(x);
+    let x = data.sample(i);
     (
-        y.into_data().try_to_vec().unwrap(),
-        z.into_data().try_to_vec().unwrap(),
+        burn_run(model, x, |m, x| m.reconstruct(x)),
+        burn_run(model, x, |m, x| m.encode(x)),
     )
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 fn check(arch: Architecture) {
     let data = mnist(120);
-    let spec = ModelSpec {
-        input: [28, 28, 1],
-        arch,
-        out_act: Act::Sigmoid,
-    };
-    let cfg = TrainConfig {
-        epochs: 1,
-        batch_size: 32,
-        loss: Loss::Bce,
-        ..TrainConfig::default()
-    };
-    let trained = train(
-        &spec,
-        &cfg,
-        &data,
-        None,
-        &RunOptions::new(device(Backend::Flex).unwrap()),
-    )
-    .unwrap();
+    let (spec, cfg, trained) = trained(arch, &data);
     let g = to_graph("t", &trained.model, &spec, &data, cfg.loss).unwrap();
     let bytes = AlignedBytes::from(g.to_aedge(Precision::F32).unwrap());
     let m = Model::parse(&bytes).unwrap();

@@ -1,21 +1,13 @@
 //! Every autoencoder kind trains on real data (the bundled MNIST and NAB samples) and its loss
 //! goes down; runs are reproducible and resume exactly.
 
-use aedge_trainer::data::{Dataset, Images, Series};
+mod common;
+
+use aedge_trainer::data::{Dataset, Series};
 use aedge_trainer::model::{Act, Architecture, ModelSpec, Upsampling};
 use aedge_trainer::{corrupt::Corruption, loss::Loss, optim::OptimizerSpec};
 use aedge_trainer::{device, train, Backend, RunOptions, TrainConfig};
-use std::path::PathBuf;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn mnist(n: usize) -> Dataset {
-    let mut im = Images::read(repo().join("data/mnist-sample/t1k-images-idx3-ubyte.gz")).unwrap();
-    im.truncate(n);
-    Dataset::from_images(&im, None)
-}
+use common::{mnist, repo};
 
 fn opts() -> RunOptions {
     RunOptions::new(device(Backend::Flex).unwrap())

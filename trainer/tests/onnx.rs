@@ -1,13 +1,12 @@
 //! IR → ONNX: tract-onnx loads every exported file (whole model, encoder, decoder) and its
 //! outputs match burn's within 1e-5.
 
-use aedge_trainer::data::{Dataset, Images};
+mod common;
+
 use aedge_trainer::export::to_graph;
-use aedge_trainer::model::{Act, Architecture, ModelSpec, Upsampling};
+use aedge_trainer::model::{Act, Architecture, Upsampling};
 use aedge_trainer::onnx::{to_onnx, Part};
-use aedge_trainer::{device, loss::Loss, train, Backend, RunOptions, TrainConfig};
-use burn::module::Module;
-use std::path::PathBuf;
+use common::{burn_run, max_diff, mnist, trained};
 
 mod tract_side {
     use tract_onnx::prelude::*;
@@ -25,53 +24,9 @@ mod tract_side {
     }
 }
 
-fn mnist(n: usize) -> Dataset {
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut im = Images::read(repo.join("data/mnist-sample/t1k-images-idx3-ubyte.gz")).unwrap();
-    im.truncate(n);
-    Dataset::from_images(&im, None)
-}
-
-fn burn_run(
-    m: &aedge_trainer::model::AutoEncoder,
-    x: &[f32],
-    f: impl Fn(&aedge_trainer::model::AutoEncoder, burn::tensor::Tensor<2>) -> burn::tensor::Tensor<2>,
-) -> Vec<f32> {
-    use burn::tensor::{Tensor, TensorData};
-    let dev = device(Backend::Flex).unwrap().without_autodiff();
-    let t = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [1, x.len()]), &dev);
-    f(&m.valid(), t).into_data().try_to_vec().unwrap()
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
-
 fn check(arch: Architecture) {
     let data = mnist(64);
-    let spec = ModelSpec {
-        input: [28, 28, 1],
-        arch,
-        out_act: Act::Sigmoid,
-    };
-    let cfg = TrainConfig {
-        epochs: 1,
-        batch_size: 32,
-        loss: Loss::Bce,
-        ..TrainConfig::default()
-    };
-    let t = train(
-        &spec,
-        &cfg,
-        &data,
-        None,
-        &RunOptions::new(device(Backend::Flex).unwrap()),
-    )
-    .unwrap();
+    let (spec, cfg, t) = trained(arch, &data);
     let g = to_graph("onnx-test", &t.model, &spec, &data, cfg.loss).unwrap();
     let latent = g.shapes().unwrap()[g.encoder_layers - 1];
     let latent_in: Vec<usize> = if latent.h != 1 || latent.w != 1 {

@@ -1,0 +1,65 @@
+//! Helpers shared by the trainer's integration tests.
+#![allow(dead_code)]
+
+use aedge_trainer::data::{Dataset, Images};
+use aedge_trainer::model::{Act, Architecture, AutoEncoder, ModelSpec};
+use aedge_trainer::{device, loss::Loss, train, Backend, RunOptions, TrainConfig, Trained};
+use burn::module::Module;
+use burn::tensor::{Tensor, TensorData};
+use std::path::PathBuf;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The first `n` digits of the bundled MNIST sample, in model units.
+pub fn mnist(n: usize) -> Dataset {
+    let mut im = Images::read(repo().join("data/mnist-sample/t1k-images-idx3-ubyte.gz")).unwrap();
+    im.truncate(n);
+    Dataset::from_images(&im, None)
+}
+
+/// Runs `f` on burn's inference copy of `m` for one input.
+pub fn burn_run(
+    m: &AutoEncoder,
+    x: &[f32],
+    f: impl Fn(&AutoEncoder, Tensor<2>) -> Tensor<2>,
+) -> Vec<f32> {
+    let dev = device(Backend::Flex).unwrap().without_autodiff();
+    let t = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [1, x.len()]), &dev);
+    f(&m.valid(), t).into_data().try_to_vec().unwrap()
+}
+
+/// Largest absolute difference of two equally long slices.
+pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// A 28×28 model of `arch` trained for one epoch on `data` (BCE, sigmoid output).
+pub fn trained(arch: Architecture, data: &Dataset) -> (ModelSpec, TrainConfig, Trained) {
+    let spec = ModelSpec {
+        input: [28, 28, 1],
+        arch,
+        out_act: Act::Sigmoid,
+    };
+    let cfg = TrainConfig {
+        epochs: 1,
+        batch_size: 32,
+        loss: Loss::Bce,
+        ..TrainConfig::default()
+    };
+    let t = train(
+        &spec,
+        &cfg,
+        data,
+        None,
+        &RunOptions::new(device(Backend::Flex).unwrap()),
+    )
+    .unwrap();
+    (spec, cfg, t)
+}
