@@ -55,6 +55,15 @@ fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
     }
 }
 
+/// `kernel_shape`, `strides` and `pads` (top, left, bottom, right) of a windowed op.
+fn window_attrs(kernel: [u8; 2], stride: [u8; 2], pads: [i64; 4]) -> Vec<AttributeProto> {
+    vec![
+        attr_ints("kernel_shape", &[kernel[0] as i64, kernel[1] as i64]),
+        attr_ints("strides", &[stride[0] as i64, stride[1] as i64]),
+        attr_ints("pads", &pads),
+    ]
+}
+
 fn attr_int(name: &str, v: i64) -> AttributeProto {
     AttributeProto {
         name: name.into(),
@@ -248,9 +257,8 @@ impl Builder {
                 );
                 let b = self.init_f32("bias", &[units as i64], l.bias.clone());
                 let y = self.node("Gemm", &[&x, &w, &b], vec![attr_int("transB", 1)]);
-                let y = self.activation(y, l.act);
                 Cursor {
-                    name: y,
+                    name: self.activation(y, l.act),
                     shape: out,
                     four_d: false,
                 }
@@ -271,18 +279,9 @@ impl Builder {
                 );
                 let b = self.init_f32("bias", &[out_c as i64], l.bias.clone());
                 let pads = [pad[0] as i64, pad[1] as i64, pad[2] as i64, pad[3] as i64];
-                let y = self.node(
-                    "Conv",
-                    &[&x, &w, &b],
-                    vec![
-                        attr_ints("kernel_shape", &[kh as i64, kw as i64]),
-                        attr_ints("strides", &[stride[0] as i64, stride[1] as i64]),
-                        attr_ints("pads", &pads),
-                    ],
-                );
-                let y = self.activation(y, l.act);
+                let y = self.node("Conv", &[&x, &w, &b], window_attrs(kernel, stride, pads));
                 Cursor {
-                    name: y,
+                    name: self.activation(y, l.act),
                     shape: out,
                     four_d: true,
                 }
@@ -309,19 +308,13 @@ impl Builder {
                 let end_w = full(image_in.w, stride[1], kernel[1]) - pad[1] as i64 - size[1] as i64;
                 let pads = [pad[0] as i64, pad[1] as i64, end_h.max(0), end_w.max(0)];
                 let op = [(-end_h).max(0), (-end_w).max(0)];
-                let y = self.node(
-                    "ConvTranspose",
-                    &[&x, &w, &b],
-                    vec![
-                        attr_ints("kernel_shape", &[kh as i64, kw as i64]),
-                        attr_ints("strides", &[stride[0] as i64, stride[1] as i64]),
-                        attr_ints("pads", &pads),
-                        attr_ints("output_padding", &op),
-                    ],
-                );
-                let y = self.activation(y, l.act);
+                let y = self.node("ConvTranspose", &[&x, &w, &b], {
+                    let mut a = window_attrs(kernel, stride, pads);
+                    a.push(attr_ints("output_padding", &op));
+                    a
+                });
                 Cursor {
-                    name: y,
+                    name: self.activation(y, l.act),
                     shape: out,
                     four_d: true,
                 }
@@ -333,15 +326,7 @@ impl Builder {
             } => {
                 let x = self.nchw(c);
                 let pads = [pad[0] as i64, pad[1] as i64, pad[2] as i64, pad[3] as i64];
-                let y = self.node(
-                    "MaxPool",
-                    &[&x],
-                    vec![
-                        attr_ints("kernel_shape", &[kernel[0] as i64, kernel[1] as i64]),
-                        attr_ints("strides", &[stride[0] as i64, stride[1] as i64]),
-                        attr_ints("pads", &pads),
-                    ],
-                );
+                let y = self.node("MaxPool", &[&x], window_attrs(kernel, stride, pads));
                 Cursor {
                     name: y,
                     shape: out,

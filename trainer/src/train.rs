@@ -108,15 +108,36 @@ pub struct Trained {
     pub history: Vec<EpochMetrics>,
 }
 
-/// Builds a `[rows, dim]` tensor from samples.
-fn batch(data: &Dataset, idx: &[usize], device: &Device) -> (Vec<f32>, Tensor<2>) {
-    let d = data.dim();
-    let mut v = Vec::with_capacity(idx.len() * d);
+/// The (input, target) tensors of one batch: the clean samples, and for denoising runs a
+/// corrupted copy as input (noise seeded by `seed`). The sample copy is only cloned when a
+/// corruption needs it.
+fn batch(
+    data: &Dataset,
+    idx: &[usize],
+    cfg: &TrainConfig,
+    seed: u64,
+    device: &Device,
+) -> (Tensor<2>, Tensor<2>) {
+    let shape = [idx.len(), data.dim()];
+    let mut clean = Vec::with_capacity(idx.len() * data.dim());
     for &i in idx {
-        v.extend_from_slice(data.sample(i));
+        clean.extend_from_slice(data.sample(i));
     }
-    let t = Tensor::from_data(TensorData::new(v.clone(), [idx.len(), d]), device);
-    (v, t)
+    match cfg.corruption {
+        Some(c) => {
+            let mut noisy = clean.clone();
+            c.apply(&mut noisy, &mut SplitMix(seed));
+            let input = Tensor::from_data(TensorData::new(noisy, shape), device);
+            (
+                input,
+                Tensor::from_data(TensorData::new(clean, shape), device),
+            )
+        }
+        None => {
+            let t = Tensor::from_data(TensorData::new(clean, shape), device);
+            (t.clone(), t)
+        }
+    }
 }
 
 /// Seed for one step's noise, independent of how the run was split into calls.
@@ -180,38 +201,19 @@ pub fn evaluate(
     let (mut tot, mut rec, mut n) = (0.0, 0.0, 0usize);
     let idx: Vec<usize> = (0..data.len()).collect();
     for (step, chunk) in idx.chunks(cfg.batch_size.max(1)).enumerate() {
-        let (clean, target) = batch(data, chunk, &plain);
-        let input = corrupt(
+        let (input, target) = batch(
+            data,
+            chunk,
             cfg,
-            clean,
-            chunk.len(),
-            data.dim(),
             step_seed(cfg.seed, epoch, step, 3),
             &plain,
-        )
-        .unwrap_or(target.clone());
+        );
         let (t, r) = objective(&m, cfg, input, target, step_seed(cfg.seed, epoch, step, 4));
         tot += scalar(t) * chunk.len() as f64;
         rec += scalar(r) * chunk.len() as f64;
         n += chunk.len();
     }
     (tot / n.max(1) as f64, rec / n.max(1) as f64)
-}
-
-fn corrupt(
-    cfg: &TrainConfig,
-    mut clean: Vec<f32>,
-    rows: usize,
-    dim: usize,
-    seed: u64,
-    device: &Device,
-) -> Option<Tensor<2>> {
-    let c = cfg.corruption?;
-    c.apply(&mut clean, &mut SplitMix(seed));
-    Some(Tensor::from_data(
-        TensorData::new(clean, [rows, dim]),
-        device,
-    ))
 }
 
 /// Writes per-epoch metrics atomically: CSV when `path` ends in `.csv`, JSON otherwise.
@@ -306,16 +308,13 @@ pub fn train(
         let t0 = Instant::now();
         let (mut sum, mut n) = (0.0f64, 0usize);
         for (step, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            let (clean, target) = batch(data, chunk, device);
-            let input = corrupt(
+            let (input, target) = batch(
+                data,
+                chunk,
                 cfg,
-                clean,
-                chunk.len(),
-                data.dim(),
                 step_seed(cfg.seed, epoch, step, 2),
                 device,
-            )
-            .unwrap_or(target.clone());
+            );
             let (loss, _) = objective(
                 &model,
                 cfg,
