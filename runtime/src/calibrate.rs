@@ -220,7 +220,10 @@ pub(crate) fn quantize(graph: &Graph, ranges: &Ranges) -> Result<Vec<u8>, Error>
             } else {
                 out
             };
-            let desc = quantize_weighted(l, in_q, pre_q, out, &mut wb)?;
+            let desc = match l.op {
+                Op::Lstm { units, .. } => quantize_lstm(l, units as usize, in_q, out, &mut wb)?,
+                _ => quantize_weighted(l, in_q, pre_q, out, &mut wb)?,
+            };
             in_q = out;
             desc
         } else if l.op == Op::Activation {
@@ -274,12 +277,7 @@ fn quantize_weighted(
     let mut mult = Vec::with_capacity(oc);
     let mut shift = Vec::with_capacity(oc);
     for (c, row) in l.weights.chunks_exact(fan_in).enumerate() {
-        let max_abs = row.iter().fold(0.0f32, |m, w| m.max(libm::fabsf(*w)));
-        let ws = if max_abs > 0.0 { max_abs / 127.0 } else { 1.0 };
-        wq.extend(
-            row.iter()
-                .map(|w| libm::roundf(w / ws).clamp(-127.0, 127.0) as i8),
-        );
+        let ws = symmetric(row, &mut wq);
         let acc_scale = in_q.scale as f64 * ws as f64;
         let b = libm::round(l.bias[c] as f64 / acc_scale).clamp(i32::MIN as f64, i32::MAX as f64);
         bq.push(b as i32);
@@ -303,6 +301,78 @@ fn quantize_weighted(
             multiplier: wb.i32s(&mult)?,
             shift: wb.i32s(&shift)?,
             lut,
+        }),
+    })
+}
+
+/// Quantizes one weight row symmetrically (scale `max|w| / 127`) onto `out`; returns the scale.
+fn symmetric(row: &[f32], out: &mut Vec<i8>) -> f32 {
+    let max_abs = row.iter().fold(0.0f32, |m, w| m.max(libm::fabsf(*w)));
+    let ws = if max_abs > 0.0 { max_abs / 127.0 } else { 1.0 };
+    out.extend(
+        row.iter()
+            .map(|w| libm::roundf(w / ws).clamp(-127.0, 127.0) as i8),
+    );
+    ws
+}
+
+/// Scale of the LSTM kernel's Q3.12 gate pre-activations.
+const GATE_SCALE: f64 = 1.0 / 4096.0;
+
+/// int8 LSTM: per-row symmetric weights for the input and the recurrent part, the bias in the
+/// input accumulator's units, multipliers to the Q3.12 gates, and one from the Q0.30 product
+/// `o·tanh(c)` to the hidden state's quantization `out` (see `kernels::lstm`).
+fn quantize_lstm(
+    l: &Layer,
+    units: usize,
+    in_q: Quant,
+    out: Quant,
+    wb: &mut WeightsBuilder,
+) -> Result<LayerDesc, Error> {
+    let rows = 4 * units;
+    if l.bias.len() != rows || l.weights.len() % rows != 0 || l.weights.len() / rows < units {
+        return Err(Error::Unsupported(
+            "LSTM weights do not match 4 gates of `units` rows",
+        ));
+    }
+    let inputs = l.weights.len() / rows - units;
+    let (wx, wh) = l.weights.split_at(rows * inputs);
+    let mut wq = Vec::with_capacity(l.weights.len());
+    let mut bq = Vec::with_capacity(rows);
+    let mut mult = Vec::with_capacity(2 * rows + 1);
+    let mut shift = Vec::with_capacity(2 * rows + 1);
+    let mut push = |m: f64| {
+        let (m, s) = quantize_multiplier(m);
+        mult.push(m);
+        shift.push(s);
+    };
+    for (r, row) in wx.chunks_exact(inputs.max(1)).take(rows).enumerate() {
+        let ws = if inputs == 0 {
+            1.0
+        } else {
+            symmetric(row, &mut wq)
+        };
+        let acc_scale = in_q.scale as f64 * ws as f64;
+        let b = libm::round(l.bias[r] as f64 / acc_scale).clamp(i32::MIN as f64, i32::MAX as f64);
+        bq.push(b as i32);
+        push(acc_scale / GATE_SCALE);
+    }
+    for row in wh.chunks_exact(units) {
+        let ws = symmetric(row, &mut wq);
+        push(out.scale as f64 * ws as f64 / GATE_SCALE);
+    }
+    push(1.0 / ((1u64 << 30) as f64 * out.scale as f64));
+    Ok(LayerDesc {
+        op: l.op,
+        act: l.act,
+        weights: wb.i8s(&wq)?,
+        bias: wb.i32s(&bq)?,
+        quant: Some(LayerQuant {
+            output: out,
+            pre: out,
+            multiplier: wb.i32s(&mult)?,
+            shift: wb.i32s(&shift)?,
+            lut: Default::default(),
         }),
     })
 }

@@ -148,6 +148,24 @@ pub enum Op {
     },
     /// A stand-alone element-wise activation (the layer's `act`).
     Activation,
+    /// Long short-term memory over a sequence: the input `h × w × c` is read as `h·w` time
+    /// steps of `c` features. Gates in the order input, forget, cell, output (PyTorch's and
+    /// Keras's); `c' = f·c + i·g`, `h' = o·tanh(c')`, starting from zero state.
+    /// Weights `[4·units][c]` (input part) followed by `[4·units][units]` (recurrent part);
+    /// bias `[4·units]` (input and recurrent biases summed). The layer's `act` must be
+    /// identity.
+    Lstm {
+        /// Hidden state size.
+        units: u16,
+        /// Output every step's hidden state (`h × w × units`) or only the last (`units`).
+        return_sequences: bool,
+    },
+    /// Repeats the whole input (flattened to a vector of `n`) `times` times, giving
+    /// `times × 1 × n`: the "repeat vector" between a sequence encoder and decoder.
+    Repeat {
+        /// Number of copies (time steps).
+        times: u16,
+    },
 }
 
 impl Op {
@@ -161,6 +179,8 @@ impl Op {
             Op::Upsample2d { .. } => "Upsample2d",
             Op::Reshape { .. } => "Reshape",
             Op::Activation => "Activation",
+            Op::Lstm { .. } => "Lstm",
+            Op::Repeat { .. } => "Repeat",
         }
     }
 
@@ -168,7 +188,7 @@ impl Op {
     pub fn has_weights(&self) -> bool {
         matches!(
             self,
-            Op::Dense { .. } | Op::Conv2d { .. } | Op::ConvTranspose2d { .. }
+            Op::Dense { .. } | Op::Conv2d { .. } | Op::ConvTranspose2d { .. } | Op::Lstm { .. }
         )
     }
 }
@@ -212,9 +232,11 @@ pub struct LayerQuant {
     /// Quantization the accumulators are requantized to before the activation lookup table;
     /// equal to `output` for layers without a table.
     pub pre: Quant,
-    /// Per-output-channel fixed-point multipliers (`i32`, Q31).
+    /// Per-output-channel fixed-point multipliers (`i32`, Q31). For [`Op::Lstm`]: `4·units`
+    /// for the input part of the gates, `4·units` for the recurrent part, then one for the
+    /// hidden-state output (see [`crate::kernels::lstm`]).
     pub multiplier: Blob,
-    /// Per-output-channel shifts (`i32`; positive = left).
+    /// Per-output-channel shifts (`i32`; positive = left), laid out as `multiplier`.
     pub shift: Blob,
     /// 256-entry `i8` activation table indexed by `pre` value + 128, or empty.
     pub lut: Blob,

@@ -88,6 +88,20 @@ impl Layer {
         }
     }
 
+    /// LSTM with `units` hidden units; `weights` is `[4·units][inputs]` followed by
+    /// `[4·units][units]` (gates input, forget, cell, output), `bias` is `[4·units]`.
+    pub fn lstm(units: u16, return_sequences: bool, weights: Vec<f32>, bias: Vec<f32>) -> Self {
+        Layer {
+            op: Op::Lstm {
+                units,
+                return_sequences,
+            },
+            act: Activation::Identity,
+            weights,
+            bias,
+        }
+    }
+
     /// A layer without parameters.
     pub fn op(op: Op) -> Self {
         Layer {

@@ -57,7 +57,41 @@ impl Layer<'_> {
             Op::Dense { .. } => self.input.len() as u64 * self.output.len() as u64,
             Op::Conv2d { .. } => self.output.len() as u64 * k * self.input.c as u64,
             Op::ConvTranspose2d { .. } => self.input.len() as u64 * k * self.output.c as u64,
+            Op::Lstm { units, .. } => {
+                let steps = self.input.h as u64 * self.input.w as u64;
+                steps * 4 * units as u64 * (self.input.c as u64 + units as u64)
+            }
             _ => 0,
+        }
+    }
+
+    /// Bytes of scratch memory the layer needs besides its input and output (the LSTM state).
+    pub fn scratch_bytes(&self, precision: Precision) -> usize {
+        match self.desc.op {
+            Op::Lstm { units, .. } => match precision {
+                // c and h in f32.
+                Precision::F32 | Precision::F16 => 8 * units as usize,
+                // c in i16, h in i8.
+                Precision::Int8 => 3 * units as usize,
+            },
+            _ => 0,
+        }
+    }
+
+    /// The sequence geometry of an LSTM layer.
+    pub fn seq(&self) -> crate::kernels::lstm::Seq {
+        let (units, return_sequences) = match self.desc.op {
+            Op::Lstm {
+                units,
+                return_sequences,
+            } => (units as usize, return_sequences),
+            _ => (0, false),
+        };
+        crate::kernels::lstm::Seq {
+            steps: self.input.h as usize * self.input.w as usize,
+            inputs: self.input.c as usize,
+            units,
+            return_sequences,
         }
     }
 
@@ -183,6 +217,23 @@ pub(crate) fn geometry(op: &Op, input: Shape) -> Result<(Shape, Window), Why> {
             to
         }
         Op::Activation => input,
+        Op::Lstm {
+            units,
+            return_sequences,
+        } => {
+            if units == 0 {
+                return Err("an LSTM needs at least one unit");
+            }
+            if return_sequences {
+                Shape::new(input.h, input.w, units)
+            } else {
+                Shape::vector(units)
+            }
+        }
+        Op::Repeat { times } => {
+            let n = u16::try_from(input.len()).map_err(|_| "repeated vector is too long")?;
+            Shape::new(times, 1, n)
+        }
     };
     if !output.is_valid() {
         return Err("output shape is empty or too large");
@@ -266,10 +317,22 @@ pub(crate) fn resolve<'a>(
         return Ok(layer);
     }
 
-    let out_c = output.c as usize;
-    let fan_in = match desc.op {
-        Op::Dense { .. } => input.len(),
-        _ => window.kernel[0] * window.kernel[1] * input.c as usize,
+    // Rows of the weight matrix (one bias and requantization per row), weights per row, and
+    // the number of requantization multipliers.
+    let (out_c, fan_in, requant) = match desc.op {
+        Op::Dense { .. } => (output.c as usize, input.len(), output.c as usize),
+        Op::Lstm { units, .. } => {
+            if desc.act != Activation::Identity {
+                return Err("an LSTM cannot carry an activation");
+            }
+            let u = units as usize;
+            (4 * u, input.c as usize + u, 8 * u + 1)
+        }
+        _ => (
+            output.c as usize,
+            window.kernel[0] * window.kernel[1] * input.c as usize,
+            output.c as usize,
+        ),
     };
     let count = out_c.checked_mul(fan_in).ok_or("too many weights")?;
     if count > crate::shape::MAX_ELEMENTS {
@@ -299,8 +362,8 @@ pub(crate) fn resolve<'a>(
                 .ok_or("an int8 layer needs quantization parameters")?;
             check_quant(q.output)?;
             check_quant(q.pre)?;
-            let multiplier = blob::<i32>(weights, q.multiplier, out_c)?;
-            let shift = blob::<i32>(weights, q.shift, out_c)?;
+            let multiplier = blob::<i32>(weights, q.multiplier, requant)?;
+            let shift = blob::<i32>(weights, q.shift, requant)?;
             if multiplier.iter().any(|&m| m < 0) {
                 return Err("requantization multipliers must not be negative");
             }

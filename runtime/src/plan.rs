@@ -1,6 +1,7 @@
 //! Arena planning. Activations of a layer chain ping-pong between the two ends of the arena:
 //! a layer reads from one end and writes to the other, so the arena only has to hold the
-//! largest input + output pair. In-place layers (reshape, activation) cost nothing.
+//! largest input + output pair. In-place layers (reshape, activation) cost nothing. Layers
+//! with state (LSTM) use the gap between the two tensors as scratch.
 
 use crate::desc::Precision;
 use crate::layer::Layer;
@@ -18,6 +19,11 @@ pub(crate) fn elem_size(p: Precision) -> usize {
 /// Bytes a tensor occupies in the arena, rounded so both ends stay aligned.
 pub(crate) fn tensor_bytes(p: Precision, s: Shape) -> usize {
     (s.len() * elem_size(p)).next_multiple_of(ARENA_ALIGN)
+}
+
+/// Scratch bytes rounded so the tensors around them stay aligned.
+pub(crate) fn scratch_bytes(n: usize) -> usize {
+    n.next_multiple_of(ARENA_ALIGN)
 }
 
 /// Where a tensor lives in the arena.
@@ -57,7 +63,9 @@ impl Planner {
         let need = if l.in_place() {
             out
         } else {
-            tensor_bytes(self.precision, l.input) + out
+            tensor_bytes(self.precision, l.input)
+                + out
+                + scratch_bytes(l.scratch_bytes(self.precision))
         };
         self.need = self.need.max(need);
     }

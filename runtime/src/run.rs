@@ -3,7 +3,7 @@
 
 use crate::desc::{Activation, Metric, Op, Precision, Quant};
 use crate::error::Error;
-use crate::kernels::{float, int8, spatial};
+use crate::kernels::{float, int8, lstm, spatial};
 use crate::layer::{Layer, Params};
 use crate::model::{Layers, Model, ARENA_ALIGN};
 use crate::plan::{tensor_bytes, Side};
@@ -101,19 +101,28 @@ impl<'a> Model<'a> {
         }
     }
 
-    /// Splits the arena into the input tensor at `c` and the output region on the other side.
-    fn split<'x>(&self, arena: &'x mut [u8], c: Cursor, out: Shape) -> (&'x [u8], &'x mut [u8]) {
+    /// Splits the arena into the input tensor at `c`, the output region on the other side, and
+    /// the gap between them (scratch for stateful layers; the planner sized it).
+    fn split<'x>(
+        &self,
+        arena: &'x mut [u8],
+        c: Cursor,
+        out: Shape,
+    ) -> (&'x [u8], &'x mut [u8], &'x mut [u8]) {
         let p = self.meta.precision;
         let (n_in, n_out) = (c.shape.len() * self.elem(), out.len() * self.elem());
+        let (t_in, t_out) = (tensor_bytes(p, c.shape), tensor_bytes(p, out));
         let len = arena.len();
         match c.side {
             Side::Start => {
-                let (a, b) = arena.split_at_mut(len - tensor_bytes(p, out));
-                (&a[..n_in], &mut b[..n_out])
+                let (a, y) = arena.split_at_mut(len - t_out);
+                let (x, gap) = a.split_at_mut(t_in);
+                (&x[..n_in], &mut y[..n_out], gap)
             }
             Side::End => {
-                let (a, b) = arena.split_at_mut(len - tensor_bytes(p, c.shape));
-                (&b[..n_in], &mut a[..n_out])
+                let (a, x) = arena.split_at_mut(len - t_in);
+                let (y, gap) = a.split_at_mut(t_out);
+                (&x[..n_in], &mut y[..n_out], gap)
             }
         }
     }
@@ -139,8 +148,8 @@ impl<'a> Model<'a> {
                 self.apply_in_place(&l, buf)?;
                 cur.shape = l.output;
             } else {
-                let (x, y) = self.split(arena, cur, l.output);
-                self.apply(&l, in_quant, x, y)?;
+                let (x, y, gap) = self.split(arena, cur, l.output);
+                self.apply(&l, in_quant, x, y, gap)?;
                 cur = Cursor {
                     side: cur.side.other(),
                     shape: l.output,
@@ -165,12 +174,41 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
-    fn apply(&self, l: &Layer, in_quant: Quant, x: &[u8], y: &mut [u8]) -> Result<(), Error> {
+    fn apply(
+        &self,
+        l: &Layer,
+        in_quant: Quant,
+        x: &[u8],
+        y: &mut [u8],
+        gap: &mut [u8],
+    ) -> Result<(), Error> {
         let g = &l.window;
         let act = l.desc.act;
         match l.params {
-            Params::F32 { w, b } => float_op(l, f32s(x)?, w, b, f32s_mut(y)?),
-            Params::F16 { w, b } => float_op(l, f32s(x)?, w, b, f32s_mut(y)?),
+            Params::F32 { w, b } => float_op(l, f32s(x)?, w, b, f32s_mut(y)?, f32s_mut(gap)?),
+            Params::F16 { w, b } => float_op(l, f32s(x)?, w, b, f32s_mut(y)?, f32s_mut(gap)?),
+            Params::Int8 {
+                w,
+                b,
+                multiplier,
+                shift,
+            } if matches!(l.desc.op, Op::Lstm { .. }) => {
+                let s = l.seq();
+                let q = lstm::LstmQuant {
+                    input_zero_point: in_quant.zero_point as i32,
+                    hidden_zero_point: l.out_quant.zero_point as i32,
+                    bias: b,
+                    multiplier,
+                    shift,
+                };
+                let (c, h) = gap.split_at_mut(2 * s.units);
+                let c: &mut [i16] =
+                    bytemuck::try_cast_slice_mut(c).map_err(|_| Error::Misaligned {
+                        what: "arena",
+                        align: ARENA_ALIGN,
+                    })?;
+                lstm::lstm_int8(i8s(x), w, &q, &s, i8s_mut(y), c, i8s_mut(h));
+            }
             Params::Int8 {
                 w,
                 b,
@@ -205,8 +243,10 @@ impl<'a> Model<'a> {
                 (Precision::Int8, Op::Upsample2d { .. }) => {
                     spatial::upsample2d(i8s(x), g, i8s_mut(y))
                 }
+                (Precision::Int8, Op::Repeat { .. }) => spatial::repeat(i8s(x), i8s_mut(y)),
                 (_, Op::MaxPool2d { .. }) => spatial::max_pool2d(f32s(x)?, g, f32s_mut(y)?),
                 (_, Op::Upsample2d { .. }) => spatial::upsample2d(f32s(x)?, g, f32s_mut(y)?),
+                (_, Op::Repeat { .. }) => spatial::repeat(f32s(x)?, f32s_mut(y)?),
                 _ => return Err(Error::Unsupported("layer without its parameters")),
             },
         }
@@ -398,13 +438,24 @@ impl<'a> Model<'a> {
     }
 }
 
-fn float_op<W: float::Weight>(l: &Layer, x: &[f32], w: &[W], b: &[f32], y: &mut [f32]) {
+fn float_op<W: float::Weight>(
+    l: &Layer,
+    x: &[f32],
+    w: &[W],
+    b: &[f32],
+    y: &mut [f32],
+    gap: &mut [f32],
+) {
     let act = l.desc.act;
     match l.desc.op {
         Op::Dense { .. } => float::dense(x, w, b, act, y),
         Op::Conv2d { .. } => float::conv2d(x, w, b, &l.window, act, y),
         Op::ConvTranspose2d { .. } => float::conv_transpose2d(x, w, b, &l.window, act, y),
-        // resolve() only gives weights to the three ops above.
+        Op::Lstm { units, .. } => {
+            let (c, h) = gap.split_at_mut(units as usize);
+            lstm::lstm_f32(x, w, b, &l.seq(), y, c, h);
+        }
+        // resolve() only gives weights to the ops above.
         _ => {}
     }
 }

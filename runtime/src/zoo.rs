@@ -191,3 +191,41 @@ pub fn conv_transpose(seed: u64) -> Graph {
     ));
     g
 }
+
+/// The Keras blog's sequence autoencoder for windows of `steps × channels` sensor values:
+/// LSTM(`code`) reads the window into its last hidden state (the code), which is repeated
+/// for every step, unrolled by LSTM(`code`, all steps), and mapped back to the channels by a
+/// per-step dense layer (a 1×1 convolution over the `steps × 1 × code` sequence). Inputs are
+/// expected in `[0, 255]` and scaled to `[-1, 1]`; MSE.
+pub fn lstm_ae(steps: u16, channels: u16, code: u16, seed: u64) -> Graph {
+    let mut r = SplitMix(seed);
+    let (c, u) = (channels as usize, code as usize);
+    let mut g = Graph::new(
+        &format!("lstm-{steps}x{channels}-{code}"),
+        Shape::new(steps, 1, channels),
+    );
+    g.preprocess_scale = alloc::vec![1.0 / 127.5];
+    g.preprocess_offset = alloc::vec![-1.0];
+    g.metric = Metric::Mse;
+    let mut lstm = |n_in: usize, return_sequences| {
+        let mut w = r.glorot(4 * u * n_in, n_in, 4 * u);
+        w.extend(r.glorot(4 * u * u, u, 4 * u));
+        Layer::lstm(code, return_sequences, w, r.vec(4 * u, -0.1, 0.1))
+    };
+    let enc = lstm(c, false);
+    let dec = lstm(u, true);
+    g.push(enc);
+    g.encoder_layers = 1;
+    g.push(Layer::op(Op::Repeat { times: steps }));
+    g.push(dec);
+    g.push(Layer::conv2d(
+        channels,
+        [1, 1],
+        [1, 1],
+        [0; 4],
+        r.glorot(c * u, u, c),
+        r.vec(c, -0.05, 0.05),
+        Activation::Identity,
+    ));
+    g
+}

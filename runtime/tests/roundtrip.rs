@@ -120,6 +120,14 @@ fn every_op_round_trips_in_all_precisions() {
 }
 
 #[test]
+fn lstm_sequence_ae_round_trips_in_all_precisions() {
+    let g = aedge_runtime::zoo::lstm_ae(24, 3, 16, 4);
+    let (p16, p8) = check_model(&g, 40);
+    assert!(p16 > 50.0, "f16 vs f32 PSNR {p16:.1} dB");
+    assert!(p8 > 30.0, "int8 vs f32 PSNR {p8:.1} dB");
+}
+
+#[test]
 fn arena_len_is_the_largest_live_pair() {
     let g = dense_ae(1);
     let calib = images(1, 4, g.input);

@@ -5,12 +5,13 @@ use crate::data::Dataset;
 use crate::loss::Loss;
 use crate::model::conv::ConvAe;
 use crate::model::dense::Mlp;
+use crate::model::lstm::LstmAe;
 use crate::model::{Act, AutoEncoder, ModelSpec};
 use aedge_runtime::ir::{same_padding, Graph, Layer};
 use aedge_runtime::{Activation, Op, Shape};
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
-use burn::nn::{Linear, PaddingConfig2d};
+use burn::nn::{Linear, Lstm, PaddingConfig2d};
 use burn::tensor::Tensor;
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -161,6 +162,76 @@ fn conv_layers(m: &ConvAe, g: &mut Graph) -> Result<(), String> {
     Ok(())
 }
 
+/// burn's gate controllers (`Linear` weights `[in, out]`) become one LSTM layer: input rows
+/// then recurrent rows, each `[4·units]` in the gate order i, f, g, o, biases summed.
+fn lstm(l: &Lstm, return_sequences: bool) -> Result<Layer, String> {
+    let forget = l
+        .forget_gate
+        .as_ref()
+        .ok_or("an LSTM with a coupled input-forget gate cannot be exported")?;
+    if l.clip.is_some() || l.reverse {
+        return Err("LSTM cell clipping and reversed LSTMs cannot be exported".into());
+    }
+    let gates = [&l.input_gate, forget, &l.cell_gate, &l.output_gate];
+    let units = l.d_hidden;
+    let mut w = Vec::new();
+    for part in [0, 1] {
+        for gate in gates {
+            let lin = if part == 0 {
+                &gate.input_transform
+            } else {
+                &gate.hidden_transform
+            };
+            w.extend(values(lin.weight.val().transpose()));
+        }
+    }
+    let mut b = vec![0.0; 4 * units];
+    for (k, gate) in gates.iter().enumerate() {
+        for lin in [&gate.input_transform, &gate.hidden_transform] {
+            for (d, v) in b[k * units..][..units]
+                .iter_mut()
+                .zip(bias(&lin.bias, units))
+            {
+                *d += v;
+            }
+        }
+    }
+    Ok(Layer::lstm(
+        u16_of(units, "LSTM size")?,
+        return_sequences,
+        w,
+        b,
+    ))
+}
+
+/// Encoder LSTM (last hidden state = code) → repeat per step → decoder LSTM (every step) →
+/// the per-step output projection as a 1×1 convolution over `steps × 1 × code`.
+fn lstm_layers(m: &LstmAe, g: &mut Graph) -> Result<(), String> {
+    g.push(lstm(&m.encoder, false)?);
+    g.encoder_layers = 1;
+    g.push(Layer::op(Op::Repeat {
+        times: u16_of(m.steps, "time steps")?,
+    }));
+    g.push(lstm(&m.decoder, true)?);
+    let w = m.output.weight.val();
+    let [_, channels] = w.dims();
+    let steps = u16_of(m.steps, "time steps")?;
+    g.push(Layer::conv2d(
+        u16_of(channels, "channel count")?,
+        [1, 1],
+        [1, 1],
+        [0; 4],
+        values(w.transpose()),
+        bias(&m.output.bias, channels),
+        Activation::Identity,
+    ));
+    // The decoder works on `steps × 1 × channels`, the input may be laid out differently.
+    if g.input != Shape::new(steps, 1, u16_of(channels, "channel count")?) {
+        g.push(Layer::op(Op::Reshape { to: g.input }));
+    }
+    Ok(())
+}
+
 /// Converts a trained model into the runtime's graph IR, with the dataset's preprocessing and
 /// the training loss as the score metric. The VAE's deployed encoder outputs the mean.
 pub fn to_graph(
@@ -193,12 +264,7 @@ pub fn to_graph(
             g.layers.extend(mlp(&m.decoder)?);
         }
         AutoEncoder::Conv(m) => conv_layers(m, &mut g)?,
-        AutoEncoder::Lstm(_) => {
-            return Err(
-                "the LSTM autoencoder cannot be exported yet: aedge-runtime has no LSTM layer"
-                    .into(),
-            )
-        }
+        AutoEncoder::Lstm(m) => lstm_layers(m, &mut g)?,
     }
     if matches!(model, AutoEncoder::Dense(_) | AutoEncoder::Vae(_))
         && (input.h != 1 || input.w != 1)

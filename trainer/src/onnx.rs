@@ -359,6 +359,17 @@ impl Builder {
                 let flat = self.flat_hwc(&c);
                 self.unflatten(&flat, to)
             }
+            Op::Lstm {
+                units,
+                return_sequences,
+            } => self.lstm(l, c, out, units as usize, return_sequences),
+            Op::Repeat { times } => {
+                // Copies back to back along the flat HWC vector: Tile [1, times].
+                let x = self.flat_hwc(&c);
+                let reps = self.init_i64("repeats", &[1, times as i64]);
+                let y = self.node("Tile", &[&x, &reps], vec![]);
+                self.unflatten(&y, out)
+            }
             Op::Activation => {
                 let four_d = c.four_d;
                 let y = self.activation(c.name, l.act);
@@ -369,6 +380,57 @@ impl Builder {
                 }
             }
         }
+    }
+
+    /// ONNX LSTM (gate order i, o, f, c; `X` as `[steps, N, features]`) from the runtime's
+    /// layout (gate order i, f, g, o; steps taken from the HWC sequence).
+    fn lstm(&mut self, l: &Layer, c: Cursor, out: Shape, u: usize, sequences: bool) -> Cursor {
+        let (input, n) = (c.shape, c.shape.c as usize);
+        let steps = input.len() / n;
+        let flat = self.flat_hwc(&c);
+        let shape = self.init_i64("shape", &[-1, steps as i64, n as i64]);
+        let seq = self.node("Reshape", &[&flat, &shape], vec![]);
+        let x = self.node("Transpose", &[&seq], vec![attr_ints("perm", &[1, 0, 2])]);
+        // Runtime gate k → ONNX position: i→0, f→2, g→3, o→1.
+        const POS: [usize; 4] = [0, 2, 3, 1];
+        let (wx, wh) = l.weights.split_at(4 * u * n);
+        let reorder = |w: &[f32], cols: usize| -> Vec<f32> {
+            let mut o = vec![0.0; w.len()];
+            for (k, &p) in POS.iter().enumerate() {
+                o[p * u * cols..][..u * cols].copy_from_slice(&w[k * u * cols..][..u * cols]);
+            }
+            o
+        };
+        let w = self.init_f32("W", &[1, 4 * u as i64, n as i64], reorder(wx, n));
+        let r = self.init_f32("R", &[1, 4 * u as i64, u as i64], reorder(wh, u));
+        let mut bias = reorder(&l.bias, 1);
+        bias.resize(8 * u, 0.0); // the recurrent bias is folded into the input bias
+        let b = self.init_f32("B", &[1, 8 * u as i64], bias);
+        let (y, y_h) = (self.fresh("lstm_y"), self.fresh("lstm_h"));
+        self.nodes.push(NodeProto {
+            op_type: "LSTM".into(),
+            name: format!("LSTM_{}", self.count),
+            input: vec![x, w, r, b],
+            output: vec![y.clone(), y_h.clone()],
+            attribute: vec![attr_int("hidden_size", u as i64)],
+            ..Default::default()
+        });
+        if !sequences {
+            // Y_h is [1, N, u].
+            let shape = self.init_i64("shape", &[-1, u as i64]);
+            let h = self.node("Reshape", &[&y_h, &shape], vec![]);
+            return Cursor {
+                name: h,
+                shape: out,
+                four_d: false,
+            };
+        }
+        // Y is [steps, 1, N, u] → [N, steps·u] in HWC order.
+        let shape = self.init_i64("shape", &[steps as i64, -1, u as i64]);
+        let ys = self.node("Reshape", &[&y, &shape], vec![]);
+        let t = self.node("Transpose", &[&ys], vec![attr_ints("perm", &[1, 0, 2])]);
+        let flat = self.node("Flatten", &[&t], vec![attr_int("axis", 1)]);
+        self.unflatten(&flat, out)
     }
 
     /// The current value as NCHW.

@@ -7,8 +7,9 @@ use aedge_runtime::calibrate::{ranges, RangeMethod};
 use aedge_runtime::{AlignedBytes, Model, Precision};
 use aedge_trainer::data::Dataset;
 use aedge_trainer::export::to_graph;
-use aedge_trainer::model::{Act, Architecture, AutoEncoder, Upsampling};
-use common::{burn_run, max_diff, mnist, trained};
+use aedge_trainer::model::{Act, Architecture, AutoEncoder, ModelSpec, Upsampling};
+use aedge_trainer::{TrainConfig, Trained};
+use common::{burn_run, max_diff, mnist, nab, trained, trained_lstm};
 
 /// burn's deterministic reconstruction and code of sample `i`.
 fn burn_outputs(model: &AutoEncoder, data: &Dataset, i: usize) -> (Vec<f32>, Vec<f32>) {
@@ -22,12 +23,16 @@ fn burn_outputs(model: &AutoEncoder, data: &Dataset, i: usize) -> (Vec<f32>, Vec
 fn check(arch: Architecture) {
     let data = mnist(120);
     let (spec, cfg, trained) = trained(arch, &data);
-    let g = to_graph("t", &trained.model, &spec, &data, cfg.loss).unwrap();
+    check_trained(&spec, &cfg, &trained, &data);
+}
+
+fn check_trained(spec: &ModelSpec, cfg: &TrainConfig, trained: &Trained, data: &Dataset) {
+    let g = to_graph("t", &trained.model, spec, data, cfg.loss).unwrap();
     let bytes = AlignedBytes::from(g.to_aedge(Precision::F32).unwrap());
     let m = Model::parse(&bytes).unwrap();
     let mut arena = AlignedBytes::zeroed(m.arena_len());
     for i in 0..6 {
-        let (y_burn, z_burn) = burn_outputs(&trained.model, &data, i);
+        let (y_burn, z_burn) = burn_outputs(&trained.model, data, i);
         let raw = data.raw(i);
         let mut y = vec![0.0; m.output_shape().len()];
         m.reconstruct(&raw, &mut y, &mut arena).unwrap();
@@ -48,9 +53,10 @@ fn check(arch: Architecture) {
     let q = AlignedBytes::from(g.to_aedge_int8(&r).unwrap());
     let qm = Model::parse(&q).unwrap();
     let mut qa = AlignedBytes::zeroed(qm.arena_len());
-    let mut yq = vec![0.0; 784];
-    qm.reconstruct(&data.raw(100), &mut yq, &mut qa).unwrap();
-    let (y_burn, _) = burn_outputs(&trained.model, &data, 100);
+    let mut yq = vec![0.0; data.dim()];
+    let last = data.len() - 1;
+    qm.reconstruct(&data.raw(last), &mut yq, &mut qa).unwrap();
+    let (y_burn, _) = burn_outputs(&trained.model, data, last);
     assert!(
         max_diff(&yq, &y_burn) < 0.1,
         "{:?}: int8 far from f32",
@@ -89,4 +95,11 @@ fn conv_with_transposed_convolutions_exports_exactly() {
         channels: vec![8, 4],
         upsampling: Upsampling::Transpose,
     });
+}
+
+#[test]
+fn lstm_sequence_ae_exports_exactly() {
+    let data = nab(24);
+    let (spec, cfg, trained) = trained_lstm(&data, 8);
+    check_trained(&spec, &cfg, &trained, &data);
 }

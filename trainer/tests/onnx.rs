@@ -3,17 +3,23 @@
 
 mod common;
 
+use aedge_runtime::Shape;
+use aedge_trainer::data::Dataset;
 use aedge_trainer::export::to_graph;
-use aedge_trainer::model::{Act, Architecture, Upsampling};
+use aedge_trainer::model::{Act, Architecture, ModelSpec, Upsampling};
 use aedge_trainer::onnx::{to_onnx, Part};
-use common::{burn_run, max_diff, mnist, trained};
+use aedge_trainer::{TrainConfig, Trained};
+use common::{burn_run, max_diff, mnist, nab, trained, trained_lstm};
 
 mod tract_side {
     use tract_onnx::prelude::*;
 
-    /// Runs an ONNX model on one input of the given shape; returns the flat output.
+    /// Runs an ONNX model on one input of the given shape; returns the flat output. The
+    /// batch size is fixed first, as tract's LSTM needs concrete dimensions.
     pub fn run(bytes: &[u8], shape: &[usize], x: &[f32]) -> TractResult<Vec<f32>> {
-        let model = tract_onnx::onnx().model_for_read(&mut &bytes[..])?;
+        let model = tract_onnx::onnx()
+            .model_for_read(&mut &bytes[..])?
+            .with_input_fact(0, f32::fact(shape).into())?;
         let plan = model.into_optimized()?.into_runnable()?;
         let out = plan.run(tvec!(Tensor::from_shape(shape, x)?.into_tvalue()))?;
         Ok(out[0]
@@ -24,24 +30,34 @@ mod tract_side {
     }
 }
 
+/// ONNX input dims of a sample of `s` (NCHW for images, `[1, n]` for vectors).
+fn dims(s: Shape) -> Vec<usize> {
+    if s.h != 1 || s.w != 1 {
+        vec![1, s.c as usize, s.h as usize, s.w as usize]
+    } else {
+        vec![1, s.len()]
+    }
+}
+
 fn check(arch: Architecture) {
     let data = mnist(64);
     let (spec, cfg, t) = trained(arch, &data);
-    let g = to_graph("onnx-test", &t.model, &spec, &data, cfg.loss).unwrap();
+    check_trained(&spec, &cfg, &t, &data);
+}
+
+fn check_trained(spec: &ModelSpec, cfg: &TrainConfig, t: &Trained, data: &Dataset) {
+    let g = to_graph("onnx-test", &t.model, spec, data, cfg.loss).unwrap();
     let latent = g.shapes().unwrap()[g.encoder_layers - 1];
-    let latent_in: Vec<usize> = if latent.h != 1 || latent.w != 1 {
-        vec![1, latent.c as usize, latent.h as usize, latent.w as usize]
-    } else {
-        vec![1, latent.len()]
-    };
+    let latent_in = dims(latent);
+    let input = dims(g.input);
     for i in 0..3 {
         // One channel, so HWC and CHW flatten alike.
         let x = data.sample(i);
-        let y = tract_side::run(&to_onnx(&g, Part::Whole).unwrap(), &[1, 1, 28, 28], x).unwrap();
+        let y = tract_side::run(&to_onnx(&g, Part::Whole).unwrap(), &input, x).unwrap();
         let d = max_diff(&y, &burn_run(&t.model, x, |m, x| m.reconstruct(x)));
         assert!(d <= 1e-5, "{:?}: |tract - burn| = {d}", spec.arch);
         let z_burn = burn_run(&t.model, x, |m, x| m.encode(x));
-        let z = tract_side::run(&to_onnx(&g, Part::Encoder).unwrap(), &[1, 1, 28, 28], x).unwrap();
+        let z = tract_side::run(&to_onnx(&g, Part::Encoder).unwrap(), &input, x).unwrap();
         // tract's latent is NCHW, burn's HWC: compare as sets of values in HWC order.
         let z_hwc: Vec<f32> = if latent_in.len() == 4 {
             let (c, h, w) = (latent.c as usize, latent.h as usize, latent.w as usize);
@@ -94,4 +110,11 @@ fn conv_transpose_onnx_runs_in_tract() {
         channels: vec![8, 4],
         upsampling: Upsampling::Transpose,
     });
+}
+
+#[test]
+fn lstm_onnx_runs_in_tract() {
+    let data = nab(24);
+    let (spec, cfg, t) = trained_lstm(&data, 8);
+    check_trained(&spec, &cfg, &t, &data);
 }

@@ -3,6 +3,7 @@
 
 pub mod float;
 pub mod int8;
+pub mod lstm;
 pub mod spatial;
 
 use crate::shape::Shape;

@@ -44,3 +44,13 @@ pub fn upsample2d<T: Copy>(x: &[T], g: &Window, y: &mut [T]) {
         }
     }
 }
+
+/// Repeats the whole input back to back until `y` is full (repeat vector).
+pub fn repeat<T: Copy>(x: &[T], y: &mut [T]) {
+    if x.is_empty() {
+        return;
+    }
+    for chunk in y.chunks_mut(x.len()) {
+        chunk.copy_from_slice(&x[..chunk.len()]);
+    }
+}

@@ -63,3 +63,39 @@ pub fn trained(arch: Architecture, data: &Dataset) -> (ModelSpec, TrainConfig, T
     .unwrap();
     (spec, cfg, t)
 }
+
+/// Standardised windows of `steps` values from the bundled NAB series.
+pub fn nab(steps: usize) -> Dataset {
+    let s = aedge_trainer::data::Series::read(
+        repo().join("data/nab-sample/art_daily_jumpsup.csv"),
+        &[],
+    )
+    .unwrap();
+    let (mean, std) = s.stats(2000);
+    s.windows(steps, steps, &mean, &std).unwrap()
+}
+
+/// A sequence autoencoder (LSTM code `code`) trained for one epoch on `data` (MSE).
+pub fn trained_lstm(data: &Dataset, code: usize) -> (ModelSpec, TrainConfig, Trained) {
+    let [h, w, c] = data.shape;
+    let spec = ModelSpec {
+        input: [h, w, c],
+        arch: Architecture::Lstm { code },
+        out_act: Act::Identity,
+    };
+    let cfg = TrainConfig {
+        epochs: 1,
+        batch_size: 16,
+        loss: Loss::Mse,
+        ..TrainConfig::default()
+    };
+    let t = train(
+        &spec,
+        &cfg,
+        data,
+        None,
+        &RunOptions::new(device(Backend::Flex).unwrap()),
+    )
+    .unwrap();
+    (spec, cfg, t)
+}
