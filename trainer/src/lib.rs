@@ -10,6 +10,7 @@ pub mod corrupt;
 pub mod data;
 pub mod device;
 pub mod export;
+pub mod import;
 pub mod loss;
 pub mod model;
 pub mod onnx;
