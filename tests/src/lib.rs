@@ -56,3 +56,15 @@ pub fn psnr(a: &[f32], b: &[f32], peak: f32) -> f64 {
         10.0 * ((peak as f64).powi(2) / mse).log10()
     }
 }
+
+/// The models whose ONNX export (by aedge's exporter) burn-import turns into burn code at
+/// build time: `tests/fixtures/onnx/<name>.onnx`. The `burn_import` test checks that the
+/// committed files are what the exporter writes today.
+pub fn burn_import_models() -> Vec<(&'static str, Graph)> {
+    use aedge_runtime::zoo;
+    vec![
+        ("aedge_dense_ae", zoo::mnist_dense(32, 11)),
+        ("aedge_conv_ae", zoo::keras_conv(12)),
+        ("aedge_convt_ae", zoo::conv_transpose(13)),
+    ]
+}

@@ -1,15 +1,18 @@
 //! From data to deployable files: trains a preset on MNIST digits (the bundled sample, or an
 //! IDX file you give), then writes to `runs/<preset>/` the metrics, a checkpoint, ONNX files
 //! (whole, encoder, decoder), `.aedge` files in f32, f16 and int8 with a calibrated anomaly
-//! threshold, and a PNG of inputs against int8 reconstructions.
+//! threshold (int8 with min/max or percentile ranges, whichever reproduces f32 better),
+//! `parity.json` (every hop: f32 vs burn, f16/int8 vs f32), and PNG figures.
 //!
 //! `cargo run --release -p aedge-trainer --example train_mnist -- [PRESET] [EPOCHS] [IDX_IMAGES]`
 
-use aedge_runtime::calibrate::{ranges, threshold, RangeMethod};
+use aedge_runtime::calibrate::threshold;
 use aedge_runtime::{fs, AlignedBytes, Model, Precision, ThresholdRule};
+use aedge_trainer::corrupt::Corruption;
 use aedge_trainer::data::{Dataset, Images};
 use aedge_trainer::export::to_graph;
 use aedge_trainer::onnx::{to_onnx, Part};
+use aedge_trainer::parity;
 use aedge_trainer::plot::image_grid;
 use aedge_trainer::presets::preset;
 use aedge_trainer::{device, train, Backend, RunOptions};
@@ -60,18 +63,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let calib: Vec<Vec<f32>> = (0..train_set.len().min(200))
         .map(|i| train_set.raw(i))
         .collect();
-    let r = ranges(
-        &graph,
-        calib.iter().map(|v| v.as_slice()),
-        RangeMethod::MinMax,
-    )?;
+    // int8 with min/max or percentile ranges, whichever reproduces f32 better.
+    let files = parity::export_precisions(&graph, &calib, &raw_val)?;
     for (p, bytes) in [
-        (Precision::F32, graph.to_aedge(Precision::F32)?),
-        (Precision::F16, graph.to_aedge(Precision::F16)?),
-        (Precision::Int8, graph.to_aedge_int8(&r)?),
+        (Precision::F32, &files.f32),
+        (Precision::F16, &files.f16),
+        (Precision::Int8, &files.int8),
     ] {
         let path = out.join(format!("{name}-{p}.aedge"));
-        fs::write_atomic(&path, &bytes)?;
+        fs::write_atomic(&path, bytes)?;
         let aligned = AlignedBytes::from(bytes.clone());
         let m = Model::parse(&aligned)?;
         println!(
@@ -81,6 +81,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             m.arena_len()
         );
     }
+    // Parity on the validation digits; anomaly labels from a synthetic set: the same digits,
+    // normal, and with gaussian noise (factor 0.5, clipped), anomalous.
+    let val_idx: Vec<usize> = (0..val.len()).collect();
+    let burn = parity::burn_reconstructions(&trained.model, &val, &val_idx, &opts.device);
+    let mut rng = aedge_runtime::zoo::SplitMix(7);
+    let noise = Corruption::Gaussian {
+        factor: 0.5,
+        clip: true,
+    };
+    let mut labelled = raw_val.clone();
+    let mut labels = vec![false; raw_val.len()];
+    for i in 0..val.len() {
+        let mut x = val.sample(i).to_vec();
+        noise.apply(&mut x, &mut rng);
+        labelled.push(
+            x.iter()
+                .map(|m| (m - data.offset[0]) / data.scale[0])
+                .collect(),
+        );
+        labels.push(true);
+    }
+    let report = parity::report(
+        name,
+        &files,
+        &raw_val,
+        &burn,
+        Some(parity::Labelled {
+            samples: &labelled,
+            anomalous: &labels,
+            source: "synthetic: validation digits clean vs gaussian noise 0.5",
+        }),
+    )?;
+    println!("{}", report.summary());
+    fs::write_atomic(
+        out.join("parity.json"),
+        serde_json::to_string_pretty(&report)?.as_bytes(),
+    )?;
     for (part, file) in [
         (Part::Whole, "model.onnx"),
         (Part::Encoder, "encoder.onnx"),

@@ -15,6 +15,7 @@ pub mod loss;
 pub mod model;
 pub mod onnx;
 pub mod optim;
+pub mod parity;
 pub mod plot;
 pub mod presets;
 pub mod train;

@@ -306,8 +306,20 @@ impl Builder {
                 let full = |n: u16, s: u8, k: u8| (n as i64 - 1) * s as i64 + k as i64;
                 let end_h = full(image_in.h, stride[0], kernel[0]) - pad[0] as i64 - size[0] as i64;
                 let end_w = full(image_in.w, stride[1], kernel[1]) - pad[1] as i64 - size[1] as i64;
-                let pads = [pad[0] as i64, pad[1] as i64, end_h.max(0), end_w.max(0)];
-                let op = [(-end_h).max(0), (-end_w).max(0)];
+                // Prefer PyTorch's form (symmetric pads plus output_padding below the stride),
+                // which more consumers accept than asymmetric pads.
+                let split = |begin: i64, end: i64, s: u8| -> (i64, i64) {
+                    let extra = begin - end;
+                    if (0..s as i64).contains(&extra) {
+                        (begin, extra)
+                    } else {
+                        (end.max(0), (-end).max(0))
+                    }
+                };
+                let (eh, oph) = split(pad[0] as i64, end_h, stride[0]);
+                let (ew, opw) = split(pad[1] as i64, end_w, stride[1]);
+                let pads = [pad[0] as i64, pad[1] as i64, eh, ew];
+                let op = [oph, opw];
                 let y = self.node("ConvTranspose", &[&x, &w, &b], {
                     let mut a = window_attrs(kernel, stride, pads);
                     a.push(attr_ints("output_padding", &op));
