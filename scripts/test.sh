@@ -27,8 +27,12 @@ else
 fi
 cargo --version
 
+step "qemu-system-arm (firmware tests)"
+bash scripts/install-qemu.sh || die "the firmware tests need qemu-system-arm (see scripts/install-qemu.sh)"
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
+(cd firmware && cargo fmt -- --check)
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
@@ -42,6 +46,18 @@ for t in "${THUMB_TARGETS[@]}"; do
     cargo clippy -p aedge-runtime --no-default-features --features alloc --release --target "$t" -- -D warnings
     cargo build -p aedge-runtime --no-default-features --release --target "$t"
 done
+
+step "firmware: clippy, and builds for QEMU and both boards"
+(
+    cd firmware
+    # The firmware is its own workspace; share the host's target dir when one is set.
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/firmware"
+    cargo clippy --release -- -D warnings
+    for board in nrf52840-dk nucleo-l4r5zi; do
+        cargo clippy --release --no-default-features --features "$board" -- -D warnings
+        cargo build --release --no-default-features --features "$board"
+    done
+)
 
 step "rustdoc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps

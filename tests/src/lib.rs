@@ -8,6 +8,8 @@ use aedge_runtime::{AlignedBytes, Error, Model, Precision};
 use aedge_trainer::data::{IdxError, Images};
 use std::path::{Path, PathBuf};
 
+pub mod firmware;
+
 /// The repository's top directory.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,0 +1,115 @@
+//! aedge on a Cortex-M4F: parses the embedded `.aedge` model, then for each embedded sample
+//! runs `score` (anomaly verdict against the calibrated threshold), `denoise` and
+//! `reconstruct`, and logs the results, an output checksum, the full reconstruction bytes
+//! (for the host's bit-exact check) and the timing over defmt. Ends with the stack
+//! high-water mark. The inference path returns errors instead of panicking.
+#![no_std]
+#![no_main]
+
+mod board;
+mod stack;
+mod timer;
+
+use aedge_runtime::{Arena, Error, Model};
+use core::ptr::addr_of_mut;
+use cortex_m_rt::{entry, exception, ExceptionFrame};
+
+include!(concat!(env!("OUT_DIR"), "/model.rs"));
+
+// Statics, so their size shows in the RAM report and the stack stays small.
+static mut ARENA: Arena<ARENA_LEN> = Arena::new();
+static mut INPUT: [f32; INPUT_LEN] = [0.0; INPUT_LEN];
+static mut OUTPUT: [f32; OUTPUT_LEN] = [0.0; OUTPUT_LEN];
+
+/// FNV-1a over the bit patterns of `v`.
+fn checksum(v: &[f32]) -> u32 {
+    v.iter()
+        .flat_map(|x| x.to_bits().to_le_bytes())
+        .fold(0x811c_9dc5u32, |h, b| {
+            (h ^ b as u32).wrapping_mul(0x0100_0193)
+        })
+}
+
+fn as_bytes(v: &[f32]) -> &[u8] {
+    // SAFETY: f32 has no padding and u8 has alignment 1.
+    unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), core::mem::size_of_val(v)) }
+}
+
+fn run() -> Result<(), Error> {
+    let model = Model::parse(MODEL)?;
+    defmt::info!(
+        "model {=str}: {=str}, input {=usize} values, arena {=usize} B, threshold {=f32}",
+        MODEL_NAME,
+        match model.precision() {
+            aedge_runtime::Precision::F32 => "f32",
+            aedge_runtime::Precision::F16 => "f16",
+            aedge_runtime::Precision::Int8 => "int8",
+        },
+        INPUT_LEN,
+        model.arena_len(),
+        model.threshold()
+    );
+    // SAFETY: main runs once and is the only user of these statics.
+    let (arena, input, output) = unsafe {
+        (
+            (*addr_of_mut!(ARENA)).as_mut_slice(),
+            &mut *addr_of_mut!(INPUT),
+            &mut *addr_of_mut!(OUTPUT),
+        )
+    };
+    timer::init();
+    for i in 0..SAMPLE_COUNT {
+        let bytes = &SAMPLES[i * 4 * INPUT_LEN..][..4 * INPUT_LEN];
+        for (x, b) in input.iter_mut().zip(bytes.chunks_exact(4)) {
+            *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        let t = timer::now();
+        let s = model.score(input, arena)?;
+        let score_time = timer::elapsed(t);
+        let t = timer::now();
+        model.denoise(input, output, arena)?;
+        let denoise_time = timer::elapsed(t);
+        let denoised = checksum(output);
+        model.reconstruct(input, output, arena)?;
+        defmt::info!(
+            "sample {=usize}: error {=f32} anomalous {=bool} score {=u32} {=str} denoise {=u32} {=str} denoised-fnv {=u32:#010x} recon-fnv {=u32:#010x}",
+            i,
+            s.error,
+            s.anomalous,
+            score_time,
+            timer::UNIT,
+            denoise_time,
+            timer::UNIT,
+            denoised,
+            checksum(output)
+        );
+        defmt::info!("recon {=usize} {=[u8]}", i, as_bytes(output));
+    }
+    defmt::info!("stack high-water {=usize} B", stack::high_water());
+    Ok(())
+}
+
+#[entry]
+fn main() -> ! {
+    stack::paint();
+    match run() {
+        Ok(()) => board::exit(0),
+        Err(e) => {
+            defmt::error!("inference failed: {}", defmt::Display2Format(&e));
+            board::exit(2)
+        }
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    defmt::error!("panic: {}", defmt::Display2Format(info));
+    board::exit(101)
+}
+
+#[exception]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    // Without this, QEMU spins forever in the default handler.
+    defmt::error!("HardFault at pc {=u32:#010x}", frame.pc());
+    board::exit(102)
+}

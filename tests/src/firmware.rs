@@ -1,0 +1,448 @@
+//! Host side of the firmware checks: trains the two reference models, builds `firmware/` for a
+//! model, runs it in QEMU (mps2-an386, `-icount shift=6`), decodes its defmt frames and reads
+//! the ELF's section sizes.
+
+use crate::repo_root;
+use aedge_runtime::calibrate::threshold;
+use aedge_runtime::{AlignedBytes, Model, Precision, ThresholdRule};
+use aedge_trainer::corrupt::Corruption;
+use aedge_trainer::data::Dataset;
+use aedge_trainer::export::to_graph;
+use aedge_trainer::loss::Loss;
+use aedge_trainer::model::{Act, Architecture, ModelSpec, Upsampling};
+use aedge_trainer::parity::export_precisions;
+use aedge_trainer::{device, train, Backend, RunOptions, TrainConfig};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A trained model in the precisions the firmware runs, with its sample inputs (raw units).
+pub struct FirmwareModel {
+    /// File stem, e.g. `dense-scorer`.
+    pub name: &'static str,
+    /// `.aedge` bytes by precision.
+    pub files: Vec<(Precision, Vec<u8>)>,
+    /// Sample inputs in sensor units.
+    pub samples: Vec<Vec<f32>>,
+}
+
+fn mnist() -> Result<Dataset, String> {
+    let images = crate::mnist_sample().map_err(|e| e.to_string())?;
+    Ok(Dataset::from_images(&images, None))
+}
+
+fn noisy(d: &Dataset, i: usize, seed: u64) -> Vec<f32> {
+    let mut x = d.sample(i).to_vec();
+    let mut rng = aedge_runtime::zoo::SplitMix(seed);
+    Corruption::Gaussian {
+        factor: 0.5,
+        clip: true,
+    }
+    .apply(&mut x, &mut rng);
+    x.iter().map(|m| (m - d.offset[0]) / d.scale[0]).collect()
+}
+
+fn build_model(
+    name: &'static str,
+    spec: ModelSpec,
+    cfg: TrainConfig,
+    data: &Dataset,
+    samples: Vec<Vec<f32>>,
+) -> Result<FirmwareModel, String> {
+    let (train_set, val) = data.split(0.2, 3);
+    let opts = RunOptions::new(device(Backend::Flex).map_err(|e| e.to_string())?);
+    let t = train(&spec, &cfg, &train_set, Some(&val), &opts).map_err(|e| e.to_string())?;
+    let mut g = to_graph(name, &t.model, &spec, data, cfg.loss)?;
+    let raw_val: Vec<Vec<f32>> = (0..val.len()).map(|i| val.raw(i)).collect();
+    let f32b = AlignedBytes::from(g.to_aedge(Precision::F32).map_err(|e| e.to_string())?);
+    let m = Model::parse(&f32b).map_err(|e| e.to_string())?;
+    let mut arena = AlignedBytes::zeroed(m.arena_len());
+    let errors = raw_val
+        .iter()
+        .map(|x| m.score(x, &mut arena).map(|s| s.error))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let rule = ThresholdRule::Percentile(99.0);
+    (g.threshold, g.errors) = threshold(&errors, rule).map_err(|e| e.to_string())?;
+    g.threshold_rule = rule;
+    let calib: Vec<Vec<f32>> = (0..train_set.len().min(200))
+        .map(|i| train_set.raw(i))
+        .collect();
+    let files = export_precisions(&g, &calib, &raw_val)?;
+    Ok(FirmwareModel {
+        name,
+        files: vec![(Precision::Int8, files.int8), (Precision::F32, files.f32)],
+        samples,
+    })
+}
+
+/// The two reference firmware models, trained on the bundled MNIST sample (seeded, so the
+/// same on every machine with the same backend): a dense 784-32-784 anomaly scorer and a
+/// small convolutional denoiser (trained on gaussian-noised digits). Samples: three digits
+/// and one noised digit for the scorer, three noised digits for the denoiser.
+pub fn train_models() -> Result<Vec<FirmwareModel>, String> {
+    let data = mnist()?;
+    let base = |epochs, loss| TrainConfig {
+        epochs,
+        batch_size: 32,
+        loss,
+        ..TrainConfig::default()
+    };
+    let digits = |idx: &[usize]| idx.iter().map(|&i| data.raw(i)).collect::<Vec<_>>();
+    let mut scorer_samples = digits(&[0, 1, 2]);
+    scorer_samples.push(noisy(&data, 3, 5));
+    let scorer = build_model(
+        "dense-scorer",
+        ModelSpec {
+            input: data.shape,
+            arch: Architecture::Dense {
+                hidden: vec![],
+                code: 32,
+                code_act: Act::Relu,
+            },
+            out_act: Act::Sigmoid,
+        },
+        base(4, Loss::Bce),
+        &data,
+        scorer_samples,
+    )?;
+    let denoiser = build_model(
+        "conv-denoiser",
+        ModelSpec {
+            input: data.shape,
+            arch: Architecture::Conv {
+                channels: vec![8, 4],
+                upsampling: Upsampling::Nearest,
+            },
+            out_act: Act::Sigmoid,
+        },
+        TrainConfig {
+            corruption: Some(Corruption::Gaussian {
+                factor: 0.5,
+                clip: true,
+            }),
+            ..base(3, Loss::Bce)
+        },
+        &data,
+        (0..3).map(|i| noisy(&data, 10 + i, 9 + i as u64)).collect(),
+    )?;
+    Ok(vec![scorer, denoiser])
+}
+
+/// Sample inputs as the firmware embeds them: little-endian f32, back to back.
+pub fn samples_bytes(samples: &[Vec<f32>]) -> Vec<u8> {
+    samples
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_le_bytes())
+        .collect()
+}
+
+/// Where firmware builds go: `$CARGO_TARGET_DIR/firmware` (so CI caches them with the host
+/// build), else `target/firmware`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+        .join("firmware")
+}
+
+/// The firmware directory.
+pub fn firmware_dir() -> PathBuf {
+    repo_root().join("firmware")
+}
+
+/// `cargo build --release` of the firmware with `model` and `samples` embedded and the given
+/// board feature (`None`: QEMU). Returns the ELF path.
+pub fn build(
+    model: &Path,
+    samples: &Path,
+    board: Option<&str>,
+    target_dir: &Path,
+) -> Result<PathBuf, String> {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(firmware_dir())
+        .args(["build", "--release", "--target-dir"])
+        .arg(target_dir)
+        .env("AEDGE_MODEL", model)
+        .env("AEDGE_SAMPLES", samples);
+    // A nested cargo must not inherit the outer build's target or flags.
+    for var in [
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_MAKEFLAGS",
+    ] {
+        cmd.env_remove(var);
+    }
+    if let Some(b) = board {
+        cmd.args(["--no-default-features", "--features", b]);
+    }
+    let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "firmware build failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(target_dir.join("thumbv7em-none-eabihf/release/aedge-firmware"))
+}
+
+/// Runs the ELF on QEMU's mps2-an386 with `-icount shift=6` under a timeout; returns the raw
+/// defmt bytes written to semihosting stdout. Fails unless the firmware exits with 0.
+pub fn run_qemu(elf: &Path, timeout_s: u32) -> Result<Vec<u8>, String> {
+    let out = Command::new("timeout")
+        .arg(timeout_s.to_string())
+        .args([
+            "qemu-system-arm",
+            "-cpu",
+            "cortex-m4",
+            "-machine",
+            "mps2-an386",
+            "-nographic",
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-icount",
+            "shift=6",
+            "-kernel",
+        ])
+        .arg(elf)
+        .output()
+        .map_err(|e| format!("cannot start qemu-system-arm (run scripts/install-qemu.sh): {e}"))?;
+    match out.status.code() {
+        Some(0) => Ok(out.stdout),
+        Some(124) => Err(format!("QEMU timed out after {timeout_s} s")),
+        code => Err(format!(
+            "firmware exited with {code:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )),
+    }
+}
+
+/// Decodes defmt frames with the ELF's table into log lines.
+pub fn decode(elf: &Path, raw: &[u8]) -> Result<Vec<String>, String> {
+    let bytes = std::fs::read(elf).map_err(|e| e.to_string())?;
+    let table = defmt_decoder::Table::parse(&bytes)
+        .map_err(|e| e.to_string())?
+        .ok_or("the ELF has no defmt table")?;
+    let mut stream = table.new_stream_decoder();
+    stream.received(raw);
+    let mut lines = Vec::new();
+    loop {
+        match stream.decode() {
+            Ok(frame) => lines.push(frame.display_message().to_string()),
+            Err(defmt_decoder::DecodeError::UnexpectedEof) => break,
+            Err(defmt_decoder::DecodeError::Malformed) => {
+                return Err("malformed defmt frame".into());
+            }
+        }
+    }
+    Ok(lines)
+}
+
+/// Flash and static RAM of a firmware ELF.
+#[derive(Clone, Copy, Debug)]
+pub struct Sizes {
+    /// Code and read-only data in flash (.vector_table, .text, .rodata, and .data's
+    /// initial values).
+    pub flash: u64,
+    /// Statically allocated RAM (.data, .bss, .uninit).
+    pub ram: u64,
+}
+
+/// Section sizes of a firmware ELF.
+pub fn sizes(elf: &Path) -> Result<Sizes, String> {
+    use object::{Object, ObjectSection};
+    let bytes = std::fs::read(elf).map_err(|e| e.to_string())?;
+    let file = object::File::parse(&*bytes).map_err(|e| e.to_string())?;
+    let size = |name: &str| file.section_by_name(name).map_or(0, |s| s.size());
+    let data = size(".data");
+    Ok(Sizes {
+        flash: size(".vector_table") + size(".text") + size(".rodata") + data,
+        ram: data + size(".bss") + size(".uninit"),
+    })
+}
+
+/// One sample's results as logged by the firmware.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceSample {
+    /// Reconstruction error.
+    pub error: f32,
+    /// Verdict.
+    pub anomalous: bool,
+    /// Timer ticks of `score`.
+    pub score_ticks: u32,
+    /// Timer ticks of `denoise`.
+    pub denoise_ticks: u32,
+    /// The reconstruction, bit for bit.
+    pub recon: Vec<f32>,
+}
+
+/// A whole firmware run.
+#[derive(Clone, Debug)]
+pub struct DeviceRun {
+    /// Per sample.
+    pub samples: Vec<DeviceSample>,
+    /// Stack high-water mark in bytes.
+    pub stack: usize,
+}
+
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let mut it = line.split_whitespace();
+    while let Some(w) = it.next() {
+        if w == key {
+            return it.next();
+        }
+    }
+    None
+}
+
+/// Parses the firmware's log lines.
+pub fn parse_run(lines: &[String]) -> Result<DeviceRun, String> {
+    let mut samples: Vec<DeviceSample> = Vec::new();
+    let mut stack = None;
+    let bad = |l: &str| format!("unexpected log line: {l}");
+    for l in lines {
+        if l.starts_with("sample ") {
+            let num = |k: &str| -> Result<&str, String> { field(l, k).ok_or_else(|| bad(l)) };
+            samples.push(DeviceSample {
+                error: num("error")?.parse().map_err(|_| bad(l))?,
+                anomalous: num("anomalous")?.parse().map_err(|_| bad(l))?,
+                score_ticks: num("score")?.parse().map_err(|_| bad(l))?,
+                denoise_ticks: num("denoise")?.parse().map_err(|_| bad(l))?,
+                recon: Vec::new(),
+            });
+        } else if let Some(rest) = l.strip_prefix("recon ") {
+            let (i, list) = rest.split_once(' ').ok_or_else(|| bad(l))?;
+            let i: usize = i.parse().map_err(|_| bad(l))?;
+            let bytes: Vec<u8> = list
+                .trim_matches(|c| c == '[' || c == ']')
+                .split(',')
+                .map(|b| b.trim().parse::<u8>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad(l))?;
+            let s = samples.get_mut(i).ok_or_else(|| bad(l))?;
+            s.recon = bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+        } else if let Some(rest) = l.strip_prefix("stack high-water ") {
+            stack = rest.trim_end_matches(" B").parse().ok();
+        } else if l.starts_with("inference failed") || l.starts_with("panic") {
+            return Err(l.clone());
+        }
+    }
+    Ok(DeviceRun {
+        samples,
+        stack: stack.ok_or("no stack high-water line")?,
+    })
+}
+
+/// Guest instructions from timer ticks under `-icount shift=6` (25 MHz timer, 64 ns per
+/// instruction): `ticks = 1.6 × instructions`.
+pub fn instructions(ticks: u32) -> u64 {
+    (ticks as u64 * 5).div_ceil(8)
+}
+
+/// The outcome of one model on the device.
+#[derive(Clone, Debug)]
+pub struct CheckReport {
+    /// ELF sizes.
+    pub sizes: Sizes,
+    /// Stack high-water mark in bytes.
+    pub stack: usize,
+    /// Median instructions per `score`.
+    pub score_insns: u64,
+    /// Median instructions per `denoise`.
+    pub denoise_insns: u64,
+    /// How the device matched the host: "bit-identical" (int8) or the largest difference.
+    pub agreement: String,
+}
+
+/// Builds the firmware for one model file, runs it in QEMU, and compares every sample with
+/// aedge-runtime on the host: int8 reconstructions, errors and verdicts must be
+/// bit-identical; f32 within 1e-5.
+pub fn check(
+    m: &FirmwareModel,
+    precision: Precision,
+    bytes: &[u8],
+    work: &Path,
+    target: &Path,
+) -> Result<CheckReport, String> {
+    let model_path = work.join(format!("{}-{precision}.aedge", m.name));
+    let samples_path = work.join(format!("{}.f32", m.name));
+    aedge_runtime::fs::write_atomic(&model_path, bytes).map_err(|e| e.to_string())?;
+    aedge_runtime::fs::write_atomic(&samples_path, &samples_bytes(&m.samples))
+        .map_err(|e| e.to_string())?;
+    let elf = build(&model_path, &samples_path, None, target)?;
+    // Keep this build's ELF: the next build reuses the target directory.
+    let kept = work.join(format!("{}-{precision}.elf", m.name));
+    std::fs::copy(&elf, &kept).map_err(|e| e.to_string())?;
+    let raw = run_qemu(&kept, 120)?;
+    let run = parse_run(&decode(&kept, &raw)?)?;
+    if run.samples.len() != m.samples.len() {
+        return Err(format!(
+            "device reported {} samples, expected {}",
+            run.samples.len(),
+            m.samples.len()
+        ));
+    }
+    let file = AlignedBytes::from(bytes.to_vec());
+    let model = Model::parse(&file).map_err(|e| e.to_string())?;
+    let mut arena = AlignedBytes::zeroed(model.arena_len());
+    let mut worst = 0.0f32;
+    for (i, (x, dev)) in m.samples.iter().zip(&run.samples).enumerate() {
+        let mut y = vec![0.0; model.output_shape().len()];
+        model
+            .reconstruct(x, &mut y, &mut arena)
+            .map_err(|e| e.to_string())?;
+        let s = model.score(x, &mut arena).map_err(|e| e.to_string())?;
+        if dev.recon.len() != y.len() {
+            return Err(format!(
+                "sample {i}: device sent {} values",
+                dev.recon.len()
+            ));
+        }
+        let diff = y
+            .iter()
+            .zip(&dev.recon)
+            .map(|(a, b)| (a - b).abs())
+            .fold((s.error - dev.error).abs(), f32::max);
+        worst = worst.max(diff);
+        if precision == Precision::Int8 {
+            let same = y
+                .iter()
+                .zip(&dev.recon)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+                && s.error.to_bits() == dev.error.to_bits()
+                && s.anomalous == dev.anomalous;
+            if !same {
+                return Err(format!(
+                    "{} int8 sample {i}: device differs from host (max diff {diff})",
+                    m.name
+                ));
+            }
+        } else if diff > 1e-5 || s.anomalous != dev.anomalous {
+            return Err(format!(
+                "{} {precision} sample {i}: device differs from host by {diff}",
+                m.name
+            ));
+        }
+    }
+    let median = |f: fn(&DeviceSample) -> u32| {
+        let mut v: Vec<u32> = run.samples.iter().map(f).collect();
+        v.sort_unstable();
+        instructions(v[v.len() / 2])
+    };
+    Ok(CheckReport {
+        sizes: sizes(&kept)?,
+        stack: run.stack,
+        score_insns: median(|s| s.score_ticks),
+        denoise_insns: median(|s| s.denoise_ticks),
+        agreement: if precision == Precision::Int8 {
+            "bit-identical".into()
+        } else {
+            format!("max diff {worst:.1e}")
+        },
+    })
+}
