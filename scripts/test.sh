@@ -38,7 +38,10 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "tests"
-cargo test --workspace
+cargo test --workspace -- --skip firmware_matches_the_host_in_qemu
+
+step "firmware in QEMU: device vs host, sizes and instruction counts"
+cargo test -p aedge-tests --test firmware -- --nocapture
 
 step "no_std builds of aedge-runtime (no heap; and with alloc)"
 for t in "${THUMB_TARGETS[@]}"; do

@@ -1439,13 +1439,17 @@ pub fn to_onnx_order(onnx_dims: &[usize], runtime: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-/// Runs the ONNX file in tract-onnx and the imported graph in aedge-runtime (f32) on the same
-/// sample (ONNX layout) and returns the largest absolute difference of the reconstructions.
+/// Runs the ONNX file in tract-onnx and the imported graph in aedge-runtime (f32, without its
+/// preprocessing) on the same sample (ONNX layout, model units) and returns the largest absolute difference of the reconstructions.
 pub fn verify(bytes: &[u8], graph: &Graph, sample: &[f32]) -> Result<f32, String> {
     use aedge_runtime::{AlignedBytes, Model, Precision};
     let dims = input_dims(bytes).map_err(|e| e.to_string())?;
     let expected = tract_run(bytes, &dims, sample).map_err(|e| format!("tract-onnx: {e:#}"))?;
-    let file = AlignedBytes::from(graph.to_aedge(Precision::F32).map_err(|e| e.to_string())?);
+    // The ONNX file takes model units: compare without the preprocessing.
+    let mut plain = graph.clone();
+    plain.preprocess_scale = vec![1.0];
+    plain.preprocess_offset = vec![0.0];
+    let file = AlignedBytes::from(plain.to_aedge(Precision::F32).map_err(|e| e.to_string())?);
     let m = Model::parse(&file).map_err(|e| e.to_string())?;
     let mut arena = AlignedBytes::zeroed(m.arena_len());
     let x = to_runtime_order(&dims, sample);

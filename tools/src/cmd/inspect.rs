@@ -1,0 +1,133 @@
+//! `aedge inspect`: what a model costs on a device, like `stedgeai analyze`.
+
+use crate::{Out, Result};
+use aedge_runtime::{Model, Op};
+use serde_json::json;
+use std::path::PathBuf;
+
+/// Arguments of `aedge inspect`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The .aedge model.
+    model: PathBuf,
+}
+
+fn op_text(op: &Op) -> String {
+    match *op {
+        Op::Dense { units } => format!("Dense {units}"),
+        Op::Conv2d {
+            out_c,
+            kernel,
+            stride,
+            ..
+        } => {
+            format!("Conv2d {out_c} {}x{} /{}", kernel[0], kernel[1], stride[0])
+        }
+        Op::ConvTranspose2d {
+            out_c,
+            kernel,
+            stride,
+            ..
+        } => {
+            format!(
+                "ConvTranspose2d {out_c} {}x{} x{}",
+                kernel[0], kernel[1], stride[0]
+            )
+        }
+        Op::MaxPool2d { kernel, .. } => format!("MaxPool2d {}x{}", kernel[0], kernel[1]),
+        Op::Upsample2d { factor } => format!("Upsample2d x{}", factor[0]),
+        Op::Reshape { .. } => "Reshape".into(),
+        Op::Activation => "Activation".into(),
+        Op::Lstm {
+            units,
+            return_sequences,
+        } => {
+            format!(
+                "Lstm {units}{}",
+                if return_sequences { " (sequence)" } else { "" }
+            )
+        }
+        Op::Repeat { times } => format!("Repeat x{times}"),
+    }
+}
+
+/// Runs the subcommand.
+pub fn run(a: Args, out: Out) -> Result<()> {
+    let bytes = super::read_model(&a.model)?;
+    let m = Model::parse(&bytes).map_err(|e| e.to_string())?;
+    let shape = |s: aedge_runtime::Shape| format!("{}x{}x{}", s.h, s.w, s.c);
+    let layers: Vec<_> = m.layers().collect();
+    let stats = m.error_stats();
+    out.json(json!({
+        "name": m.name(),
+        "precision": m.precision().to_string(),
+        "input": [m.input_shape().h, m.input_shape().w, m.input_shape().c],
+        "latent": [m.latent_shape().h, m.latent_shape().w, m.latent_shape().c],
+        "file_bytes": m.file_len(),
+        "weights_bytes": m.weights_len(),
+        "arena_bytes": m.arena_len(),
+        "params": m.param_count(),
+        "macs": m.macs(),
+        "metric": m.metric().to_string(),
+        "threshold": m.threshold(),
+        "threshold_rule": format!("{:?}", m.threshold_rule()),
+        "calibration_errors": {
+            "count": stats.count, "mean": stats.mean, "std": stats.std, "min": stats.min,
+            "p50": stats.p50, "p95": stats.p95, "p99": stats.p99, "max": stats.max,
+        },
+        "layers": layers.iter().map(|l| json!({
+            "index": l.index,
+            "op": op_text(&l.desc.op),
+            "activation": format!("{:?}", l.desc.act),
+            "input": [l.input.h, l.input.w, l.input.c],
+            "output": [l.output.h, l.output.w, l.output.c],
+            "params": l.params,
+            "macs": l.macs,
+        })).collect::<Vec<_>>(),
+    }));
+    out.line(format!(
+        "{} ({}): input {}, code {}, {} layers",
+        m.name(),
+        m.precision(),
+        shape(m.input_shape()),
+        shape(m.latent_shape()),
+        layers.len()
+    ));
+    out.line(format!(
+        "{:>3}  {:<28} {:<12} {:>12} {:>10} {:>12}",
+        "#", "op", "act", "output", "params", "MACs"
+    ));
+    for l in &layers {
+        out.line(format!(
+            "{:>3}  {:<28} {:<12} {:>12} {:>10} {:>12}",
+            l.index,
+            op_text(&l.desc.op),
+            format!("{:?}", l.desc.act)
+                .split_whitespace()
+                .next()
+                .unwrap_or(""),
+            shape(l.output),
+            l.params,
+            l.macs
+        ));
+    }
+    out.line(format!(
+        "params {}, MACs {}, flash {} B (weights {} B), arena {} B",
+        m.param_count(),
+        m.macs(),
+        m.file_len(),
+        m.weights_len(),
+        m.arena_len()
+    ));
+    out.line(format!(
+        "metric {}, threshold {} ({:?}; calibration errors: n {}, mean {:.4}, p99 {:.4}, max {:.4})",
+        m.metric(),
+        m.threshold(),
+        m.threshold_rule(),
+        stats.count,
+        stats.mean,
+        stats.p99,
+        stats.max
+    ));
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! One module per subcommand.
+
+pub mod denoise;
+pub mod import;
+pub mod inspect;
+pub mod score;
+
+use aedge_runtime::{AlignedBytes, Model};
+use std::path::Path;
+
+/// Reads a `.aedge` file into aligned memory (parse it with [`Model::parse`]).
+pub fn read_model(path: &Path) -> crate::Result<AlignedBytes> {
+    let bytes = aedge_runtime::fs::read(path).map_err(|e| e.to_string())?;
+    Model::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(bytes)
+}

@@ -1,0 +1,85 @@
+//! `aedge`: the command line of the aedge toolkit. Each subcommand lives in `cmd/`; sample
+//! files are read by `input`, images written by `output`. User errors print one line and exit
+//! with code 1 (clap's usage errors exit with 2).
+
+mod cmd;
+mod input;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Autoencoders from a workstation to a microcontroller.
+#[derive(Parser)]
+#[command(name = "aedge", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print nothing but errors (and the JSON with --json).
+    #[arg(long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Layers, parameters, MACs, flash and arena bytes, threshold of a .aedge model.
+    Inspect(cmd::inspect::Args),
+    /// Convert an ONNX autoencoder (PyTorch, Keras, …) to a .aedge file.
+    Import(cmd::import::Args),
+    /// Reconstruction errors and anomaly verdicts of samples (AUROC with labels).
+    Score(cmd::score::Args),
+    /// Denoise images: PNG or IDX in, PNG out.
+    Denoise(cmd::denoise::Args),
+}
+
+/// Output settings shared by all subcommands.
+#[derive(Clone, Copy)]
+pub struct Out {
+    /// JSON on stdout.
+    pub json: bool,
+    /// No text output.
+    pub quiet: bool,
+}
+
+impl Out {
+    /// Prints a text line unless quiet or JSON.
+    pub fn line(&self, s: impl AsRef<str>) {
+        if !self.quiet && !self.json {
+            println!("{}", s.as_ref());
+        }
+    }
+
+    /// Prints the JSON value when asked for.
+    pub fn json(&self, v: serde_json::Value) {
+        if self.json {
+            println!("{v:#}");
+        }
+    }
+}
+
+/// A user-facing error: one line.
+pub type Result<T> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = Out {
+        json: cli.json,
+        quiet: cli.quiet,
+    };
+    let r = match cli.command {
+        Command::Inspect(a) => cmd::inspect::run(a, out),
+        Command::Import(a) => cmd::import::run(a, out),
+        Command::Score(a) => cmd::score::run(a, out),
+        Command::Denoise(a) => cmd::denoise::run(a, out),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The `aedge` binary end to end on small data, including bad inputs: user errors exit with
+//! 1 and one line on stderr, never a panic or a half-written file.
+
+use aedge_runtime::calibrate::{ranges, RangeMethod};
+use aedge_runtime::{zoo, Precision};
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn mnist() -> PathBuf {
+    repo().join("data/mnist-sample/t1k-images-idx3-ubyte.gz")
+}
+
+fn labels() -> PathBuf {
+    repo().join("data/mnist-sample/t1k-labels-idx1-ubyte.gz")
+}
+
+fn aedge() -> Command {
+    Command::cargo_bin("aedge").unwrap()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = repo().join("target/cli-tests");
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+/// A user error: exit code 1, one `error:` line, no panic; returns the message.
+fn fails(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The seeded 784-32-784 reference model, int8, calibrated on the bundled digits.
+fn dense_int8() -> PathBuf {
+    let path = tmp("dense-int8.aedge");
+    let g = zoo::mnist_dense(32, 1);
+    let im = aedge_trainer::data::Images::read(mnist()).unwrap();
+    let calib: Vec<&[f32]> = (0..50).map(|i| im.image(i)).collect();
+    let r = ranges(&g, calib, RangeMethod::MinMax).unwrap();
+    aedge_runtime::fs::write_atomic(&path, &g.to_aedge_int8(&r).unwrap()).unwrap();
+    let f32_path = tmp("dense-f32.aedge");
+    aedge_runtime::fs::write_atomic(&f32_path, &g.to_aedge(Precision::F32).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn inspect_reports_layers_sizes_and_arena() {
+    let m = dense_int8();
+    let text = stdout(aedge().arg("inspect").arg(&m));
+    assert!(
+        text.contains("Dense 32") && text.contains("arena 816 B"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(aedge().args(["inspect", "--json"]).arg(&m))).unwrap();
+    assert_eq!(json["arena_bytes"], 816);
+    assert_eq!(json["macs"], 50176);
+    assert_eq!(json["layers"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn import_score_and_denoise_a_pytorch_model() {
+    let onnx = repo().join("tests/fixtures/onnx/torch_conv_ae.onnx");
+    let out = tmp("torch-conv-int8.aedge");
+    let _ = std::fs::remove_file(&out);
+    let json: serde_json::Value = serde_json::from_str(&stdout(
+        aedge()
+            .args([
+                "import",
+                "--json",
+                "--precision",
+                "int8",
+                "--scale",
+                "0.00392157",
+            ])
+            .arg(&onnx)
+            .arg("-o")
+            .arg(&out)
+            .arg("--calib")
+            .arg(mnist())
+            .arg("--calib-count")
+            .arg("50")
+            .arg("--normal")
+            .arg(mnist()),
+    ))
+    .unwrap();
+    assert!(json["tract_max_abs_diff"].as_f64().unwrap() <= 1e-5);
+    assert_eq!(json["precision"], "int8");
+    assert!(out.exists());
+    let score: serde_json::Value = serde_json::from_str(&stdout(
+        aedge()
+            .args(["score", "--json", "--limit", "200", "--normal", "1"])
+            .arg(&out)
+            .arg(mnist())
+            .arg("--labels")
+            .arg(labels()),
+    ))
+    .unwrap();
+    assert_eq!(score["samples"].as_array().unwrap().len(), 200);
+    let au = score["auroc"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&au));
+    let png = tmp("denoised.png");
+    let _ = std::fs::remove_file(&png);
+    stdout(
+        aedge()
+            .arg("denoise")
+            .arg(&out)
+            .arg(mnist())
+            .arg("-o")
+            .arg(&png)
+            .args(["--limit", "12"]),
+    );
+    let img = image::open(&png).unwrap();
+    // Two rows of ten (inputs, denoised) and one of two of each: 4 rows of 28 pixels.
+    assert_eq!((img.width(), img.height()), (280, 112));
+    // A single PNG in gives a single PNG out.
+    let one = tmp("one.png");
+    aedge_png(&png, &one);
+    let single = tmp("single-out.png");
+    stdout(
+        aedge()
+            .arg("denoise")
+            .arg(&out)
+            .arg(&one)
+            .arg("-o")
+            .arg(&single),
+    );
+    assert_eq!(image::open(&single).unwrap().width(), 28);
+}
+
+/// Crops the first 28×28 tile of a grid to a new PNG.
+fn aedge_png(grid: &Path, to: &Path) {
+    let img = image::open(grid).unwrap().to_luma8();
+    let tile = image::imageops::crop_imm(&img, 0, 0, 28, 28).to_image();
+    tile.save(to).unwrap();
+}
+
+#[test]
+fn bad_inputs_are_one_line_errors() {
+    let m = dense_int8();
+    // Not a model, a missing file, a truncated model.
+    let e = fails(aedge().arg("inspect").arg(repo().join("README.md")));
+    assert!(e.contains("magic"), "{e}");
+    fails(aedge().arg("inspect").arg(tmp("missing.aedge")));
+    let bytes = std::fs::read(&m).unwrap();
+    let cut = tmp("cut.aedge");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    fails(aedge().arg("inspect").arg(&cut));
+    // Wrong sample size, NaN, unknown format.
+    let small = tmp("small.f32");
+    std::fs::write(&small, [0u8; 12]).unwrap();
+    let e = fails(aedge().arg("score").arg(&m).arg(&small));
+    assert!(e.contains("784"), "{e}");
+    let nan = tmp("nan.f32");
+    let mut v = vec![0u8; 784 * 4];
+    v[40..44].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&nan, &v).unwrap();
+    let e = fails(aedge().arg("score").arg(&m).arg(&nan));
+    assert!(
+        e.contains("sample 0") && e.to_lowercase().contains("finite"),
+        "{e}"
+    );
+    fails(aedge().arg("score").arg(&m).arg(repo().join("README.md")));
+    // An ONNX op the runtime lacks; an int8 import without calibration data; nothing written.
+    let out = tmp("never.aedge");
+    let _ = std::fs::remove_file(&out);
+    let e = fails(
+        aedge()
+            .arg("import")
+            .arg(repo().join("tests/fixtures/onnx/torch_elu.onnx"))
+            .arg("-o")
+            .arg(&out),
+    );
+    assert!(e.contains("'Elu'"), "{e}");
+    let e = fails(
+        aedge()
+            .args(["import", "--precision", "int8"])
+            .arg(repo().join("tests/fixtures/onnx/torch_dense_ae.onnx"))
+            .arg("-o")
+            .arg(&out),
+    );
+    assert!(e.contains("--calib"), "{e}");
+    assert!(!out.exists());
+    // Labels that do not cover the samples.
+    let e = fails(
+        aedge()
+            .args(["score", "--normal", "1", "--labels"])
+            .arg(&m)
+            .arg(&m)
+            .arg(mnist()),
+    );
+    assert!(!e.is_empty());
+    // Usage errors are clap's (exit 2).
+    let out = aedge()
+        .args(["import", "--precision", "int4", "x.onnx", "-o", "y"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
