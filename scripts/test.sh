@@ -30,6 +30,9 @@ cargo --version
 step "qemu-system-arm (firmware tests)"
 bash scripts/install-qemu.sh || die "the firmware tests need qemu-system-arm (see scripts/install-qemu.sh)"
 
+step "chromium (report test)"
+bash scripts/install-chromium.sh || die "the report test needs chromium (see scripts/install-chromium.sh)"
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 (cd firmware && cargo fmt -- --check)

@@ -5,6 +5,7 @@
 mod cmd;
 mod input;
 mod output;
+mod report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ enum Command {
     Score(cmd::score::Args),
     /// Denoise images: PNG or IDX in, PNG out.
     Denoise(cmd::denoise::Args),
+    /// The main job on the bundled MNIST sample: train, export, evaluate, report.html.
+    Quickstart(cmd::quickstart::Args),
 }
 
 /// Output settings shared by all subcommands.
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::Import(a) => cmd::import::run(a, out),
         Command::Score(a) => cmd::score::run(a, out),
         Command::Denoise(a) => cmd::denoise::run(a, out),
+        Command::Quickstart(a) => cmd::quickstart::run(a, out),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 pub mod denoise;
 pub mod import;
 pub mod inspect;
+pub mod quickstart;
 pub mod score;
 
 use aedge_runtime::{AlignedBytes, Model};

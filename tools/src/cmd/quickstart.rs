@@ -1,0 +1,419 @@
+//! `aedge quickstart`: the main job on the bundled MNIST sample, no download. Trains a
+//! denoising conv AE and a one-class anomaly AE, exports ONNX and int8 `.aedge`, evaluates
+//! them (denoising PSNR against a median filter, AUROC f32 vs int8, sizes, host latency), and
+//! writes `runs/quickstart/` with the models, figures and a self-contained `report.html`.
+
+use crate::report::{Figure, Report, Table};
+use crate::{output, Out, Result};
+use aedge_runtime::calibrate::threshold;
+use aedge_runtime::{AlignedBytes, Model, Precision, ThresholdRule};
+use aedge_trainer::corrupt::Corruption;
+use aedge_trainer::data::{read_labels, Dataset, Images};
+use aedge_trainer::export::to_graph;
+use aedge_trainer::model::{Act, Architecture, ModelSpec, Upsampling};
+use aedge_trainer::onnx::{to_onnx, Part};
+use aedge_trainer::parity::{auroc, export_precisions, psnr};
+use aedge_trainer::{device, loss::Loss, train, Backend, RunOptions, TrainConfig};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Arguments of `aedge quickstart`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// IDX images to use instead of the bundled MNIST sample.
+    #[arg(long)]
+    images: Option<PathBuf>,
+    /// IDX labels for --images.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// The digit that counts as normal for the anomaly model.
+    #[arg(long, default_value_t = 1)]
+    normal_digit: u8,
+    /// Output directory.
+    #[arg(long, default_value = "runs/quickstart")]
+    out: PathBuf,
+    /// Epochs of the denoiser (the anomaly model gets twice as many over its smaller set);
+    /// fewer is faster and worse.
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+}
+
+fn repo_data(rel: &str) -> PathBuf {
+    // The binary may run from anywhere in the repository or beside it.
+    let here = PathBuf::from(rel);
+    if here.exists() {
+        return here;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(rel)
+}
+
+fn noisy(x: &[f32], seed: u64) -> Vec<f32> {
+    let mut v = x.to_vec();
+    let mut rng = aedge_runtime::zoo::SplitMix(seed);
+    Corruption::Gaussian {
+        factor: 0.5,
+        clip: true,
+    }
+    .apply(&mut v, &mut rng);
+    v
+}
+
+/// 3×3 median filter (edges replicated), the classical baseline for denoising.
+fn median3(x: &[f32], h: usize, w: usize) -> Vec<f32> {
+    let mut out = vec![0.0; x.len()];
+    for y in 0..h {
+        for xx in 0..w {
+            let mut win = [0.0f32; 9];
+            let mut k = 0;
+            for dy in [-1i64, 0, 1] {
+                for dx in [-1i64, 0, 1] {
+                    let yy = (y as i64 + dy).clamp(0, h as i64 - 1) as usize;
+                    let xq = (xx as i64 + dx).clamp(0, w as i64 - 1) as usize;
+                    win[k] = x[yy * w + xq];
+                    k += 1;
+                }
+            }
+            win.sort_by(f32::total_cmp);
+            out[y * w + xx] = win[4];
+        }
+    }
+    out
+}
+
+fn parse(bytes: &[u8]) -> Result<(AlignedBytes, usize)> {
+    let a = AlignedBytes::from(bytes.to_vec());
+    let n = Model::parse(&a).map_err(|e| e.to_string())?.arena_len();
+    Ok((a, n))
+}
+
+/// Median microseconds of `f` over `n` runs (after one warm-up).
+fn median_us(n: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..n)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    aedge_runtime::fs::write_atomic(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Runs the subcommand.
+pub fn run(a: Args, out: Out) -> Result<()> {
+    let start = Instant::now();
+    let images_path = a
+        .images
+        .clone()
+        .unwrap_or_else(|| repo_data("data/mnist-sample/t1k-images-idx3-ubyte.gz"));
+    let labels_path = a
+        .labels
+        .clone()
+        .unwrap_or_else(|| repo_data("data/mnist-sample/t1k-labels-idx1-ubyte.gz"));
+    let images = Images::read(&images_path).map_err(|e| e.to_string())?;
+    let labels = read_labels(&labels_path).map_err(|e| e.to_string())?;
+    if labels.len() != images.count {
+        return Err(format!(
+            "{} labels for {} images",
+            labels.len(),
+            images.count
+        ));
+    }
+    if a.normal_digit > 9 {
+        return Err("--normal-digit must be 0–9".into());
+    }
+    std::fs::create_dir_all(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
+    let data = Dataset::from_images(&images, Some(labels.clone()));
+    let (train_set, test) = data.split(0.2, 42);
+    let [h, w, _] = data.shape;
+    let dev = device(Backend::Flex).map_err(|e| e.to_string())?;
+    let mut opts = RunOptions::new(dev);
+    opts.progress = !out.quiet && !out.json;
+    let cfg = |loss, corruption| TrainConfig {
+        epochs: a.epochs.max(1),
+        batch_size: 32,
+        loss,
+        corruption,
+        ..TrainConfig::default()
+    };
+    let raw = |d: &Dataset| -> Vec<Vec<f32>> { (0..d.len()).map(|i| d.raw(i)).collect() };
+
+    // 1. Denoising conv AE (Keras-blog style, gaussian noise 0.5, clipped).
+    out.line(format!(
+        "1/4 training a denoising conv AE on {} digits",
+        train_set.len()
+    ));
+    let noise = Corruption::Gaussian {
+        factor: 0.5,
+        clip: true,
+    };
+    let den_spec = ModelSpec {
+        input: data.shape,
+        arch: Architecture::Conv {
+            channels: vec![16, 8],
+            upsampling: Upsampling::Nearest,
+        },
+        out_act: Act::Sigmoid,
+    };
+    let den_cfg = cfg(Loss::Bce, Some(noise));
+    let den =
+        train(&den_spec, &den_cfg, &train_set, Some(&test), &opts).map_err(|e| e.to_string())?;
+    let den_graph = to_graph("denoiser", &den.model, &den_spec, &data, den_cfg.loss)?;
+    let calib: Vec<Vec<f32>> = raw(&train_set).into_iter().take(200).collect();
+    let test_raw = raw(&test);
+    let den_files = export_precisions(&den_graph, &calib, &test_raw[..test_raw.len().min(100)])?;
+
+    // 2. One-class anomaly AE: trained on the normal digit only.
+    let normal_train = train_set.with_labels(&[a.normal_digit]);
+    if normal_train.len() < 10 {
+        return Err(format!(
+            "only {} training images of digit {}",
+            normal_train.len(),
+            a.normal_digit
+        ));
+    }
+    out.line(format!(
+        "2/4 training a one-class anomaly AE on {} images of digit {}",
+        normal_train.len(),
+        a.normal_digit
+    ));
+    let an_spec = ModelSpec {
+        input: data.shape,
+        arch: Architecture::Dense {
+            hidden: vec![128],
+            code: 32,
+            code_act: Act::Relu,
+        },
+        out_act: Act::Sigmoid,
+    };
+    let an_cfg = TrainConfig {
+        epochs: a.epochs.max(1) * 2,
+        ..cfg(Loss::Bce, None)
+    };
+    let an = train(&an_spec, &an_cfg, &normal_train, None, &opts).map_err(|e| e.to_string())?;
+    let mut an_graph = to_graph("anomaly", &an.model, &an_spec, &data, an_cfg.loss)?;
+    // Threshold: 99th percentile of the f32 errors on the normal training digits.
+    let normal_raw = raw(&normal_train);
+    {
+        let (f, n) = parse(
+            &an_graph
+                .to_aedge(Precision::F32)
+                .map_err(|e| e.to_string())?,
+        )?;
+        let m = Model::parse(&f).map_err(|e| e.to_string())?;
+        let mut arena = AlignedBytes::zeroed(n);
+        let errs = normal_raw
+            .iter()
+            .map(|x| m.score(x, &mut arena).map(|s| s.error))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let rule = ThresholdRule::Percentile(99.0);
+        (an_graph.threshold, an_graph.errors) =
+            threshold(&errs, rule).map_err(|e| e.to_string())?;
+        an_graph.threshold_rule = rule;
+    }
+    let an_files = export_precisions(&an_graph, &normal_raw, &normal_raw)?;
+
+    // 3. Export: ONNX (whole, encoder, decoder) and .aedge in f32 and int8.
+    out.line("3/4 exporting ONNX and .aedge files");
+    let mut sizes = Table::new(&["model", "file", "bytes", "arena B"]);
+    for (name, g, files) in [
+        ("denoiser", &den_graph, &den_files),
+        ("anomaly", &an_graph, &an_files),
+    ] {
+        for (part, suffix) in [
+            (Part::Whole, ""),
+            (Part::Encoder, "-encoder"),
+            (Part::Decoder, "-decoder"),
+        ] {
+            let file = format!("{name}{suffix}.onnx");
+            let bytes = to_onnx(g, part)?;
+            write(&a.out.join(&file), &bytes)?;
+            sizes.row(vec![name.into(), file, bytes.len().to_string(), "–".into()]);
+        }
+        for (p, bytes) in [(Precision::F32, &files.f32), (Precision::Int8, &files.int8)] {
+            let file = format!("{name}-{p}.aedge");
+            write(&a.out.join(&file), bytes)?;
+            let (_, arena) = parse(bytes)?;
+            sizes.row(vec![
+                name.into(),
+                file,
+                bytes.len().to_string(),
+                arena.to_string(),
+            ]);
+        }
+    }
+
+    // 4. Evaluation.
+    out.line("4/4 evaluating");
+    let (d32, a32) = parse(&den_files.f32)?;
+    let (d8, a8) = parse(&den_files.int8)?;
+    let (m32, m8) = (
+        Model::parse(&d32).map_err(|e| e.to_string())?,
+        Model::parse(&d8).map_err(|e| e.to_string())?,
+    );
+    let mut arena = AlignedBytes::zeroed(a32.max(a8));
+    let n_eval = test.len().min(100);
+    let (mut p_noisy, mut p_median, mut p32, mut p8) = (0.0, 0.0, 0.0, 0.0);
+    let mut fig_rows: Vec<Vec<Vec<f32>>> = vec![Vec::new(); 5];
+    for i in 0..n_eval {
+        let clean = test.sample(i);
+        let nx = noisy(clean, 1000 + i as u64);
+        let nraw: Vec<f32> = nx.iter().map(|v| v * 255.0).collect();
+        let med = median3(&nx, h, w);
+        let mut y32 = vec![0.0; clean.len()];
+        let mut y8 = vec![0.0; clean.len()];
+        m32.reconstruct(&nraw, &mut y32, &mut arena)
+            .map_err(|e| e.to_string())?;
+        m8.reconstruct(&nraw, &mut y8, &mut arena)
+            .map_err(|e| e.to_string())?;
+        p_noisy += psnr(clean, &nx, 1.0);
+        p_median += psnr(clean, &med, 1.0);
+        p32 += psnr(clean, &y32, 1.0);
+        p8 += psnr(clean, &y8, 1.0);
+        if i < 10 {
+            for (r, v) in [clean.to_vec(), nx, med, y32, y8].into_iter().enumerate() {
+                fig_rows[r].push(v.iter().map(|p| p * 255.0).collect());
+            }
+        }
+    }
+    let k = n_eval as f64;
+    let (p_noisy, p_median, p32, p8) = (p_noisy / k, p_median / k, p32 / k, p8 / k);
+    let den_png = a.out.join("denoising.png");
+    let rows: Vec<Vec<&[f32]>> = fig_rows
+        .iter()
+        .map(|r| r.iter().map(Vec::as_slice).collect())
+        .collect();
+    output::png_grid(&den_png, &rows, h, w, 1)?;
+
+    // Anomaly AUROC on the held-out digits: normal digit vs all others.
+    let test_labels = test.labels.clone().unwrap_or_default();
+    let anomalous: Vec<bool> = test_labels.iter().map(|&l| l != a.normal_digit).collect();
+    let mut an_scores = Vec::new();
+    let mut an_lat = Vec::new();
+    for (p, bytes) in [("f32", &an_files.f32), ("int8", &an_files.int8)] {
+        let (f, n) = parse(bytes)?;
+        let m = Model::parse(&f).map_err(|e| e.to_string())?;
+        let mut ar = AlignedBytes::zeroed(n);
+        let errs = test_raw
+            .iter()
+            .map(|x| m.score(x, &mut ar).map(|s| s.error))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let flagged = errs.iter().filter(|&&e| e > m.threshold()).count();
+        let x0 = &test_raw[0];
+        let us = median_us(200, || {
+            let _ = m.score(x0, &mut ar);
+        });
+        an_scores.push((p, auroc(&errs, &anomalous), flagged));
+        an_lat.push((p, us));
+    }
+    let x0 = &test_raw[0];
+    let mut y = vec![0.0; x0.len()];
+    let den_lat = [
+        (
+            "f32",
+            median_us(50, || {
+                let _ = m32.denoise(x0, &mut y, &mut arena);
+            }),
+        ),
+        (
+            "int8",
+            median_us(50, || {
+                let _ = m8.denoise(x0, &mut y, &mut arena);
+            }),
+        ),
+    ];
+
+    // The command exactly as run (the README's is `cargo run --release -p aedge -- quickstart`).
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = if argv == ["quickstart"] {
+        "cargo run --release -p aedge -- quickstart".to_string()
+    } else {
+        format!("aedge {}", argv.join(" "))
+    };
+    let cmd = cmd.as_str();
+    let mut psnr_t = Table::new(&["method", "PSNR vs clean (dB)"]);
+    for (m, v) in [
+        ("noisy input (gaussian σ=0.5, clipped)", p_noisy),
+        ("3×3 median filter", p_median),
+        ("denoising AE, f32", p32),
+        ("denoising AE, int8", p8),
+    ] {
+        psnr_t.row(vec![m.into(), format!("{v:.2}")]);
+    }
+    let mut au_t = Table::new(&["precision", "AUROC", "flagged of held-out"]);
+    for (p, au, flagged) in &an_scores {
+        au_t.row(vec![
+            p.to_string(),
+            au.map(|v| format!("{v:.4}")).unwrap_or("–".into()),
+            format!("{flagged} / {}", test_raw.len()),
+        ]);
+    }
+    let mut lat_t = Table::new(&["model", "precision", "median µs (this host)"]);
+    for (p, us) in &den_lat {
+        lat_t.row(vec![
+            "denoiser (denoise)".into(),
+            p.to_string(),
+            format!("{us:.1}"),
+        ]);
+    }
+    for (p, us) in &an_lat {
+        lat_t.row(vec![
+            "anomaly (score)".into(),
+            p.to_string(),
+            format!("{us:.1}"),
+        ]);
+    }
+    let mut report = Report::new("aedge quickstart");
+    report.text(&format!(
+        "Bundled MNIST sample ({} images: {} train, {} held out), seeded; {} epochs for the denoiser, {} for the anomaly model (normal digit {}). Total time {:.0} s.",
+        data.len(),
+        train_set.len(),
+        test.len(),
+        den_cfg.epochs,
+        an_cfg.epochs,
+        a.normal_digit,
+        start.elapsed().as_secs_f64()
+    ));
+    report.section("Denoising", cmd, &psnr_t);
+    report.figure(&Figure {
+        path: den_png.clone(),
+        caption: "Rows: clean, noisy, 3×3 median, AE f32, AE int8 (first 10 held-out digits)"
+            .into(),
+    })?;
+    report.section(
+        &format!("Anomaly detection (normal = digit {})", a.normal_digit),
+        cmd,
+        &au_t,
+    );
+    report.section("Sizes", cmd, &sizes);
+    report.section("Host latency", cmd, &lat_t);
+    let html = report.finish();
+    write(&a.out.join("report.html"), html.as_bytes())?;
+
+    out.json(json!({
+        "out": a.out.display().to_string(),
+        "denoising_psnr_db": {"noisy": p_noisy, "median3": p_median, "ae_f32": p32, "ae_int8": p8},
+        "anomaly_auroc": an_scores.iter().map(|(p, au, _)| json!({"precision": p, "auroc": au})).collect::<Vec<_>>(),
+        "seconds": start.elapsed().as_secs_f64(),
+    }));
+    out.line(String::new());
+    out.line(psnr_t.text());
+    out.line(au_t.text());
+    out.line(lat_t.text());
+    out.line(format!(
+        "models, figures and report.html in {} ({:.0} s)",
+        a.out.display(),
+        start.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}

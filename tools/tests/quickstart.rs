@@ -1,0 +1,108 @@
+//! `aedge quickstart` end to end (few epochs, to stay quick), and its report page opened in a
+//! real headless browser (Debian's chromium): it renders, and logs no console errors.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn chromium() -> PathBuf {
+    for b in ["chromium", "chromium-browser"] {
+        for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+            let p = Path::new(dir).join(b);
+            if p.exists() {
+                return p;
+            }
+        }
+    }
+    panic!("chromium not found: run scripts/install-chromium.sh (scripts/test.sh does)");
+}
+
+#[test]
+fn quickstart_writes_models_and_a_report_that_renders() {
+    let out = repo().join("target/quickstart-test");
+    let _ = std::fs::remove_dir_all(&out);
+    let run = Command::cargo_bin("aedge")
+        .unwrap()
+        .args(["quickstart", "--quiet", "--json", "--epochs", "2", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    for k in ["noisy", "median3", "ae_f32", "ae_int8"] {
+        assert!(json["denoising_psnr_db"][k].as_f64().unwrap() > 5.0, "{k}");
+    }
+    assert_eq!(json["anomaly_auroc"].as_array().unwrap().len(), 2);
+    for f in [
+        "denoiser-f32.aedge",
+        "denoiser-int8.aedge",
+        "anomaly-int8.aedge",
+        "anomaly.onnx",
+        "anomaly-encoder.onnx",
+        "denoiser-decoder.onnx",
+        "denoising.png",
+        "report.html",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for needle in [
+        "3×3 median filter",
+        "AUROC",
+        "arena B",
+        "median µs",
+        "Produced by <code>aedge quickstart --quiet --json --epochs 2",
+        "data:image/png;base64,",
+    ] {
+        assert!(html.contains(needle), "report lacks {needle}");
+    }
+
+    // Render it headless; console messages go to stderr with verbose logging.
+    let shot = out.join("report.png");
+    let profile = out.join("chromium-profile");
+    let page = format!(
+        "file://{}",
+        out.join("report.html").canonicalize().unwrap().display()
+    );
+    let r = std::process::Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1200,1800",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&page)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "chromium failed: {log}");
+    let console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE")).collect();
+    assert!(console.is_empty(), "console messages: {console:?}");
+    let png = image::open(&shot).unwrap().to_rgb8();
+    assert_eq!(png.width(), 1200);
+    // Not a blank page: the tables and the figure put dark pixels on it.
+    let dark = png
+        .pixels()
+        .filter(|p| p.0.iter().all(|&c| c < 100))
+        .count();
+    assert!(
+        dark > 5_000,
+        "the screenshot looks blank ({dark} dark pixels)"
+    );
+}
