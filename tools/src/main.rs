@@ -3,6 +3,7 @@
 //! with code 1 (clap's usage errors exit with 2).
 
 mod cmd;
+mod data;
 mod input;
 mod output;
 mod report;
@@ -26,6 +27,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train a preset on your data (progress, metrics, resumable checkpoint).
+    Train(cmd::train::Args),
+    /// A checkpoint → ONNX or .aedge (f32, f16, int8) with a calibrated threshold.
+    Export(cmd::export::Args),
     /// Layers, parameters, MACs, flash and arena bytes, threshold of a .aedge model.
     Inspect(cmd::inspect::Args),
     /// Convert an ONNX autoencoder (PyTorch, Keras, …) to a .aedge file.
@@ -34,6 +39,8 @@ enum Command {
     Score(cmd::score::Args),
     /// Denoise images: PNG or IDX in, PNG out.
     Denoise(cmd::denoise::Args),
+    /// Error distribution, AUROC with labels, denoising PSNR with --noise.
+    Eval(cmd::eval::Args),
     /// The main job on the bundled MNIST sample: train, export, evaluate, report.html.
     Quickstart(cmd::quickstart::Args),
 }
@@ -73,10 +80,13 @@ fn main() -> ExitCode {
         quiet: cli.quiet,
     };
     let r = match cli.command {
+        Command::Train(a) => cmd::train::run(a, out),
+        Command::Export(a) => cmd::export::run(a, out),
         Command::Inspect(a) => cmd::inspect::run(a, out),
         Command::Import(a) => cmd::import::run(a, out),
         Command::Score(a) => cmd::score::run(a, out),
         Command::Denoise(a) => cmd::denoise::run(a, out),
+        Command::Eval(a) => cmd::eval::run(a, out),
         Command::Quickstart(a) => cmd::quickstart::run(a, out),
     };
     match r {

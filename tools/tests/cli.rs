@@ -216,3 +216,99 @@ fn bad_inputs_are_one_line_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn train_export_and_eval() {
+    let dir = tmp("train-run");
+    let _ = std::fs::remove_dir_all(&dir);
+    let json: serde_json::Value = serde_json::from_str(&stdout(
+        aedge()
+            .args([
+                "train",
+                "--json",
+                "--preset",
+                "seed-dense",
+                "--epochs",
+                "2",
+                "--normal",
+                "1",
+            ])
+            .arg("--data")
+            .arg(mnist())
+            .arg("--labels")
+            .arg(labels())
+            .arg("--out")
+            .arg(&dir),
+    ))
+    .unwrap();
+    assert_eq!(json["epochs"], 2);
+    assert!(dir.join("checkpoint/state.json").exists() && dir.join("metrics.csv").exists());
+    let model = dir.join("ones-int8.aedge");
+    let parity = dir.join("parity.json");
+    let ex: serde_json::Value = serde_json::from_str(&stdout(
+        aedge()
+            .args(["export", "--json", "--precision", "int8", "--normal", "1"])
+            .arg("--checkpoint")
+            .arg(dir.join("checkpoint"))
+            .arg("--data")
+            .arg(mnist())
+            .arg("--labels")
+            .arg(labels())
+            .arg("-o")
+            .arg(&model)
+            .arg("--parity")
+            .arg(&parity),
+    ))
+    .unwrap();
+    assert!(ex["parity"]["f32_vs_burn_ok"].as_bool().unwrap());
+    assert!(parity.exists());
+    let onnx = dir.join("encoder.onnx");
+    stdout(
+        aedge()
+            .args(["export", "--format", "onnx", "--part", "encoder"])
+            .arg("--checkpoint")
+            .arg(dir.join("checkpoint"))
+            .arg("--data")
+            .arg(mnist())
+            .arg("-o")
+            .arg(&onnx),
+    );
+    assert!(std::fs::metadata(&onnx).unwrap().len() > 1000);
+    let ev: serde_json::Value = serde_json::from_str(&stdout(
+        aedge()
+            .args(["eval", "--json", "--normal", "1", "--noise", "0.5"])
+            .arg(&model)
+            .arg(mnist())
+            .arg("--labels")
+            .arg(labels()),
+    ))
+    .unwrap();
+    let au = ev["auroc"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&au));
+    assert!(ev["denoising_psnr_db"]["noisy"].as_f64().unwrap() > 5.0);
+    // A checkpoint with data of another shape, an unknown preset, a missing checkpoint.
+    let e = fails(
+        aedge()
+            .args(["export", "-o"])
+            .arg(dir.join("x.aedge"))
+            .arg("--checkpoint")
+            .arg(dir.join("checkpoint"))
+            .arg("--data")
+            .arg(repo().join("data/nab-sample/art_daily_jumpsup.csv")),
+    );
+    assert!(e.contains("takes"), "{e}");
+    assert!(!dir.join("x.aedge").exists());
+    let e = fails(
+        aedge()
+            .args(["train", "--preset", "nope", "--data"])
+            .arg(mnist()),
+    );
+    assert!(e.contains("unknown preset"), "{e}");
+    fails(
+        aedge()
+            .args(["export", "-o", "y.aedge", "--checkpoint"])
+            .arg(tmp("no-such-dir"))
+            .arg("--data")
+            .arg(mnist()),
+    );
+}

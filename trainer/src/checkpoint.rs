@@ -85,3 +85,26 @@ pub fn load(
         .map_err(|e| format!("{} is corrupt: {e:?}", o.display()))?;
     Ok((model, optim, state))
 }
+
+/// Loads the model of the last complete checkpoint in `dir` (for export or evaluation), with
+/// the training state that describes it.
+pub fn load_model(
+    dir: &Path,
+    device: &burn::tensor::Device,
+) -> Result<(AutoEncoder, State), String> {
+    let sp = dir.join("state.json");
+    let json =
+        std::fs::read(&sp).map_err(|e| format!("no checkpoint in {}: {e}", dir.display()))?;
+    let state: State =
+        serde_json::from_slice(&json).map_err(|e| format!("{} is corrupt: {e}", sp.display()))?;
+    let (m, _) = files(dir, state.epoch);
+    let bytes = std::fs::read(&m).map_err(|e| format!("cannot read {}: {e}", m.display()))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| format!("{} is corrupt: {e:?}", m.display()))?;
+    let model = state
+        .spec
+        .build(device)?
+        .try_load_record(record)
+        .map_err(|e| format!("{} does not fit the model: {e:?}", m.display()))?;
+    Ok((model, state))
+}

@@ -1,10 +1,13 @@
 //! One module per subcommand.
 
 pub mod denoise;
+pub mod eval;
+pub mod export;
 pub mod import;
 pub mod inspect;
 pub mod quickstart;
 pub mod score;
+pub mod train;
 
 use aedge_runtime::{AlignedBytes, Model};
 use std::path::Path;

@@ -1,0 +1,79 @@
+//! `aedge train`: trains a preset on your data with progress bars, per-epoch metrics and a
+//! resumable checkpoint; `aedge export` turns the checkpoint into files.
+
+use crate::data::{self, DataArgs};
+use crate::{Out, Result};
+use aedge_trainer::presets::preset;
+use aedge_trainer::{device, train, Backend, RunOptions};
+use serde_json::json;
+use std::path::PathBuf;
+
+/// Arguments of `aedge train`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Preset: seed-dense, keras-sparse, keras-deep, keras-conv, conv-transpose,
+    /// keras-denoise, keras-vae, pytorch-vae, keras-lstm.
+    #[arg(long)]
+    preset: String,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Epochs (default: the preset's).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Output directory: checkpoint/, metrics.csv.
+    #[arg(long, default_value = "runs/train")]
+    out: PathBuf,
+    /// Continue from the checkpoint in the output directory.
+    #[arg(long)]
+    resume: bool,
+    /// Fraction of the data held out for validation.
+    #[arg(long, default_value_t = 0.1)]
+    val: f32,
+}
+
+/// Runs the subcommand.
+pub fn run(a: Args, out: Out) -> Result<()> {
+    let d = data::load(&a.data)?;
+    let (spec, mut cfg) = preset(&a.preset, d.shape)?;
+    if let Some(e) = a.epochs {
+        cfg.epochs = e;
+    }
+    if !(0.0..1.0).contains(&a.val) {
+        return Err("--val must be in [0, 1)".into());
+    }
+    let (train_set, val) = d.split(a.val, 1);
+    let mut opts = RunOptions::new(device(Backend::Flex).map_err(|e| e.to_string())?);
+    opts.progress = !out.quiet && !out.json;
+    opts.metrics = Some(a.out.join("metrics.csv"));
+    opts.checkpoint_dir = Some(a.out.join("checkpoint"));
+    opts.resume = a.resume;
+    out.line(format!(
+        "training {} on {} samples ({} validation) for {} epochs",
+        a.preset,
+        train_set.len(),
+        val.len(),
+        cfg.epochs
+    ));
+    let val_ref = (!val.is_empty()).then_some(&val);
+    let t = train(&spec, &cfg, &train_set, val_ref, &opts)?;
+    let last = t.history.last().ok_or("no epochs ran")?;
+    out.json(json!({
+        "preset": a.preset,
+        "epochs": t.history.len(),
+        "train_loss": last.train_loss,
+        "val_loss": last.val_loss,
+        "checkpoint": a.out.join("checkpoint").display().to_string(),
+    }));
+    out.line(format!(
+        "train loss {:.4}, val loss {}; checkpoint in {}",
+        last.train_loss,
+        last.val_loss.map_or("–".into(), |v| format!("{v:.4}")),
+        a.out.join("checkpoint").display()
+    ));
+    out.line(format!(
+        "next: aedge export --checkpoint {} --data {} --format aedge --precision int8 -o model.aedge",
+        a.out.join("checkpoint").display(),
+        a.data.data.display()
+    ));
+    Ok(())
+}
