@@ -30,7 +30,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = repo.join("runs").join(name);
     std::fs::create_dir_all(&out)?;
 
-    let data = Dataset::from_images(&Images::read(&images)?, None);
+    // Labels (for the latent scatter) when training on the bundled sample.
+    let labels = match args.get(2) {
+        None => Some(aedge_trainer::data::read_labels(
+            repo.join("data/mnist-sample/t1k-labels-idx1-ubyte.gz"),
+        )?),
+        Some(_) => None,
+    };
+    let data = Dataset::from_images(&Images::read(&images)?, labels);
     let (train_set, val) = data.split(0.1, 1);
     let (spec, mut cfg) = preset(name, data.shape)?;
     cfg.epochs = epochs.unwrap_or(3);
@@ -169,8 +176,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ];
         image_grid(&out.join("denoising.png"), &rows, data.shape, 3)?;
     }
-    // Two-dimensional latent spaces (keras-vae): the decoded manifold over [-3, 3]².
+    aedge_trainer::chart::loss_curves(
+        &out.join("loss.png"),
+        &format!(
+            "{name}: training objective per epoch ({} loss)",
+            cfg.loss.metric()
+        ),
+        &trained.history,
+    )?;
+    // Two-dimensional latent spaces (keras-vae): the codes of the validation digits coloured
+    // by label, and the decoded manifold over [-3, 3]².
     if f32_model.latent_shape().len() == 2 {
+        if let Some(labels) = &val.labels {
+            let points: Vec<([f32; 2], u8)> = (0..val.len())
+                .map(|i| {
+                    let mut z = [0.0f32; 2];
+                    f32_model
+                        .encode(&val.raw(i), &mut z, &mut arena)
+                        .map(|_| (z, labels[i]))
+                })
+                .collect::<Result<_, _>>()?;
+            aedge_trainer::chart::scatter(
+                &out.join("latent.png"),
+                &format!("{name}: 2-D codes of validation digits"),
+                "z0",
+                "z1",
+                &points,
+            )?;
+        }
         let g = 15;
         let points = aedge_trainer::plot::latent_grid(g, 3.0);
         let digits: Vec<Vec<f32>> = points

@@ -5,6 +5,7 @@
 //! leave it as the runtime's graph IR.
 #![warn(missing_docs)]
 
+pub mod chart;
 pub mod checkpoint;
 pub mod corrupt;
 pub mod data;

@@ -390,6 +390,29 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         caption: "Rows: clean, noisy, 3×3 median, AE f32, AE int8 (first 10 held-out digits)"
             .into(),
     })?;
+    let loss_png = a.out.join("loss.png");
+    let curve = |h: &[aedge_trainer::train::EpochMetrics], name: &'static str| {
+        (
+            name,
+            h.iter()
+                .map(|m| (m.epoch as f64, m.train_loss))
+                .collect::<Vec<_>>(),
+        )
+    };
+    aedge_trainer::chart::line_chart(
+        &loss_png,
+        "training loss (BCE) per epoch",
+        "epoch",
+        "loss",
+        &[
+            curve(&den.history, "denoiser"),
+            curve(&an.history, "anomaly"),
+        ],
+    )?;
+    report.figure(&Figure {
+        path: loss_png,
+        caption: "Training loss per epoch of both models".into(),
+    })?;
     report.section(
         &format!("Anomaly detection (normal = digit {})", a.normal_digit),
         cmd,

@@ -1,5 +1,5 @@
-//! `aedge train`: trains a preset on your data with progress bars, per-epoch metrics and a
-//! resumable checkpoint; `aedge export` turns the checkpoint into files.
+//! `aedge train`: trains a preset on your data with progress bars, per-epoch metrics
+//! (metrics.csv, loss.png) and a resumable checkpoint; `aedge export` turns the checkpoint into files.
 
 use crate::data::{self, DataArgs};
 use crate::{Out, Result};
@@ -57,6 +57,11 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     let val_ref = (!val.is_empty()).then_some(&val);
     let t = train(&spec, &cfg, &train_set, val_ref, &opts)?;
     let last = t.history.last().ok_or("no epochs ran")?;
+    aedge_trainer::chart::loss_curves(
+        &a.out.join("loss.png"),
+        &format!("{}: loss per epoch", a.preset),
+        &t.history,
+    )?;
     out.json(json!({
         "preset": a.preset,
         "epochs": t.history.len(),
