@@ -256,6 +256,27 @@ pub fn scatter(
     c.save(path)
 }
 
+/// Train (and validation, when measured) loss per epoch.
+pub fn loss_curves(
+    path: &Path,
+    title: &str,
+    history: &[crate::train::EpochMetrics],
+) -> Result<(), String> {
+    let train: Vec<(f64, f64)> = history
+        .iter()
+        .map(|m| (m.epoch as f64, m.train_loss))
+        .collect();
+    let val: Vec<(f64, f64)> = history
+        .iter()
+        .filter_map(|m| m.val_loss.map(|v| (m.epoch as f64, v)))
+        .collect();
+    let mut series = vec![("train", train)];
+    if !val.is_empty() {
+        series.push(("validation", val));
+    }
+    line_chart(path, title, "epoch", "loss", &series)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,25 +307,4 @@ mod tests {
         std::fs::remove_file(&p).unwrap();
         assert!(line_chart(&p, "", "", "", &[("a", vec![])]).is_err());
     }
-}
-
-/// Train (and validation, when measured) loss per epoch.
-pub fn loss_curves(
-    path: &Path,
-    title: &str,
-    history: &[crate::train::EpochMetrics],
-) -> Result<(), String> {
-    let train: Vec<(f64, f64)> = history
-        .iter()
-        .map(|m| (m.epoch as f64, m.train_loss))
-        .collect();
-    let val: Vec<(f64, f64)> = history
-        .iter()
-        .filter_map(|m| m.val_loss.map(|v| (m.epoch as f64, v)))
-        .collect();
-    let mut series = vec![("train", train)];
-    if !val.is_empty() {
-        series.push(("validation", val));
-    }
-    line_chart(path, title, "epoch", "loss", &series)
 }
