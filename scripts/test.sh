@@ -44,7 +44,8 @@ step "tests"
 cargo test --workspace -- --skip firmware_matches_the_host_in_qemu
 
 step "firmware in QEMU: device vs host, sizes and instruction counts"
-cargo test -p aedge-tests --test firmware -- --nocapture
+# --workspace keeps the feature set of the step above, so nothing is rebuilt.
+cargo test --workspace --test firmware -- --nocapture
 
 step "no_std builds of aedge-runtime (no heap; and with alloc)"
 for t in "${THUMB_TARGETS[@]}"; do
