@@ -1,6 +1,6 @@
 //! Generates the fixed-point sigmoid and tanh tables of the int8 LSTM kernel, so they are
 //! constants in flash rather than data every model file would have to carry and be trusted
-//! for.
+//! for; and enables the DSP (SIMD) int8 kernels on Cortex-M cores that have them.
 
 use std::fmt::Write as _;
 
@@ -22,4 +22,10 @@ fn main() {
     src += &table("TANH_Q15", f64::tanh);
     std::fs::write(out, src).unwrap();
     println!("cargo:rerun-if-changed=build.rs");
+    // Cortex-M cores with the DSP extension (M4, M7, M33, M55) get SIMD int8 kernels.
+    println!("cargo:rustc-check-cfg=cfg(aedge_dsp)");
+    let target = std::env::var("TARGET").unwrap_or_default();
+    if target.starts_with("thumbv7em") || target.starts_with("thumbv8m.main") {
+        println!("cargo:rustc-cfg=aedge_dsp");
+    }
 }
