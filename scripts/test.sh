@@ -40,12 +40,17 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "tests"
-cargo test --workspace -- --skip firmware_matches_the_host_in_qemu
+step "lavapipe (Vulkan on the CPU, for the wgpu test)"
+bash scripts/install-lavapipe.sh || die "the GPU test needs Mesa's lavapipe (see scripts/install-lavapipe.sh)"
+
+step "tests (burn-wgpu compiled in, so the GPU path runs on lavapipe)"
+# One feature set for every test step, so the heavy dependencies are built once.
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+cargo test --workspace --features aedge-trainer/wgpu -- --skip firmware_matches_the_host_in_qemu
 
 step "firmware in QEMU: device vs host, sizes and instruction counts"
 # --workspace keeps the feature set of the step above, so nothing is rebuilt.
-cargo test --workspace --test firmware -- --nocapture
+cargo test --workspace --features aedge-trainer/wgpu --test firmware -- --nocapture
 
 step "no_std builds of aedge-runtime (no heap; and with alloc)"
 for t in "${THUMB_TARGETS[@]}"; do
