@@ -430,3 +430,24 @@ pub fn threshold(errors: &[f32], rule: ThresholdRule) -> Result<(f32, ErrorStats
     };
     Ok((t, stats))
 }
+
+impl Graph {
+    /// Sets the anomaly threshold from the f32 model's reconstruction errors on held-out
+    /// normal `samples` (raw units), with the error summary.
+    pub fn calibrate_threshold<'s>(
+        &mut self,
+        samples: impl IntoIterator<Item = &'s [f32]>,
+        rule: ThresholdRule,
+    ) -> Result<(), Error> {
+        let bytes = AlignedBytes::from(self.to_aedge(Precision::F32)?);
+        let model = Model::parse(&bytes)?;
+        let mut arena = AlignedBytes::zeroed(model.arena_len());
+        let errors = samples
+            .into_iter()
+            .map(|x| model.score(x, &mut arena).map(|s| s.error))
+            .collect::<Result<Vec<_>, _>>()?;
+        (self.threshold, self.errors) = threshold(&errors, rule)?;
+        self.threshold_rule = rule;
+        Ok(())
+    }
+}

@@ -3,7 +3,6 @@
 //! the ELF's section sizes.
 
 use crate::repo_root;
-use aedge_runtime::calibrate::threshold;
 use aedge_runtime::{AlignedBytes, Model, Precision, ThresholdRule};
 use aedge_trainer::corrupt::Corruption;
 use aedge_trainer::data::Dataset;
@@ -53,17 +52,11 @@ fn build_model(
     let t = train(&spec, &cfg, &train_set, Some(&val), &opts).map_err(|e| e.to_string())?;
     let mut g = to_graph(name, &t.model, &spec, data, cfg.loss)?;
     let raw_val: Vec<Vec<f32>> = (0..val.len()).map(|i| val.raw(i)).collect();
-    let f32b = AlignedBytes::from(g.to_aedge(Precision::F32).map_err(|e| e.to_string())?);
-    let m = Model::parse(&f32b).map_err(|e| e.to_string())?;
-    let mut arena = AlignedBytes::zeroed(m.arena_len());
-    let errors = raw_val
-        .iter()
-        .map(|x| m.score(x, &mut arena).map(|s| s.error))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    let rule = ThresholdRule::Percentile(99.0);
-    (g.threshold, g.errors) = threshold(&errors, rule).map_err(|e| e.to_string())?;
-    g.threshold_rule = rule;
+    g.calibrate_threshold(
+        raw_val.iter().map(Vec::as_slice),
+        ThresholdRule::Percentile(99.0),
+    )
+    .map_err(|e| e.to_string())?;
     let calib: Vec<Vec<f32>> = (0..train_set.len().min(200))
         .map(|i| train_set.raw(i))
         .collect();

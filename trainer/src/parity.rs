@@ -301,25 +301,25 @@ pub fn report(
     burn: &[Vec<f32>],
     labelled: Option<Labelled<'_>>,
 ) -> Result<ParityReport, String> {
-    let f32r = run(&files.f32, samples)?;
-    let f32_vs_burn = f32r
-        .recon
-        .iter()
-        .zip(burn)
-        .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
-        .fold(0.0f32, f32::max);
-    let peak = peak_of(&f32r.recon);
-    let threshold = {
-        let m = AlignedBytes::from(files.f32.clone());
-        Model::parse(&m).map_err(|e| e.to_string())?.threshold()
-    };
-    // Verdicts over normal and labelled samples together; AUROC over the labelled ones.
+    // One f32 pass over normal and labelled samples; the first `samples.len()` are normal.
     let all: Vec<Vec<f32>> = samples
         .iter()
         .cloned()
         .chain(labelled.iter().flat_map(|l| l.samples.iter().cloned()))
         .collect();
     let f32_all = run(&files.f32, &all)?;
+    let f32_recon = &f32_all.recon[..samples.len()];
+    let f32_vs_burn = f32_recon
+        .iter()
+        .zip(burn)
+        .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+        .fold(0.0f32, f32::max);
+    let peak = peak_of(f32_recon);
+    let threshold = {
+        let m = AlignedBytes::from(files.f32.clone());
+        Model::parse(&m).map_err(|e| e.to_string())?.threshold()
+    };
+    // Verdicts over normal and labelled samples together; AUROC over the labelled ones.
     let f32_auroc = labelled.and_then(|l| {
         let errs = &f32_all.errors[samples.len()..samples.len() + l.samples.len()];
         auroc(errs, l.anomalous)
@@ -329,12 +329,12 @@ pub fn report(
         let n = samples.len();
         let psnrs: Vec<f64> = q.recon[..n]
             .iter()
-            .zip(&f32r.recon)
+            .zip(f32_recon)
             .map(|(a, b)| psnr(b, a, peak))
             .collect();
         let max_abs = q.recon[..n]
             .iter()
-            .zip(&f32r.recon)
+            .zip(f32_recon)
             .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
             .fold(0.0f32, f32::max);
         let agree = q

@@ -5,8 +5,7 @@
 use crate::{input, Out, Result};
 use aedge_runtime::{AlignedBytes, Model};
 use aedge_trainer::corrupt::Corruption;
-use aedge_trainer::data::read_labels;
-use aedge_trainer::parity::{auroc, psnr};
+use aedge_trainer::parity::psnr;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -51,25 +50,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     let mut sorted = errors.clone();
     sorted.sort_by(f32::total_cmp);
     let au = match &a.labels {
-        Some(p) => {
-            let l = read_labels(p).map_err(|e| e.to_string())?;
-            if l.len() < samples.len() {
-                return Err(format!(
-                    "{}: {} labels for {} samples",
-                    p.display(),
-                    l.len(),
-                    samples.len()
-                ));
-            }
-            let anomalous: Vec<bool> = l[..samples.len()]
-                .iter()
-                .map(|x| !a.normal.contains(x))
-                .collect();
-            Some(
-                auroc(&errors, &anomalous)
-                    .ok_or("AUROC needs both normal and anomalous samples")?,
-            )
-        }
+        Some(path) => Some(super::auroc_from_labels(path, &a.normal, &errors)?),
         None => None,
     };
     let denoise = match a.noise {

@@ -3,8 +3,7 @@
 
 use crate::data::{self, DataArgs};
 use crate::{Out, Result};
-use aedge_runtime::calibrate::threshold;
-use aedge_runtime::{AlignedBytes, Model, Precision, ThresholdRule};
+use aedge_runtime::ThresholdRule;
 use aedge_trainer::checkpoint::load_model;
 use aedge_trainer::export::to_graph;
 use aedge_trainer::onnx::{to_onnx, Part};
@@ -80,19 +79,9 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         .unwrap_or_else(|| "model".into());
     let mut g = to_graph(&name, &model, &state.spec, &d, state.config.loss)?;
     let raw: Vec<Vec<f32>> = (0..d.len()).map(|i| d.raw(i)).collect();
-    {
-        let f = AlignedBytes::from(g.to_aedge(Precision::F32).map_err(|e| e.to_string())?);
-        let m = Model::parse(&f).map_err(|e| e.to_string())?;
-        let mut arena = AlignedBytes::zeroed(m.arena_len());
-        let errs = raw
-            .iter()
-            .map(|x| m.score(x, &mut arena).map(|s| s.error))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        let rule = ThresholdRule::Percentile(a.percentile.clamp(0.0, 100.0));
-        (g.threshold, g.errors) = threshold(&errs, rule).map_err(|e| e.to_string())?;
-        g.threshold_rule = rule;
-    }
+    let rule = ThresholdRule::Percentile(a.percentile.clamp(0.0, 100.0));
+    g.calibrate_threshold(raw.iter().map(Vec::as_slice), rule)
+        .map_err(|e| e.to_string())?;
     let calib: Vec<Vec<f32>> = raw.iter().take(200).cloned().collect();
     let files = export_precisions(&g, &calib, &calib)?;
     let bytes = match a.format {

@@ -2,7 +2,7 @@
 //! against tract-onnx on the way.
 
 use crate::{input, Out, Result};
-use aedge_runtime::calibrate::{ranges, threshold, RangeMethod};
+use aedge_runtime::calibrate::{ranges, RangeMethod};
 use aedge_runtime::{AlignedBytes, Metric, Model, Precision, ThresholdRule};
 use aedge_trainer::import::{from_onnx, input_dims, to_onnx_order, verify, ImportOptions};
 use aedge_trainer::parity::{export_precisions, RANGE_PERCENTILE};
@@ -141,21 +141,9 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     }
     if let Some(p) = &a.normal {
         let normal = input::load(p, len)?;
-        let f32b = AlignedBytes::from(g.to_aedge(Precision::F32).map_err(|e| e.to_string())?);
-        let m = Model::parse(&f32b).map_err(|e| e.to_string())?;
-        let mut arena = AlignedBytes::zeroed(m.arena_len());
-        let errors = normal
-            .iter()
-            .enumerate()
-            .map(|(i, x)| {
-                m.score(x, &mut arena)
-                    .map(|s| s.error)
-                    .map_err(|e| format!("normal sample {i}: {e}"))
-            })
-            .collect::<Result<Vec<_>>>()?;
         let rule = ThresholdRule::Percentile(a.percentile.clamp(0.0, 100.0));
-        (g.threshold, g.errors) = threshold(&errors, rule).map_err(|e| e.to_string())?;
-        g.threshold_rule = rule;
+        g.calibrate_threshold(normal.iter().map(Vec::as_slice), rule)
+            .map_err(|e| format!("{}: {e}", p.display()))?;
     }
     let (file, ranges_used) = match a.precision {
         PrecisionArg::F32 => (g.to_aedge(Precision::F32).map_err(|e| e.to_string())?, None),

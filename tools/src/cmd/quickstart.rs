@@ -5,7 +5,6 @@
 
 use crate::report::{Figure, Report, Table};
 use crate::{output, Out, Result};
-use aedge_runtime::calibrate::threshold;
 use aedge_runtime::{AlignedBytes, Model, Precision, ThresholdRule};
 use aedge_trainer::corrupt::Corruption;
 use aedge_trainer::data::{read_labels, Dataset, Images};
@@ -202,24 +201,12 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     let mut an_graph = to_graph("anomaly", &an.model, &an_spec, &data, an_cfg.loss)?;
     // Threshold: 99th percentile of the f32 errors on the normal training digits.
     let normal_raw = raw(&normal_train);
-    {
-        let (f, n) = parse(
-            &an_graph
-                .to_aedge(Precision::F32)
-                .map_err(|e| e.to_string())?,
-        )?;
-        let m = Model::parse(&f).map_err(|e| e.to_string())?;
-        let mut arena = AlignedBytes::zeroed(n);
-        let errs = normal_raw
-            .iter()
-            .map(|x| m.score(x, &mut arena).map(|s| s.error))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        let rule = ThresholdRule::Percentile(99.0);
-        (an_graph.threshold, an_graph.errors) =
-            threshold(&errs, rule).map_err(|e| e.to_string())?;
-        an_graph.threshold_rule = rule;
-    }
+    an_graph
+        .calibrate_threshold(
+            normal_raw.iter().map(Vec::as_slice),
+            ThresholdRule::Percentile(99.0),
+        )
+        .map_err(|e| e.to_string())?;
     let an_files = export_precisions(&an_graph, &normal_raw, &normal_raw)?;
 
     // 3. Export: ONNX (whole, encoder, decoder) and .aedge in f32 and int8.

@@ -3,8 +3,6 @@
 
 use crate::{input, Out, Result};
 use aedge_runtime::{AlignedBytes, Model};
-use aedge_trainer::data::read_labels;
-use aedge_trainer::parity::auroc;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -45,25 +43,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         verdicts.push(s.anomalous);
     }
     let au = match &a.labels {
-        Some(path) => {
-            let labels = read_labels(path).map_err(|e| e.to_string())?;
-            if labels.len() < samples.len() {
-                return Err(format!(
-                    "{}: {} labels for {} samples",
-                    path.display(),
-                    labels.len(),
-                    samples.len()
-                ));
-            }
-            let anomalous: Vec<bool> = labels[..samples.len()]
-                .iter()
-                .map(|l| !a.normal.contains(l))
-                .collect();
-            Some(
-                auroc(&errors, &anomalous)
-                    .ok_or("AUROC needs both normal and anomalous samples")?,
-            )
-        }
+        Some(path) => Some(super::auroc_from_labels(path, &a.normal, &errors)?),
         None => None,
     };
     let flagged = verdicts.iter().filter(|&&v| v).count();
