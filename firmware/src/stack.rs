@@ -47,3 +47,9 @@ pub fn high_water() -> usize {
     }
     top as usize - p as usize
 }
+
+/// Bytes of stack in use right now (from the top to the stack pointer).
+pub fn depth() -> usize {
+    let (_, top) = bounds();
+    top as usize - cortex_m::register::msp::read() as usize
+}

@@ -8,6 +8,7 @@ use crate::desc::{
 use crate::error::Error;
 use crate::fixed::quantize_multiplier;
 use crate::ir::{Graph, Layer};
+use crate::kernels::int8_dense;
 use crate::run::Activations;
 use crate::writer::WeightsBuilder;
 use crate::{AlignedBytes, Model};
@@ -273,7 +274,7 @@ fn quantize_weighted(
     }
     let fan_in = l.weights.len() / oc;
     let mut wq = Vec::with_capacity(l.weights.len());
-    let mut bq = Vec::with_capacity(oc);
+    let mut bq: Vec<i32> = Vec::with_capacity(oc);
     let mut mult = Vec::with_capacity(oc);
     let mut shift = Vec::with_capacity(oc);
     for (c, row) in l.weights.chunks_exact(fan_in).enumerate() {
@@ -290,10 +291,19 @@ fn quantize_weighted(
     } else {
         Default::default()
     };
+    let weights = if matches!(l.op, Op::Dense { .. }) {
+        // The dense kernel's layout: zero point folded into the bias, packed rows.
+        int8_dense::fold_zero_point(&wq, fan_in, in_q.zero_point as i32, &mut bq);
+        let mut packed = alloc::vec![0i8; wq.len()];
+        int8_dense::pack(&wq, oc, fan_in, &mut packed);
+        wb.i8s_aligned(&packed)?
+    } else {
+        wb.i8s(&wq)?
+    };
     Ok(LayerDesc {
         op: l.op,
         act: l.act,
-        weights: wb.i8s(&wq)?,
+        weights,
         bias: wb.i32s(&bq)?,
         quant: Some(LayerQuant {
             output: out,

@@ -19,7 +19,7 @@ use crate::error::Error;
 /// The first four bytes of every `.aedge` file.
 pub const MAGIC: [u8; 4] = *b"AEDG";
 /// The format version this runtime reads and writes.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 32;
 /// Alignment of the weights section inside the file. Load the file at an address aligned to

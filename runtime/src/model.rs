@@ -225,6 +225,16 @@ impl<'a> Model<'a> {
         self.meta.metric
     }
 
+    /// Quantization of the input tensor (int8 models; [`Quant::NONE`] otherwise).
+    pub fn input_quant(&self) -> Quant {
+        self.meta.input_quant
+    }
+
+    /// Quantization of the output tensor (int8 models; [`Quant::NONE`] otherwise).
+    pub fn output_quant(&self) -> Quant {
+        self.output_quant
+    }
+
     /// Anomaly threshold on the reconstruction error.
     pub fn threshold(&self) -> f32 {
         self.meta.threshold

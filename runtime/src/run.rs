@@ -3,7 +3,7 @@
 
 use crate::desc::{Activation, Metric, Op, Precision, Quant};
 use crate::error::Error;
-use crate::kernels::{float, int8, lstm, spatial};
+use crate::kernels::{float, int8, int8_dense, lstm, spatial};
 use crate::layer::{Layer, Params};
 use crate::model::{Layers, Model, ARENA_ALIGN};
 use crate::plan::{tensor_bytes, Side};
@@ -230,7 +230,7 @@ impl<'a> Model<'a> {
                 };
                 let (x, y) = (i8s(x), i8s_mut(y));
                 match l.desc.op {
-                    Op::Dense { .. } => int8::dense(x, w, &q, y),
+                    Op::Dense { .. } => int8_dense::dense(x, w, &q, y),
                     Op::Conv2d { .. } => int8::conv2d(x, w, g, &q, y),
                     Op::ConvTranspose2d { .. } => int8::conv_transpose2d(x, w, g, &q, y),
                     _ => return Err(Error::Unsupported("weights on a layer without weights")),
@@ -422,6 +422,53 @@ impl<'a> Model<'a> {
             let ch = i % c;
             output[i] = (y - pick(offset, ch)) / pick(scale, ch);
         })
+    }
+
+    /// The input tensor's bytes inside the arena, in the model's storage type: `i8` values
+    /// (already quantized with [`Meta::input_quant`](crate::Meta)) for int8 models, native
+    /// `f32` values (already preprocessed) otherwise. Write a sample here and call
+    /// [`Model::run`]: the arena is then the only memory inference needs.
+    pub fn input_mut<'x>(&self, arena: &'x mut [u8]) -> Result<&'x mut [u8], Error> {
+        let arena = self.arena(arena)?;
+        Ok(self.region(
+            arena,
+            Cursor {
+                side: Side::Start,
+                shape: self.meta.input,
+            },
+        ))
+    }
+
+    /// Runs the network on the tensor written through [`Model::input_mut`] and returns the
+    /// output tensor's bytes (same storage type; int8 outputs use the model's output
+    /// quantization). No preprocessing, dequantization or error metric: this is the bare
+    /// inference that benchmarks count.
+    pub fn run<'x>(&self, arena: &'x mut [u8]) -> Result<&'x [u8], Error> {
+        let arena = self.arena(arena)?;
+        let cur = Cursor {
+            side: Side::Start,
+            shape: self.meta.input,
+        };
+        let (cur, _) = self.forward_with(arena, cur, &mut |_, _| {})?;
+        Ok(self.region(arena, cur))
+    }
+
+    /// int8 inference on quantized tensors: copies `input` into the arena, runs, and copies
+    /// the output out. Fails on float models.
+    pub fn infer_int8(
+        &self,
+        input: &[i8],
+        output: &mut [i8],
+        arena: &mut [u8],
+    ) -> Result<(), Error> {
+        if self.meta.precision != Precision::Int8 {
+            return Err(Error::Unsupported("infer_int8 needs an int8 model"));
+        }
+        check_len("input", self.meta.input.len(), input.len())?;
+        check_len("output", self.output.len(), output.len())?;
+        i8s_mut(self.input_mut(arena)?).copy_from_slice(input);
+        output.copy_from_slice(i8s(self.run(arena)?));
+        Ok(())
     }
 
     /// Runs the whole model like [`Model::reconstruct`] and passes every layer's output to

@@ -52,6 +52,12 @@ impl WeightsBuilder {
         self.push_bytes(&bytes, 1)
     }
 
+    /// int8 values starting on a word boundary (kernels that load them a word at a time).
+    pub fn i8s_aligned(&mut self, v: &[i8]) -> Result<Blob, Error> {
+        let bytes: Vec<u8> = v.iter().map(|&x| x as u8).collect();
+        self.push_bytes(&bytes, 4)
+    }
+
     /// Encodes the graph, assembles the file, and checks that it parses.
     pub fn finish(self, meta: &Meta, layers: &[LayerDesc]) -> Result<Vec<u8>, Error> {
         let encode_err = |_| Error::Malformed("graph cannot be encoded");

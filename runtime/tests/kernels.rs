@@ -2,8 +2,9 @@
 
 mod common;
 
+use aedge_runtime::fixed::multiply_by_quantized_multiplier;
 use aedge_runtime::fixed::quantize_multiplier;
-use aedge_runtime::kernels::{float, int8, spatial, Window};
+use aedge_runtime::kernels::{float, int8, int8_dense, spatial, Window};
 use aedge_runtime::{Activation, Shape};
 use common::Rng;
 use half::f16;
@@ -329,12 +330,44 @@ proptest! {
         let n = k * k * c as usize;
         if input.len() >= n {
             let mut yd = vec![0i8; oc as usize];
-            int8::dense(&x[..n], &wq, &q, &mut yd);
+            let mut packed = vec![0i8; wq.len()];
+            int8_dense::pack(&wq, oc as usize, n, &mut packed);
+            let mut folded = b.clone();
+            int8_dense::fold_zero_point(&wq, n, zp_in, &mut folded);
+            let qd = int8::Requant { bias: &folded, ..q };
+            int8_dense::dense(&x[..n], &packed, &qd, &mut yd);
             for o in 0..oc as usize {
                 let a: i64 = b[o] as i64 + (0..n).map(|i| (x[i] as i64 - zp_in as i64) * wq[o * n + i] as i64).sum::<i64>();
                 let want = ((a as f64 * real).round() as i32).clamp(-128, 127);
                 prop_assert!((yd[o] as i32 - want).abs() <= 1);
             }
+        }
+    }
+
+    /// The packed dense kernel equals TFLite's arithmetic exactly: `Σ (x - zp)·w + bias`,
+    /// requantized, for any shape (blocks of 4 rows, chunks of 8, and the tails).
+    #[test]
+    fn int8_packed_dense_is_exact(n in 1usize..23, k in 1usize..70, seed in any::<u64>(), zp_in in -128i32..128, zp_out in -128i32..128, relu in any::<bool>()) {
+        let mut r = Rng(seed);
+        let x: Vec<i8> = (0..k).map(|_| r.next_u64() as i8).collect();
+        let w: Vec<i8> = (0..n * k).map(|_| (r.next_u64() % 255) as i8).map(|v| v.max(-127)).collect();
+        let b: Vec<i32> = (0..n).map(|_| (r.next_u64() % 200_001) as i32 - 100_000).collect();
+        let (mult, shift): (Vec<i32>, Vec<i32>) = (0..n).map(|_| quantize_multiplier(r.uniform(1e-4, 0.5) as f64)).unzip();
+        let min = if relu { zp_out } else { -128 };
+        let mut packed = vec![0i8; w.len()];
+        int8_dense::pack(&w, n, k, &mut packed);
+        let mut back = vec![0i8; w.len()];
+        int8_dense::unpack(&packed, n, k, &mut back);
+        prop_assert_eq!(&back, &w);
+        let mut folded = b.clone();
+        int8_dense::fold_zero_point(&w, k, zp_in, &mut folded);
+        let q = int8::Requant { input_zero_point: zp_in, bias: &folded, multiplier: &mult, shift: &shift, output_zero_point: zp_out, min, lut: None };
+        let mut y = vec![0i8; n];
+        int8_dense::dense(&x, &packed, &q, &mut y);
+        for o in 0..n {
+            let acc = b[o] + (0..k).map(|i| (x[i] as i32 - zp_in) * w[o * k + i] as i32).sum::<i32>();
+            let want = (multiply_by_quantized_multiplier(acc, mult[o], shift[o]) + zp_out).clamp(min, 127);
+            prop_assert_eq!(y[o] as i32, want, "row {}", o);
         }
     }
 

@@ -25,8 +25,9 @@ pub struct Requant<'a> {
 }
 
 impl Requant<'_> {
+    /// Requantizes accumulator `acc` of output channel `c` (bias included).
     #[inline(always)]
-    fn finish(&self, acc: i32, c: usize) -> i8 {
+    pub(crate) fn finish(&self, acc: i32, c: usize) -> i8 {
         let v = multiply_by_quantized_multiplier(acc, self.multiplier[c], self.shift[c])
             .saturating_add(self.output_zero_point)
             .clamp(self.min, 127);
@@ -115,15 +116,6 @@ pub fn dot_generic(x: &[i8], w: &[i8], zero_point: i32) -> i32 {
         ws = ws.wrapping_add(b as i32);
     }
     xw.wrapping_sub(zero_point.wrapping_mul(ws))
-}
-
-/// Fully connected layer, weights `[outputs][inputs]`.
-pub fn dense(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) {
-    let n = x.len();
-    for (o, yo) in y.iter_mut().enumerate() {
-        let acc = q.bias[o].wrapping_add(dot(x, &w[o * n..][..n], q.input_zero_point));
-        *yo = q.finish(acc, o);
-    }
 }
 
 /// 2-D convolution, HWC activations, weights `[out_c][kh][kw][in_c]`. Padded positions hold

@@ -3,6 +3,7 @@
 
 pub mod float;
 pub mod int8;
+pub mod int8_dense;
 pub mod lstm;
 pub mod spatial;
 
