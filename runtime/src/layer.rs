@@ -267,12 +267,14 @@ fn check_quant(q: Quant) -> Result<(), Why> {
 }
 
 /// Resolves one layer record against its input shape and the quantization of its input.
+/// `full_check` also scans per-channel parameter arrays (at parse time).
 pub(crate) fn resolve<'a>(
     desc: LayerDesc,
     input: Shape,
     in_quant: Quant,
     precision: Precision,
     weights: &'a [u8],
+    full_check: bool,
 ) -> Result<Layer<'a>, Why> {
     let (output, window) = geometry(&desc.op, input)?;
     let mut layer = Layer {
@@ -364,10 +366,12 @@ pub(crate) fn resolve<'a>(
             check_quant(q.pre)?;
             let multiplier = blob::<i32>(weights, q.multiplier, requant)?;
             let shift = blob::<i32>(weights, q.shift, requant)?;
-            if multiplier.iter().any(|&m| m < 0) {
+            // O(channels) scans: done once by `Model::parse`; the run-time walk over the
+            // same (immutable, already parsed) bytes skips them.
+            if full_check && multiplier.iter().any(|&m| m < 0) {
                 return Err("requantization multipliers must not be negative");
             }
-            if shift.iter().any(|&s| !(-31..=30).contains(&s)) {
+            if full_check && shift.iter().any(|&s| !(-31..=30).contains(&s)) {
                 return Err("requantization shifts must lie in -31..=30");
             }
             if desc.act.needs_lut() {

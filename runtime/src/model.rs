@@ -139,7 +139,7 @@ impl<'a> Model<'a> {
             let (desc, tail): (LayerDesc, &[u8]) = postcard::take_from_bytes(rest)
                 .map_err(|_| invalid(i, "layer record cannot be decoded"))?;
             rest = tail;
-            let l = layer::resolve(desc, shape, quant, m.precision, self.weights)
+            let l = layer::resolve(desc, shape, quant, m.precision, self.weights, true)
                 .map_err(|why| invalid(i, why))?;
             planner.add(&l);
             self.macs += l.macs();
@@ -337,6 +337,7 @@ impl<'a> Iterator for Layers<'a> {
                     self.quant,
                     self.model.meta.precision,
                     self.model.weights,
+                    false,
                 )
                 .map_err(|why| invalid(index, why))
             });

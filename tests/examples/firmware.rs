@@ -40,20 +40,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
     }
     let target = firmware::target_dir();
-    println!("| model | precision | flash B | static RAM B | arena B | stack B | score insns | denoise insns | bit-exact vs host |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---|");
+    println!("| model | precision | flash B | static RAM B | arena B | stack B | score insns | denoise insns | run insns | run stack B | bit-exact vs host |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for m in &models {
         for (p, bytes) in &m.files {
             let report = firmware::check(m, *p, bytes, &work, &target)?;
             let host = Model::parse(&AlignedBytes::from(bytes.clone()))?.arena_len();
             println!(
-                "| {} | {p} | {} | {} | {host} | {} | {} | {} | {} |",
+                "| {} | {p} | {} | {} | {host} | {} | {} | {} | {} | {} | {} |",
                 m.name,
                 report.sizes.flash,
                 report.sizes.ram,
                 report.stack,
                 report.score_insns,
                 report.denoise_insns,
+                report.run_insns,
+                report.run_stack,
                 report.agreement
             );
         }

@@ -1,8 +1,9 @@
-//! Host side of the firmware checks: trains the two reference models, builds `firmware/` for a
-//! model, runs it in QEMU (mps2-an386, `-icount shift=6`), decodes its defmt frames and reads
-//! the ELF's section sizes.
+//! Host side of the firmware checks: trains the two reference models, runs them through the
+//! firmware in QEMU (with `aedge::mcu`, re-exported here) and compares the device with the host.
 
-use crate::repo_root;
+pub use aedge::mcu::{
+    build, decode, firmware_dir, instructions, run_qemu, sizes, target_dir, Sizes,
+};
 use aedge_runtime::{AlignedBytes, Model, Precision, ThresholdRule};
 use aedge_trainer::corrupt::Corruption;
 use aedge_trainer::data::Dataset;
@@ -11,8 +12,7 @@ use aedge_trainer::loss::Loss;
 use aedge_trainer::model::{Act, Architecture, ModelSpec, Upsampling};
 use aedge_trainer::parity::export_precisions;
 use aedge_trainer::{device, train, Backend, RunOptions, TrainConfig};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 /// A trained model in the precisions the firmware runs, with its sample inputs (raw units).
 pub struct FirmwareModel {
@@ -130,132 +130,6 @@ pub fn samples_bytes(samples: &[Vec<f32>]) -> Vec<u8> {
         .collect()
 }
 
-/// Where firmware builds go: `$CARGO_TARGET_DIR/firmware` (so CI caches them with the host
-/// build), else `target/firmware`.
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"))
-        .join("firmware")
-}
-
-/// The firmware directory.
-pub fn firmware_dir() -> PathBuf {
-    repo_root().join("firmware")
-}
-
-/// `cargo build --release` of the firmware with `model` and `samples` embedded and the given
-/// board feature (`None`: QEMU). Returns the ELF path.
-pub fn build(
-    model: &Path,
-    samples: &Path,
-    board: Option<&str>,
-    target_dir: &Path,
-) -> Result<PathBuf, String> {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(firmware_dir())
-        .args(["build", "--release", "--target-dir"])
-        .arg(target_dir)
-        .env("AEDGE_MODEL", model)
-        .env("AEDGE_SAMPLES", samples);
-    // A nested cargo must not inherit the outer build's target or flags.
-    for var in [
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_MAKEFLAGS",
-    ] {
-        cmd.env_remove(var);
-    }
-    if let Some(b) = board {
-        cmd.args(["--no-default-features", "--features", b]);
-    }
-    let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "firmware build failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(target_dir.join("thumbv7em-none-eabihf/release/aedge-firmware"))
-}
-
-/// Runs the ELF on QEMU's mps2-an386 with `-icount shift=6` under a timeout; returns the raw
-/// defmt bytes written to semihosting stdout. Fails unless the firmware exits with 0.
-pub fn run_qemu(elf: &Path, timeout_s: u32) -> Result<Vec<u8>, String> {
-    let out = Command::new("timeout")
-        .arg(timeout_s.to_string())
-        .args([
-            "qemu-system-arm",
-            "-cpu",
-            "cortex-m4",
-            "-machine",
-            "mps2-an386",
-            "-nographic",
-            "-semihosting-config",
-            "enable=on,target=native",
-            "-icount",
-            "shift=6",
-            "-kernel",
-        ])
-        .arg(elf)
-        .output()
-        .map_err(|e| format!("cannot start qemu-system-arm (run scripts/install-qemu.sh): {e}"))?;
-    match out.status.code() {
-        Some(0) => Ok(out.stdout),
-        Some(124) => Err(format!("QEMU timed out after {timeout_s} s")),
-        code => Err(format!(
-            "firmware exited with {code:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )),
-    }
-}
-
-/// Decodes defmt frames with the ELF's table into log lines.
-pub fn decode(elf: &Path, raw: &[u8]) -> Result<Vec<String>, String> {
-    let bytes = std::fs::read(elf).map_err(|e| e.to_string())?;
-    let table = defmt_decoder::Table::parse(&bytes)
-        .map_err(|e| e.to_string())?
-        .ok_or("the ELF has no defmt table")?;
-    let mut stream = table.new_stream_decoder();
-    stream.received(raw);
-    let mut lines = Vec::new();
-    loop {
-        match stream.decode() {
-            Ok(frame) => lines.push(frame.display_message().to_string()),
-            Err(defmt_decoder::DecodeError::UnexpectedEof) => break,
-            Err(defmt_decoder::DecodeError::Malformed) => {
-                return Err("malformed defmt frame".into());
-            }
-        }
-    }
-    Ok(lines)
-}
-
-/// Flash and static RAM of a firmware ELF.
-#[derive(Clone, Copy, Debug)]
-pub struct Sizes {
-    /// Code and read-only data in flash (.vector_table, .text, .rodata, and .data's
-    /// initial values).
-    pub flash: u64,
-    /// Statically allocated RAM (.data, .bss, .uninit).
-    pub ram: u64,
-}
-
-/// Section sizes of a firmware ELF.
-pub fn sizes(elf: &Path) -> Result<Sizes, String> {
-    use object::{Object, ObjectSection};
-    let bytes = std::fs::read(elf).map_err(|e| e.to_string())?;
-    let file = object::File::parse(&*bytes).map_err(|e| e.to_string())?;
-    let size = |name: &str| file.section_by_name(name).map_or(0, |s| s.size());
-    let data = size(".data");
-    Ok(Sizes {
-        flash: size(".vector_table") + size(".text") + size(".rodata") + data,
-        ram: data + size(".bss") + size(".uninit"),
-    })
-}
-
 /// One sample's results as logged by the firmware.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeviceSample {
@@ -331,12 +205,6 @@ pub fn parse_run(lines: &[String]) -> Result<DeviceRun, String> {
     })
 }
 
-/// Guest instructions from timer ticks under `-icount shift=6` (25 MHz timer, 64 ns per
-/// instruction): `ticks = 1.6 × instructions`.
-pub fn instructions(ticks: u32) -> u64 {
-    (ticks as u64 * 5).div_ceil(8)
-}
-
 /// The outcome of one model on the device.
 #[derive(Clone, Debug)]
 pub struct CheckReport {
@@ -348,6 +216,10 @@ pub struct CheckReport {
     pub score_insns: u64,
     /// Median instructions per `denoise`.
     pub denoise_insns: u64,
+    /// Instructions of the bare inference (`Model::run`, input already in the arena).
+    pub run_insns: u64,
+    /// Stack that bare inference used, bytes.
+    pub run_stack: usize,
     /// How the device matched the host: "bit-identical" (int8) or the largest difference.
     pub agreement: String,
 }
@@ -372,7 +244,9 @@ pub fn check(
     let kept = work.join(format!("{}-{precision}.elf", m.name));
     std::fs::copy(&elf, &kept).map_err(|e| e.to_string())?;
     let raw = run_qemu(&kept, 120)?;
-    let run = parse_run(&decode(&kept, &raw)?)?;
+    let lines = decode(&kept, &raw)?;
+    let run = parse_run(&lines)?;
+    let bench = aedge::mcu::parse_bench(&lines)?;
     if run.samples.len() != m.samples.len() {
         return Err(format!(
             "device reported {} samples, expected {}",
@@ -422,6 +296,27 @@ pub fn check(
             ));
         }
     }
+    if precision == Precision::Int8 {
+        // The bare inference the firmware timed: sample 0, quantized into the arena.
+        let x = &m.samples[0];
+        let (scale, offset) = (model.preprocess_scale(), model.preprocess_offset());
+        let pick = |v: &[f32], i: usize| if v.len() == 1 { v[0] } else { v[i % v.len()] };
+        let q = model.input_quant();
+        let input = model.input_mut(&mut arena).map_err(|e| e.to_string())?;
+        for (i, d) in input.iter_mut().enumerate() {
+            *d = q.quantize(x[i] * pick(scale, i) + pick(offset, i)) as u8;
+        }
+        let out = model.run(&mut arena).map_err(|e| e.to_string())?;
+        let fnv = out.iter().fold(0x811c_9dc5u32, |h, &b| {
+            (h ^ b as u32).wrapping_mul(0x0100_0193)
+        });
+        if fnv != bench.output_fnv {
+            return Err(format!(
+                "{}: the device's bare int8 inference differs from the host's",
+                m.name
+            ));
+        }
+    }
     let median = |f: fn(&DeviceSample) -> u32| {
         let mut v: Vec<u32> = run.samples.iter().map(f).collect();
         v.sort_unstable();
@@ -432,6 +327,8 @@ pub fn check(
         stack: run.stack,
         score_insns: median(|s| s.score_ticks),
         denoise_insns: median(|s| s.denoise_ticks),
+        run_insns: instructions(bench.ticks),
+        run_stack: bench.stack,
         agreement: if precision == Precision::Int8 {
             "bit-identical".into()
         } else {

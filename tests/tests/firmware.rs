@@ -14,8 +14,8 @@ fn firmware_matches_the_host_in_qemu() {
     let work = repo_root().join("target/firmware-check");
     std::fs::create_dir_all(&work).unwrap();
     let target = firmware::target_dir();
-    println!("| model | precision | flash B | static RAM B | arena B | stack B | score insns | denoise insns | device vs host |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---|");
+    println!("| model | precision | flash B | static RAM B | arena B | stack B | score insns | denoise insns | run insns | run stack B | device vs host |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     // One build at a time: builds share the target directory.
     for m in &models {
         for (p, bytes) in &m.files {
@@ -28,13 +28,15 @@ fn firmware_matches_the_host_in_qemu() {
             assert!(r.sizes.flash as usize >= bytes.len());
             assert!(r.stack > 0 && r.score_insns > 0 && r.denoise_insns > 0);
             println!(
-                "| {} | {p} | {} | {} | {arena} | {} | {} | {} | {} |",
+                "| {} | {p} | {} | {} | {arena} | {} | {} | {} | {} | {} | {} |",
                 m.name,
                 r.sizes.flash,
                 r.sizes.ram,
                 r.stack,
                 r.score_insns,
                 r.denoise_insns,
+                r.run_insns,
+                r.run_stack,
                 r.agreement
             );
         }

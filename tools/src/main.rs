@@ -43,6 +43,8 @@ enum Command {
     Eval(cmd::eval::Args),
     /// The main job on the bundled MNIST sample: train, export, evaluate, report.html.
     Quickstart(cmd::quickstart::Args),
+    /// The same model on CPU (aedge-runtime vs tract), GPU (burn-wgpu) and MCU (QEMU, board).
+    Bench(cmd::bench::Args),
 }
 
 /// Output settings shared by all subcommands.
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
         Command::Denoise(a) => cmd::denoise::run(a, out),
         Command::Eval(a) => cmd::eval::run(a, out),
         Command::Quickstart(a) => cmd::quickstart::run(a, out),
+        Command::Bench(a) => cmd::bench::run(a, out),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

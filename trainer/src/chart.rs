@@ -1,5 +1,6 @@
 //! Small PNG charts with labelled axes and a legend, drawn on an RGB canvas with the font8x8
-//! bitmap font (no system fonts needed): loss curves, and the scatter of a 2-D latent space.
+//! bitmap font (no system fonts needed): loss curves, the scatter of a 2-D latent space, and
+//! the benchmark's bar chart.
 
 use aedge_runtime::fs::write_atomic;
 use font8x8::UnicodeFonts;
@@ -32,11 +33,16 @@ struct Canvas(ImageBuffer<Rgb<u8>, Vec<u8>>);
 
 impl Canvas {
     fn new() -> Self {
-        Canvas(ImageBuffer::from_pixel(W, H, Rgb([255, 255, 255])))
+        Self::sized(W, H)
+    }
+
+    fn sized(w: u32, h: u32) -> Self {
+        Canvas(ImageBuffer::from_pixel(w, h, Rgb([255, 255, 255])))
     }
 
     fn put(&mut self, x: i64, y: i64, c: [u8; 3]) {
-        if x >= 0 && y >= 0 && (x as u32) < W && (y as u32) < H {
+        let (w, h) = self.0.dimensions();
+        if x >= 0 && y >= 0 && (x as u32) < w && (y as u32) < h {
             self.0.put_pixel(x as u32, y as u32, Rgb(c));
         }
     }
@@ -275,6 +281,78 @@ pub fn loss_curves(
         series.push(("validation", val));
     }
     line_chart(path, title, "epoch", "loss", &series)
+}
+
+/// One group of bars in [`bar_chart`]: a heading and `(label, value)` bars.
+pub type BarGroup = (String, Vec<(String, f64)>);
+
+/// Horizontal bars on a log-10 axis (values spanning microseconds to milliseconds stay
+/// readable), grouped under headings; each bar is labelled with its value. Non-positive or
+/// non-finite values are listed without a bar.
+pub fn bar_chart(path: &Path, title: &str, unit: &str, groups: &[BarGroup]) -> Result<(), String> {
+    let values: Vec<f64> = groups
+        .iter()
+        .flat_map(|(_, b)| b.iter().map(|v| v.1))
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    if values.is_empty() {
+        return Err("nothing to plot".into());
+    }
+    let lo = values
+        .iter()
+        .copied()
+        .fold(f64::INFINITY, f64::min)
+        .log10()
+        .floor();
+    let hi = values
+        .iter()
+        .copied()
+        .fold(0.0, f64::max)
+        .log10()
+        .ceil()
+        .max(lo + 1.0);
+    let rows: usize = groups.iter().map(|(_, b)| b.len() + 1).sum();
+    let (label_w, bar_w, row_h) = (30 * 8 + 16u32, 560u32, 16u32);
+    let (w, h) = (label_w + bar_w + 90, 56 + rows as u32 * row_h + 40);
+    let mut c = Canvas::sized(w, h);
+    let ink = [40, 40, 40];
+    let x_of = |v: f64| label_w as f64 + (v.log10() - lo) / (hi - lo) * bar_w as f64;
+    c.text(8, 12, title, ink);
+    let top = 40i64;
+    let bottom = top + rows as i64 * row_h as i64;
+    for d in lo as i64..=hi as i64 {
+        let x = x_of(10f64.powi(d as i32));
+        c.line((x, top as f64), (x, bottom as f64), [225, 225, 225]);
+        let t = fmt(10f64.powi(d as i32));
+        c.text(x as i64 - 4 * t.len() as i64, bottom + 6, &t, ink);
+    }
+    c.text(
+        label_w as i64 + bar_w as i64 / 2 - 4 * unit.len() as i64,
+        bottom + 22,
+        unit,
+        ink,
+    );
+    let mut y = top;
+    for (g, (heading, bars)) in groups.iter().enumerate() {
+        c.text(8, y + 4, heading, ink);
+        y += row_h as i64;
+        let col = PALETTE[g % PALETTE.len()];
+        for (label, v) in bars {
+            let short: String = label.chars().take(30).collect();
+            c.text(16, y + 4, &short, ink);
+            if v.is_finite() && *v > 0.0 {
+                let x1 = x_of(*v);
+                for yy in y + 3..y + row_h as i64 - 3 {
+                    c.line((label_w as f64, yy as f64), (x1, yy as f64), col);
+                }
+                c.text(x1 as i64 + 6, y + 4, &fmt(*v), ink);
+            } else {
+                c.text(label_w as i64 + 6, y + 4, "n/a", ink);
+            }
+            y += row_h as i64;
+        }
+    }
+    c.save(path)
 }
 
 #[cfg(test)]

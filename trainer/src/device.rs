@@ -54,3 +54,45 @@ pub fn device(backend: Backend) -> Result<Device, String> {
     };
     Ok(d.autodiff())
 }
+
+/// The adapter burn-wgpu's default device picks (discrete, then integrated, virtual, CPU),
+/// described as "name, backend, type", and whether it is a software renderer on the CPU
+/// (Mesa's lavapipe on machines without a GPU).
+#[cfg(feature = "wgpu")]
+pub fn gpu_adapter() -> Result<(String, bool), String> {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let mut fut = std::pin::pin!(instance.enumerate_adapters(wgpu::Backends::all()));
+    let mut cx = Context::from_waker(Waker::noop());
+    // Native enumeration completes on the first poll; keep polling in case it does not.
+    let adapters = loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(a) => break a,
+            Poll::Pending => std::thread::yield_now(),
+        }
+    };
+    let rank = |t: wgpu::DeviceType| match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    };
+    let info = adapters
+        .iter()
+        .map(|a| a.get_info())
+        .min_by_key(|i| rank(i.device_type))
+        .ok_or("no GPU adapter found (on a machine without a GPU, install Mesa's lavapipe: scripts/install-lavapipe.sh)")?;
+    Ok((
+        format!("{}, {:?}, {:?}", info.name, info.backend, info.device_type),
+        info.device_type == wgpu::DeviceType::Cpu,
+    ))
+}
+
+/// Without the `wgpu` feature there is no GPU support to describe.
+#[cfg(not(feature = "wgpu"))]
+pub fn gpu_adapter() -> Result<(String, bool), String> {
+    Err("this build has no GPU support; rebuild with `--features wgpu`".into())
+}

@@ -28,11 +28,19 @@ impl Requant<'_> {
     /// Requantizes accumulator `acc` of output channel `c` (bias included).
     #[inline(always)]
     pub(crate) fn finish(&self, acc: i32, c: usize) -> i8 {
-        let v = multiply_by_quantized_multiplier(acc, self.multiplier[c], self.shift[c])
+        self.finish_with(acc, self.multiplier[c], self.shift[c])
+    }
+
+    /// [`Requant::finish`] with the channel's multiplier and shift already loaded.
+    #[inline(always)]
+    pub(crate) fn finish_with(&self, acc: i32, multiplier: i32, shift: i32) -> i8 {
+        let v = multiply_by_quantized_multiplier(acc, multiplier, shift)
             .saturating_add(self.output_zero_point)
-            .clamp(self.min, 127);
+            .max(self.min)
+            .min(127);
         match self.lut {
-            Some(t) => t[(v + 128) as usize],
+            // v is in -128..=127 (min >= -128), so this is v + 128 without a bounds check.
+            Some(t) => t[(v as u8 ^ 0x80) as usize],
             None => v as i8,
         }
     }

@@ -80,7 +80,8 @@ fn dot(x: &[i8], w: &[i8]) -> i32 {
 
 /// Adds the main (chunked) part of one block to `acc`, portably. `w` holds the block's
 /// chunks, `x` the matching inputs.
-#[inline]
+#[cfg_attr(aedge_dsp, inline(never))]
+#[cfg_attr(not(aedge_dsp), inline)]
 fn block_generic(x: &[i8], w: &[i8], acc: &mut [i32; ROWS]) {
     for (xc, wc) in x.chunks_exact(CHUNK).zip(w.chunks_exact(ROWS * CHUNK)) {
         for (a, wr) in acc.iter_mut().zip(wc.chunks_exact(CHUNK)) {
@@ -91,7 +92,8 @@ fn block_generic(x: &[i8], w: &[i8], acc: &mut [i32; ROWS]) {
     }
 }
 
-#[inline]
+/// The main part of one block: the assembly kernel where it applies, else portable code.
+#[inline(always)]
 fn block_main(x: &[i8], w: &[i8], acc: &mut [i32; ROWS]) {
     #[cfg(aedge_dsp)]
     {
@@ -103,33 +105,62 @@ fn block_main(x: &[i8], w: &[i8], acc: &mut [i32; ROWS]) {
     block_generic(x, w, acc)
 }
 
+/// Adds the `k % CHUNK` trailing inputs of one block (stored row after row).
+#[inline(never)]
+fn block_tail(x: &[i8], w: &[i8], acc: &mut [i32; ROWS]) {
+    let t = x.len();
+    for (a, wr) in acc.iter_mut().zip(w.chunks_exact(t)) {
+        *a = a.wrapping_add(dot(x, wr));
+    }
+}
+
+/// The last `n % ROWS` rows, stored plainly.
+#[inline(never)]
+fn plain_rows(x: &[i8], w: &[i8], q: &Requant, first: usize, y: &mut [i8]) {
+    let k = x.len();
+    for (i, (yo, wr)) in y.iter_mut().zip(w.chunks_exact(k)).enumerate() {
+        let o = first + i;
+        *yo = q.finish(q.bias[o].wrapping_add(dot(x, wr)), o);
+    }
+}
+
 /// Fully connected int8 layer: `x` has `k` values, `w` the packed `[y.len()][k]` weights, and
 /// `q.bias` already holds the folded input zero point (`q.input_zero_point` is not used).
 pub fn dense(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) {
     let (k, n) = (x.len(), y.len());
+    if k == 0 {
+        for (o, yo) in y.iter_mut().enumerate() {
+            *yo = q.finish(q.bias[o], o);
+        }
+        return;
+    }
     let main = k - k % CHUNK;
-    let tail = k % CHUNK;
     let full = n - n % ROWS;
-    for b in 0..full / ROWS {
-        let blk = &w[b * ROWS * k..][..ROWS * k];
+    let (xm, xt) = x.split_at(main);
+    let (wb, wrest) = w.split_at(full * k);
+    let (yb, yrest) = y.split_at_mut(full);
+    for (b, (blk, yq)) in wb
+        .chunks_exact(ROWS * k)
+        .zip(yb.chunks_exact_mut(ROWS))
+        .enumerate()
+    {
         let o = b * ROWS;
-        let mut acc = [q.bias[o], q.bias[o + 1], q.bias[o + 2], q.bias[o + 3]];
+        let bias = &q.bias[o..o + ROWS];
+        let mut acc = [bias[0], bias[1], bias[2], bias[3]];
+        let (bm, bt) = blk.split_at(ROWS * main);
         if main > 0 {
-            block_main(&x[..main], &blk[..ROWS * main], &mut acc);
+            block_main(xm, bm, &mut acc);
         }
-        if tail > 0 {
-            let tw = &blk[ROWS * main..];
-            for (r, a) in acc.iter_mut().enumerate() {
-                *a = a.wrapping_add(dot(&x[main..], &tw[r * tail..][..tail]));
-            }
+        if !xt.is_empty() {
+            block_tail(xt, bt, &mut acc);
         }
-        for (r, a) in acc.into_iter().enumerate() {
-            y[o + r] = q.finish(a, o + r);
+        let (m, sh) = (&q.multiplier[o..o + ROWS], &q.shift[o..o + ROWS]);
+        for (((yo, a), &m), &sh) in yq.iter_mut().zip(acc).zip(m).zip(sh) {
+            *yo = q.finish_with(a, m, sh);
         }
     }
-    for o in full..n {
-        let acc = q.bias[o].wrapping_add(dot(x, &w[o * k..][..k]));
-        y[o] = q.finish(acc, o);
+    if !yrest.is_empty() {
+        plain_rows(x, &wrest[..yrest.len() * k], q, full, yrest);
     }
 }
 

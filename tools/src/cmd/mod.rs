@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod bench;
 pub mod denoise;
 pub mod eval;
 pub mod export;

@@ -102,6 +102,13 @@ fn median_us(n: usize, mut f: impl FnMut()) -> f64 {
     t[t.len() / 2]
 }
 
+/// The bundled MNIST sample (1,000 test digits) as a dataset, pixels scaled to [0, 1].
+pub fn bundled_mnist() -> Result<aedge_trainer::data::Dataset> {
+    let p = repo_data("data/mnist-sample/t1k-images-idx3-ubyte.gz");
+    let images = Images::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+    Ok(aedge_trainer::data::Dataset::from_images(&images, None))
+}
+
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     aedge_runtime::fs::write_atomic(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
 }

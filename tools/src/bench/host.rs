@@ -1,0 +1,120 @@
+//! Host CPU targets: aedge-runtime in each precision, and tract-onnx on the exported ONNX as
+//! the peer. Both run the bare network on preprocessed inputs (no scoring), batch 1 and 32.
+
+use super::timing::{measure, Budget, Latency};
+use aedge_runtime::{AlignedBytes, Model, Precision};
+use std::hint::black_box;
+
+/// Samples in the throughput measurement.
+pub const BATCH: usize = 32;
+
+/// Model-unit (preprocessed) values of raw `x`, as the runtime computes them.
+fn preprocess(m: &Model, x: &[f32]) -> Vec<f32> {
+    let (scale, offset) = (m.preprocess_scale(), m.preprocess_offset());
+    let c = m.input_shape().c as usize;
+    let pick = |v: &[f32], ch: usize| if v.len() == 1 { v[0] } else { v[ch] };
+    x.iter()
+        .enumerate()
+        .map(|(i, &v)| v * pick(scale, i % c) + pick(offset, i % c))
+        .collect()
+}
+
+/// The bytes `Model::input_mut` expects for one sample.
+fn input_bytes(m: &Model, x: &[f32]) -> Vec<u8> {
+    let pre = preprocess(m, x);
+    match m.precision() {
+        Precision::Int8 => {
+            let q = m.input_quant();
+            pre.iter().map(|&v| q.quantize(v) as u8).collect()
+        }
+        _ => pre.iter().flat_map(|v| v.to_ne_bytes()).collect(),
+    }
+}
+
+/// Batch-1 latency and batch-32 time of aedge-runtime on one `.aedge` file. A batch is 32
+/// inferences one after the other (the runtime is built for batch 1).
+pub fn runtime(
+    bytes: &[u8],
+    samples: &[Vec<f32>],
+    budget: Budget,
+) -> Result<(Latency, Latency), String> {
+    let file = AlignedBytes::from(bytes.to_vec());
+    let m = Model::parse(&file).map_err(|e| e.to_string())?;
+    let mut arena = AlignedBytes::zeroed(m.arena_len());
+    let inputs: Vec<Vec<u8>> = samples.iter().map(|x| input_bytes(&m, x)).collect();
+    let mut k = 0;
+    let mut one = |arena: &mut [u8]| -> Result<(), String> {
+        let x = &inputs[k % inputs.len()];
+        k += 1;
+        m.input_mut(arena)
+            .map_err(|e| e.to_string())?
+            .copy_from_slice(x);
+        black_box(m.run(arena).map_err(|e| e.to_string())?);
+        Ok(())
+    };
+    let single = measure(budget, || one(&mut arena))?;
+    let batch = measure(budget, || {
+        for _ in 0..BATCH {
+            one(&mut arena)?;
+        }
+        Ok(())
+    })?;
+    Ok((single, batch))
+}
+
+/// Batch-1 latency and batch-32 time of tract-onnx (optimized plan) on the ONNX file.
+/// Batch 32 is `None` when the graph has a fixed batch size of 1.
+pub fn tract(
+    onnx_bytes: &[u8],
+    samples: &[Vec<f32>],
+    f32_model: &[u8],
+    budget: Budget,
+) -> Result<(Latency, Option<Latency>), String> {
+    use tract_onnx::prelude::*;
+    let onnx = onnx_bytes;
+    let file = AlignedBytes::from(f32_model.to_vec());
+    let m = Model::parse(&file).map_err(|e| e.to_string())?;
+    let dims = aedge_trainer::import::input_dims(onnx).map_err(|e| e.to_string())?;
+    let per: usize = dims.iter().skip(1).product();
+    let plan = |batch: usize| -> TractResult<_> {
+        let mut d = dims.clone();
+        d[0] = batch;
+        tract_onnx::onnx()
+            .model_for_read(&mut &onnx[..])?
+            .with_input_fact(0, f32::fact(&d).into())?
+            .into_optimized()?
+            .into_runnable()
+    };
+    let tensor = |batch: usize| -> Result<Tensor, String> {
+        let mut d = dims.clone();
+        d[0] = batch;
+        let data: Vec<f32> = (0..batch)
+            .flat_map(|i| {
+                let x = preprocess(&m, &samples[i % samples.len()]);
+                aedge_trainer::import::to_onnx_order(&dims, &x)
+            })
+            .collect();
+        debug_assert_eq!(data.len(), batch * per);
+        tract_ndarray::Array::from_shape_vec(d, data)
+            .map(Tensor::from)
+            .map_err(|e| e.to_string())
+    };
+    let err = |e: TractError| format!("tract-onnx: {e:#}");
+    let p1 = plan(1).map_err(err)?;
+    let x1 = tensor(1)?;
+    let single = measure(budget, || {
+        black_box(p1.run(tvec!(x1.clone().into())).map_err(err)?);
+        Ok(())
+    })?;
+    let batch = match plan(super::host::BATCH) {
+        Ok(p) => {
+            let xb = tensor(BATCH)?;
+            Some(measure(budget, || {
+                black_box(p.run(tvec!(xb.clone().into())).map_err(err)?);
+                Ok(())
+            })?)
+        }
+        Err(_) => None,
+    };
+    Ok((single, batch))
+}

@@ -1,0 +1,98 @@
+//! The MCU target: the firmware with the model embedded, in QEMU's Cortex-M4F (executed
+//! instructions, exact and repeatable) and, when a probe is attached, on a board (DWT
+//! cycles).
+
+use crate::mcu::{self, BenchRun, Sizes};
+use aedge_runtime::Precision;
+use serde::Serialize;
+use std::path::Path;
+
+/// One firmware measurement.
+#[derive(Clone, Debug, Serialize)]
+pub struct McuRun {
+    /// Where it ran: "QEMU mps2-an386 (Cortex-M4F)" or the board.
+    pub target: String,
+    /// Model precision.
+    pub precision: String,
+    /// Instructions (QEMU) or cycles (board) of one bare inference.
+    pub count: u64,
+    /// `"instructions"` or `"cycles"`.
+    pub unit: &'static str,
+    /// `count` per multiply-accumulate.
+    pub per_mac: f64,
+    /// The arena, bytes.
+    pub arena: usize,
+    /// Stack used by the inference, bytes.
+    pub stack: usize,
+    /// Firmware flash and static RAM (the demo's buffers included).
+    pub sizes: Sizes,
+}
+
+fn samples_bytes(samples: &[Vec<f32>]) -> Vec<u8> {
+    samples
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_le_bytes())
+        .collect()
+}
+
+fn to_run(target: &str, precision: Precision, b: BenchRun, macs: u64, sizes: Sizes) -> McuRun {
+    let (count, unit) = if b.unit == "cycles" {
+        (b.ticks as u64, "cycles")
+    } else {
+        (mcu::instructions(b.ticks), "instructions")
+    };
+    McuRun {
+        target: target.to_string(),
+        precision: precision.to_string(),
+        count,
+        unit,
+        per_mac: count as f64 / macs.max(1) as f64,
+        arena: b.arena,
+        stack: b.stack,
+        sizes,
+    }
+}
+
+/// Builds and runs the firmware for one model file in QEMU; `board` additionally runs it on
+/// an attached board (feature name from [`mcu::BOARDS`]).
+pub fn run(
+    name: &str,
+    precision: Precision,
+    bytes: &[u8],
+    samples: &[Vec<f32>],
+    macs: u64,
+    work: &Path,
+    board: Option<&str>,
+) -> Result<Vec<McuRun>, String> {
+    let model = work.join(format!("{name}-{precision}.aedge"));
+    let sample_file = work.join(format!("{name}.f32"));
+    aedge_runtime::fs::write_atomic(&model, bytes).map_err(|e| e.to_string())?;
+    aedge_runtime::fs::write_atomic(&sample_file, &samples_bytes(&samples[..1]))
+        .map_err(|e| e.to_string())?;
+    let target = mcu::target_dir();
+    let elf = mcu::build(&model, &sample_file, None, &target)?;
+    let kept = work.join(format!("{name}-{precision}.elf"));
+    std::fs::copy(&elf, &kept).map_err(|e| e.to_string())?;
+    let raw = mcu::run_qemu(&kept, 300)?;
+    let b = mcu::parse_bench(&mcu::decode(&kept, &raw)?)?;
+    let mut runs = vec![to_run(
+        "QEMU mps2-an386 (Cortex-M4F)",
+        precision,
+        b,
+        macs,
+        mcu::sizes(&kept)?,
+    )];
+    if let Some(board) = board {
+        let chip = mcu::BOARDS
+            .iter()
+            .find(|b| b.0 == board)
+            .map(|b| b.1)
+            .ok_or_else(|| format!("unknown board '{board}'"))?;
+        let elf = mcu::build(&model, &sample_file, Some(board), &target)?;
+        let lines = mcu::run_board(&elf, chip, 120)?;
+        let b = mcu::parse_bench(&lines)?;
+        runs.push(to_run(board, precision, b, macs, mcu::sizes(&elf)?));
+    }
+    Ok(runs)
+}

@@ -1,0 +1,167 @@
+//! The benchmark's outputs: a markdown table (with the ratios against tract spelled out), the
+//! JSON of every figure, and a PNG bar chart of batch-1 latencies.
+
+use super::{ModelReport, Report};
+use std::fmt::Write as _;
+use std::path::Path;
+
+fn us(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2} ms", v / 1000.0)
+    } else {
+        format!("{v:.1} µs")
+    }
+}
+
+fn model_md(m: &ModelReport, s: &mut String) {
+    let _ = writeln!(
+        s,
+        "### {} — {} MACs\n\n{}.\n",
+        m.model,
+        thousands(m.macs),
+        m.origin
+    );
+    if !m.rows.is_empty() {
+        s.push_str("| target | engine | precision | batch-1 median | batch-1 p95 | runs | batch-32 samples/s | batch-1 vs tract |\n");
+        s.push_str("|---|---|---|---:|---:|---:|---:|---:|\n");
+        for r in &m.rows {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.target,
+                r.engine,
+                r.precision,
+                us(r.batch1.median_us),
+                us(r.batch1.p95_us),
+                r.batch1.runs,
+                r.batch32_per_s
+                    .map_or("–".into(), |v| thousands(v.round() as u64)),
+                r.vs_tract.map_or("–".into(), |v| format!("{v:.2}×")),
+            );
+        }
+        s.push('\n');
+        for r in m.rows.iter().filter(|r| r.engine != "tract-onnx") {
+            if let Some(v) = r.vs_tract {
+                let word = if v >= 1.0 { "faster" } else { "slower" };
+                let f = if v >= 1.0 { v } else { 1.0 / v };
+                let _ = writeln!(
+                    s,
+                    "- {} {} on {}: **{f:.2}× {word}** than tract-onnx at batch 1.",
+                    r.engine, r.precision, r.target
+                );
+            }
+        }
+        let median = |p: &str| {
+            m.rows
+                .iter()
+                .find(|r| r.engine == "aedge-runtime" && r.precision == p)
+                .map(|r| r.batch1.median_us)
+        };
+        if let (Some(f), Some(q)) = (median("f32"), median("int8")) {
+            let _ = writeln!(
+                s,
+                "- aedge-runtime int8 vs f32 on the CPU: **{:.2}×**.",
+                f / q
+            );
+        }
+        if let Some(a) = &m.gpu_adapter {
+            let _ = writeln!(s, "- GPU adapter: {a}.");
+        }
+        s.push('\n');
+    }
+    if !m.mcu.is_empty() {
+        s.push_str("| MCU | precision | per inference | per MAC | arena B | inference stack B | firmware flash B | firmware static RAM B |\n");
+        s.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
+        for r in &m.mcu {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} {} | {:.3} | {} | {} | {} | {} |",
+                r.target,
+                r.precision,
+                thousands(r.count),
+                r.unit,
+                r.per_mac,
+                r.arena,
+                r.stack,
+                thousands(r.sizes.flash),
+                thousands(r.sizes.ram),
+            );
+        }
+        s.push('\n');
+    }
+    for n in &m.notes {
+        let _ = writeln!(s, "- note: {n}");
+    }
+    if !m.notes.is_empty() {
+        s.push('\n');
+    }
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(v: u64) -> String {
+    let d = v.to_string();
+    let mut out = String::new();
+    for (i, ch) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// The markdown report.
+pub fn markdown(r: &Report) -> String {
+    let mut s = format!(
+        "## aedge bench\n\nHost: {} ({} threads). Latencies are wall-clock medians of the bare \
+         network on preprocessed inputs; aedge-runtime's batch 32 is 32 batch-1 inferences in a \
+         row. MCU figures are QEMU's executed instructions (not cycles) of the second \
+         inference, input already in the arena.\n\n",
+        r.cpu, r.threads
+    );
+    for m in &r.models {
+        model_md(m, &mut s);
+    }
+    s
+}
+
+/// Writes `bench.md`, `bench.json` and `bench.png` into `dir` (each atomically).
+pub fn write(r: &Report, dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let w = |name: &str, bytes: &[u8]| {
+        aedge_runtime::fs::write_atomic(dir.join(name), bytes).map_err(|e| e.to_string())
+    };
+    w("bench.md", markdown(r).as_bytes())?;
+    w(
+        "bench.json",
+        &serde_json::to_vec_pretty(r).map_err(|e| e.to_string())?,
+    )?;
+    let groups: Vec<aedge_trainer::chart::BarGroup> = r
+        .models
+        .iter()
+        .map(|m| {
+            (
+                m.model.clone(),
+                m.rows
+                    .iter()
+                    .map(|x| {
+                        (
+                            format!("{} {} {}", x.target, x.engine, x.precision),
+                            x.batch1.median_us,
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .filter(|g: &aedge_trainer::chart::BarGroup| !g.1.is_empty())
+        .collect();
+    if !groups.is_empty() {
+        aedge_trainer::chart::bar_chart(
+            &dir.join("bench.png"),
+            "aedge bench: batch-1 latency (median, lower is better)",
+            "microseconds (log scale)",
+            &groups,
+        )?;
+    }
+    Ok(())
+}

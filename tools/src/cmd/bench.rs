@@ -1,0 +1,159 @@
+//! `aedge bench`: one model (or the built-in reference models) measured on the host CPU
+//! (aedge-runtime f32/f16/int8 against tract-onnx), the GPU (burn-wgpu) and a Cortex-M4F
+//! (firmware in QEMU, or a board through probe-rs); writes bench.md, bench.json, bench.png.
+
+use crate::data::{self, DataArgs};
+use crate::{Out, Result};
+use aedge::bench::subject::{self, Subject, REFERENCES};
+use aedge::bench::timing::Budget;
+use aedge::bench::{self as b, report, Report, Targets};
+use aedge_trainer::checkpoint::load_model;
+use aedge_trainer::{device, Backend};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Target {
+    /// aedge-runtime and tract-onnx on this CPU.
+    Cpu,
+    /// burn on wgpu.
+    Gpu,
+    /// The firmware in QEMU (and on --board).
+    Mcu,
+}
+
+/// Arguments of `aedge bench`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// A .aedge file to measure (runtime and MCU only: it carries no ONNX or burn model).
+    model: Option<PathBuf>,
+    /// Built-in reference models (random weights): seed-dense, keras-conv, mlperf-ad. The
+    /// default when no model or checkpoint is given is all three.
+    #[arg(long, value_delimiter = ',')]
+    reference: Vec<String>,
+    /// A checkpoint written by `aedge train`: measured in every precision, on tract and on the
+    /// GPU too. Needs --data for int8 calibration.
+    #[arg(long, requires = "data")]
+    checkpoint: Option<PathBuf>,
+    /// The checkpoint's training data (IDX images or CSV series).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Targets to run.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "cpu,gpu,mcu")]
+    targets: Vec<Target>,
+    /// Also run on this attached board through probe-rs (nrf52840-dk, nucleo-l4r5zi).
+    #[arg(long)]
+    board: Option<String>,
+    /// Seconds of timed runs per measurement (after warm-up).
+    #[arg(long, default_value_t = 1.0)]
+    seconds: f64,
+    /// Minimum timed runs per measurement.
+    #[arg(long, default_value_t = 30)]
+    min_runs: usize,
+    /// Output directory for bench.md, bench.json, bench.png and the firmware builds.
+    #[arg(short, long, default_value = "runs/bench")]
+    out: PathBuf,
+}
+
+fn subjects(a: &Args) -> Result<Vec<Subject>> {
+    let mut v = Vec::new();
+    if let Some(p) = &a.model {
+        let bytes = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let name = p
+            .file_stem()
+            .map_or("model".into(), |s| s.to_string_lossy().to_string());
+        v.push(subject::from_file(&name, bytes)?);
+    }
+    if let Some(dir) = &a.checkpoint {
+        let dev = device(Backend::Flex)?;
+        let (model, state) = load_model(dir, &dev)?;
+        let d = data::load(&DataArgs {
+            data: a.data.clone().ok_or("--checkpoint needs --data")?,
+            labels: None,
+            normal: Vec::new(),
+            window: state.spec.input[0],
+            stats_rows: 2000,
+        })?;
+        if d.shape != state.spec.input {
+            return Err(format!(
+                "the data's samples are {:?}, the checkpoint's model takes {:?}",
+                d.shape, state.spec.input
+            ));
+        }
+        let name = dir
+            .file_name()
+            .map_or("checkpoint".into(), |s| s.to_string_lossy().to_string());
+        let sample = d.select(&(0..d.len().min(256)).collect::<Vec<_>>());
+        v.push(subject::from_model(
+            &name,
+            model,
+            &state.spec,
+            &sample,
+            state.config.loss,
+            "trained checkpoint",
+        )?);
+    }
+    let mut refs = a.reference.clone();
+    if v.is_empty() && refs.is_empty() {
+        refs = REFERENCES.iter().map(|r| r.0.to_string()).collect();
+    }
+    let mnist = crate::cmd::quickstart::bundled_mnist().ok();
+    for r in &refs {
+        v.push(subject::reference(r, mnist.as_ref())?);
+    }
+    Ok(v)
+}
+
+/// Runs the subcommand.
+pub fn run(a: Args, out: Out) -> Result<()> {
+    if !(a.seconds.is_finite() && a.seconds > 0.0 && a.seconds <= 600.0) {
+        return Err("--seconds must be between 0 and 600".into());
+    }
+    if let Some(board) = &a.board {
+        if !aedge::mcu::BOARDS.iter().any(|b| b.0 == board) {
+            let names: Vec<&str> = aedge::mcu::BOARDS.iter().map(|b| b.0).collect();
+            return Err(format!(
+                "unknown board '{board}' (expected {})",
+                names.join(" or ")
+            ));
+        }
+    }
+    let targets = Targets {
+        host: a.targets.contains(&Target::Cpu),
+        gpu: a.targets.contains(&Target::Gpu),
+        mcu: a.targets.contains(&Target::Mcu),
+        board: a.board.clone(),
+    };
+    let budget = Budget {
+        time: Duration::from_secs_f64(a.seconds),
+        min_runs: a.min_runs.max(1),
+        max_runs: 1_000_000,
+    };
+    let subjects = subjects(&a)?;
+    let work = a.out.join("firmware");
+    std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+    let mut log = |s: &str| out.line(format!("measuring {s}"));
+    let models = subjects
+        .iter()
+        .map(|s| b::run(s, &targets, budget, &work, &mut log))
+        .collect();
+    let report = Report {
+        cpu: b::cpu_name(),
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        models,
+    };
+    report::write(&report, &a.out)?;
+    if out.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        );
+    } else {
+        out.line(report::markdown(&report));
+        out.line(format!(
+            "wrote {0}/bench.md, {0}/bench.json, {0}/bench.png",
+            a.out.display()
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! The Cortex-M side of aedge from the host: builds `firmware/` with a model embedded, runs it
+//! in QEMU (mps2-an386, Cortex-M4F, `-icount shift=6`) or on a board through probe-rs, decodes
+//! its defmt log and reads the ELF's section sizes. Used by `aedge bench` and the end-to-end
+//! firmware tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The repository's `firmware/` directory (compiled in; `AEDGE_FIRMWARE_DIR` overrides it
+/// for a relocated checkout).
+pub fn firmware_dir() -> PathBuf {
+    std::env::var_os("AEDGE_FIRMWARE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware"))
+}
+
+/// Where firmware builds go: `$CARGO_TARGET_DIR/firmware` (so CI caches them with the host
+/// build), else the repository's `target/firmware`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("firmware")
+}
+
+/// `cargo build --release` of the firmware with `model` and `samples` (little-endian f32
+/// inputs) embedded and the given board feature (`None`: QEMU). Returns the ELF path.
+pub fn build(
+    model: &Path,
+    samples: &Path,
+    board: Option<&str>,
+    target_dir: &Path,
+) -> Result<PathBuf, String> {
+    let dir = firmware_dir();
+    if !dir.join("Cargo.toml").is_file() {
+        return Err(format!(
+            "no firmware sources at {} (run from an aedge checkout or set AEDGE_FIRMWARE_DIR)",
+            dir.display()
+        ));
+    }
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(&dir)
+        .args(["build", "--release", "--target-dir"])
+        .arg(target_dir)
+        .env("AEDGE_MODEL", model)
+        .env("AEDGE_SAMPLES", samples);
+    // A nested cargo must not inherit the outer build's target or flags.
+    for var in [
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_MAKEFLAGS",
+    ] {
+        cmd.env_remove(var);
+    }
+    if let Some(b) = board {
+        cmd.args(["--no-default-features", "--features", b]);
+    }
+    let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "firmware build failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(target_dir.join("thumbv7em-none-eabihf/release/aedge-firmware"))
+}
+
+/// Runs the ELF on QEMU's mps2-an386 with `-icount shift=6` under a timeout; returns the raw
+/// defmt bytes written to semihosting stdout. Fails unless the firmware exits with 0.
+pub fn run_qemu(elf: &Path, timeout_s: u32) -> Result<Vec<u8>, String> {
+    let out = Command::new("timeout")
+        .arg(timeout_s.to_string())
+        .args([
+            "qemu-system-arm",
+            "-cpu",
+            "cortex-m4",
+            "-machine",
+            "mps2-an386",
+            "-nographic",
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-icount",
+            "shift=6",
+            "-kernel",
+        ])
+        .arg(elf)
+        .output()
+        .map_err(|e| format!("cannot start qemu-system-arm (run scripts/install-qemu.sh): {e}"))?;
+    match out.status.code() {
+        Some(0) => Ok(out.stdout),
+        Some(124) => Err(format!("QEMU timed out after {timeout_s} s")),
+        Some(127) => Err("qemu-system-arm not found (run scripts/install-qemu.sh)".into()),
+        code => Err(format!(
+            "firmware exited with {code:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )),
+    }
+}
+
+/// Decodes defmt frames with the ELF's table into log lines.
+pub fn decode(elf: &Path, raw: &[u8]) -> Result<Vec<String>, String> {
+    let bytes = std::fs::read(elf).map_err(|e| e.to_string())?;
+    let table = defmt_decoder::Table::parse(&bytes)
+        .map_err(|e| e.to_string())?
+        .ok_or("the ELF has no defmt table")?;
+    let mut stream = table.new_stream_decoder();
+    stream.received(raw);
+    let mut lines = Vec::new();
+    loop {
+        match stream.decode() {
+            Ok(frame) => lines.push(frame.display_message().to_string()),
+            Err(defmt_decoder::DecodeError::UnexpectedEof) => break,
+            Err(defmt_decoder::DecodeError::Malformed) => {
+                return Err("malformed defmt frame".into());
+            }
+        }
+    }
+    Ok(lines)
+}
+
+/// Flash and static RAM of a firmware ELF.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct Sizes {
+    /// Code and read-only data in flash (.vector_table, .text, .rodata, and .data's
+    /// initial values).
+    pub flash: u64,
+    /// Statically allocated RAM (.data, .bss, .uninit).
+    pub ram: u64,
+}
+
+/// Section sizes of a firmware ELF.
+pub fn sizes(elf: &Path) -> Result<Sizes, String> {
+    use object::{Object, ObjectSection};
+    let bytes = std::fs::read(elf).map_err(|e| e.to_string())?;
+    let file = object::File::parse(&*bytes).map_err(|e| e.to_string())?;
+    let size = |name: &str| file.section_by_name(name).map_or(0, |s| s.size());
+    let data = size(".data");
+    Ok(Sizes {
+        flash: size(".vector_table") + size(".text") + size(".rodata") + data,
+        ram: data + size(".bss") + size(".uninit"),
+    })
+}
+
+/// Guest instructions from timer ticks under `-icount shift=6` (25 MHz timer, 64 ns per
+/// instruction): `ticks = 1.6 × instructions`.
+pub fn instructions(ticks: u32) -> u64 {
+    (ticks as u64 * 5).div_ceil(8)
+}
+
+/// The firmware's measurement of one bare inference (`Model::run`, second run).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct BenchRun {
+    /// Counter ticks: QEMU timer ticks or DWT cycles, see `unit`.
+    pub ticks: u32,
+    /// `"qemu-ticks"` or `"cycles"`.
+    pub unit: &'static str,
+    /// Stack the inference used below its caller, bytes.
+    pub stack: usize,
+    /// The arena, bytes.
+    pub arena: usize,
+    /// FNV-1a of the output tensor's bytes.
+    pub output_fnv: u32,
+}
+
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let mut it = line.split_whitespace();
+    while let Some(w) = it.next() {
+        if w == key {
+            return it.next();
+        }
+    }
+    None
+}
+
+/// Finds and parses the `bench run …` line of a firmware log.
+pub fn parse_bench(lines: &[String]) -> Result<BenchRun, String> {
+    let l = lines
+        .iter()
+        .find(|l| l.starts_with("bench run "))
+        .ok_or("the firmware log has no `bench run` line")?;
+    let bad = || format!("unexpected bench line: {l}");
+    let num = |k: &str| field(l, k).ok_or_else(bad);
+    let mut words = l.split_whitespace().skip(2);
+    let ticks = words.next().and_then(|w| w.parse().ok()).ok_or_else(bad)?;
+    let unit = match words.next() {
+        Some("qemu-ticks") => "qemu-ticks",
+        Some("cycles") => "cycles",
+        _ => return Err(bad()),
+    };
+    let hex = num("output-fnv")?;
+    Ok(BenchRun {
+        ticks,
+        unit,
+        stack: num("stack")?.parse().map_err(|_| bad())?,
+        arena: num("arena")?.parse().map_err(|_| bad())?,
+        output_fnv: u32::from_str_radix(hex.trim_start_matches("0x"), 16).map_err(|_| bad())?,
+    })
+}
+
+/// Boards with a probe-rs runner in `firmware/.cargo/config.toml`: (feature, probe-rs chip).
+pub const BOARDS: &[(&str, &str)] = &[
+    ("nrf52840-dk", "nRF52840_xxAA"),
+    ("nucleo-l4r5zi", "STM32L4R5ZITx"),
+];
+
+/// Debug probes probe-rs sees, one description per line; empty when none is attached or
+/// probe-rs is not installed (then `Err` says so).
+pub fn probes() -> Result<Vec<String>, String> {
+    let out = Command::new("probe-rs")
+        .arg("list")
+        .output()
+        .map_err(|_| "probe-rs is not installed (cargo install probe-rs-tools)".to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('['))
+        .map(String::from)
+        .collect())
+}
+
+/// Flashes the ELF to the attached board with probe-rs and returns the decoded log lines
+/// (probe-rs decodes defmt itself).
+pub fn run_board(elf: &Path, chip: &str, timeout_s: u32) -> Result<Vec<String>, String> {
+    let out = Command::new("timeout")
+        .arg(timeout_s.to_string())
+        .args(["probe-rs", "run", "--chip", chip, "--log-format", "{s}"])
+        .arg(elf)
+        .output()
+        .map_err(|e| format!("cannot start probe-rs: {e}"))?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
+    if lines.iter().any(|l| l.starts_with("bench run ")) {
+        Ok(lines)
+    } else {
+        Err(format!("the board did not report a benchmark:\n{text}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bench_lines_parse_and_bad_ones_are_errors() {
+        let lines = vec![
+            "model x: int8".to_string(),
+            "bench run 12345 qemu-ticks stack 612 B arena 768 B output-fnv 0x0badcafe".to_string(),
+        ];
+        let b = parse_bench(&lines).unwrap();
+        assert_eq!(
+            b,
+            BenchRun {
+                ticks: 12345,
+                unit: "qemu-ticks",
+                stack: 612,
+                arena: 768,
+                output_fnv: 0x0bad_cafe
+            }
+        );
+        assert_eq!(instructions(16), 10);
+        for bad in [
+            "bench run x qemu-ticks stack 1 B arena 1 B output-fnv 0x0",
+            "bench run 1 furlongs stack 1 B arena 1 B output-fnv 0x0",
+            "bench run 1 cycles stack B arena 1 B output-fnv 0x0",
+        ] {
+            assert!(parse_bench(&[bad.to_string()]).is_err(), "{bad}");
+        }
+        assert!(parse_bench(&[]).is_err());
+    }
+}
