@@ -27,7 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let write_defaults = std::env::args().any(|a| a == "--write-defaults");
-    let models = firmware::train_models()?;
+    let mut models = firmware::train_models()?;
+    models.push(firmware::mlperf_model()?);
     let work = repo_root().join("runs/firmware");
     std::fs::create_dir_all(&work)?;
     if write_defaults {

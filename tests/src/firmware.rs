@@ -121,6 +121,25 @@ pub fn train_models() -> Result<Vec<FirmwareModel>, String> {
     Ok(vec![scorer, denoiser])
 }
 
+/// The MLPerf Tiny anomaly-detection shape (640-128-128-128-128-8-128-128-128-128-640,
+/// 264,192 MACs) with the zoo's seeded random weights, int8 only, calibrated on seeded uniform
+/// inputs (so its anomaly threshold is meaningless; the check is bit-exactness). It runs every
+/// layer through the whole-layer DSP kernel.
+pub fn mlperf_model() -> Result<FirmwareModel, String> {
+    use aedge_runtime::calibrate::{ranges, RangeMethod};
+    let g = aedge_runtime::zoo::mlperf_ad(5);
+    let mut r = aedge_runtime::zoo::SplitMix(17);
+    let calib: Vec<Vec<f32>> = (0..32).map(|_| r.vec(640, -2.0, 2.0)).collect();
+    let rg = ranges(&g, calib.iter().map(Vec::as_slice), RangeMethod::MinMax)
+        .map_err(|e| e.to_string())?;
+    let int8 = g.to_aedge_int8(&rg).map_err(|e| e.to_string())?;
+    Ok(FirmwareModel {
+        name: "mlperf-ad",
+        files: vec![(Precision::Int8, int8)],
+        samples: calib[..2].to_vec(),
+    })
+}
+
 /// Sample inputs as the firmware embeds them: little-endian f32, back to back.
 pub fn samples_bytes(samples: &[Vec<f32>]) -> Vec<u8> {
     samples

@@ -1,5 +1,6 @@
 //! The firmware end to end: two trained int8 models (a dense anomaly scorer and a conv
-//! denoiser) and their f32 versions are built into `firmware/`, run on QEMU's mps2-an386
+//! denoiser) and their f32 versions, plus the MLPerf-AD-shaped int8 model, are built into
+//! `firmware/`, run on QEMU's mps2-an386
 //! (Cortex-M4F), and compared with aedge-runtime on this host: int8 bit-identical, f32 within
 //! 1e-5. Prints flash, static RAM, arena, stack high-water mark and instructions per inference.
 //! Needs qemu-system-arm (scripts/test.sh installs it).
@@ -10,7 +11,8 @@ use aedge_tests::repo_root;
 
 #[test]
 fn firmware_matches_the_host_in_qemu() {
-    let models = firmware::train_models().unwrap();
+    let mut models = firmware::train_models().unwrap();
+    models.push(firmware::mlperf_model().unwrap());
     let work = repo_root().join("target/firmware-check");
     std::fs::create_dir_all(&work).unwrap();
     let target = firmware::target_dir();

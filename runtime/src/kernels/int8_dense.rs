@@ -139,6 +139,16 @@ pub fn dense(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) {
     let (xm, xt) = x.split_at(main);
     let (wb, wrest) = w.split_at(full * k);
     let (yb, yrest) = y.split_at_mut(full);
+    #[cfg(aedge_dsp)]
+    {
+        if xt.is_empty() && full > 0 && q.lut.is_none() && dsp::usable(x, wb) {
+            dsp::layer(x, wb, q, yb);
+            if !yrest.is_empty() {
+                plain_rows(x, &wrest[..yrest.len() * k], q, full, yrest);
+            }
+            return;
+        }
+    }
     for (b, (blk, yq)) in wb
         .chunks_exact(ROWS * k)
         .zip(yb.chunks_exact_mut(ROWS))
@@ -207,6 +217,156 @@ mod dsp {
 
     extern "C" {
         fn aedge_dot4x8(x: *const i8, w: *const i8, end: *const i8, acc: *mut i32);
+        fn aedge_dense4x8(args: *mut LayerArgs);
+    }
+
+    /// The whole-layer kernel's state; the assembly reads and advances it by field offset.
+    #[repr(C)]
+    struct LayerArgs {
+        x: *const i8,           // 0
+        x_end: *const i8,       // 4
+        w: *const i8,           // 8
+        multiplier: *const i32, // 12
+        shift: *const i32,      // 16
+        y: *mut i8,             // 20
+        bias: *const i32,       // 24
+        blocks: u32,            // 28
+        zero_point: i32,        // 32
+        min: i32,               // 36
+    }
+
+    // The whole layer for k % 8 == 0 and no lookup table: per block of 4 rows, the
+    // accumulators start at the biases, the inner loop runs two chunks per iteration (one
+    // first when the chunk count is odd), then each accumulator is requantized exactly as
+    // `Requant::finish` (left shift, rounding doubling high multiply, rounding right shift,
+    // zero point, clamp) and stored. Multipliers are non-negative (checked at parse), so
+    // the high multiply's saturation case cannot occur.
+    core::arch::global_asm!(
+        ".macro AEDGE_CHUNK",
+        "ldrd r11, r12, [r0], #8",
+        "sxtb16 r7, r11",
+        "sxtb16 r8, r11, ror #8",
+        "sxtb16 r9, r12",
+        "sxtb16 r10, r12, ror #8",
+        ".irp acc, r3, r4, r5, r6",
+        "ldrd r11, r12, [r1], #8",
+        "sxtb16 lr, r11",
+        "smlad \\acc, r7, lr, \\acc",
+        "sxtb16 r11, r11, ror #8",
+        "smlad \\acc, r8, r11, \\acc",
+        "sxtb16 lr, r12",
+        "smlad \\acc, r9, lr, \\acc",
+        "sxtb16 r12, r12, ror #8",
+        "smlad \\acc, r10, r12, \\acc",
+        ".endr",
+        ".endm",
+        ".macro AEDGE_REQUANT a",
+        "ldr r9, [r0], #4",
+        "ldr r10, [r1], #4",
+        "cmp r10, #0",
+        "ble 1f",
+        "lsl \\a, \\a, r10",
+        "movs r10, #0",
+        "1:",
+        "smull r11, lr, \\a, r9",
+        "adds r11, r11, #0x40000000",
+        "adc lr, lr, #0",
+        "lsr r11, r11, #31",
+        "orr \\a, r11, lr, lsl #1",
+        "rsbs r10, r10, #0",
+        "beq 2f",
+        "sub r10, r10, #1",
+        "asr r11, \\a, #31",
+        "qadd \\a, \\a, r11",
+        "asr \\a, \\a, r10",
+        "and r11, \\a, #1",
+        "add \\a, r11, \\a, asr #1",
+        "2:",
+        "qadd \\a, \\a, r7",
+        "cmp \\a, r8",
+        "it lt",
+        "movlt \\a, r8",
+        "ssat \\a, #8, \\a",
+        "strb \\a, [r2], #1",
+        ".endm",
+        ".section .text.aedge_dense4x8,\"ax\",%progbits",
+        ".global aedge_dense4x8",
+        ".type aedge_dense4x8,%function",
+        ".thumb_func",
+        ".p2align 2",
+        "aedge_dense4x8:",
+        "push {{r0, r4-r11, lr}}",
+        "3:",
+        "ldr r12, [sp]",
+        "ldr lr, [r12, #24]",
+        "ldm lr!, {{r3-r6}}",
+        "str lr, [r12, #24]",
+        "ldrd r0, r2, [r12]",
+        "ldr r1, [r12, #8]",
+        "sub r7, r2, r0",
+        "tst r7, #8",
+        "beq 4f",
+        "AEDGE_CHUNK",
+        "cmp r0, r2",
+        "beq 5f",
+        "4:",
+        "AEDGE_CHUNK",
+        "AEDGE_CHUNK",
+        "cmp r0, r2",
+        "bne 4b",
+        "5:",
+        "ldr r12, [sp]",
+        "str r1, [r12, #8]",
+        "add r9, r12, #12",
+        "ldm r9, {{r0-r2}}",
+        "ldrd r7, r8, [r12, #32]",
+        "AEDGE_REQUANT r3",
+        "AEDGE_REQUANT r4",
+        "AEDGE_REQUANT r5",
+        "AEDGE_REQUANT r6",
+        "add r9, r12, #12",
+        "stm r9, {{r0-r2}}",
+        "ldr r3, [r12, #28]",
+        "subs r3, r3, #1",
+        "str r3, [r12, #28]",
+        "bne 3b",
+        "pop {{r0, r4-r11, pc}}",
+        ".size aedge_dense4x8, . - aedge_dense4x8",
+    );
+
+    /// All full blocks of a layer whose `k` is a non-zero multiple of [`CHUNK`], without a
+    /// lookup table. `w` holds exactly the blocks' weights and `y` their outputs.
+    pub fn layer(x: &[i8], w: &[i8], q: &super::Requant, y: &mut [i8]) {
+        let blocks = y.len() / ROWS;
+        assert!(
+            !x.is_empty()
+                && x.len() % CHUNK == 0
+                && blocks > 0
+                && y.len() == blocks * ROWS
+                && w.len() == y.len() * x.len()
+                && q.bias.len() >= y.len()
+                && q.multiplier.len() >= y.len()
+                && q.shift.len() >= y.len()
+                && q.lut.is_none()
+        );
+        let mut args = LayerArgs {
+            x: x.as_ptr(),
+            // SAFETY: one past the end of `x`.
+            x_end: unsafe { x.as_ptr().add(x.len()) },
+            w: w.as_ptr(),
+            multiplier: q.multiplier.as_ptr(),
+            shift: q.shift.as_ptr(),
+            y: y.as_mut_ptr(),
+            bias: q.bias.as_ptr(),
+            blocks: blocks as u32,
+            zero_point: q.output_zero_point,
+            min: q.min,
+        };
+        // SAFETY: checked above: per block the kernel reads all of `x` (8 bytes at a time;
+        // its length is a non-zero multiple of 8), 4·x.len() bytes of `w`, 4 biases,
+        // multipliers and shifts, and writes 4 outputs; `blocks` blocks fit every slice. x and
+        // w are word-aligned (`usable`, required by LDRD). Callee-saved registers are restored.
+        unsafe { aedge_dense4x8(&mut args) }
     }
 
     /// Whether the assembly kernel may run: word-aligned inputs and weights (for LDRD).
