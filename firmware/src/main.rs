@@ -128,11 +128,12 @@ fn bench(model: &Model, arena: &mut [u8]) -> Result<(), Error> {
         (h ^ b as u32).wrapping_mul(0x0100_0193)
     });
     defmt::info!(
-        "bench run {=u32} {=str} stack {=usize} B arena {=usize} B output-fnv {=u32:#010x}",
+        "bench run {=u32} {=str} stack {=usize} B arena {=usize} B state {=usize} B output-fnv {=u32:#010x}",
         ticks,
         timer::UNIT,
         used,
         model.arena_len(),
+        core::mem::size_of::<Model>(),
         fnv
     );
     Ok(())

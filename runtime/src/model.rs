@@ -321,6 +321,8 @@ impl<'a> Layers<'a> {
 impl<'a> Iterator for Layers<'a> {
     type Item = Result<Layer<'a>, Error>;
 
+    // Out of line: inlined into the interpreter loop it doubles that frame (RAM on MCUs).
+    #[inline(never)]
     fn next(&mut self) -> Option<Self::Item> {
         if self.left == 0 {
             return None;

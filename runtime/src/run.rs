@@ -141,7 +141,14 @@ impl<'a> Model<'a> {
         } else {
             self.latent_quant
         };
-        for (i, layer) in Layers::new(*self).enumerate().take(to).skip(from) {
+        // A plain loop: iterator adapters (skip/take) keep extra copies of the large layer
+        // record on the stack, which costs RAM on a microcontroller.
+        let mut layers = Layers::new(*self);
+        for i in 0..to {
+            let Some(layer) = layers.next() else { break };
+            if i < from {
+                continue;
+            }
             let l = layer?;
             if l.in_place() {
                 let buf = self.region(arena, cur);

@@ -160,6 +160,8 @@ pub struct BenchRun {
     pub stack: usize,
     /// The arena, bytes.
     pub arena: usize,
+    /// The `Model` value (the runtime's only state besides the arena), bytes.
+    pub state: usize,
     /// FNV-1a of the output tensor's bytes.
     pub output_fnv: u32,
 }
@@ -195,6 +197,7 @@ pub fn parse_bench(lines: &[String]) -> Result<BenchRun, String> {
         unit,
         stack: num("stack")?.parse().map_err(|_| bad())?,
         arena: num("arena")?.parse().map_err(|_| bad())?,
+        state: num("state")?.parse().map_err(|_| bad())?,
         output_fnv: u32::from_str_radix(hex.trim_start_matches("0x"), 16).map_err(|_| bad())?,
     })
 }
@@ -248,7 +251,8 @@ mod tests {
     fn bench_lines_parse_and_bad_ones_are_errors() {
         let lines = vec![
             "model x: int8".to_string(),
-            "bench run 12345 qemu-ticks stack 612 B arena 768 B output-fnv 0x0badcafe".to_string(),
+            "bench run 12345 qemu-ticks stack 612 B arena 768 B state 96 B output-fnv 0x0badcafe"
+                .to_string(),
         ];
         let b = parse_bench(&lines).unwrap();
         assert_eq!(
@@ -258,6 +262,7 @@ mod tests {
                 unit: "qemu-ticks",
                 stack: 612,
                 arena: 768,
+                state: 96,
                 output_fnv: 0x0bad_cafe
             }
         );

@@ -22,6 +22,8 @@ pub struct McuRun {
     pub per_mac: f64,
     /// The arena, bytes.
     pub arena: usize,
+    /// The runtime's state besides the arena (the `Model` value), bytes.
+    pub state: usize,
     /// Stack used by the inference, bytes.
     pub stack: usize,
     /// Firmware flash and static RAM (the demo's buffers included).
@@ -49,6 +51,7 @@ fn to_run(target: &str, precision: Precision, b: BenchRun, macs: u64, sizes: Siz
         unit,
         per_mac: count as f64 / macs.max(1) as f64,
         arena: b.arena,
+        state: b.state,
         stack: b.stack,
         sizes,
     }

@@ -70,18 +70,20 @@ fn model_md(m: &ModelReport, s: &mut String) {
         s.push('\n');
     }
     if !m.mcu.is_empty() {
-        s.push_str("| MCU | precision | per inference | per MAC | arena B | inference stack B | firmware flash B | firmware static RAM B |\n");
-        s.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
+        s.push_str("| MCU | precision | per inference | per MAC | arena B | runtime state B | arena + state B | inference stack B | firmware flash B | firmware static RAM B |\n");
+        s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for r in &m.mcu {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} {} | {:.3} | {} | {} | {} | {} |",
+                "| {} | {} | {} {} | {:.3} | {} | {} | {} | {} | {} | {} |",
                 r.target,
                 r.precision,
                 thousands(r.count),
                 r.unit,
                 r.per_mac,
                 r.arena,
+                r.state,
+                r.arena + r.state,
                 r.stack,
                 thousands(r.sizes.flash),
                 thousands(r.sizes.ram),
