@@ -1,7 +1,7 @@
 //! f32 kernels. Weights are read through [`Weight`], so the same code computes f32 models and
 //! f16-weight models (converted to f32 on the fly, never copied to RAM).
 
-use super::{conv_range, transpose_source, Window};
+use super::{conv_range, dispatch, transpose_source, Window};
 use crate::desc::Activation;
 use half::f16;
 
@@ -26,7 +26,7 @@ impl Weight for f16 {
 }
 
 /// Dot product with eight independent accumulators, so the compiler can vectorise it.
-#[inline]
+#[inline(always)]
 pub fn dot<W: Weight>(x: &[f32], w: &[W]) -> f32 {
     let n = x.len().min(w.len());
     let (x, w) = (&x[..n], &w[..n]);
@@ -46,16 +46,21 @@ pub fn dot<W: Weight>(x: &[f32], w: &[W]) -> f32 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
-/// Fully connected layer: `y[o] = act(b[o] + w[o] · x)`, weights `[outputs][inputs]`.
-pub fn dense<W: Weight>(x: &[f32], w: &[W], b: &[f32], act: Activation, y: &mut [f32]) {
+#[inline(always)]
+fn dense_impl<W: Weight>(x: &[f32], w: &[W], b: &[f32], act: Activation, y: &mut [f32]) {
     let n = x.len();
     for (o, (yo, bo)) in y.iter_mut().zip(b).enumerate() {
         *yo = act.apply(bo + dot(x, &w[o * n..][..n]));
     }
 }
 
-/// 2-D convolution, HWC activations, weights `[out_c][kh][kw][in_c]`.
-pub fn conv2d<W: Weight>(
+dispatch! {
+    /// Fully connected layer: `y[o] = act(b[o] + w[o] · x)`, weights `[outputs][inputs]`.
+    pub fn dense [W: Weight] (x: &[f32], w: &[W], b: &[f32], act: Activation, y: &mut [f32]) => dense_impl [W]
+}
+
+#[inline(always)]
+fn conv2d_impl<W: Weight>(
     x: &[f32],
     w: &[W],
     b: &[f32],
@@ -90,8 +95,13 @@ pub fn conv2d<W: Weight>(
     }
 }
 
-/// 2-D transposed convolution (gather form: each output sums the inputs that land on it).
-pub fn conv_transpose2d<W: Weight>(
+dispatch! {
+    /// 2-D convolution, HWC activations, weights `[out_c][kh][kw][in_c]`.
+    pub fn conv2d [W: Weight] (x: &[f32], w: &[W], b: &[f32], g: &Window, act: Activation, y: &mut [f32]) => conv2d_impl [W]
+}
+
+#[inline(always)]
+fn conv_transpose2d_impl<W: Weight>(
     x: &[f32],
     w: &[W],
     b: &[f32],
@@ -129,6 +139,11 @@ pub fn conv_transpose2d<W: Weight>(
             }
         }
     }
+}
+
+dispatch! {
+    /// 2-D transposed convolution (gather form: each output sums the inputs that land on it).
+    pub fn conv_transpose2d [W: Weight] (x: &[f32], w: &[W], b: &[f32], g: &Window, act: Activation, y: &mut [f32]) => conv_transpose2d_impl [W]
 }
 
 /// Applies an activation in place.

@@ -2,7 +2,7 @@
 //! asymmetric per-tensor int8 activations, i32 bias and accumulators, fixed-point
 //! requantization, and lookup tables for non-linear activations.
 
-use super::{conv_range, transpose_source, Window};
+use super::{conv_range, dispatch, transpose_source, Window};
 use crate::fixed::multiply_by_quantized_multiplier;
 
 /// Everything needed to turn an i32 accumulator into an int8 output.
@@ -126,9 +126,8 @@ pub fn dot_generic(x: &[i8], w: &[i8], zero_point: i32) -> i32 {
     xw.wrapping_sub(zero_point.wrapping_mul(ws))
 }
 
-/// 2-D convolution, HWC activations, weights `[out_c][kh][kw][in_c]`. Padded positions hold
-/// the input zero point (real zero), so they contribute nothing.
-pub fn conv2d(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) {
+#[inline(always)]
+fn conv2d_impl(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) {
     let (ih, iw, ic) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
     let (oh, ow, oc) = (
         g.output.h as usize,
@@ -155,9 +154,14 @@ pub fn conv2d(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) {
     }
 }
 
-/// 2-D transposed convolution in gather form: each output sums the inputs that land on it, so
-/// no accumulator buffer is needed beyond a register.
-pub fn conv_transpose2d(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) {
+dispatch! {
+    /// 2-D convolution, HWC activations, weights `[out_c][kh][kw][in_c]`. Padded positions hold
+    /// the input zero point (real zero), so they contribute nothing.
+    pub fn conv2d [] (x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) => conv2d_impl []
+}
+
+#[inline(always)]
+fn conv_transpose2d_impl(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) {
     let (ih, iw, ic) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
     let (oh, ow, oc) = (
         g.output.h as usize,
@@ -187,6 +191,12 @@ pub fn conv_transpose2d(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8
             }
         }
     }
+}
+
+dispatch! {
+    /// 2-D transposed convolution in gather form: each output sums the inputs that land on it, so
+    /// no accumulator buffer is needed beyond a register.
+    pub fn conv_transpose2d [] (x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) => conv_transpose2d_impl []
 }
 
 /// Applies a 256-entry table in place (stand-alone int8 activation).

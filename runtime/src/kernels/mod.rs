@@ -9,6 +9,39 @@ pub mod spatial;
 
 use crate::shape::Shape;
 
+/// Whether this x86-64 host has AVX2 and FMA (checked once, then cached by std). Hot kernels
+/// are compiled a second time for these features and picked at run time, so one binary runs
+/// on any x86-64 CPU and uses 256-bit vectors where they exist. The arithmetic is the same
+/// (no reassociation), so results do not depend on the CPU.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[inline]
+pub(crate) fn avx2() -> bool {
+    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+}
+
+/// Defines `$name` as a run-time dispatch between an AVX2 + FMA build of `$imp` and the
+/// portable one. `$imp` must be `#[inline(always)]` so it is compiled inside each.
+macro_rules! dispatch {
+    ($(#[$m:meta])* pub fn $name:ident [$($g:tt)*] ($($a:ident : $t:ty),*) => $imp:ident [$($gi:tt)*]) => {
+        $(#[$m])*
+        pub fn $name<$($g)*>($($a: $t),*) {
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn wide<$($g)*>($($a: $t),*) {
+                    $imp::<$($gi)*>($($a),*)
+                }
+                if super::avx2() {
+                    // SAFETY: the CPU has AVX2 and FMA (checked just above).
+                    return unsafe { wide::<$($gi)*>($($a),*) };
+                }
+            }
+            $imp::<$($gi)*>($($a),*)
+        }
+    };
+}
+pub(crate) use dispatch;
+
 /// Geometry of a sliding-window layer (convolution, transposed convolution, pooling).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {

@@ -1,0 +1,117 @@
+//! Kernel and whole-model micro-benchmarks (criterion): `cargo bench -p aedge-runtime`.
+//! The cross-target comparison (tract, GPU, MCU) is `aedge bench`.
+
+use aedge_runtime::calibrate::{ranges, RangeMethod};
+use aedge_runtime::fixed::{multiply_by_quantized_multiplier, quantize_multiplier};
+use aedge_runtime::ir::Graph;
+use aedge_runtime::kernels::{float, int8, int8_dense, Window};
+use aedge_runtime::zoo::{self, SplitMix};
+use aedge_runtime::{Activation, AlignedBytes, Model, Precision, Shape};
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+
+fn dense_kernels(c: &mut Criterion) {
+    let (k, n) = (784, 36);
+    let mut r = SplitMix(1);
+    let x: Vec<i8> = (0..k).map(|_| r.next_u64() as i8).collect();
+    let w: Vec<i8> = (0..n * k).map(|_| r.next_u64() as i8).collect();
+    let mut packed = vec![0i8; w.len()];
+    int8_dense::pack(&w, n, k, &mut packed);
+    let bias = vec![100i32; n];
+    let (m, s) = quantize_multiplier(0.004);
+    let (mult, shift) = (vec![m; n], vec![s; n]);
+    let q = int8::Requant {
+        input_zero_point: 0,
+        bias: &bias,
+        multiplier: &mult,
+        shift: &shift,
+        output_zero_point: -3,
+        min: -128,
+        lut: None,
+    };
+    let mut y = vec![0i8; n];
+    c.bench_function("int8 dense 784x36", |b| {
+        b.iter(|| int8_dense::dense(black_box(&x), &packed, &q, &mut y))
+    });
+    let xf = r.vec(k, 0.0, 1.0);
+    let wf = r.vec(n * k, -0.1, 0.1);
+    let bf = vec![0.0f32; n];
+    let mut yf = vec![0.0f32; n];
+    c.bench_function("f32 dense 784x36", |b| {
+        b.iter(|| float::dense(black_box(&xf), &wf, &bf, Activation::Relu, &mut yf))
+    });
+    let acc: Vec<i32> = (0..1024)
+        .map(|_| (r.next_u64() >> 40) as i32 - (1 << 23))
+        .collect();
+    c.bench_function("requantize 1024", |b| {
+        b.iter(|| {
+            acc.iter()
+                .map(|&a| multiply_by_quantized_multiplier(black_box(a), m, s))
+                .fold(0i32, i32::wrapping_add)
+        })
+    });
+}
+
+fn conv_kernel(c: &mut Criterion) {
+    let input = Shape::new(14, 14, 16);
+    let output = Shape::new(14, 14, 8);
+    let g = Window {
+        input,
+        output,
+        kernel: [3, 3],
+        stride: [1, 1],
+        pad: [1, 1],
+    };
+    let mut r = SplitMix(2);
+    let x: Vec<i8> = (0..input.len()).map(|_| r.next_u64() as i8).collect();
+    let w: Vec<i8> = (0..8 * 9 * 16).map(|_| r.next_u64() as i8).collect();
+    let bias = vec![0i32; 8];
+    let (m, s) = quantize_multiplier(0.002);
+    let (mult, shift) = (vec![m; 8], vec![s; 8]);
+    let q = int8::Requant {
+        input_zero_point: 5,
+        bias: &bias,
+        multiplier: &mult,
+        shift: &shift,
+        output_zero_point: 0,
+        min: 0,
+        lut: None,
+    };
+    let mut y = vec![0i8; output.len()];
+    c.bench_function("int8 conv3x3 14x14x16->8", |b| {
+        b.iter(|| int8::conv2d(black_box(&x), &w, &g, &q, &mut y))
+    });
+}
+
+fn model(g: &Graph, p: Precision) -> Vec<u8> {
+    match p {
+        Precision::Int8 => {
+            let mut r = SplitMix(3);
+            let n = g.input.len();
+            let calib: Vec<Vec<f32>> = (0..16).map(|_| r.vec(n, 0.0, 1.0)).collect();
+            let rg = ranges(g, calib.iter().map(Vec::as_slice), RangeMethod::MinMax).unwrap();
+            g.to_aedge_int8(&rg).unwrap()
+        }
+        _ => g.to_aedge(p).unwrap(),
+    }
+}
+
+fn models(c: &mut Criterion) {
+    for (name, g) in [
+        ("mlperf-ad", zoo::mlperf_ad(1)),
+        ("seed-dense", zoo::mnist_dense(36, 1)),
+    ] {
+        for p in [Precision::F32, Precision::F16, Precision::Int8] {
+            let bytes = AlignedBytes::from(model(&g, p));
+            let m = Model::parse(&bytes).unwrap();
+            let mut arena = AlignedBytes::zeroed(m.arena_len());
+            c.bench_function(&format!("{name} {p} run"), |b| {
+                b.iter(|| {
+                    black_box(m.run(&mut arena).unwrap());
+                })
+            });
+        }
+    }
+}
+
+criterion_group!(benches, dense_kernels, conv_kernel, models);
+criterion_main!(benches);
