@@ -9,6 +9,12 @@ use half::f16;
 pub trait Weight: Copy {
     /// The value as f32.
     fn to_f32(self) -> f32;
+
+    /// Eight values as f32 (`w.len() == 8`).
+    #[inline(always)]
+    fn chunk8(w: &[Self]) -> [f32; 8] {
+        core::array::from_fn(|i| w[i].to_f32())
+    }
 }
 
 impl Weight for f32 {
@@ -23,6 +29,16 @@ impl Weight for f16 {
     fn to_f32(self) -> f32 {
         f16::to_f32(self)
     }
+
+    /// Through half's slice conversion: F16C (`vcvtph2ps`) where the CPU has it, detected at
+    /// run time with std; exact either way.
+    #[inline(always)]
+    fn chunk8(w: &[Self]) -> [f32; 8] {
+        use half::slice::HalfFloatSliceExt;
+        let mut out = [0.0f32; 8];
+        w.convert_to_f32_slice(&mut out);
+        out
+    }
 }
 
 /// Dot product with eight independent accumulators, so the compiler can vectorise it.
@@ -35,8 +51,9 @@ pub fn dot<W: Weight>(x: &[f32], w: &[W]) -> f32 {
     let ws = w.chunks_exact(8);
     let (xr, wr) = (xs.remainder(), ws.remainder());
     for (xa, wa) in xs.zip(ws) {
+        let wf = W::chunk8(wa);
         for i in 0..8 {
-            acc[i] += xa[i] * wa[i].to_f32();
+            acc[i] += xa[i] * wf[i];
         }
     }
     let mut tail = 0.0;
