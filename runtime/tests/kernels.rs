@@ -352,7 +352,7 @@ proptest! {
         let x: Vec<i8> = (0..k).map(|_| r.next_u64() as i8).collect();
         let w: Vec<i8> = (0..n * k).map(|_| (r.next_u64() % 255) as i8).map(|v| v.max(-127)).collect();
         let b: Vec<i32> = (0..n).map(|_| (r.next_u64() % 200_001) as i32 - 100_000).collect();
-        let (mult, shift): (Vec<i32>, Vec<i32>) = (0..n).map(|_| quantize_multiplier(r.uniform(1e-4, 0.5) as f64)).unzip();
+        let (mult, shift): (Vec<i32>, Vec<i32>) = (0..n).map(|_| quantize_multiplier(r.uniform(1e-4, 3.0) as f64)).unzip();
         let min = if relu { zp_out } else { -128 };
         let mut packed = vec![0i8; w.len()];
         int8_dense::pack(&w, n, k, &mut packed);

@@ -160,6 +160,78 @@ mod x86 {
             *a = a.wrapping_add(s);
         }
     }
+
+    /// `Requant::finish` on eight accumulators at once, exactly: the rounding doubling high
+    /// multiply as 64-bit products of the even and the odd lanes, the rounding right shift as
+    /// in `fixed::rounding_divide_by_pot`, then zero point, clamp and table. Returns false
+    /// (and writes nothing) if a multiplier is negative, where only the scalar code handles
+    /// TFLite's saturation case; parsed models never have one.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn requant8(
+        acc: &[i32; 8],
+        m: &[i32],
+        sh: &[i32],
+        q: &super::Requant,
+        y: &mut [i8],
+    ) -> bool {
+        assert!(m.len() == 8 && sh.len() == 8 && y.len() == 8);
+        // SAFETY: unaligned 32-byte loads of three 8-element i32 arrays.
+        let (a, mv, sv) = unsafe {
+            (
+                _mm256_loadu_si256(acc.as_ptr() as *const __m256i),
+                _mm256_loadu_si256(m.as_ptr() as *const __m256i),
+                _mm256_loadu_si256(sh.as_ptr() as *const __m256i),
+            )
+        };
+        if _mm256_movemask_ps(_mm256_castsi256_ps(mv)) != 0 {
+            return false;
+        }
+        let zero = _mm256_setzero_si256();
+        let one = _mm256_set1_epi32(1);
+        let left = _mm256_max_epi32(sv, zero);
+        let right = _mm256_max_epi32(_mm256_sub_epi32(zero, sv), zero);
+        let a = _mm256_sllv_epi32(a, left);
+        let nudge = _mm256_set1_epi64x(1 << 30);
+        let even = _mm256_add_epi64(_mm256_mul_epi32(a, mv), nudge);
+        let odd = _mm256_add_epi64(
+            _mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(mv, 32)),
+            nudge,
+        );
+        // Bits 31..62 of each product: low half for even lanes, high half for odd ones.
+        let v = _mm256_blend_epi32(
+            _mm256_srli_epi64(even, 31),
+            _mm256_slli_epi64(odd, 1),
+            0b1010_1010,
+        );
+        // v > i32::MIN here (multipliers are non-negative), so v + (v >> 31) cannot overflow.
+        let t = _mm256_srav_epi32(
+            _mm256_add_epi32(v, _mm256_srai_epi32(v, 31)),
+            _mm256_sub_epi32(right, one),
+        );
+        let rounded = _mm256_add_epi32(_mm256_srai_epi32(t, 1), _mm256_and_si256(t, one));
+        let v = _mm256_blendv_epi8(rounded, v, _mm256_cmpeq_epi32(right, zero));
+        // Clamping to ±2^30 first keeps the zero-point add from overflowing and does not
+        // change the final clamp to [min, 127].
+        let v = _mm256_min_epi32(
+            _mm256_max_epi32(v, _mm256_set1_epi32(-(1 << 30))),
+            _mm256_set1_epi32(1 << 30),
+        );
+        let v = _mm256_add_epi32(v, _mm256_set1_epi32(q.output_zero_point));
+        let v = _mm256_min_epi32(
+            _mm256_max_epi32(v, _mm256_set1_epi32(q.min)),
+            _mm256_set1_epi32(127),
+        );
+        let mut out = [0i32; 8];
+        // SAFETY: a 32-byte unaligned store into an 8-element i32 array.
+        unsafe { _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, v) };
+        for (d, v) in y.iter_mut().zip(out) {
+            *d = match q.lut {
+                Some(t) => t[(v as u8 ^ 0x80) as usize],
+                None => v as i8,
+            };
+        }
+        true
+    }
 }
 
 /// Adds the `k % CHUNK` trailing inputs of one block (stored row after row).
@@ -197,20 +269,23 @@ fn dense_impl(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) {
     let (yb, yrest) = y.split_at_mut(full);
     #[cfg(aedge_dsp)]
     {
-        if xt.is_empty() && full > 0 && q.lut.is_none() && dsp::usable(x, wb) {
-            dsp::layer(x, wb, q, yb);
+        if xt.is_empty() && full > 0 && dsp::usable(x, wb) {
+            // The kernel stores the clamped pre-table values; a table, if any, maps them
+            // after (the same as `Requant::finish`).
+            dsp::layer(x, wb, &Requant { lut: None, ..*q }, yb);
+            if let Some(t) = q.lut {
+                super::int8::lookup(yb, t);
+            }
             if !yrest.is_empty() {
                 plain_rows(x, &wrest[..yrest.len() * k], q, full, yrest);
             }
             return;
         }
     }
-    for (b, (blk, yq)) in wb
-        .chunks_exact(ROWS * k)
-        .zip(yb.chunks_exact_mut(ROWS))
-        .enumerate()
-    {
+    // Accumulators of one block (bias included).
+    let block = |b: usize| {
         let o = b * ROWS;
+        let blk = &wb[b * ROWS * k..][..ROWS * k];
         let bias = &q.bias[o..o + ROWS];
         let mut acc = [bias[0], bias[1], bias[2], bias[3]];
         let (bm, bt) = blk.split_at(ROWS * main);
@@ -220,10 +295,32 @@ fn dense_impl(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) {
         if !xt.is_empty() {
             block_tail(xt, bt, &mut acc);
         }
+        acc
+    };
+    let blocks = full / ROWS;
+    let mut b = 0;
+    while b < blocks {
+        let o = b * ROWS;
+        // Two blocks at a time where eight outputs can be requantized in one vector.
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        {
+            if b + 1 < blocks && super::avx2() {
+                let (a0, a1) = (block(b), block(b + 1));
+                let acc = [a0[0], a0[1], a0[2], a0[3], a1[0], a1[1], a1[2], a1[3]];
+                let (m, sh) = (&q.multiplier[o..o + 8], &q.shift[o..o + 8]);
+                // SAFETY: the CPU has AVX2 (checked just above).
+                if unsafe { x86::requant8(&acc, m, sh, q, &mut yb[o..o + 8]) } {
+                    b += 2;
+                    continue;
+                }
+            }
+        }
+        let acc = block(b);
         let (m, sh) = (&q.multiplier[o..o + ROWS], &q.shift[o..o + ROWS]);
-        for (((yo, a), &m), &sh) in yq.iter_mut().zip(acc).zip(m).zip(sh) {
+        for (((yo, a), &m), &sh) in yb[o..o + ROWS].iter_mut().zip(acc).zip(m).zip(sh) {
             *yo = q.finish_with(a, m, sh);
         }
+        b += 1;
     }
     if !yrest.is_empty() {
         plain_rows(x, &wrest[..yrest.len() * k], q, full, yrest);

@@ -68,6 +68,8 @@ pub fn run(
     work: &Path,
     board: Option<&str>,
 ) -> Result<Vec<McuRun>, String> {
+    // The firmware build runs in firmware/: give it absolute paths.
+    let work = &std::path::absolute(work).map_err(|e| format!("{}: {e}", work.display()))?;
     let model = work.join(format!("{name}-{precision}.aedge"));
     let sample_file = work.join(format!("{name}.f32"));
     aedge_runtime::fs::write_atomic(&model, bytes).map_err(|e| e.to_string())?;

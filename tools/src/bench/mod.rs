@@ -202,7 +202,7 @@ pub fn run(
                 targets.board.as_deref(),
             ) {
                 Ok(runs) => r.mcu.extend(runs),
-                Err(e) => r.notes.push(format!("MCU {p} failed: {e}")),
+                Err(e) => r.notes.push(format!("MCU {p} failed: {}", brief(&e))),
             }
         }
         if targets.board.is_none() {
@@ -217,6 +217,20 @@ pub fn run(
         }
     }
     r
+}
+
+/// The first line and the last error line of a long message (a failed build's output).
+fn brief(e: &str) -> String {
+    let lines: Vec<&str> = e.lines().filter(|l| !l.trim().is_empty()).collect();
+    match (
+        lines.first(),
+        lines.iter().rev().find(|l| l.contains("error")),
+    ) {
+        (Some(first), Some(last)) if lines.len() > 2 && first != last => {
+            format!("{} … {}", first.trim(), last.trim())
+        }
+        _ => lines.join(" "),
+    }
 }
 
 /// Preprocessed values of raw samples (what the burn model takes).
