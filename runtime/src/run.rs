@@ -181,6 +181,8 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
+    // Out of line so the interpreter loop's frame does not also hold the layer dispatch's.
+    #[inline(never)]
     fn apply(
         &self,
         l: &Layer,

@@ -10,6 +10,9 @@ pub trait Weight: Copy {
     /// The value as f32.
     fn to_f32(self) -> f32;
 
+    /// Whether [`Weight::chunk8`] is faster than eight [`Weight::to_f32`] calls.
+    const CHUNKED: bool = false;
+
     /// Eight values as f32 (`w.len() == 8`).
     #[inline(always)]
     fn chunk8(w: &[Self]) -> [f32; 8] {
@@ -30,6 +33,13 @@ impl Weight for f16 {
         f16::to_f32(self)
     }
 
+    // Only x86 hosts with std have a vector conversion to gain from (F16C, detected at run
+    // time); elsewhere per-value conversion avoids the temporary array.
+    const CHUNKED: bool = cfg!(all(
+        feature = "std",
+        any(target_arch = "x86", target_arch = "x86_64")
+    ));
+
     /// Through half's slice conversion: F16C (`vcvtph2ps`) where the CPU has it, detected at
     /// run time with std; exact either way.
     #[inline(always)]
@@ -42,7 +52,10 @@ impl Weight for f16 {
 }
 
 /// Dot product with eight independent accumulators, so the compiler can vectorise it.
-#[inline(always)]
+// Forced inline on x86 so the AVX2 builds of the kernels contain it; plain `inline`
+// elsewhere (forcing it into the conv loops costs the Cortex-M4 registers).
+#[cfg_attr(target_arch = "x86_64", inline(always))]
+#[cfg_attr(not(target_arch = "x86_64"), inline)]
 pub fn dot<W: Weight>(x: &[f32], w: &[W]) -> f32 {
     let n = x.len().min(w.len());
     let (x, w) = (&x[..n], &w[..n]);
@@ -51,9 +64,15 @@ pub fn dot<W: Weight>(x: &[f32], w: &[W]) -> f32 {
     let ws = w.chunks_exact(8);
     let (xr, wr) = (xs.remainder(), ws.remainder());
     for (xa, wa) in xs.zip(ws) {
-        let wf = W::chunk8(wa);
-        for i in 0..8 {
-            acc[i] += xa[i] * wf[i];
+        if W::CHUNKED {
+            let wf = W::chunk8(wa);
+            for i in 0..8 {
+                acc[i] += xa[i] * wf[i];
+            }
+        } else {
+            for i in 0..8 {
+                acc[i] += xa[i] * wa[i].to_f32();
+            }
         }
     }
     let mut tail = 0.0;

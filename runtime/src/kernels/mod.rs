@@ -24,6 +24,8 @@ pub(crate) fn avx2() -> bool {
 macro_rules! dispatch {
     ($(#[$m:meta])* pub fn $name:ident [$($g:tt)*] ($($a:ident : $t:ty),*) => $imp:ident [$($gi:tt)*]) => {
         $(#[$m])*
+        // Out of line: the interpreter's frame then holds one kernel's locals at a time.
+        #[inline(never)]
         pub fn $name<$($g)*>($($a: $t),*) {
             #[cfg(all(feature = "std", target_arch = "x86_64"))]
             {
