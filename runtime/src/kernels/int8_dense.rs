@@ -377,6 +377,7 @@ mod dsp {
     extern "C" {
         fn aedge_dot4x8(x: *const i8, w: *const i8, end: *const i8, acc: *mut i32);
         fn aedge_dense4x8(args: *mut LayerArgs);
+        fn aedge_dense4x8_noclamp(args: *mut LayerArgs);
     }
 
     /// The whole-layer kernel's state; the assembly reads and advances it by field offset.
@@ -395,8 +396,8 @@ mod dsp {
     }
 
     // The whole layer for k % 8 == 0 and no lookup table: per block of 4 rows, the
-    // accumulators start at the biases, the inner loop runs two chunks per iteration (one
-    // first when the chunk count is odd), then each accumulator is requantized exactly as
+    // accumulators start at the biases, the inner loop runs four chunks per iteration (the
+    // count mod 4 first), then each accumulator is requantized exactly as
     // `Requant::finish` (left shift, rounding doubling high multiply, rounding right shift,
     // zero point, clamp) and stored. Multipliers are non-negative (checked at parse), so
     // the high multiply's saturation case cannot occur.
@@ -419,7 +420,7 @@ mod dsp {
         "smlad \\acc, r10, r12, \\acc",
         ".endr",
         ".endm",
-        ".macro AEDGE_REQUANT a",
+        ".macro AEDGE_REQUANT a, clamp",
         "ldr r9, [r0], #4",
         "ldr r10, [r1], #4",
         "cmp r10, #0",
@@ -442,18 +443,23 @@ mod dsp {
         "add \\a, r11, \\a, asr #1",
         "2:",
         "qadd \\a, \\a, r7",
+        ".if \\clamp",
         "cmp \\a, r8",
         "it lt",
         "movlt \\a, r8",
+        ".endif",
         "ssat \\a, #8, \\a",
         "strb \\a, [r2], #1",
         ".endm",
-        ".section .text.aedge_dense4x8,\"ax\",%progbits",
-        ".global aedge_dense4x8",
-        ".type aedge_dense4x8,%function",
+        // One layer routine; `clamp` adds the lower clamp at `min` (a ReLU whose zero point
+        // is above -128), which SSAT alone covers when min is -128.
+        ".macro AEDGE_LAYER name, clamp",
+        ".section .text.\\name,\"ax\",%progbits",
+        ".global \\name",
+        ".type \\name,%function",
         ".thumb_func",
         ".p2align 2",
-        "aedge_dense4x8:",
+        "\\name:",
         "push {{r0, r4-r11, lr}}",
         "3:",
         "ldr r12, [sp]",
@@ -462,13 +468,23 @@ mod dsp {
         "str lr, [r12, #24]",
         "ldrd r0, r2, [r12]",
         "ldr r1, [r12, #8]",
+        // Chunks mod 4 first (one, then two), then four per loop iteration.
         "sub r7, r2, r0",
         "tst r7, #8",
-        "beq 4f",
+        "beq 6f",
         "AEDGE_CHUNK",
+        "6:",
+        "sub r7, r2, r0",
+        "tst r7, #16",
+        "beq 7f",
+        "AEDGE_CHUNK",
+        "AEDGE_CHUNK",
+        "7:",
         "cmp r0, r2",
         "beq 5f",
         "4:",
+        "AEDGE_CHUNK",
+        "AEDGE_CHUNK",
         "AEDGE_CHUNK",
         "AEDGE_CHUNK",
         "cmp r0, r2",
@@ -479,10 +495,10 @@ mod dsp {
         "add r9, r12, #12",
         "ldm r9, {{r0-r2}}",
         "ldrd r7, r8, [r12, #32]",
-        "AEDGE_REQUANT r3",
-        "AEDGE_REQUANT r4",
-        "AEDGE_REQUANT r5",
-        "AEDGE_REQUANT r6",
+        "AEDGE_REQUANT r3, \\clamp",
+        "AEDGE_REQUANT r4, \\clamp",
+        "AEDGE_REQUANT r5, \\clamp",
+        "AEDGE_REQUANT r6, \\clamp",
         "add r9, r12, #12",
         "stm r9, {{r0-r2}}",
         "ldr r3, [r12, #28]",
@@ -490,7 +506,10 @@ mod dsp {
         "str r3, [r12, #28]",
         "bne 3b",
         "pop {{r0, r4-r11, pc}}",
-        ".size aedge_dense4x8, . - aedge_dense4x8",
+        ".size \\name, . - \\name",
+        ".endm",
+        "AEDGE_LAYER aedge_dense4x8, 1",
+        "AEDGE_LAYER aedge_dense4x8_noclamp, 0",
     );
 
     /// All full blocks of a layer whose `k` is a non-zero multiple of [`CHUNK`], without a
@@ -525,7 +544,13 @@ mod dsp {
         // its length is a non-zero multiple of 8), 4·x.len() bytes of `w`, 4 biases,
         // multipliers and shifts, and writes 4 outputs; `blocks` blocks fit every slice. x and
         // w are word-aligned (`usable`, required by LDRD). Callee-saved registers are restored.
-        unsafe { aedge_dense4x8(&mut args) }
+        unsafe {
+            if q.min <= -128 {
+                aedge_dense4x8_noclamp(&mut args)
+            } else {
+                aedge_dense4x8(&mut args)
+            }
+        }
     }
 
     /// Whether the assembly kernel may run: word-aligned inputs and weights (for LDRD).
