@@ -1,6 +1,7 @@
 //! Host side of the firmware checks: trains the two reference models, runs them through the
 //! firmware in QEMU (with `aedge::mcu`, re-exported here) and compares the device with the host.
 
+use aedge::mcu::field;
 pub use aedge::mcu::{
     build, decode, firmware_dir, instructions, run_qemu, sizes, target_dir, Sizes,
 };
@@ -171,16 +172,6 @@ pub struct DeviceRun {
     pub samples: Vec<DeviceSample>,
     /// Stack high-water mark in bytes.
     pub stack: usize,
-}
-
-fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let mut it = line.split_whitespace();
-    while let Some(w) = it.next() {
-        if w == key {
-            return it.next();
-        }
-    }
-    None
 }
 
 /// Parses the firmware's log lines.

@@ -166,7 +166,8 @@ pub struct BenchRun {
     pub output_fnv: u32,
 }
 
-fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+/// The word after `key` in a log line (`"… error 0.25 …"` → `"0.25"`).
+pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     let mut it = line.split_whitespace();
     while let Some(w) = it.next() {
         if w == key {

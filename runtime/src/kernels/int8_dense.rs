@@ -337,43 +337,6 @@ dispatch! {
 mod dsp {
     use super::{CHUNK, ROWS};
 
-    // r0 = x, r1 = packed weights, r2 = end of x, r3 = the 4 accumulators (in/out).
-    // Registers: r3-r6 accumulators, r7-r10 the extended inputs, r11/r12/lr the weights.
-    // LDRD needs word-aligned addresses, which `usable` checks.
-    core::arch::global_asm!(
-        ".section .text.aedge_dot4x8,\"ax\",%progbits",
-        ".global aedge_dot4x8",
-        ".type aedge_dot4x8,%function",
-        ".thumb_func",
-        ".p2align 2",
-        "aedge_dot4x8:",
-        "push {{r3-r11, lr}}",
-        "ldm r3, {{r3-r6}}",
-        "1:",
-        "ldrd r11, r12, [r0], #8",
-        "sxtb16 r7, r11",
-        "sxtb16 r8, r11, ror #8",
-        "sxtb16 r9, r12",
-        "sxtb16 r10, r12, ror #8",
-        ".irp acc, r3, r4, r5, r6",
-        "ldrd r11, r12, [r1], #8",
-        "sxtb16 lr, r11",
-        "smlad \\acc, r7, lr, \\acc",
-        "sxtb16 r11, r11, ror #8",
-        "smlad \\acc, r8, r11, \\acc",
-        "sxtb16 lr, r12",
-        "smlad \\acc, r9, lr, \\acc",
-        "sxtb16 r12, r12, ror #8",
-        "smlad \\acc, r10, r12, \\acc",
-        ".endr",
-        "cmp r0, r2",
-        "bne 1b",
-        "ldr r12, [sp]",
-        "stm r12, {{r3-r6}}",
-        "pop {{r3-r11, pc}}",
-        ".size aedge_dot4x8, . - aedge_dot4x8",
-    );
-
     extern "C" {
         fn aedge_dot4x8(x: *const i8, w: *const i8, end: *const i8, acc: *mut i32);
         fn aedge_dense4x8(args: *mut LayerArgs);
@@ -451,6 +414,26 @@ mod dsp {
         "ssat \\a, #8, \\a",
         "strb \\a, [r2], #1",
         ".endm",
+        // aedge_dot4x8: r0 = x, r1 = packed weights, r2 = end of x, r3 = the 4 accumulators
+        // (in/out); the main part of one block, for the layers the whole-layer routine
+        // does not take. Registers: r3-r6 accumulators, r7-r10 the extended inputs,
+        // r11/r12/lr the weights. LDRD needs word-aligned addresses (`usable`).
+        ".section .text.aedge_dot4x8,\"ax\",%progbits",
+        ".global aedge_dot4x8",
+        ".type aedge_dot4x8,%function",
+        ".thumb_func",
+        ".p2align 2",
+        "aedge_dot4x8:",
+        "push {{r3-r11, lr}}",
+        "ldm r3, {{r3-r6}}",
+        "1:",
+        "AEDGE_CHUNK",
+        "cmp r0, r2",
+        "bne 1b",
+        "ldr r12, [sp]",
+        "stm r12, {{r3-r6}}",
+        "pop {{r3-r11, pc}}",
+        ".size aedge_dot4x8, . - aedge_dot4x8",
         // One layer routine; `clamp` adds the lower clamp at `min` (a ReLU whose zero point
         // is above -128), which SSAT alone covers when min is -128.
         ".macro AEDGE_LAYER name, clamp",
