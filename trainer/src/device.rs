@@ -49,7 +49,7 @@ pub fn device(backend: Backend) -> Result<Device, String> {
         Backend::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
         #[cfg(not(feature = "wgpu"))]
         Backend::Wgpu => {
-            return Err("this build has no GPU support; rebuild with `--features wgpu`".into())
+            return Err("this build has no GPU support; rebuild with `--features aedge-trainer/wgpu` (the trainer's `wgpu` feature)".into())
         }
     };
     Ok(d.autodiff())
@@ -94,5 +94,5 @@ pub fn gpu_adapter() -> Result<(String, bool), String> {
 /// Without the `wgpu` feature there is no GPU support to describe.
 #[cfg(not(feature = "wgpu"))]
 pub fn gpu_adapter() -> Result<(String, bool), String> {
-    Err("this build has no GPU support; rebuild with `--features wgpu`".into())
+    Err("this build has no GPU support; rebuild with `--features aedge-trainer/wgpu` (the trainer's `wgpu` feature)".into())
 }
