@@ -433,6 +433,20 @@ impl<'a> Model<'a> {
         })
     }
 
+    /// The model-unit values the network sees for raw `input` (`raw × scale + offset` per
+    /// channel), as every entry point computes them: for callers that fill
+    /// [`Model::input_mut`] themselves or feed another engine the same inputs.
+    pub fn preprocess(&self, input: &[f32], out: &mut [f32]) -> Result<(), Error> {
+        check_len("input", self.meta.input.len(), input.len())?;
+        check_len("preprocessed input", self.meta.input.len(), out.len())?;
+        let (scale, offset) = (self.preprocess_scale(), self.preprocess_offset());
+        let c = self.meta.input.c as usize;
+        for (i, (o, &x)) in out.iter_mut().zip(input).enumerate() {
+            *o = pre(x, scale, offset, i % c);
+        }
+        Ok(())
+    }
+
     /// The input tensor's bytes inside the arena, in the model's storage type: `i8` values
     /// (already quantized with [`Meta::input_quant`](crate::Meta)) for int8 models, native
     /// `f32` values (already preprocessed) otherwise. Write a sample here and call

@@ -3,7 +3,7 @@
 
 use aedge::mcu::field;
 pub use aedge::mcu::{
-    build, decode, firmware_dir, instructions, run_qemu, sizes, target_dir, Sizes,
+    build, decode, firmware_dir, instructions, run_qemu, samples_bytes, sizes, target_dir, Sizes,
 };
 use aedge_runtime::{AlignedBytes, Model, Precision, ThresholdRule};
 use aedge_trainer::corrupt::Corruption;
@@ -139,15 +139,6 @@ pub fn mlperf_model() -> Result<FirmwareModel, String> {
         files: vec![(Precision::Int8, int8)],
         samples: calib[..2].to_vec(),
     })
-}
-
-/// Sample inputs as the firmware embeds them: little-endian f32, back to back.
-pub fn samples_bytes(samples: &[Vec<f32>]) -> Vec<u8> {
-    samples
-        .iter()
-        .flatten()
-        .flat_map(|v| v.to_le_bytes())
-        .collect()
 }
 
 /// One sample's results as logged by the firmware.
@@ -308,18 +299,16 @@ pub fn check(
     }
     if precision == Precision::Int8 {
         // The bare inference the firmware timed: sample 0, quantized into the arena.
-        let x = &m.samples[0];
-        let (scale, offset) = (model.preprocess_scale(), model.preprocess_offset());
-        let pick = |v: &[f32], i: usize| if v.len() == 1 { v[0] } else { v[i % v.len()] };
+        let mut pre = vec![0.0; m.samples[0].len()];
+        model
+            .preprocess(&m.samples[0], &mut pre)
+            .map_err(|e| e.to_string())?;
         let q = model.input_quant();
         let input = model.input_mut(&mut arena).map_err(|e| e.to_string())?;
-        for (i, d) in input.iter_mut().enumerate() {
-            *d = q.quantize(x[i] * pick(scale, i) + pick(offset, i)) as u8;
+        for (d, &v) in input.iter_mut().zip(&pre) {
+            *d = q.quantize(v) as u8;
         }
-        let out = model.run(&mut arena).map_err(|e| e.to_string())?;
-        let fnv = out.iter().fold(0x811c_9dc5u32, |h, &b| {
-            (h ^ b as u32).wrapping_mul(0x0100_0193)
-        });
+        let fnv = aedge::mcu::fnv1a(model.run(&mut arena).map_err(|e| e.to_string())?);
         if fnv != bench.output_fnv {
             return Err(format!(
                 "{}: the device's bare int8 inference differs from the host's",

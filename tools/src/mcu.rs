@@ -23,6 +23,23 @@ pub fn target_dir() -> PathBuf {
         .join("firmware")
 }
 
+/// Sample inputs as the firmware embeds them (`AEDGE_SAMPLES`): little-endian f32, back to
+/// back.
+pub fn samples_bytes(samples: &[Vec<f32>]) -> Vec<u8> {
+    samples
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_le_bytes())
+        .collect()
+}
+
+/// FNV-1a over bytes, the checksum the firmware logs for its outputs.
+pub fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5u32, |h, &b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    })
+}
+
 /// `cargo build --release` of the firmware with `model` and `samples` (little-endian f32
 /// inputs) embedded and the given board feature (`None`: QEMU). Returns the ELF path.
 pub fn build(

@@ -9,26 +9,22 @@ use std::hint::black_box;
 pub const BATCH: usize = 32;
 
 /// Model-unit (preprocessed) values of raw `x`, as the runtime computes them.
-fn preprocess(m: &Model, x: &[f32]) -> Vec<f32> {
-    let (scale, offset) = (m.preprocess_scale(), m.preprocess_offset());
-    let c = m.input_shape().c as usize;
-    let pick = |v: &[f32], ch: usize| if v.len() == 1 { v[0] } else { v[ch] };
-    x.iter()
-        .enumerate()
-        .map(|(i, &v)| v * pick(scale, i % c) + pick(offset, i % c))
-        .collect()
+fn preprocess(m: &Model, x: &[f32]) -> Result<Vec<f32>, String> {
+    let mut out = vec![0.0; x.len()];
+    m.preprocess(x, &mut out).map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// The bytes `Model::input_mut` expects for one sample.
-fn input_bytes(m: &Model, x: &[f32]) -> Vec<u8> {
-    let pre = preprocess(m, x);
-    match m.precision() {
+fn input_bytes(m: &Model, x: &[f32]) -> Result<Vec<u8>, String> {
+    let pre = preprocess(m, x)?;
+    Ok(match m.precision() {
         Precision::Int8 => {
             let q = m.input_quant();
             pre.iter().map(|&v| q.quantize(v) as u8).collect()
         }
         _ => pre.iter().flat_map(|v| v.to_ne_bytes()).collect(),
-    }
+    })
 }
 
 /// Batch-1 latency and batch-32 time of aedge-runtime on one `.aedge` file. A batch is 32
@@ -41,7 +37,10 @@ pub fn runtime(
     let file = AlignedBytes::from(bytes.to_vec());
     let m = Model::parse(&file).map_err(|e| e.to_string())?;
     let mut arena = AlignedBytes::zeroed(m.arena_len());
-    let inputs: Vec<Vec<u8>> = samples.iter().map(|x| input_bytes(&m, x)).collect();
+    let inputs: Vec<Vec<u8>> = samples
+        .iter()
+        .map(|x| input_bytes(&m, x))
+        .collect::<Result<_, _>>()?;
     let mut k = 0;
     let mut one = |arena: &mut [u8]| -> Result<(), String> {
         let x = &inputs[k % inputs.len()];
@@ -85,32 +84,32 @@ pub fn tract(
             .into_optimized()?
             .into_runnable()
     };
-    let tensor = |batch: usize| -> Result<Tensor, String> {
+    // The input is built once; each timed run clones only a reference-counted handle, so
+    // tract is not charged for copying it.
+    let tensor = |batch: usize| -> Result<TValue, String> {
         let mut d = dims.clone();
         d[0] = batch;
-        let data: Vec<f32> = (0..batch)
-            .flat_map(|i| {
-                let x = preprocess(&m, &samples[i % samples.len()]);
-                aedge_trainer::import::to_onnx_order(&dims, &x)
-            })
-            .collect();
-        debug_assert_eq!(data.len(), batch * per);
+        let mut data = Vec::with_capacity(batch * per);
+        for i in 0..batch {
+            let x = preprocess(&m, &samples[i % samples.len()])?;
+            data.extend(aedge_trainer::import::to_onnx_order(&dims, &x));
+        }
         tract_ndarray::Array::from_shape_vec(d, data)
-            .map(Tensor::from)
+            .map(|a| Tensor::from(a).into_tvalue())
             .map_err(|e| e.to_string())
     };
     let err = |e: TractError| format!("tract-onnx: {e:#}");
     let p1 = plan(1).map_err(err)?;
     let x1 = tensor(1)?;
     let single = measure(budget, || {
-        black_box(p1.run(tvec!(x1.clone().into())).map_err(err)?);
+        black_box(p1.run(tvec!(x1.clone())).map_err(err)?);
         Ok(())
     })?;
-    let batch = match plan(super::host::BATCH) {
+    let batch = match plan(BATCH) {
         Ok(p) => {
             let xb = tensor(BATCH)?;
             Some(measure(budget, || {
-                black_box(p.run(tvec!(xb.clone().into())).map_err(err)?);
+                black_box(p.run(tvec!(xb.clone())).map_err(err)?);
                 Ok(())
             })?)
         }

@@ -30,14 +30,6 @@ pub struct McuRun {
     pub sizes: Sizes,
 }
 
-fn samples_bytes(samples: &[Vec<f32>]) -> Vec<u8> {
-    samples
-        .iter()
-        .flatten()
-        .flat_map(|v| v.to_le_bytes())
-        .collect()
-}
-
 fn to_run(target: &str, precision: Precision, b: BenchRun, macs: u64, sizes: Sizes) -> McuRun {
     let (count, unit) = if b.unit == "cycles" {
         (b.ticks as u64, "cycles")
@@ -73,7 +65,7 @@ pub fn run(
     let model = work.join(format!("{name}-{precision}.aedge"));
     let sample_file = work.join(format!("{name}.f32"));
     aedge_runtime::fs::write_atomic(&model, bytes).map_err(|e| e.to_string())?;
-    aedge_runtime::fs::write_atomic(&sample_file, &samples_bytes(&samples[..1]))
+    aedge_runtime::fs::write_atomic(&sample_file, &mcu::samples_bytes(&samples[..1]))
         .map_err(|e| e.to_string())?;
     let target = mcu::target_dir();
     let elf = mcu::build(&model, &sample_file, None, &target)?;

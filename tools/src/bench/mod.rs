@@ -161,8 +161,7 @@ pub fn run(
         match (&s.burn, f32_file) {
             (Some(model), Some(f)) => {
                 log(&format!("{}: burn-wgpu", s.name));
-                let pre = model_units(f, &s.samples);
-                match gpu::run(model, &pre, budget) {
+                match model_units(f, &s.samples).and_then(|pre| gpu::run(model, &pre, budget)) {
                     Ok(g) => {
                         let what = if g.software {
                             format!("{} — a software renderer on the CPU, not a GPU", g.adapter)
@@ -234,21 +233,15 @@ fn brief(e: &str) -> String {
 }
 
 /// Preprocessed values of raw samples (what the burn model takes).
-fn model_units(f32_file: &[u8], samples: &[Vec<f32>]) -> Vec<Vec<f32>> {
+fn model_units(f32_file: &[u8], samples: &[Vec<f32>]) -> Result<Vec<Vec<f32>>, String> {
     let file = aedge_runtime::AlignedBytes::from(f32_file.to_vec());
-    let Ok(m) = aedge_runtime::Model::parse(&file) else {
-        return samples.to_vec();
-    };
-    let (scale, offset) = (m.preprocess_scale(), m.preprocess_offset());
-    let c = m.input_shape().c as usize;
-    let pick = |v: &[f32], ch: usize| if v.len() == 1 { v[0] } else { v[ch] };
+    let m = aedge_runtime::Model::parse(&file).map_err(|e| e.to_string())?;
     samples
         .iter()
         .map(|x| {
-            x.iter()
-                .enumerate()
-                .map(|(i, &v)| v * pick(scale, i % c) + pick(offset, i % c))
-                .collect()
+            let mut out = vec![0.0; x.len()];
+            m.preprocess(x, &mut out).map_err(|e| e.to_string())?;
+            Ok(out)
         })
         .collect()
 }
