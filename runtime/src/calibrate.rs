@@ -8,7 +8,7 @@ use crate::desc::{
 use crate::error::Error;
 use crate::fixed::quantize_multiplier;
 use crate::ir::{Graph, Layer};
-use crate::kernels::int8_dense;
+use crate::qgraph::{int8_weighted, QLayer};
 use crate::run::Activations;
 use crate::writer::WeightsBuilder;
 use crate::{AlignedBytes, Model};
@@ -274,45 +274,26 @@ fn quantize_weighted(
     }
     let fan_in = l.weights.len() / oc;
     let mut wq = Vec::with_capacity(l.weights.len());
-    let mut bq: Vec<i32> = Vec::with_capacity(oc);
-    let mut mult = Vec::with_capacity(oc);
-    let mut shift = Vec::with_capacity(oc);
+    let mut bias = Vec::with_capacity(oc);
+    let mut requant = Vec::with_capacity(oc);
     for (c, row) in l.weights.chunks_exact(fan_in).enumerate() {
         let ws = symmetric(row, &mut wq);
         let acc_scale = in_q.scale as f64 * ws as f64;
         let b = libm::round(l.bias[c] as f64 / acc_scale).clamp(i32::MIN as f64, i32::MAX as f64);
-        bq.push(b as i32);
-        let (m, s) = quantize_multiplier(acc_scale / pre.scale as f64);
-        mult.push(m);
-        shift.push(s);
+        bias.push(b as i32);
+        requant.push(acc_scale / pre.scale as f64);
     }
-    let lut = if l.act.needs_lut() {
-        wb.i8s(&table(l.act, pre, out))?
-    } else {
-        Default::default()
-    };
-    let weights = if matches!(l.op, Op::Dense { .. }) {
-        // The dense kernel's layout: zero point folded into the bias, packed rows.
-        int8_dense::fold_zero_point(&wq, fan_in, in_q.zero_point as i32, &mut bq);
-        let mut packed = alloc::vec![0i8; wq.len()];
-        int8_dense::pack(&wq, oc, fan_in, &mut packed);
-        wb.i8s_aligned(&packed)?
-    } else {
-        wb.i8s(&wq)?
-    };
-    Ok(LayerDesc {
+    let q = QLayer {
         op: l.op,
         act: l.act,
-        weights,
-        bias: wb.i32s(&bq)?,
-        quant: Some(LayerQuant {
-            output: out,
-            pre,
-            multiplier: wb.i32s(&mult)?,
-            shift: wb.i32s(&shift)?,
-            lut,
-        }),
-    })
+        weights: wq,
+        bias,
+        requant,
+        pre,
+        output: out,
+        lut: l.act.needs_lut().then(|| table(l.act, pre, out)),
+    };
+    int8_weighted(&q, in_q, wb)
 }
 
 /// Quantizes one weight row symmetrically (scale `max|w| / 127`) onto `out`; returns the scale.

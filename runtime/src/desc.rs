@@ -56,6 +56,13 @@ pub enum Activation {
     Sigmoid,
     /// `tanh(x)`.
     Tanh,
+    /// `x` clamped to `[min, max]` (ReLU6 is `0..6`; TFLite's fused RELU6 and RELU_N1_TO_1).
+    Clip {
+        /// Lower bound.
+        min: f32,
+        /// Upper bound.
+        max: f32,
+    },
 }
 
 impl Activation {
@@ -80,6 +87,16 @@ impl Activation {
             }
             Activation::Sigmoid => 1.0 / (1.0 + libm::expf(-x)),
             Activation::Tanh => libm::tanhf(x),
+            // max then min, so NaN stays NaN as with the other activations' comparisons.
+            Activation::Clip { min, max } => {
+                if x < min {
+                    min
+                } else if x > max {
+                    max
+                } else {
+                    x
+                }
+            }
         }
     }
 
@@ -87,7 +104,10 @@ impl Activation {
     pub fn needs_lut(self) -> bool {
         matches!(
             self,
-            Activation::LeakyRelu { .. } | Activation::Sigmoid | Activation::Tanh
+            Activation::LeakyRelu { .. }
+                | Activation::Sigmoid
+                | Activation::Tanh
+                | Activation::Clip { .. }
         )
     }
 }
@@ -167,6 +187,17 @@ pub enum Op {
         /// Number of copies (time steps).
         times: u16,
     },
+    /// Average pooling over the valid (unpadded) part of each window, as TFLite's
+    /// AVERAGE_POOL_2D (and ONNX's with `count_include_pad = 0`). In int8 the output keeps the
+    /// input quantization and the mean of the int8 values is rounded half away from zero.
+    AvgPool2d {
+        /// Window height and width.
+        kernel: [u8; 2],
+        /// Vertical and horizontal stride.
+        stride: [u8; 2],
+        /// Padding: top, left, bottom, right.
+        pad: [u8; 4],
+    },
 }
 
 impl Op {
@@ -182,6 +213,7 @@ impl Op {
             Op::Activation => "Activation",
             Op::Lstm { .. } => "Lstm",
             Op::Repeat { .. } => "Repeat",
+            Op::AvgPool2d { .. } => "AvgPool2d",
         }
     }
 

@@ -164,6 +164,11 @@ pub(crate) fn geometry(op: &Op, input: Shape) -> Result<(Shape, Window), Why> {
             kernel,
             stride,
             pad,
+        }
+        | Op::AvgPool2d {
+            kernel,
+            stride,
+            pad,
         } => {
             let (h, w) = sliding(&mut win, input, kernel, stride, pad)?;
             Shape::new(h, w, input.c)
@@ -287,10 +292,14 @@ pub(crate) fn resolve<'a>(
         out_quant: in_quant,
         pre_quant: in_quant,
     };
-    if let Activation::LeakyRelu { alpha } = desc.act {
-        if !alpha.is_finite() {
-            return Err("LeakyReLU slope must be finite");
+    match desc.act {
+        Activation::LeakyRelu { alpha } if !alpha.is_finite() => {
+            return Err("LeakyReLU slope must be finite")
         }
+        Activation::Clip { min, max } if !(min.is_finite() && max.is_finite() && min <= max) => {
+            return Err("clip bounds must be finite with min <= max")
+        }
+        _ => {}
     }
     if !desc.op.has_weights() {
         if desc.weights.len != 0 || desc.bias.len != 0 {
@@ -377,7 +386,7 @@ pub(crate) fn resolve<'a>(
             if desc.act.needs_lut() {
                 layer.lut = Some(lut(weights, q.lut)?);
             } else if q.lut.len != 0 || q.pre != q.output {
-                return Err("only LeakyReLU, sigmoid and tanh use a lookup table");
+                return Err("only LeakyReLU, sigmoid, tanh and clip use a lookup table");
             }
             layer.params = Params::Int8 {
                 w: blob(weights, desc.weights, count)?,
@@ -396,4 +405,11 @@ fn lut(weights: &[u8], b: Blob) -> Result<&[i8; 256], Why> {
     let s: &[i8] = blob(weights, b, 256)?;
     s.try_into()
         .map_err(|_| "lookup table must have 256 entries")
+}
+
+impl Op {
+    /// Output shape of this op applied to `input`, or why the geometry is invalid.
+    pub fn output_shape(&self, input: Shape) -> Result<Shape, &'static str> {
+        geometry(self, input).map(|(s, _)| s)
+    }
 }

@@ -43,6 +43,7 @@ mod model;
 mod plan;
 mod run;
 mod shape;
+pub mod tables;
 
 #[cfg(feature = "alloc")]
 pub mod calibrate;
@@ -50,6 +51,8 @@ pub mod calibrate;
 pub mod fs;
 #[cfg(feature = "alloc")]
 pub mod ir;
+#[cfg(feature = "alloc")]
+pub mod qgraph;
 #[cfg(feature = "alloc")]
 mod writer;
 #[cfg(feature = "alloc")]

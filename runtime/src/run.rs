@@ -253,6 +253,10 @@ impl<'a> Model<'a> {
                     spatial::upsample2d(i8s(x), g, i8s_mut(y))
                 }
                 (Precision::Int8, Op::Repeat { .. }) => spatial::repeat(i8s(x), i8s_mut(y)),
+                (Precision::Int8, Op::AvgPool2d { .. }) => {
+                    spatial::avg_pool2d_int8(i8s(x), g, i8s_mut(y))
+                }
+                (_, Op::AvgPool2d { .. }) => spatial::avg_pool2d(f32s(x)?, g, f32s_mut(y)?),
                 (_, Op::MaxPool2d { .. }) => spatial::max_pool2d(f32s(x)?, g, f32s_mut(y)?),
                 (_, Op::Upsample2d { .. }) => spatial::upsample2d(f32s(x)?, g, f32s_mut(y)?),
                 (_, Op::Repeat { .. }) => spatial::repeat(f32s(x)?, f32s_mut(y)?),

@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let write_defaults = std::env::args().any(|a| a == "--write-defaults");
     let mut models = firmware::train_models()?;
-    models.push(firmware::mlperf_model()?);
+    models.push(firmware::mlperf_tflite_model()?);
     let work = repo_root().join("runs/firmware");
     std::fs::create_dir_all(&work)?;
     if write_defaults {

@@ -122,23 +122,46 @@ pub fn train_models() -> Result<Vec<FirmwareModel>, String> {
     Ok(vec![scorer, denoiser])
 }
 
-/// The MLPerf Tiny anomaly-detection shape (640-128-128-128-128-8-128-128-128-128-640,
-/// 264,192 MACs) with the zoo's seeded random weights, int8 only, calibrated on seeded uniform
-/// inputs (so its anomaly threshold is meaningless; the check is bit-exactness). It runs every
-/// layer through the whole-layer DSP kernel.
-pub fn mlperf_model() -> Result<FirmwareModel, String> {
-    use aedge_runtime::calibrate::{ranges, RangeMethod};
-    let g = aedge_runtime::zoo::mlperf_ad(5);
+/// The MLPerf Tiny anomaly-detection model itself (`data/tflite/ad01_int8.tflite`, int8
+/// TFLite) imported as TFLite Micro computes it, with its README's check vector as the first
+/// sample (the int8 vector dequantized: the firmware quantizes it back exactly).
+pub fn mlperf_tflite_model() -> Result<FirmwareModel, String> {
+    let path = crate::repo_root().join("data/tflite/ad01_int8.tflite");
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let imported = aedge::tflite::import(&bytes, "ad01").map_err(|e| e.to_string())?;
+    let q = imported.graph.input_quant;
+    let check: Vec<f32> = mlperf_check_vector()
+        .iter()
+        .map(|&v| q.dequantize(v))
+        .collect();
     let mut r = aedge_runtime::zoo::SplitMix(17);
-    let calib: Vec<Vec<f32>> = (0..32).map(|_| r.vec(640, -2.0, 2.0)).collect();
-    let rg = ranges(&g, calib.iter().map(Vec::as_slice), RangeMethod::MinMax)
-        .map_err(|e| e.to_string())?;
-    let int8 = g.to_aedge_int8(&rg).map_err(|e| e.to_string())?;
+    let other: Vec<f32> = r.vec(640, -30.0, 30.0);
     Ok(FirmwareModel {
-        name: "mlperf-ad",
-        files: vec![(Precision::Int8, int8)],
-        samples: calib[..2].to_vec(),
+        name: "ad01-tflite",
+        files: vec![(
+            Precision::Int8,
+            imported.graph.to_aedge().map_err(|e| e.to_string())?,
+        )],
+        samples: vec![check, other],
     })
+}
+
+/// The check vector of the MLPerf AD model's README: `x[i] = ((i·37 + 11) mod 256) − 128`.
+pub fn mlperf_check_vector() -> Vec<i8> {
+    (0..640)
+        .map(|i| (((i * 37 + 11) % 256) - 128) as i8)
+        .collect()
+}
+
+/// TFLite Micro's outputs for the check vector: (sum, Σ y[i]·((i mod 7) + 1), y[0..8]).
+pub fn mlperf_check_summary(y: &[i8]) -> (i64, i64, Vec<i8>) {
+    let sum = y.iter().map(|&v| v as i64).sum();
+    let weighted = y
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| v as i64 * ((i % 7) as i64 + 1))
+        .sum();
+    (sum, weighted, y[..8.min(y.len())].to_vec())
 }
 
 /// One sample's results as logged by the firmware.
@@ -223,6 +246,8 @@ pub struct CheckReport {
     pub run_stack: usize,
     /// How the device matched the host: "bit-identical" (int8) or the largest difference.
     pub agreement: String,
+    /// The device's reconstruction of the first sample.
+    pub first_recon: Vec<f32>,
 }
 
 /// Builds the firmware for one model file, runs it in QEMU, and compares every sample with
@@ -333,5 +358,6 @@ pub fn check(
         } else {
             format!("max diff {worst:.1e}")
         },
+        first_recon: run.samples[0].recon.clone(),
     })
 }

@@ -1,5 +1,6 @@
 //! The firmware end to end: two trained int8 models (a dense anomaly scorer and a conv
-//! denoiser) and their f32 versions, plus the MLPerf-AD-shaped int8 model, are built into
+//! denoiser) and their f32 versions, plus the MLPerf Tiny AD model imported from int8 TFLite
+//! (whose check vector must give TFLite Micro's outputs on the device), are built into
 //! `firmware/`, run on QEMU's mps2-an386
 //! (Cortex-M4F), and compared with aedge-runtime on this host: int8 bit-identical, f32 within
 //! 1e-5. Prints flash, static RAM, arena, stack high-water mark and instructions per inference.
@@ -12,7 +13,7 @@ use aedge_tests::repo_root;
 #[test]
 fn firmware_matches_the_host_in_qemu() {
     let mut models = firmware::train_models().unwrap();
-    models.push(firmware::mlperf_model().unwrap());
+    models.push(firmware::mlperf_tflite_model().unwrap());
     let work = repo_root().join("target/firmware-check");
     std::fs::create_dir_all(&work).unwrap();
     let target = firmware::target_dir();
@@ -29,6 +30,18 @@ fn firmware_matches_the_host_in_qemu() {
             assert!(r.sizes.ram as usize >= arena);
             assert!(r.sizes.flash as usize >= bytes.len());
             assert!(r.stack > 0 && r.score_insns > 0 && r.denoise_insns > 0);
+            if m.name == "ad01-tflite" {
+                // TFLite Micro's outputs for the README's check vector, computed on the device.
+                let file = AlignedBytes::from(bytes.clone());
+                let q = Model::parse(&file).unwrap().output_quant();
+                let y: Vec<i8> = r.first_recon.iter().map(|&v| q.quantize(v)).collect();
+                assert_eq!(
+                    firmware::mlperf_check_summary(&y),
+                    (5820, 23878, vec![-36, 10, 40, 56, 51, 52, 49, 66]),
+                    "the device's outputs for the MLPerf AD check vector"
+                );
+                println!("ad01-tflite in QEMU: check vector sum 5820, weighted 23878, y[0..8] as TFLite Micro");
+            }
             println!(
                 "| {} | {p} | {} | {} | {arena} | {} | {} | {} | {} | {} | {} |",
                 m.name,

@@ -213,6 +213,11 @@ impl Builder {
             }
             Activation::Sigmoid => self.node("Sigmoid", &[&x], vec![]),
             Activation::Tanh => self.node("Tanh", &[&x], vec![]),
+            Activation::Clip { min, max } => {
+                let lo = self.init_f32("clip_min", &[], vec![min]);
+                let hi = self.init_f32("clip_max", &[], vec![max]);
+                self.node("Clip", &[&x, &lo, &hi], vec![])
+            }
         }
     }
 
@@ -339,6 +344,23 @@ impl Builder {
                 let x = self.nchw(c);
                 let pads = [pad[0] as i64, pad[1] as i64, pad[2] as i64, pad[3] as i64];
                 let y = self.node("MaxPool", &[&x], window_attrs(kernel, stride, pads));
+                Cursor {
+                    name: y,
+                    shape: out,
+                    four_d: true,
+                }
+            }
+            Op::AvgPool2d {
+                kernel,
+                stride,
+                pad,
+            } => {
+                let x = self.nchw(c);
+                let pads = [pad[0] as i64, pad[1] as i64, pad[2] as i64, pad[3] as i64];
+                // The runtime averages over the valid part of a window only.
+                let mut attrs = window_attrs(kernel, stride, pads);
+                attrs.push(attr_int("count_include_pad", 0));
+                let y = self.node("AveragePool", &[&x], attrs);
                 Cursor {
                     name: y,
                     shape: out,

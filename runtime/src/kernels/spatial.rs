@@ -31,6 +31,64 @@ pub fn max_pool2d<T: Copy + PartialOrd>(x: &[T], g: &Window, y: &mut [T]) {
     }
 }
 
+/// Sum and count of the valid (unpadded) inputs of each pooling window, channel by channel:
+/// calls `out(index, sum, count)` for every output value.
+#[inline(always)]
+fn window_sums<T: Copy, A: Copy + core::ops::Add<Output = A>>(
+    x: &[T],
+    g: &Window,
+    zero: A,
+    widen: impl Fn(T) -> A,
+    mut out: impl FnMut(usize, A, usize),
+) {
+    let (ih, iw, c) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
+    let (oh, ow) = (g.output.h as usize, g.output.w as usize);
+    for oy in 0..oh {
+        let (ky_lo, ky_hi, iy0) = conv_range(oy, g.stride[0], g.pad[0], g.kernel[0], ih);
+        for ox in 0..ow {
+            let (kx_lo, kx_hi, ix0) = conv_range(ox, g.stride[1], g.pad[1], g.kernel[1], iw);
+            let count = (ky_hi - ky_lo) * (kx_hi - kx_lo);
+            for ch in 0..c {
+                let mut sum = zero;
+                for iy in iy0..iy0 + (ky_hi - ky_lo) {
+                    for ix in ix0..ix0 + (kx_hi - kx_lo) {
+                        sum = sum + widen(x[(iy * iw + ix) * c + ch]);
+                    }
+                }
+                out((oy * ow + ox) * c + ch, sum, count);
+            }
+        }
+    }
+}
+
+/// Average pooling over the valid part of each window (padding is not counted).
+pub fn avg_pool2d(x: &[f32], g: &Window, y: &mut [f32]) {
+    window_sums(
+        x,
+        g,
+        0.0f32,
+        |v| v,
+        |i, sum, n| {
+            y[i] = if n == 0 { 0.0 } else { sum / n as f32 };
+        },
+    );
+}
+
+/// int8 average pooling, TFLite's reference arithmetic: the sum of the int8 values divided by
+/// the number of valid inputs, rounded half away from zero. The output keeps the input's
+/// quantization (the mean of `q` is the quantized mean).
+pub fn avg_pool2d_int8(x: &[i8], g: &Window, y: &mut [i8]) {
+    window_sums(x, g, 0i32, i32::from, |i, sum, n| {
+        let n = n.max(1) as i32;
+        let mean = if sum > 0 {
+            (sum + n / 2) / n
+        } else {
+            (sum - n / 2) / n
+        };
+        y[i] = mean.clamp(-128, 127) as i8;
+    });
+}
+
 /// Nearest-neighbour upsampling by integer factors.
 pub fn upsample2d<T: Copy>(x: &[T], g: &Window, y: &mut [T]) {
     let (iw, c) = (g.input.w as usize, g.input.c as usize);

@@ -1,8 +1,10 @@
-//! `aedge import`: an ONNX autoencoder from another framework becomes a `.aedge` file, checked
-//! against tract-onnx on the way.
+//! `aedge import`: an autoencoder from another framework becomes a `.aedge` file. ONNX models
+//! are checked against tract-onnx on the way and can be written in f32, f16 or int8; int8
+//! TFLite models keep their quantization and compute what TensorFlow Lite Micro computes.
 
 use crate::{input, Out, Result};
-use aedge_runtime::calibrate::{ranges, RangeMethod};
+use aedge::tflite;
+use aedge_runtime::calibrate::{ranges, threshold, RangeMethod};
 use aedge_runtime::{AlignedBytes, Metric, Model, Precision, ThresholdRule};
 use aedge_trainer::import::{from_onnx, input_dims, to_onnx_order, verify, ImportOptions};
 use aedge_trainer::parity::{export_precisions, RANGE_PERCENTILE};
@@ -36,14 +38,14 @@ enum MetricArg {
 /// Arguments of `aedge import`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The ONNX file.
-    onnx: PathBuf,
+    /// The ONNX or int8 TFLite file (TFLite is recognised by its content).
+    model: PathBuf,
     /// The .aedge file to write.
     #[arg(short, long)]
     output: PathBuf,
-    /// Number format.
-    #[arg(long, value_enum, default_value = "f32")]
-    precision: PrecisionArg,
+    /// Number format (ONNX: default f32; TFLite models are int8).
+    #[arg(long, value_enum)]
+    precision: Option<PrecisionArg>,
     /// Representative samples (sensor units) for the int8 activation ranges.
     #[arg(long)]
     calib: Option<PathBuf>,
@@ -71,7 +73,7 @@ pub struct Args {
     /// Layers in the encoder (default: up to the bottleneck).
     #[arg(long)]
     encoder_layers: Option<usize>,
-    /// Model name (default: the ONNX graph name).
+    /// Model name (default: the ONNX graph name, or the TFLite file's stem).
     #[arg(long)]
     name: Option<String>,
 }
@@ -79,7 +81,7 @@ pub struct Args {
 /// Runs the subcommand.
 pub fn run(a: Args, out: Out) -> Result<()> {
     let bytes =
-        std::fs::read(&a.onnx).map_err(|e| format!("cannot read {}: {e}", a.onnx.display()))?;
+        std::fs::read(&a.model).map_err(|e| format!("cannot read {}: {e}", a.model.display()))?;
     for (what, v) in [("scale", &a.scale), ("offset", &a.offset)] {
         if v.is_empty() || v.iter().any(|x| !x.is_finite()) || (what == "scale" && v.contains(&0.0))
         {
@@ -89,27 +91,19 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             ));
         }
     }
+    if tflite::is_tflite(&bytes) {
+        return run_tflite(a, &bytes, out);
+    }
     let opts = ImportOptions {
         name: a.name.clone(),
         encoder_layers: a.encoder_layers,
-        metric: match a.metric {
-            MetricArg::Mse => Metric::Mse,
-            MetricArg::Mae => Metric::Mae,
-            MetricArg::Bce => Metric::Bce,
-        },
+        metric: metric(a.metric),
         preprocess_scale: a.scale.clone(),
         preprocess_offset: a.offset.clone(),
     };
-    let mut g = from_onnx(&bytes, &opts).map_err(|e| format!("{}: {e}", a.onnx.display()))?;
+    let mut g = from_onnx(&bytes, &opts).map_err(|e| format!("{}: {e}", a.model.display()))?;
+    check_channels(&a, g.input.c as usize)?;
     let c = g.input.c as usize;
-    for (what, v) in [("scale", &a.scale), ("offset", &a.offset)] {
-        if v.len() != 1 && v.len() != c {
-            return Err(format!(
-                "--{what} has {} values; give 1 or {c} (one per channel)",
-                v.len()
-            ));
-        }
-    }
     let len = g.input.len();
     let calib = match &a.calib {
         Some(p) => {
@@ -145,7 +139,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         g.calibrate_threshold(normal.iter().map(Vec::as_slice), rule)
             .map_err(|e| format!("{}: {e}", p.display()))?;
     }
-    let (file, ranges_used) = match a.precision {
+    let (file, ranges_used) = match a.precision.unwrap_or(PrecisionArg::F32) {
         PrecisionArg::F32 => (g.to_aedge(Precision::F32).map_err(|e| e.to_string())?, None),
         PrecisionArg::F16 => (g.to_aedge(Precision::F16).map_err(|e| e.to_string())?, None),
         PrecisionArg::Int8 => {
@@ -202,6 +196,121 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         ranges_used
             .map(|r| format!(", int8 ranges {r}"))
             .unwrap_or_default(),
+        if m.threshold().is_finite() {
+            format!(", threshold {}", m.threshold())
+        } else {
+            String::new()
+        }
+    ));
+    Ok(())
+}
+
+fn metric(m: MetricArg) -> Metric {
+    match m {
+        MetricArg::Mse => Metric::Mse,
+        MetricArg::Mae => Metric::Mae,
+        MetricArg::Bce => Metric::Bce,
+    }
+}
+
+/// `--scale` / `--offset` give one value or one per input channel.
+fn check_channels(a: &Args, c: usize) -> Result<()> {
+    for (what, v) in [("scale", &a.scale), ("offset", &a.offset)] {
+        if v.len() != 1 && v.len() != c {
+            return Err(format!(
+                "--{what} has {} values; give 1 or {c} (one per channel)",
+                v.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An int8 TFLite model: its quantization is kept, only the metadata comes from the options.
+fn run_tflite(a: Args, bytes: &[u8], out: Out) -> Result<()> {
+    let shown = a.model.display().to_string();
+    if a.calib.is_some() {
+        return Err(format!(
+            "{shown} is an int8 TFLite model: its quantization is in the file, so --calib does not apply"
+        ));
+    }
+    if matches!(a.precision, Some(PrecisionArg::F32 | PrecisionArg::F16)) {
+        return Err(format!(
+            "{shown} is an int8 TFLite model and imports as int8; drop --precision"
+        ));
+    }
+    let name = a.name.clone().unwrap_or_else(|| {
+        a.model
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "tflite".into())
+    });
+    let imported = tflite::import(bytes, &name).map_err(|e| format!("{shown}: {e}"))?;
+    let mut g = imported.graph.clone();
+    check_channels(&a, g.input.c as usize)?;
+    g.preprocess_scale = a.scale.clone();
+    g.preprocess_offset = a.offset.clone();
+    g.metric = metric(a.metric);
+    if let Some(n) = a.encoder_layers {
+        if n == 0 || n > g.layers.len() {
+            return Err(format!(
+                "--encoder-layers must be in 1..={} (the model has {} layers)",
+                g.layers.len(),
+                g.layers.len()
+            ));
+        }
+        g.encoder_layers = n;
+    }
+    let mut file = g.to_aedge().map_err(|e| format!("{shown}: {e}"))?;
+    if let Some(p) = &a.normal {
+        // The threshold comes from the int8 model's own errors on normal data.
+        let normal = input::load(p, g.input.len())?;
+        let aligned = AlignedBytes::from(file.clone());
+        let m = Model::parse(&aligned).map_err(|e| e.to_string())?;
+        let mut arena = AlignedBytes::zeroed(m.arena_len());
+        let errors = normal
+            .iter()
+            .map(|x| m.score(x, &mut arena).map(|s| s.error))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+        let rule = ThresholdRule::Percentile(a.percentile.clamp(0.0, 100.0));
+        (g.threshold, g.errors) = threshold(&errors, rule).map_err(|e| e.to_string())?;
+        g.threshold_rule = rule;
+        file = g.to_aedge().map_err(|e| format!("{shown}: {e}"))?;
+    }
+    let aligned = AlignedBytes::from(file.clone());
+    let m = Model::parse(&aligned).map_err(|e| e.to_string())?;
+    aedge_runtime::fs::write_atomic(&a.output, &file)
+        .map_err(|e| format!("{}: {e}", a.output.display()))?;
+    out.json(json!({
+        "output": a.output.display().to_string(),
+        "format": "tflite",
+        "operators": imported.ops.iter().map(|o| json!({
+            "index": o.index, "op": o.op, "became": o.became,
+        })).collect::<Vec<_>>(),
+        "layers": g.layers.iter().map(|l| l.op.name()).collect::<Vec<_>>(),
+        "encoder_layers": g.encoder_layers,
+        "float_input": imported.float_input,
+        "float_output": imported.float_output,
+        "precision": m.precision().to_string(),
+        "file_bytes": file.len(),
+        "arena_bytes": m.arena_len(),
+        "threshold": m.threshold(),
+    }));
+    for o in &imported.ops {
+        out.line(format!("  op {:>3} {:<24} -> {}", o.index, o.op, o.became));
+    }
+    out.line(format!(
+        "imported {} TFLite operators as {} int8 layers (TFLite Micro arithmetic), encoder ends after layer {}",
+        imported.ops.len(),
+        g.layers.len(),
+        g.encoder_layers
+    ));
+    out.line(format!(
+        "wrote {}: int8, {} B, arena {} B{}",
+        a.output.display(),
+        file.len(),
+        m.arena_len(),
         if m.threshold().is_finite() {
             format!(", threshold {}", m.threshold())
         } else {

@@ -35,6 +35,7 @@ fn op_text(op: &Op) -> String {
             )
         }
         Op::MaxPool2d { kernel, .. } => format!("MaxPool2d {}x{}", kernel[0], kernel[1]),
+        Op::AvgPool2d { kernel, .. } => format!("AvgPool2d {}x{}", kernel[0], kernel[1]),
         Op::Upsample2d { factor } => format!("Upsample2d x{}", factor[0]),
         Op::Reshape { .. } => "Reshape".into(),
         Op::Activation => "Activation".into(),

@@ -1,0 +1,756 @@
+//! TFLite operators → runtime int8 layers, with TFLite Micro's preparation arithmetic
+//! (requantization scales, activation ranges, padding).
+
+use super::reader::{File, Tensor};
+use super::schema::tflite as fb;
+use super::{Error, Imported, OpReport};
+use aedge_runtime::ir::same_padding;
+use aedge_runtime::qgraph::{QGraph, QLayer};
+use aedge_runtime::tables;
+use aedge_runtime::{Activation, ErrorStats, Metric, Op, Quant, Shape, ThresholdRule};
+
+/// State of the walk down the chain of operators.
+struct Walk<'f, 'a> {
+    file: &'f File<'a>,
+    /// The tensor the next operator must read.
+    current: i32,
+    shape: Shape,
+    quant: Quant,
+    layers: Vec<QLayer>,
+}
+
+/// An unsupported or inconsistent operator.
+fn unsupported(index: usize, op: fb::BuiltinOperator, reason: impl Into<String>) -> Error {
+    Error::Unsupported {
+        index,
+        op: op_name(op),
+        reason: reason.into(),
+    }
+}
+
+fn op_name(op: fb::BuiltinOperator) -> String {
+    op.variant_name()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("builtin op {}", op.0))
+}
+
+pub(super) fn convert(file: &File, name: &str) -> Result<Imported, Error> {
+    let (inputs, outputs) = (file.inputs(), file.outputs());
+    let ([input], [output]) = (inputs.as_slice(), outputs.as_slice()) else {
+        return Err(Error::Malformed(format!(
+            "the model has {} inputs and {} outputs; an autoencoder has one of each",
+            inputs.len(),
+            outputs.len()
+        )));
+    };
+    let ops = file.operators();
+    let in_t = file.tensor(*input)?;
+    let mut report = Vec::new();
+    let mut first = 0;
+    // A float model input is quantized by the first op (TFLite's AffineQuantize rounds
+    // x / scale half away from zero and adds the zero point, as `Quant::quantize` does).
+    let float_input = in_t.dtype == fb::TensorType::FLOAT32;
+    let (mut current, input_quant) = if float_input {
+        let q = ops.first().filter(|op| {
+            file.opcode(op).ok() == Some(fb::BuiltinOperator::QUANTIZE)
+                && op_inputs(op).first() == Some(input)
+        });
+        let Some(q) = q else {
+            return Err(Error::Malformed(
+                "the input is float but the first operator is not a QUANTIZE of it".into(),
+            ));
+        };
+        let out = *op_outputs(q)
+            .first()
+            .ok_or_else(|| Error::Malformed("QUANTIZE has no output".into()))?;
+        first = 1;
+        report.push(OpReport {
+            index: 0,
+            op: "QUANTIZE".into(),
+            became: "input quantization".into(),
+        });
+        (out, file.tensor(out)?.quant()?)
+    } else {
+        (*input, in_t.quant()?)
+    };
+    let input_shape = file.tensor(current)?.shape()?;
+    let mut walk = Walk {
+        file,
+        current,
+        shape: input_shape,
+        quant: input_quant,
+        layers: Vec::new(),
+    };
+    let mut float_output = false;
+    for (index, op) in ops.iter().enumerate().skip(first) {
+        let code = file.opcode(op)?;
+        let ins = op_inputs(op);
+        let outs = op_outputs(op);
+        let data_input = if code == fb::BuiltinOperator::TRANSPOSE_CONV {
+            2
+        } else {
+            0
+        };
+        if ins.get(data_input) != Some(&walk.current) || outs.len() != 1 {
+            return Err(unsupported(
+                index,
+                code,
+                "does not read the previous operator's output; only chains of single-output \
+                 operators import",
+            ));
+        }
+        if code == fb::BuiltinOperator::DEQUANTIZE {
+            if index + 1 != ops.len() || outs[0] != *output {
+                return Err(unsupported(
+                    index,
+                    code,
+                    "DEQUANTIZE is only supported as the last operator",
+                ));
+            }
+            float_output = true;
+            current = outs[0];
+            report.push(OpReport {
+                index,
+                op: op_name(code),
+                became: "output dequantization".into(),
+            });
+            break;
+        }
+        let before = walk.layers.len();
+        walk.op(index, code, op, &ins, outs[0])?;
+        let became: Vec<&str> = walk.layers[before..].iter().map(|l| l.op.name()).collect();
+        report.push(OpReport {
+            index,
+            op: op_name(code),
+            became: became.join(" + "),
+        });
+        current = walk.current;
+    }
+    if current != *output {
+        return Err(Error::Malformed(
+            "the chain of operators does not end at the model's output".into(),
+        ));
+    }
+    let encoder_layers = bottleneck(input_shape, &walk.layers)?;
+    let graph = QGraph {
+        name: name.into(),
+        input: input_shape,
+        input_quant,
+        preprocess_scale: vec![1.0],
+        preprocess_offset: vec![0.0],
+        encoder_layers,
+        metric: Metric::Mse,
+        threshold: f32::INFINITY,
+        threshold_rule: ThresholdRule::Manual,
+        errors: ErrorStats::default(),
+        layers: walk.layers,
+    };
+    Ok(Imported {
+        graph,
+        float_input,
+        float_output,
+        ops: report,
+    })
+}
+
+fn op_inputs(op: &fb::Operator) -> Vec<i32> {
+    op.inputs().map(|v| v.iter().collect()).unwrap_or_default()
+}
+
+fn op_outputs(op: &fb::Operator) -> Vec<i32> {
+    op.outputs().map(|v| v.iter().collect()).unwrap_or_default()
+}
+
+/// The encoder ends at the narrowest layer (the last of a run of equally narrow ones, so an
+/// activation after the code layer belongs to the encoder).
+fn bottleneck(input: Shape, layers: &[QLayer]) -> Result<usize, Error> {
+    let mut shape = input;
+    let mut best = (usize::MAX, 0);
+    let mut run = false;
+    for (i, l) in layers.iter().enumerate() {
+        shape =
+            l.op.output_shape(shape)
+                .map_err(|reason| Error::Malformed(format!("layer {i}: {reason}")))?;
+        let n = shape.len();
+        if n < best.0 || (run && n == best.0) {
+            best = (n, i + 1);
+            run = true;
+        } else {
+            run = false;
+        }
+    }
+    Ok(best.1)
+}
+
+/// The clamp TFLite applies for a fused activation, in the output's int8 domain, and how the
+/// runtime expresses it.
+enum Fused {
+    None,
+    Relu,
+    Clip {
+        min: f32,
+        max: f32,
+        lo: i32,
+        hi: i32,
+    },
+}
+
+fn fused(
+    index: usize,
+    code: fb::BuiltinOperator,
+    f: fb::ActivationFunctionType,
+    out: Quant,
+) -> Result<Fused, Error> {
+    let clip = |min: f32, max: f32| Fused::Clip {
+        min,
+        max,
+        lo: tables::quantized_bound(min, out).max(-128),
+        hi: tables::quantized_bound(max, out).min(127),
+    };
+    Ok(match f {
+        fb::ActivationFunctionType::NONE => Fused::None,
+        fb::ActivationFunctionType::RELU => Fused::Relu,
+        fb::ActivationFunctionType::RELU6 => clip(0.0, 6.0),
+        fb::ActivationFunctionType::RELU_N1_TO_1 => clip(-1.0, 1.0),
+        other => {
+            return Err(unsupported(
+                index,
+                code,
+                format!(
+                    "fused activation {} is not supported",
+                    other.variant_name().unwrap_or("?")
+                ),
+            ))
+        }
+    })
+}
+
+/// TFLite's padding for SAME / VALID windows (top, left, bottom, right).
+fn padding(p: fb::Padding, input: Shape, kernel: [u8; 2], stride: [u8; 2]) -> [u8; 4] {
+    if p == fb::Padding::SAME {
+        same_padding(input, kernel, stride)
+    } else {
+        [0; 4]
+    }
+}
+
+fn small(index: usize, code: fb::BuiltinOperator, v: i32, what: &str) -> Result<u8, Error> {
+    u8::try_from(v)
+        .ok()
+        .filter(|&v| v > 0)
+        .ok_or_else(|| unsupported(index, code, format!("{what} {v} is not in 1..=255")))
+}
+
+fn u16_of(index: usize, code: fb::BuiltinOperator, v: usize, what: &str) -> Result<u16, Error> {
+    u16::try_from(v)
+        .map_err(|_| unsupported(index, code, format!("{what} {v} is larger than 65535")))
+}
+
+impl Walk<'_, '_> {
+    fn op(
+        &mut self,
+        index: usize,
+        code: fb::BuiltinOperator,
+        op: &fb::Operator,
+        ins: &[i32],
+        out: i32,
+    ) -> Result<(), Error> {
+        let out_t = self.file.tensor(out)?;
+        let missing = || unsupported(index, code, "its options are missing");
+        use fb::BuiltinOperator as B;
+        match code {
+            B::FULLY_CONNECTED => {
+                let o = op
+                    .builtin_options_as_fully_connected_options()
+                    .ok_or_else(missing)?;
+                if o.weights_format() != fb::FullyConnectedOptionsWeightsFormat::DEFAULT {
+                    return Err(unsupported(
+                        index,
+                        code,
+                        "only the default weights format imports",
+                    ));
+                }
+                let w = self.file.tensor(ins[1])?;
+                let units = match w.dims.as_slice() {
+                    [u, k] if *k as usize == self.shape.len() => *u as usize,
+                    _ => {
+                        return Err(unsupported(
+                            index,
+                            code,
+                            format!(
+                                "weights {:?} do not match an input of {} values",
+                                w.dims,
+                                self.shape.len()
+                            ),
+                        ))
+                    }
+                };
+                let units16 = u16_of(index, code, units, "units")?;
+                let (weights, scales) = w.weights(0, units)?;
+                // TFLM: per-channel scales in double; a single scale as the f32 product of
+                // the input and filter scales (GetQuantizedConvolutionMultipler).
+                let per_channel = w.scales.len() > 1;
+                self.weighted(
+                    index,
+                    code,
+                    Op::Dense { units: units16 },
+                    weights,
+                    &scales,
+                    per_channel,
+                    ins.get(2).copied(),
+                    o.fused_activation_function(),
+                    &out_t,
+                )
+            }
+            B::CONV_2D => {
+                let o = op
+                    .builtin_options_as_conv_2_doptions()
+                    .ok_or_else(missing)?;
+                if o.dilation_h_factor() != 1 || o.dilation_w_factor() != 1 {
+                    return Err(unsupported(
+                        index,
+                        code,
+                        "dilated convolutions do not import",
+                    ));
+                }
+                let w = self.file.tensor(ins[1])?;
+                let [oc, kh, kw, ic] = dims4(&w, index, code)?;
+                if ic != self.shape.c as usize {
+                    return Err(unsupported(
+                        index,
+                        code,
+                        format!("filter has {ic} input channels, the input {}", self.shape.c),
+                    ));
+                }
+                let kernel = [
+                    small(index, code, kh as i32, "kernel")?,
+                    small(index, code, kw as i32, "kernel")?,
+                ];
+                let stride = [
+                    small(index, code, o.stride_h(), "stride")?,
+                    small(index, code, o.stride_w(), "stride")?,
+                ];
+                let (weights, scales) = w.weights(0, oc)?;
+                let op = Op::Conv2d {
+                    out_c: u16_of(index, code, oc, "channels")?,
+                    kernel,
+                    stride,
+                    pad: padding(o.padding(), self.shape, kernel, stride),
+                };
+                self.weighted(
+                    index,
+                    code,
+                    op,
+                    weights,
+                    &scales,
+                    true,
+                    ins.get(2).copied(),
+                    o.fused_activation_function(),
+                    &out_t,
+                )
+            }
+            B::DEPTHWISE_CONV_2D => {
+                let o = op
+                    .builtin_options_as_depthwise_conv_2_doptions()
+                    .ok_or_else(missing)?;
+                if o.dilation_h_factor() != 1 || o.dilation_w_factor() != 1 {
+                    return Err(unsupported(
+                        index,
+                        code,
+                        "dilated convolutions do not import",
+                    ));
+                }
+                let w = self.file.tensor(ins[1])?;
+                let [one, kh, kw, oc] = dims4(&w, index, code)?;
+                let ic = self.shape.c as usize;
+                if one != 1 || oc % ic != 0 {
+                    return Err(unsupported(
+                        index,
+                        code,
+                        format!("filter {:?} does not fit {ic} input channels", w.dims),
+                    ));
+                }
+                let m = oc / ic;
+                let kernel = [
+                    small(index, code, kh as i32, "kernel")?,
+                    small(index, code, kw as i32, "kernel")?,
+                ];
+                let stride = [
+                    small(index, code, o.stride_h(), "stride")?,
+                    small(index, code, o.stride_w(), "stride")?,
+                ];
+                let (dw, scales) = w.weights(3, oc)?;
+                // The runtime's convolution with zeros off the diagonal: output channel
+                // o = i·m + j reads input channel i only. Zeros add nothing to the integer
+                // accumulators, so the result is TFLite's depthwise result exactly.
+                let mut weights = vec![0i8; oc * kh * kw * ic];
+                for o_c in 0..oc {
+                    for y in 0..kh {
+                        for x in 0..kw {
+                            weights[((o_c * kh + y) * kw + x) * ic + o_c / m] =
+                                dw[(y * kw + x) * oc + o_c];
+                        }
+                    }
+                }
+                let op = Op::Conv2d {
+                    out_c: u16_of(index, code, oc, "channels")?,
+                    kernel,
+                    stride,
+                    pad: padding(o.padding(), self.shape, kernel, stride),
+                };
+                self.weighted(
+                    index,
+                    code,
+                    op,
+                    weights,
+                    &scales,
+                    true,
+                    ins.get(2).copied(),
+                    o.fused_activation_function(),
+                    &out_t,
+                )
+            }
+            B::TRANSPOSE_CONV => {
+                let o = op
+                    .builtin_options_as_transpose_conv_options()
+                    .ok_or_else(missing)?;
+                let w = self.file.tensor(ins[1])?;
+                let [oc, kh, kw, ic] = dims4(&w, index, code)?;
+                if ic != self.shape.c as usize {
+                    return Err(unsupported(
+                        index,
+                        code,
+                        format!("filter has {ic} input channels, the input {}", self.shape.c),
+                    ));
+                }
+                let out_shape = out_t.shape()?;
+                let kernel = [
+                    small(index, code, kh as i32, "kernel")?,
+                    small(index, code, kw as i32, "kernel")?,
+                ];
+                let stride = [
+                    small(index, code, o.stride_h(), "stride")?,
+                    small(index, code, o.stride_w(), "stride")?,
+                ];
+                // TFLM pads as for a convolution from the output to the input; only the
+                // top / left amounts are used (out = in·stride - pad + k).
+                let pad = if o.padding() == fb::Padding::SAME {
+                    let p = same_padding(out_shape, kernel, stride);
+                    [p[0], p[1]]
+                } else {
+                    let total = |o_len: u16, k: u8, s: u8| {
+                        let n = (o_len as usize).saturating_sub(k as usize) / s as usize + 1;
+                        (((n - 1) * s as usize + k as usize).saturating_sub(o_len as usize) / 2)
+                            as u8
+                    };
+                    [
+                        total(out_shape.h, kernel[0], stride[0]),
+                        total(out_shape.w, kernel[1], stride[1]),
+                    ]
+                };
+                let (weights, scales) = w.weights(0, oc)?;
+                let op = Op::ConvTranspose2d {
+                    out_c: u16_of(index, code, oc, "channels")?,
+                    kernel,
+                    stride,
+                    pad,
+                    out: [out_shape.h, out_shape.w],
+                };
+                let bias = ins.get(3).copied();
+                self.weighted(
+                    index,
+                    code,
+                    op,
+                    weights,
+                    &scales,
+                    true,
+                    bias,
+                    o.fused_activation_function(),
+                    &out_t,
+                )
+            }
+            B::MAX_POOL_2D | B::AVERAGE_POOL_2D => {
+                let o = op
+                    .builtin_options_as_pool_2_doptions()
+                    .ok_or_else(missing)?;
+                self.same_quant(index, code, &out_t)?;
+                let kernel = [
+                    small(index, code, o.filter_height(), "window")?,
+                    small(index, code, o.filter_width(), "window")?,
+                ];
+                let stride = [
+                    small(index, code, o.stride_h(), "stride")?,
+                    small(index, code, o.stride_w(), "stride")?,
+                ];
+                let pad = padding(o.padding(), self.shape, kernel, stride);
+                let op = if code == B::MAX_POOL_2D {
+                    Op::MaxPool2d {
+                        kernel,
+                        stride,
+                        pad,
+                    }
+                } else {
+                    Op::AvgPool2d {
+                        kernel,
+                        stride,
+                        pad,
+                    }
+                };
+                self.push(index, code, QLayer::plain(op, self.quant), &out_t)?;
+                match fused(index, code, o.fused_activation_function(), self.quant)? {
+                    Fused::None => Ok(()),
+                    Fused::Relu => {
+                        let lo = tables::quantized_bound(0.0, self.quant).max(-128);
+                        self.clamp_layer(Activation::Relu, lo, 127)
+                    }
+                    Fused::Clip { min, max, lo, hi } => {
+                        self.clamp_layer(Activation::Clip { min, max }, lo, hi)
+                    }
+                }
+            }
+            B::RESIZE_NEAREST_NEIGHBOR => {
+                let o = op
+                    .builtin_options_as_resize_nearest_neighbor_options()
+                    .ok_or_else(missing)?;
+                self.same_quant(index, code, &out_t)?;
+                let out_shape = out_t.shape()?;
+                let f = |i: u16, o_len: u16| -> Option<u8> {
+                    let f = (o_len % i == 0).then(|| o_len / i)?;
+                    // TFLite's index mapping, evaluated as it does in f32; it must be the
+                    // runtime's o / f for every output row / column.
+                    let scale = if o.align_corners() && o_len > 1 {
+                        (i - 1) as f32 / (o_len - 1) as f32
+                    } else {
+                        i as f32 / o_len as f32
+                    };
+                    let offset = if o.half_pixel_centers() { 0.5 } else { 0.0 };
+                    let exact = (0..o_len).all(|y| {
+                        let v = (y as f32 + offset) * scale;
+                        let src = if o.align_corners() {
+                            v.round()
+                        } else {
+                            v.floor()
+                        };
+                        (src as i32).clamp(0, i as i32 - 1) == (y / f) as i32
+                    });
+                    exact.then_some(f).and_then(|f| u8::try_from(f).ok())
+                };
+                match (f(self.shape.h, out_shape.h), f(self.shape.w, out_shape.w)) {
+                    (Some(fh), Some(fw)) if out_shape.c == self.shape.c => {
+                        let op = Op::Upsample2d { factor: [fh, fw] };
+                        self.push(index, code, QLayer::plain(op, self.quant), &out_t)
+                    }
+                    _ => Err(unsupported(
+                        index,
+                        code,
+                        format!(
+                            "resizing {}×{} to {}×{} is not a whole-number nearest-neighbour upsampling",
+                            self.shape.h, self.shape.w, out_shape.h, out_shape.w
+                        ),
+                    )),
+                }
+            }
+            B::RESHAPE | B::SQUEEZE | B::EXPAND_DIMS => {
+                self.same_quant(index, code, &out_t)?;
+                let to = out_t.shape()?;
+                self.push(
+                    index,
+                    code,
+                    QLayer::plain(Op::Reshape { to }, self.quant),
+                    &out_t,
+                )
+            }
+            B::LOGISTIC => {
+                let q = out_t.quant()?;
+                if q.zero_point != -128 {
+                    return Err(unsupported(
+                        index,
+                        code,
+                        "int8 LOGISTIC needs output zero point -128 (TFLite's fixed 1/256 scale)",
+                    ));
+                }
+                let l = QLayer::table(
+                    Activation::Sigmoid,
+                    self.quant,
+                    q,
+                    tables::logistic_table(self.quant),
+                );
+                self.push(index, code, l, &out_t)
+            }
+            B::TANH => {
+                let q = out_t.quant()?;
+                let l = QLayer::table(
+                    Activation::Tanh,
+                    self.quant,
+                    q,
+                    tables::tanh_table(self.quant),
+                );
+                self.push(index, code, l, &out_t)
+            }
+            B::RELU => {
+                let q = out_t.quant()?;
+                let l = QLayer::table(
+                    Activation::Relu,
+                    self.quant,
+                    q,
+                    tables::relu_table(self.quant, q),
+                );
+                self.push(index, code, l, &out_t)
+            }
+            B::RELU6 => {
+                // TFLM clamps the input codes to [zero point, quantized 6] and writes them as
+                // they are, whatever the output tensor's quantization says.
+                let q = out_t.quant()?;
+                let lo = self.quant.zero_point as i32;
+                // FloatToQuantizedType saturates to the int8 range.
+                let hi = tables::quantized_bound(6.0, self.quant).clamp(-128, 127);
+                let act = Activation::Clip { min: 0.0, max: 6.0 };
+                let l = QLayer::table(act, self.quant, q, tables::clamp_table(lo, hi));
+                self.push(index, code, l, &out_t)
+            }
+            B::QUANTIZE => Err(unsupported(
+                index,
+                code,
+                "QUANTIZE is only supported as the first operator, on a float input",
+            )),
+            other => Err(unsupported(
+                index,
+                other,
+                "this op is not supported (autoencoder ops only: FULLY_CONNECTED, CONV_2D, \
+                 DEPTHWISE_CONV_2D, TRANSPOSE_CONV, MAX_POOL_2D, AVERAGE_POOL_2D, \
+                 RESIZE_NEAREST_NEIGHBOR, RESHAPE, SQUEEZE, LOGISTIC, TANH, RELU, RELU6, \
+                 QUANTIZE and DEQUANTIZE)",
+            )),
+        }
+    }
+
+    /// A dense, convolution or transposed-convolution layer.
+    #[allow(clippy::too_many_arguments)]
+    fn weighted(
+        &mut self,
+        index: usize,
+        code: fb::BuiltinOperator,
+        op: Op,
+        weights: Vec<i8>,
+        scales: &[f32],
+        per_channel_double: bool,
+        bias: Option<i32>,
+        act: fb::ActivationFunctionType,
+        out_t: &Tensor,
+    ) -> Result<(), Error> {
+        let out = out_t.quant()?;
+        let oc = scales.len();
+        let bias = match bias.filter(|&b| b >= 0) {
+            Some(b) => {
+                let t = self.file.tensor(b)?;
+                let v = t.int32s()?;
+                if v.len() != oc {
+                    return Err(unsupported(
+                        index,
+                        code,
+                        format!("{} has {} values for {oc} channels", t.label(), v.len()),
+                    ));
+                }
+                v
+            }
+            None => vec![0; oc],
+        };
+        let (in_s, out_s) = (self.quant.scale, out.scale);
+        let requant = scales
+            .iter()
+            .map(|&ws| {
+                if per_channel_double {
+                    in_s as f64 * ws as f64 / out_s as f64
+                } else {
+                    (in_s * ws) as f64 / out_s as f64
+                }
+            })
+            .collect();
+        let (act, lut) = match fused(index, code, act, out)? {
+            Fused::None => (Activation::Identity, None),
+            // The runtime clamps ReLU at the output zero point, as TFLite does
+            // (max(-128, zero_point + round(0 / scale))).
+            Fused::Relu => (Activation::Relu, None),
+            Fused::Clip { min, max, lo, hi } => (
+                Activation::Clip { min, max },
+                Some(tables::clamp_table(lo, hi)),
+            ),
+        };
+        let layer = QLayer {
+            op,
+            act,
+            weights,
+            bias,
+            requant,
+            pre: out,
+            output: out,
+            lut,
+        };
+        self.push(index, code, layer, out_t)
+    }
+
+    /// A stand-alone clamp to `[lo, hi]` that keeps the current quantization.
+    fn clamp_layer(&mut self, act: Activation, lo: i32, hi: i32) -> Result<(), Error> {
+        let l = QLayer::table(act, self.quant, self.quant, tables::clamp_table(lo, hi));
+        self.layers.push(l);
+        Ok(())
+    }
+
+    /// Appends a layer after checking that its output shape is the TFLite tensor's.
+    fn push(
+        &mut self,
+        index: usize,
+        code: fb::BuiltinOperator,
+        l: QLayer,
+        out_t: &Tensor,
+    ) -> Result<(), Error> {
+        let shape =
+            l.op.output_shape(self.shape)
+                .map_err(|reason| unsupported(index, code, reason))?;
+        let want = out_t.shape()?;
+        if shape.len() != want.len() || (shape.c != want.c && !matches!(l.op, Op::Dense { .. })) {
+            return Err(unsupported(
+                index,
+                code,
+                format!(
+                    "computes {}×{}×{} but the file says {:?}",
+                    shape.h, shape.w, shape.c, out_t.dims
+                ),
+            ));
+        }
+        self.quant = l.output;
+        self.shape = shape;
+        self.current = out_t.index as i32;
+        self.layers.push(l);
+        Ok(())
+    }
+
+    fn same_quant(
+        &self,
+        index: usize,
+        code: fb::BuiltinOperator,
+        out_t: &Tensor,
+    ) -> Result<(), Error> {
+        if out_t.quant()? != self.quant {
+            return Err(unsupported(
+                index,
+                code,
+                "input and output quantization differ (TFLM requires them equal here)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn dims4(t: &Tensor, index: usize, code: fb::BuiltinOperator) -> Result<[usize; 4], Error> {
+    match t.dims.as_slice() {
+        &[a, b, c, d] if a > 0 && b > 0 && c > 0 && d > 0 => {
+            Ok([a as usize, b as usize, c as usize, d as usize])
+        }
+        _ => Err(unsupported(
+            index,
+            code,
+            format!("{} must be a 4-D filter", t.label()),
+        )),
+    }
+}
