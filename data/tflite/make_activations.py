@@ -1,6 +1,7 @@
 """Makes one-op int8 TFLite models for each stand-alone activation at several input
 quantizations (`act/<kind>_<i>.tflite`) and TFLite Micro's outputs for every int8 input code
-(`act/<kind>_<i>.ref`: 256 float inputs, then 256 float outputs, little-endian f32).
+(`act/<kind>_<i>.ref`: 256 float inputs, then 256 float outputs, little-endian f32), and
+`act/softmax_unsupported.tflite` (an op the import refuses, for its error message).
 
 The import test runs each through aedge-runtime and compares all 256 outputs bit for bit, so
 the int8 LOGISTIC / TANH (gemmlowp fixed point), RELU (requantization) and RELU6 tables are
@@ -25,11 +26,13 @@ KINDS = {
     "relu": lambda x: tf.keras.layers.ReLU()(x),
     "relu6": lambda x: tf.keras.layers.ReLU(max_value=6.0)(x),
 }
+# An op autoencoders do not use, for the test of the import's error message.
+UNSUPPORTED = {"softmax": lambda x: tf.keras.layers.Activation("softmax")(x)}
 
 
 def convert(kind, lo, hi):
     inp = tf.keras.layers.Input((256,), batch_size=1)
-    m = tf.keras.Model(inp, KINDS[kind](inp))
+    m = tf.keras.Model(inp, {**KINDS, **UNSUPPORTED}[kind](inp))
     conv = tf.lite.TFLiteConverter.from_keras_model(m)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     rng = np.random.default_rng(1)
@@ -64,6 +67,7 @@ def main():
             (out / f"{kind}_{i}.tflite").write_bytes(blob)
             (out / f"{kind}_{i}.ref").write_bytes(x.astype("<f4").tobytes() + y.astype("<f4").tobytes())
             print(kind, i, ops, "input scale", scale, "zp", zp)
+    (out / "softmax_unsupported.tflite").write_bytes(convert("softmax", -4.0, 4.0))
 
 
 if __name__ == "__main__":

@@ -312,3 +312,74 @@ fn train_export_and_eval() {
             .arg(mnist()),
     );
 }
+
+/// `aedge import` on int8 TFLite: the MLPerf AD model imports (with a threshold from normal
+/// samples, scored by the int8 model itself), inspects and scores; options that do not
+/// apply to an already-quantized model and unsupported ops are one-line errors with no
+/// output file.
+#[test]
+fn import_tflite() {
+    let tfl = repo().join("data/tflite/ad01_int8.tflite");
+    let out = tmp("ad01.aedge");
+    let normal = tmp("ad01-normal.csv");
+    let mut rng = zoo::SplitMix(5);
+    let rows: Vec<String> = (0..20)
+        .map(|_| {
+            let v: Vec<String> = rng
+                .vec(640, -20.0, 20.0)
+                .iter()
+                .map(|x| x.to_string())
+                .collect();
+            v.join(",")
+        })
+        .collect();
+    std::fs::write(&normal, rows.join("\n")).unwrap();
+    let text = stdout(
+        aedge()
+            .args(["import"])
+            .arg(&tfl)
+            .arg("-o")
+            .arg(&out)
+            .arg("--normal")
+            .arg(&normal),
+    );
+    assert!(
+        text.contains("imported 10 TFLite operators as 10 int8 layers"),
+        "{text}"
+    );
+    assert!(text.contains("threshold"), "{text}");
+    let shown = stdout(aedge().arg("inspect").arg(&out));
+    assert!(
+        shown.contains("ad01_int8 (int8): input 1x1x640, code 1x1x8"),
+        "{shown}"
+    );
+    assert!(shown.contains("MACs 264192"), "{shown}");
+    let scored = stdout(aedge().arg("score").arg(&out).arg(&normal));
+    assert!(scored.contains("20"), "{scored}");
+
+    let bad = tmp("never-written.aedge");
+    let _ = std::fs::remove_file(&bad);
+    let e = fails(
+        aedge()
+            .args(["import"])
+            .arg(&tfl)
+            .arg("-o")
+            .arg(&bad)
+            .args(["--precision", "f32"]),
+    );
+    assert!(e.contains("imports as int8"), "{e}");
+    let e = fails(
+        aedge()
+            .args(["import"])
+            .arg(&tfl)
+            .arg("-o")
+            .arg(&bad)
+            .arg("--calib")
+            .arg(&normal),
+    );
+    assert!(e.contains("--calib does not apply"), "{e}");
+    let softmax = repo().join("data/tflite/act/softmax_unsupported.tflite");
+    let e = fails(aedge().args(["import"]).arg(&softmax).arg("-o").arg(&bad));
+    assert!(e.contains("operator 1 (SOFTMAX)"), "{e}");
+    assert!(!bad.exists());
+}

@@ -125,3 +125,51 @@ fn activations_match_tflite_micro_on_every_code() {
     }
     assert_eq!(checked, 24);
 }
+
+/// An op outside the autoencoder set is refused with its name and index.
+#[test]
+fn unsupported_ops_are_named() {
+    let e = tflite::import(&data("act/softmax_unsupported.tflite"), "x").unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with("operator 1 (SOFTMAX): this op is not supported"),
+        "{msg}"
+    );
+}
+
+/// Damaged files (random byte changes, truncation, a foreign file) give an error or a model
+/// that loads and runs, never a panic.
+#[test]
+fn damaged_files_never_panic() {
+    let mut rng = aedge_runtime::zoo::SplitMix(99);
+    for name in [
+        "ad01_int8.tflite",
+        "conv_ae_int8.tflite",
+        "act/relu_3.tflite",
+    ] {
+        let good = data(name);
+        for trial in 0..1000 {
+            let mut bytes = good.clone();
+            if trial % 10 == 0 {
+                bytes.truncate(rng.next_u64() as usize % good.len());
+            } else {
+                for _ in 0..1 + rng.next_u64() % 8 {
+                    let i = rng.next_u64() as usize % bytes.len();
+                    bytes[i] = rng.next_u64() as u8;
+                }
+            }
+            if let Ok(imported) = tflite::import(&bytes, "fuzz") {
+                if let Ok(file) = imported.graph.to_aedge() {
+                    let file = AlignedBytes::from(file);
+                    let model = Model::parse(&file).expect("what the writer wrote parses");
+                    let mut arena = AlignedBytes::zeroed(model.arena_len());
+                    let x = vec![0.5f32; model.input_shape().len()];
+                    let mut y = vec![0f32; model.output_shape().len()];
+                    model.reconstruct(&x, &mut y, &mut arena).unwrap();
+                }
+            }
+        }
+    }
+    let e = tflite::import(b"not a model at all", "x").unwrap_err();
+    assert!(e.to_string().contains("not a TFLite file"), "{e}");
+}

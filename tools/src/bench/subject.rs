@@ -141,20 +141,28 @@ pub fn from_model(
 }
 
 /// A `.aedge` file on its own: the runtime and MCU rows only (no ONNX or burn model to
-/// compare with). Samples are seeded uniform values across the model's input range.
+/// compare with). Samples are seeded uniform values in model units: [0, 1) for float models,
+/// the whole int8 input range for int8 models.
 pub fn from_file(name: &str, bytes: Vec<u8>) -> Result<Subject, String> {
     let file = aedge_runtime::AlignedBytes::from(bytes.clone());
     let m = aedge_runtime::Model::parse(&file).map_err(|e| format!("{name}: {e}"))?;
     let n = m.input_shape().len();
     let (scale, offset) = (m.preprocess_scale(), m.preprocess_offset());
-    // Uniform in model units [0, 1), mapped back to sensor units.
+    let (lo, hi) = match m.precision() {
+        aedge_runtime::Precision::Int8 => {
+            let q = m.input_quant();
+            (q.dequantize(-128), q.dequantize(127))
+        }
+        _ => (0.0, 1.0),
+    };
+    // Uniform in model units, mapped back to sensor units.
     let mut r = SplitMix(0xbe7c);
     let samples = (0..8)
         .map(|_| {
             (0..n)
                 .map(|i| {
                     let pick = |v: &[f32]| if v.len() == 1 { v[0] } else { v[i % v.len()] };
-                    (r.uniform(0.0, 1.0) - pick(offset)) / pick(scale)
+                    (r.uniform(lo, hi) - pick(offset)) / pick(scale)
                 })
                 .collect()
         })

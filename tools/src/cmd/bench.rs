@@ -25,7 +25,8 @@ enum Target {
 /// Arguments of `aedge bench`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// A .aedge file to measure (runtime and MCU only: it carries no ONNX or burn model).
+    /// A .aedge or int8 .tflite file to measure (runtime and MCU only: it carries no ONNX or
+    /// burn model).
     model: Option<PathBuf>,
     /// Built-in reference models (random weights): seed-dense, keras-conv, mlperf-ad. The
     /// default when no model or checkpoint is given is all three.
@@ -62,7 +63,17 @@ fn subjects(a: &Args) -> Result<Vec<Subject>> {
         let name = p
             .file_stem()
             .map_or("model".into(), |s| s.to_string_lossy().to_string());
-        v.push(subject::from_file(&name, bytes)?);
+        v.push(if aedge::tflite::is_tflite(&bytes) {
+            // An int8 TFLite model runs as imported (TFLite Micro's arithmetic).
+            let imported = aedge::tflite::import(&bytes, &name)
+                .map_err(|e| format!("{}: {e}", p.display()))?;
+            let file = imported.graph.to_aedge().map_err(|e| e.to_string())?;
+            let mut s = subject::from_file(&name, file)?;
+            s.origin = "int8 TFLite model, imported".into();
+            s
+        } else {
+            subject::from_file(&name, bytes)?
+        });
     }
     if let Some(dir) = &a.checkpoint {
         let dev = device(Backend::Flex)?;

@@ -270,9 +270,9 @@ impl Walk<'_, '_> {
                         "only the default weights format imports",
                     ));
                 }
-                let w = self.file.tensor(ins[1])?;
+                let w = self.file.tensor(operand(ins, 1, index, code)?)?;
                 let units = match w.dims.as_slice() {
-                    [u, k] if *k as usize == self.shape.len() => *u as usize,
+                    [u, k] if *u > 0 && *k as usize == self.shape.len() => *u as usize,
                     _ => {
                         return Err(unsupported(
                             index,
@@ -313,7 +313,7 @@ impl Walk<'_, '_> {
                         "dilated convolutions do not import",
                     ));
                 }
-                let w = self.file.tensor(ins[1])?;
+                let w = self.file.tensor(operand(ins, 1, index, code)?)?;
                 let [oc, kh, kw, ic] = dims4(&w, index, code)?;
                 if ic != self.shape.c as usize {
                     return Err(unsupported(
@@ -360,7 +360,7 @@ impl Walk<'_, '_> {
                         "dilated convolutions do not import",
                     ));
                 }
-                let w = self.file.tensor(ins[1])?;
+                let w = self.file.tensor(operand(ins, 1, index, code)?)?;
                 let [one, kh, kw, oc] = dims4(&w, index, code)?;
                 let ic = self.shape.c as usize;
                 if one != 1 || oc % ic != 0 {
@@ -380,10 +380,15 @@ impl Walk<'_, '_> {
                     small(index, code, o.stride_w(), "stride")?,
                 ];
                 let (dw, scales) = w.weights(3, oc)?;
+                let expanded = [oc, kh, kw, ic]
+                    .iter()
+                    .try_fold(1usize, |n, &d| n.checked_mul(d))
+                    .filter(|&n| n <= aedge_runtime::MAX_ELEMENTS)
+                    .ok_or_else(|| unsupported(index, code, "the filter is too large"))?;
                 // The runtime's convolution with zeros off the diagonal: output channel
                 // o = i·m + j reads input channel i only. Zeros add nothing to the integer
                 // accumulators, so the result is TFLite's depthwise result exactly.
-                let mut weights = vec![0i8; oc * kh * kw * ic];
+                let mut weights = vec![0i8; expanded];
                 for o_c in 0..oc {
                     for y in 0..kh {
                         for x in 0..kw {
@@ -414,7 +419,7 @@ impl Walk<'_, '_> {
                 let o = op
                     .builtin_options_as_transpose_conv_options()
                     .ok_or_else(missing)?;
-                let w = self.file.tensor(ins[1])?;
+                let w = self.file.tensor(operand(ins, 1, index, code)?)?;
                 let [oc, kh, kw, ic] = dims4(&w, index, code)?;
                 if ic != self.shape.c as usize {
                     return Err(unsupported(
@@ -740,6 +745,17 @@ impl Walk<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// Input `k` of an operator (weights, bias), or an error if the file lists too few.
+fn operand(ins: &[i32], k: usize, index: usize, code: fb::BuiltinOperator) -> Result<i32, Error> {
+    ins.get(k).copied().ok_or_else(|| {
+        unsupported(
+            index,
+            code,
+            format!("has {} inputs; input {k} is missing", ins.len()),
+        )
+    })
 }
 
 fn dims4(t: &Tensor, index: usize, code: fb::BuiltinOperator) -> Result<[usize; 4], Error> {

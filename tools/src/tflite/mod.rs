@@ -97,5 +97,6 @@ pub fn import(bytes: &[u8], name: &str) -> Result<Imported, Error> {
 
 /// Whether `bytes` look like a TFLite flatbuffer (identifier "TFL3").
 pub fn is_tflite(bytes: &[u8]) -> bool {
-    schema::tflite::model_buffer_has_identifier(bytes)
+    // The flatbuffers check asserts (panics) on buffers shorter than offset + identifier.
+    bytes.len() >= 8 && schema::tflite::model_buffer_has_identifier(bytes)
 }

@@ -45,7 +45,7 @@ impl<'a> File<'a> {
                 bytes.len()
             )));
         }
-        if !fb::model_buffer_has_identifier(bytes) {
+        if !super::is_tflite(bytes) {
             return Err(Error::Malformed(
                 "not a TFLite file (the flatbuffer identifier \"TFL3\" is missing)".into(),
             ));
@@ -181,9 +181,11 @@ impl Tensor<'_> {
         format!("tensor {} \"{}\"", self.index, self.name)
     }
 
-    /// Number of elements.
+    /// Number of elements (saturating: absurd shapes then fail the size checks).
     pub fn len(&self) -> usize {
-        self.dims.iter().map(|&d| d.max(0) as usize).product()
+        self.dims
+            .iter()
+            .fold(1usize, |n, &d| n.saturating_mul(d.max(0) as usize))
     }
 
     /// The runtime shape of an activation tensor with batch 1 (`[1,h,w,c]`, `[1,n]`, `[1,t,c]`
@@ -244,6 +246,9 @@ impl Tensor<'_> {
         if data.len() != self.len() {
             return Err(self.bad("has a buffer of the wrong size"));
         }
+        if channels == 0 || channels > data.len() || data.len() % channels != 0 {
+            return Err(self.bad(&format!("does not divide into {channels} output channels")));
+        }
         if self.zero_points.iter().any(|&z| z != 0) {
             return Err(self.bad("has non-zero weight zero points (only symmetric weights import)"));
         }
@@ -270,7 +275,7 @@ impl Tensor<'_> {
         let data = self
             .data
             .ok_or_else(|| self.bad("holds no constant data"))?;
-        if data.len() != 4 * self.len() {
+        if data.len() != self.len().saturating_mul(4) {
             return Err(self.bad("has a buffer of the wrong size"));
         }
         Ok(data
