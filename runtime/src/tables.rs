@@ -157,9 +157,15 @@ fn q4_input(input: Quant) -> (i32, i32, i32) {
     (multiplier, shift, radius)
 }
 
-/// TFLM's int8 LOGISTIC from `input`; the output quantization is fixed at scale 1/256, zero
-/// point -128.
-pub fn logistic_table(input: Quant) -> [i8; 256] {
+/// TFLM's int8 LOGISTIC and TANH share their input handling: codes beyond the radius
+/// saturate, the rest go through `f` in Q4.27 and come back as the Q0.31 result divided by
+/// `2^shift_out` plus `zero_point_out`.
+fn q4_table(
+    input: Quant,
+    f: fn(i32, i32) -> i32,
+    shift_out: u32,
+    zero_point_out: i32,
+) -> [i8; 256] {
     let (m, s, radius) = q4_input(input);
     let zp = input.zero_point as i32;
     build(|q| {
@@ -170,27 +176,21 @@ pub fn logistic_table(input: Quant) -> [i8; 256] {
             127
         } else {
             let x = multiply_by_quantized_multiplier(v, m, s);
-            rounding_divide_by_pot(logistic(x, 4), 23) - 128
+            rounding_divide_by_pot(f(x, 4), shift_out) + zero_point_out
         }
     })
+}
+
+/// TFLM's int8 LOGISTIC from `input`; the output quantization is fixed at scale 1/256, zero
+/// point -128.
+pub fn logistic_table(input: Quant) -> [i8; 256] {
+    q4_table(input, logistic, 23, -128)
 }
 
 /// TFLM's int8 TANH from `input`; the output quantization is fixed at scale 1/128, zero
 /// point 0.
 pub fn tanh_table(input: Quant) -> [i8; 256] {
-    let (m, s, radius) = q4_input(input);
-    let zp = input.zero_point as i32;
-    build(|q| {
-        let v = q - zp;
-        if v <= -radius {
-            -128
-        } else if v >= radius {
-            127
-        } else {
-            let x = multiply_by_quantized_multiplier(v, m, s);
-            rounding_divide_by_pot(tanh(x, 4), 24)
-        }
-    })
+    q4_table(input, tanh, 24, 0)
 }
 
 /// TFLM's int8 RELU: requantizes from `input` to `output` (multiplier from the f32 ratio of

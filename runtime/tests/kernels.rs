@@ -383,3 +383,27 @@ proptest! {
         }
     }
 }
+
+/// Average pooling counts only the valid inputs of a padded window and rounds int8 means half
+/// away from zero (TFLite's reference): a 2×2 window, stride 1, padded at the bottom/right.
+#[test]
+fn avg_pool_counts_valid_inputs_and_rounds_like_tflite() {
+    let input = Shape::new(2, 2, 1);
+    let g = Window {
+        input,
+        output: input,
+        kernel: [2, 2],
+        stride: [1, 1],
+        pad: [0, 0],
+    };
+    // Windows: all four; the right column; the bottom row; the last value alone.
+    let x: [i8; 4] = [-3, -4, 1, 1];
+    let mut y = [0i8; 4];
+    spatial::avg_pool2d_int8(&x, &g, &mut y);
+    // -5/4 = -1.25 → -1; -3/2 = -1.5 → -2; 2/2 = 1; 1/1 = 1.
+    assert_eq!(y, [-1, -2, 1, 1]);
+    let xf = [-3.0f32, -4.0, 1.0, 1.0];
+    let mut yf = [0f32; 4];
+    spatial::avg_pool2d(&xf, &g, &mut yf);
+    assert_eq!(yf, [-1.25, -1.5, 1.0, 1.0]);
+}

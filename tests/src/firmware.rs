@@ -153,7 +153,7 @@ pub fn mlperf_check_vector() -> Vec<i8> {
         .collect()
 }
 
-/// TFLite Micro's outputs for the check vector: (sum, Σ y[i]·((i mod 7) + 1), y[0..8]).
+/// TFLite Micro's outputs for the check vector: `(sum, Σ y[i]·((i mod 7) + 1), y[0..8])`.
 pub fn mlperf_check_summary(y: &[i8]) -> (i64, i64, Vec<i8>) {
     let sum = y.iter().map(|&v| v as i64).sum();
     let weighted = y

@@ -72,3 +72,47 @@ fn conv_autoencoder_with_conv_transpose_runs_on_mnist_in_every_precision() {
 fn keras_conv_autoencoder_runs_on_mnist_in_every_precision() {
     check(zoo::keras_conv(42), 60.0, 30.0);
 }
+
+/// Average pooling and a clip (ReLU6) activation, the two ops the TFLite import added, in
+/// f32, f16 and calibrated int8, and through the ONNX export (checked against tract-onnx).
+#[test]
+fn avg_pool_and_relu6_run_in_every_precision_and_export_to_onnx() {
+    use aedge_runtime::ir::Layer;
+    use aedge_runtime::{Activation, Op, Shape};
+    let mut g = zoo::keras_conv(7);
+    g.name = "avgpool-relu6".into();
+    let relu6 = Activation::Clip { min: 0.0, max: 6.0 };
+    for l in &mut g.layers {
+        if matches!(l.op, Op::Conv2d { .. }) && l.act == Activation::Relu {
+            l.act = relu6;
+        }
+        if let Op::MaxPool2d {
+            kernel,
+            stride,
+            pad,
+        } = l.op
+        {
+            l.op = Op::AvgPool2d {
+                kernel,
+                stride,
+                pad,
+            };
+        }
+    }
+    g.layers.insert(1, Layer::activation(relu6));
+    g.encoder_layers += 1;
+    assert!(g
+        .layers
+        .iter()
+        .any(|l| matches!(l.op, Op::AvgPool2d { .. })));
+    assert_eq!(g.output_shape().unwrap(), Shape::new(28, 28, 1));
+    let onnx = aedge_trainer::onnx::to_onnx(&g, aedge_trainer::onnx::Part::Whole).unwrap();
+    let x: Vec<f32> = (0..784).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
+    let pre: Vec<f32> = x.iter().map(|v| v / 255.0).collect();
+    let diff = aedge_trainer::import::verify(&onnx, &g, &pre).unwrap();
+    assert!(
+        diff < 1e-5,
+        "ONNX export differs from the runtime by {diff}"
+    );
+    check(g, 60.0, 30.0);
+}

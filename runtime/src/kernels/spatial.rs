@@ -5,40 +5,34 @@ use super::{conv_range, Window};
 /// Max pooling over the valid part of each window. Works on any ordered element (f32, i8;
 /// int8 max pooling keeps the input quantization).
 pub fn max_pool2d<T: Copy + PartialOrd>(x: &[T], g: &Window, y: &mut [T]) {
-    let (ih, iw, c) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
-    let (oh, ow) = (g.output.h as usize, g.output.w as usize);
-    for oy in 0..oh {
-        let (ky_lo, ky_hi, iy0) = conv_range(oy, g.stride[0], g.pad[0], g.kernel[0], ih);
-        for ox in 0..ow {
-            let (kx_lo, kx_hi, ix0) = conv_range(ox, g.stride[1], g.pad[1], g.kernel[1], iw);
-            let out = &mut y[(oy * ow + ox) * c..][..c];
-            for (ch, o) in out.iter_mut().enumerate() {
-                let mut best: Option<T> = None;
-                for iy in iy0..iy0 + (ky_hi - ky_lo) {
-                    for ix in ix0..ix0 + (kx_hi - kx_lo) {
-                        let v = x[(iy * iw + ix) * c + ch];
-                        // NaN never wins, so one NaN does not poison a window.
-                        if best.is_none_or(|b| v > b) {
-                            best = Some(v);
-                        }
-                    }
-                }
-                if let Some(b) = best {
-                    *o = b;
-                }
+    window_fold(
+        x,
+        g,
+        None,
+        // NaN never wins, so one NaN does not poison a window.
+        |best: Option<T>, v| {
+            if best.is_none_or(|b| v > b) {
+                Some(v)
+            } else {
+                best
             }
-        }
-    }
+        },
+        |i, best, _| {
+            if let Some(b) = best {
+                y[i] = b;
+            }
+        },
+    );
 }
 
-/// Sum and count of the valid (unpadded) inputs of each pooling window, channel by channel:
-/// calls `out(index, sum, count)` for every output value.
+/// Folds the valid (unpadded) inputs of each pooling window, channel by channel, then calls
+/// `out(index, folded, count)` for every output value.
 #[inline(always)]
-fn window_sums<T: Copy, A: Copy + core::ops::Add<Output = A>>(
+fn window_fold<T: Copy, A: Copy>(
     x: &[T],
     g: &Window,
-    zero: A,
-    widen: impl Fn(T) -> A,
+    init: A,
+    step: impl Fn(A, T) -> A,
     mut out: impl FnMut(usize, A, usize),
 ) {
     let (ih, iw, c) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
@@ -49,13 +43,13 @@ fn window_sums<T: Copy, A: Copy + core::ops::Add<Output = A>>(
             let (kx_lo, kx_hi, ix0) = conv_range(ox, g.stride[1], g.pad[1], g.kernel[1], iw);
             let count = (ky_hi - ky_lo) * (kx_hi - kx_lo);
             for ch in 0..c {
-                let mut sum = zero;
+                let mut acc = init;
                 for iy in iy0..iy0 + (ky_hi - ky_lo) {
                     for ix in ix0..ix0 + (kx_hi - kx_lo) {
-                        sum = sum + widen(x[(iy * iw + ix) * c + ch]);
+                        acc = step(acc, x[(iy * iw + ix) * c + ch]);
                     }
                 }
-                out((oy * ow + ox) * c + ch, sum, count);
+                out((oy * ow + ox) * c + ch, acc, count);
             }
         }
     }
@@ -63,11 +57,11 @@ fn window_sums<T: Copy, A: Copy + core::ops::Add<Output = A>>(
 
 /// Average pooling over the valid part of each window (padding is not counted).
 pub fn avg_pool2d(x: &[f32], g: &Window, y: &mut [f32]) {
-    window_sums(
+    window_fold(
         x,
         g,
         0.0f32,
-        |v| v,
+        |s, v| s + v,
         |i, sum, n| {
             y[i] = if n == 0 { 0.0 } else { sum / n as f32 };
         },
@@ -78,15 +72,21 @@ pub fn avg_pool2d(x: &[f32], g: &Window, y: &mut [f32]) {
 /// the number of valid inputs, rounded half away from zero. The output keeps the input's
 /// quantization (the mean of `q` is the quantized mean).
 pub fn avg_pool2d_int8(x: &[i8], g: &Window, y: &mut [i8]) {
-    window_sums(x, g, 0i32, i32::from, |i, sum, n| {
-        let n = n.max(1) as i32;
-        let mean = if sum > 0 {
-            (sum + n / 2) / n
-        } else {
-            (sum - n / 2) / n
-        };
-        y[i] = mean.clamp(-128, 127) as i8;
-    });
+    window_fold(
+        x,
+        g,
+        0i32,
+        |s, v| s + v as i32,
+        |i, sum, n| {
+            let n = n.max(1) as i32;
+            let mean = if sum > 0 {
+                (sum + n / 2) / n
+            } else {
+                (sum - n / 2) / n
+            };
+            y[i] = mean.clamp(-128, 127) as i8;
+        },
+    );
 }
 
 /// Nearest-neighbour upsampling by integer factors.

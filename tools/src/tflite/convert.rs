@@ -234,11 +234,23 @@ fn padding(p: fb::Padding, input: Shape, kernel: [u8; 2], stride: [u8; 2]) -> [u
     }
 }
 
-fn small(index: usize, code: fb::BuiltinOperator, v: i32, what: &str) -> Result<u8, Error> {
-    u8::try_from(v)
-        .ok()
-        .filter(|&v| v > 0)
-        .ok_or_else(|| unsupported(index, code, format!("{what} {v} is not in 1..=255")))
+/// Kernel (or pooling window) and stride sizes, each in 1..=255.
+fn window(
+    index: usize,
+    code: fb::BuiltinOperator,
+    kernel: [i32; 2],
+    stride: [i32; 2],
+) -> Result<([u8; 2], [u8; 2]), Error> {
+    let small = |v: i32, what: &str| {
+        u8::try_from(v)
+            .ok()
+            .filter(|&v| v > 0)
+            .ok_or_else(|| unsupported(index, code, format!("{what} {v} is not in 1..=255")))
+    };
+    Ok((
+        [small(kernel[0], "window")?, small(kernel[1], "window")?],
+        [small(stride[0], "stride")?, small(stride[1], "stride")?],
+    ))
 }
 
 fn u16_of(index: usize, code: fb::BuiltinOperator, v: usize, what: &str) -> Result<u16, Error> {
@@ -322,14 +334,12 @@ impl Walk<'_, '_> {
                         format!("filter has {ic} input channels, the input {}", self.shape.c),
                     ));
                 }
-                let kernel = [
-                    small(index, code, kh as i32, "kernel")?,
-                    small(index, code, kw as i32, "kernel")?,
-                ];
-                let stride = [
-                    small(index, code, o.stride_h(), "stride")?,
-                    small(index, code, o.stride_w(), "stride")?,
-                ];
+                let (kernel, stride) = window(
+                    index,
+                    code,
+                    [kh as i32, kw as i32],
+                    [o.stride_h(), o.stride_w()],
+                )?;
                 let (weights, scales) = w.weights(0, oc)?;
                 let op = Op::Conv2d {
                     out_c: u16_of(index, code, oc, "channels")?,
@@ -371,14 +381,12 @@ impl Walk<'_, '_> {
                     ));
                 }
                 let m = oc / ic;
-                let kernel = [
-                    small(index, code, kh as i32, "kernel")?,
-                    small(index, code, kw as i32, "kernel")?,
-                ];
-                let stride = [
-                    small(index, code, o.stride_h(), "stride")?,
-                    small(index, code, o.stride_w(), "stride")?,
-                ];
+                let (kernel, stride) = window(
+                    index,
+                    code,
+                    [kh as i32, kw as i32],
+                    [o.stride_h(), o.stride_w()],
+                )?;
                 let (dw, scales) = w.weights(3, oc)?;
                 let expanded = [oc, kh, kw, ic]
                     .iter()
@@ -429,14 +437,12 @@ impl Walk<'_, '_> {
                     ));
                 }
                 let out_shape = out_t.shape()?;
-                let kernel = [
-                    small(index, code, kh as i32, "kernel")?,
-                    small(index, code, kw as i32, "kernel")?,
-                ];
-                let stride = [
-                    small(index, code, o.stride_h(), "stride")?,
-                    small(index, code, o.stride_w(), "stride")?,
-                ];
+                let (kernel, stride) = window(
+                    index,
+                    code,
+                    [kh as i32, kw as i32],
+                    [o.stride_h(), o.stride_w()],
+                )?;
                 // TFLM pads as for a convolution from the output to the input; only the
                 // top / left amounts are used (out = in·stride - pad + k).
                 let pad = if o.padding() == fb::Padding::SAME {
@@ -479,14 +485,12 @@ impl Walk<'_, '_> {
                     .builtin_options_as_pool_2_doptions()
                     .ok_or_else(missing)?;
                 self.same_quant(index, code, &out_t)?;
-                let kernel = [
-                    small(index, code, o.filter_height(), "window")?,
-                    small(index, code, o.filter_width(), "window")?,
-                ];
-                let stride = [
-                    small(index, code, o.stride_h(), "stride")?,
-                    small(index, code, o.stride_w(), "stride")?,
-                ];
+                let (kernel, stride) = window(
+                    index,
+                    code,
+                    [o.filter_height(), o.filter_width()],
+                    [o.stride_h(), o.stride_w()],
+                )?;
                 let pad = padding(o.padding(), self.shape, kernel, stride);
                 let op = if code == B::MAX_POOL_2D {
                     Op::MaxPool2d {
