@@ -146,6 +146,35 @@ pub fn mlperf_tflite_model() -> Result<FirmwareModel, String> {
     })
 }
 
+/// The converter-made int8 conv autoencoder (`data/tflite/conv_ae_int8.tflite`: depthwise,
+/// average pooling, transposed convolution, nearest resize, tanh and logistic tables) with
+/// two of its reference inputs; returns the model and TFLite Micro's outputs for them.
+pub fn tflite_conv_model() -> Result<(FirmwareModel, Vec<Vec<f32>>), String> {
+    let dir = crate::repo_root().join("data/tflite");
+    let read = |n: &str| std::fs::read(dir.join(n)).map_err(|e| format!("{n}: {e}"));
+    let imported = aedge::tflite::import(&read("conv_ae_int8.tflite")?, "conv-ae")
+        .map_err(|e| e.to_string())?;
+    let refs = read("conv_ae_ref.bin")?;
+    let v: Vec<f32> = refs[8..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    let n = v.len() / 2 / 784;
+    let (xs, ys) = v.split_at(n * 784);
+    let pick = |a: &[f32], i: usize| a[i * 784..(i + 1) * 784].to_vec();
+    Ok((
+        FirmwareModel {
+            name: "conv-ae-tflite",
+            files: vec![(
+                Precision::Int8,
+                imported.graph.to_aedge().map_err(|e| e.to_string())?,
+            )],
+            samples: vec![pick(xs, 0), pick(xs, 4)],
+        },
+        vec![pick(ys, 0), pick(ys, 4)],
+    ))
+}
+
 /// The check vector of the MLPerf AD model's README: `x[i] = ((i·37 + 11) mod 256) − 128`.
 pub fn mlperf_check_vector() -> Vec<i8> {
     (0..640)

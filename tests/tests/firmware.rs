@@ -1,6 +1,7 @@
 //! The firmware end to end: two trained int8 models (a dense anomaly scorer and a conv
 //! denoiser) and their f32 versions, plus the MLPerf Tiny AD model imported from int8 TFLite
-//! (whose check vector must give TFLite Micro's outputs on the device), are built into
+//! (whose check vector must give TFLite Micro's outputs on the device) and a converter-made
+//! int8 TFLite conv autoencoder (TFLite Micro's outputs too), are built into
 //! `firmware/`, run on QEMU's mps2-an386
 //! (Cortex-M4F), and compared with aedge-runtime on this host: int8 bit-identical, f32 within
 //! 1e-5. Prints flash, static RAM, arena, stack high-water mark and instructions per inference.
@@ -14,6 +15,8 @@ use aedge_tests::repo_root;
 fn firmware_matches_the_host_in_qemu() {
     let mut models = firmware::train_models().unwrap();
     models.push(firmware::mlperf_tflite_model().unwrap());
+    let (conv_ae, conv_ae_tflm) = firmware::tflite_conv_model().unwrap();
+    models.push(conv_ae);
     let work = repo_root().join("target/firmware-check");
     std::fs::create_dir_all(&work).unwrap();
     let target = firmware::target_dir();
@@ -41,6 +44,15 @@ fn firmware_matches_the_host_in_qemu() {
                     "the device's outputs for the MLPerf AD check vector"
                 );
                 println!("ad01-tflite in QEMU: check vector sum 5820, weighted 23878, y[0..8] as TFLite Micro");
+            }
+            if m.name == "conv-ae-tflite" {
+                // The device's reconstruction is TFLite Micro's, bit for bit.
+                let same = r
+                    .first_recon
+                    .iter()
+                    .zip(&conv_ae_tflm[0])
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "conv-ae-tflite in QEMU differs from TFLite Micro");
             }
             println!(
                 "| {} | {p} | {} | {} | {arena} | {} | {} | {} | {} | {} | {} |",
