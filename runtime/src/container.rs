@@ -18,8 +18,12 @@ use crate::error::Error;
 
 /// The first four bytes of every `.aedge` file.
 pub const MAGIC: [u8; 4] = *b"AEDG";
-/// The format version this runtime reads and writes.
-pub const FORMAT_VERSION: u16 = 2;
+/// The format version this runtime writes (and the newest it reads).
+pub const FORMAT_VERSION: u16 = 3;
+
+/// The oldest format version still read: version 3 only added per-tensor requantization
+/// (one multiplier and shift for a whole int8 layer), so version 2 files load unchanged.
+pub const MIN_FORMAT_VERSION: u16 = 2;
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 32;
 /// Alignment of the weights section inside the file. Load the file at an address aligned to
@@ -78,7 +82,7 @@ pub(crate) fn open(bytes: &[u8]) -> Result<Sections<'_>, Error> {
         });
     }
     let version = u16_at(bytes, 4);
-    if version != FORMAT_VERSION {
+    if !(MIN_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(Error::UnsupportedVersion {
             found: version,
             supported: FORMAT_VERSION,

@@ -79,7 +79,7 @@ impl fmt::Display for Error {
             Error::BadMagic => write!(f, "not an .aedge model (wrong magic bytes); export the model with `aedge export`"),
             Error::UnsupportedVersion { found, supported } => write!(
                 f,
-                "model format version {found} is not supported by this runtime (reads version {supported}); re-export the model or upgrade aedge-runtime"
+                "model format version {found} is not supported by this runtime (reads versions 2 to {supported}); re-export the model or upgrade aedge-runtime"
             ),
             Error::Truncated { needed, got } => write!(
                 f,

@@ -373,8 +373,12 @@ pub(crate) fn resolve<'a>(
                 .ok_or("an int8 layer needs quantization parameters")?;
             check_quant(q.output)?;
             check_quant(q.pre)?;
-            let multiplier = blob::<i32>(weights, q.multiplier, requant)?;
-            let shift = blob::<i32>(weights, q.shift, requant)?;
+            // One multiplier and shift per output channel, or (format 3, not for LSTMs) one
+            // for all: per-tensor requantization.
+            let per_tensor = q.multiplier.len == 4 && !matches!(desc.op, Op::Lstm { .. });
+            let n = if per_tensor { 1 } else { requant };
+            let multiplier = blob::<i32>(weights, q.multiplier, n)?;
+            let shift = blob::<i32>(weights, q.shift, n)?;
             // O(channels) scans: done once by `Model::parse`; the run-time walk over the
             // same (immutable, already parsed) bytes skips them.
             if full_check && multiplier.iter().any(|&m| m < 0) {
@@ -383,6 +387,13 @@ pub(crate) fn resolve<'a>(
             if full_check && shift.iter().any(|&s| !(-31..=30).contains(&s)) {
                 return Err("requantization shifts must lie in -31..=30");
             }
+            let bias = blob::<i32>(weights, desc.bias, out_c)?;
+            // The per-tensor dense kernels rely on |bias| < 2^29 so that accumulators stay
+            // below 2^30 (see `kernels::int8_dense`); the writer only uses per-tensor blobs
+            // then.
+            if full_check && per_tensor && bias.iter().any(|b| b.unsigned_abs() >= 1 << 29) {
+                return Err("per-tensor requantization needs biases below 2^29");
+            }
             if desc.act.needs_lut() {
                 layer.lut = Some(lut(weights, q.lut)?);
             } else if q.lut.len != 0 || q.pre != q.output {
@@ -390,7 +401,7 @@ pub(crate) fn resolve<'a>(
             }
             layer.params = Params::Int8 {
                 w: blob(weights, desc.weights, count)?,
-                b: blob(weights, desc.bias, out_c)?,
+                b: bias,
                 multiplier,
                 shift,
             };

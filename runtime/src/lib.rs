@@ -59,7 +59,9 @@ mod writer;
 pub mod zoo;
 
 pub use aligned::{Aligned, AlignedBytes, Arena};
-pub use container::{update_checksum, FORMAT_VERSION, HEADER_LEN, MAGIC, WEIGHTS_ALIGN};
+pub use container::{
+    update_checksum, FORMAT_VERSION, HEADER_LEN, MAGIC, MIN_FORMAT_VERSION, WEIGHTS_ALIGN,
+};
 pub use desc::{
     Activation, Blob, ErrorStats, LayerDesc, LayerQuant, Meta, Metric, Op, Precision, Preprocess,
     Quant, ThresholdRule,

@@ -208,6 +208,16 @@ pub(crate) fn int8_weighted(
     } else {
         wb.i8s(&l.weights)?
     };
+    // One multiplier and shift for the whole layer when every channel has the same (a
+    // per-tensor quantized model): the kernels then keep them in registers. The parser
+    // requires |bias| < 2^29 for that (the dense kernels' accumulator bound).
+    let same = mult.windows(2).all(|w| w[0] == w[1]) && shift.windows(2).all(|w| w[0] == w[1]);
+    let small_bias = bias.iter().all(|b| b.unsigned_abs() < 1 << 29);
+    let (mult, shift) = if same && small_bias && !mult.is_empty() {
+        (&mult[..1], &shift[..1])
+    } else {
+        (&mult[..], &shift[..])
+    };
     let lut = match &l.lut {
         Some(t) => wb.i8s(t)?,
         None => Default::default(),
@@ -220,8 +230,8 @@ pub(crate) fn int8_weighted(
         quant: Some(LayerQuant {
             output: l.output,
             pre: l.pre,
-            multiplier: wb.i32s(&mult)?,
-            shift: wb.i32s(&shift)?,
+            multiplier: wb.i32s(mult)?,
+            shift: wb.i32s(shift)?,
             lut,
         }),
     })

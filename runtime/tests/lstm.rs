@@ -205,8 +205,11 @@ proptest! {
             let tol = 3.0 * qh.scale + 2e-3;
             for (i, ((a, e), f)) in yq.iter().zip(&yr).zip(&yf).enumerate() {
                 prop_assert!((a - e).abs() <= tol, "[{}] int8 {} vs quantized reference {} (tol {})", i, a, e, tol);
-                // And against the float layer: input and hidden-state rounding on top.
-                prop_assert!((a - f).abs() <= 0.05, "[{}] int8 {} vs f32 {}", i, a, f);
+                // And against the float layer: a sanity bound on the quantization error itself
+                // (a wrong gate order or scale is off by O(1)). Input and hidden-state
+                // rounding compound over the steps: a 1-unit, 1-input layer reached 0.071 after
+                // 6 steps with the kernel equal to the quantized reference (saved regression).
+                prop_assert!((a - f).abs() <= 0.1, "[{}] int8 {} vs f32 {} (quantized reference {})", i, a, f, e);
             }
         }
     }

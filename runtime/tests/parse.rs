@@ -5,6 +5,7 @@ mod common;
 use aedge_runtime::ir::Layer;
 use aedge_runtime::{
     update_checksum, Activation, AlignedBytes, Error, Model, Precision, Shape, FORMAT_VERSION,
+    MIN_FORMAT_VERSION,
 };
 use common::{all_ops, conv_ae, dense_ae, Rng};
 use proptest::prelude::*;
@@ -53,6 +54,20 @@ fn unknown_version() {
         parse_and_run(&f),
         Err(Error::UnsupportedVersion {
             found: FORMAT_VERSION + 1,
+            supported: FORMAT_VERSION
+        })
+    );
+    // Version 2 files (no per-tensor requantization) still load; version 1 does not.
+    let mut f = file();
+    f[4..6].copy_from_slice(&MIN_FORMAT_VERSION.to_le_bytes());
+    update_checksum(&mut f);
+    assert_eq!(parse_and_run(&f), Ok(()));
+    f[4..6].copy_from_slice(&(MIN_FORMAT_VERSION - 1).to_le_bytes());
+    update_checksum(&mut f);
+    assert_eq!(
+        parse_and_run(&f),
+        Err(Error::UnsupportedVersion {
+            found: MIN_FORMAT_VERSION - 1,
             supported: FORMAT_VERSION
         })
     );

@@ -175,6 +175,74 @@ pub fn tflite_conv_model() -> Result<(FirmwareModel, Vec<Vec<f32>>), String> {
     ))
 }
 
+/// Random int8 dense layers with per-tensor requantization (TFLite's scheme), written through
+/// the int8 graph IR so the device runs its per-tensor kernel: right shifts from 1 to 22,
+/// zero points from -128 to 100, ReLU clamps above -128 and biases up to ±10^5, so the kernel's
+/// rounding and clamping are compared with the host on many cases.
+pub fn per_tensor_model() -> Result<FirmwareModel, String> {
+    use aedge_runtime::qgraph::{QGraph, QLayer};
+    use aedge_runtime::{Activation, ErrorStats, Metric, Op, Quant, Shape, ThresholdRule};
+    let mut r = aedge_runtime::zoo::SplitMix(23);
+    // (inputs, outputs, requant scale → right shift, output zero point, ReLU)
+    let plan: [(usize, u16, f64, i8, bool); 6] = [
+        (64, 48, 0.6, -128, true),    // shift -1
+        (48, 32, 3.0e-3, -5, true),   // ReLU clamp above -128
+        (32, 40, 2.0e-7, 100, false), // shift -22
+        (40, 24, 1.3e-4, 7, false),
+        (24, 16, 0.02, -60, true),
+        (16, 64, 0.11, 3, false),
+    ];
+    let mut layers = Vec::new();
+    for (k, n, scale, zp, relu) in plan {
+        let weights: Vec<i8> = (0..k * n as usize)
+            .map(|_| (r.next_u64() % 255) as i8)
+            .collect();
+        let bias: Vec<i32> = (0..n)
+            .map(|_| (r.next_u64() % 200_001) as i32 - 100_000)
+            .collect();
+        let q = Quant {
+            scale: 0.05,
+            zero_point: zp,
+        };
+        layers.push(QLayer {
+            op: Op::Dense { units: n },
+            act: if relu {
+                Activation::Relu
+            } else {
+                Activation::Identity
+            },
+            weights,
+            bias,
+            requant: vec![scale; n as usize],
+            pre: q,
+            output: q,
+            lut: None,
+        });
+    }
+    let g = QGraph {
+        name: "per-tensor".into(),
+        input: Shape::vector(64),
+        input_quant: Quant {
+            scale: 0.05,
+            zero_point: -3,
+        },
+        preprocess_scale: vec![1.0],
+        preprocess_offset: vec![0.0],
+        encoder_layers: 5,
+        metric: Metric::Mse,
+        threshold: f32::INFINITY,
+        threshold_rule: ThresholdRule::Manual,
+        errors: ErrorStats::default(),
+        layers,
+    };
+    let samples = (0..3).map(|_| r.vec(64, -7.0, 7.0)).collect();
+    Ok(FirmwareModel {
+        name: "per-tensor",
+        files: vec![(Precision::Int8, g.to_aedge().map_err(|e| e.to_string())?)],
+        samples,
+    })
+}
+
 /// The check vector of the MLPerf AD model's README: `x[i] = ((i·37 + 11) mod 256) − 128`.
 pub fn mlperf_check_vector() -> Vec<i8> {
     (0..640)

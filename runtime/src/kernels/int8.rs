@@ -12,9 +12,9 @@ pub struct Requant<'a> {
     pub input_zero_point: i32,
     /// i32 bias per output channel, in units of `input_scale * weight_scale[c]`.
     pub bias: &'a [i32],
-    /// Q31 multiplier per output channel.
+    /// Q31 multiplier per output channel, or one for every channel (per-tensor).
     pub multiplier: &'a [i32],
-    /// Shift per output channel.
+    /// Shift per output channel, or one for every channel (as `multiplier`).
     pub shift: &'a [i32],
     /// Zero point of the requantized (pre-table) value.
     pub output_zero_point: i32,
@@ -28,7 +28,32 @@ impl Requant<'_> {
     /// Requantizes accumulator `acc` of output channel `c` (bias included).
     #[inline(always)]
     pub(crate) fn finish(&self, acc: i32, c: usize) -> i8 {
-        self.finish_with(acc, self.multiplier[c], self.shift[c])
+        let (m, s) = self.channel(c);
+        self.finish_with(acc, m, s)
+    }
+
+    /// Multiplier and shift of output channel `c`.
+    #[inline(always)]
+    pub(crate) fn channel(&self, c: usize) -> (i32, i32) {
+        let c = if self.multiplier.len() == 1 { 0 } else { c };
+        (self.multiplier[c], self.shift[c])
+    }
+
+    /// Multipliers and shifts of the `N` channels from `first`.
+    #[inline(always)]
+    pub(crate) fn channels<const N: usize>(&self, first: usize) -> ([i32; N], [i32; N]) {
+        if self.multiplier.len() == 1 {
+            return ([self.multiplier[0]; N], [self.shift[0]; N]);
+        }
+        // One range check per group instead of one per channel.
+        let (m, s) = (
+            &self.multiplier[first..first + N],
+            &self.shift[first..first + N],
+        );
+        (
+            core::array::from_fn(|i| m[i]),
+            core::array::from_fn(|i| s[i]),
+        )
     }
 
     /// [`Requant::finish`] with the channel's multiplier and shift already loaded.

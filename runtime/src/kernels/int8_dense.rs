@@ -269,7 +269,7 @@ fn dense_impl(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) {
     let (yb, yrest) = y.split_at_mut(full);
     #[cfg(aedge_dsp)]
     {
-        if xt.is_empty() && full > 0 && dsp::usable(x, wb) {
+        if xt.is_empty() && full > 0 && dsp::usable(x, wb) && dsp::takes(k, q) {
             // The kernel stores the clamped pre-table values; a table, if any, maps them
             // after (the same as `Requant::finish`).
             dsp::layer(x, wb, &Requant { lut: None, ..*q }, yb);
@@ -307,17 +307,17 @@ fn dense_impl(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) {
             if b + 1 < blocks && super::avx2() {
                 let (a0, a1) = (block(b), block(b + 1));
                 let acc = [a0[0], a0[1], a0[2], a0[3], a1[0], a1[1], a1[2], a1[3]];
-                let (m, sh) = (&q.multiplier[o..o + 8], &q.shift[o..o + 8]);
+                let (m, sh) = q.channels::<8>(o);
                 // SAFETY: the CPU has AVX2 (checked just above).
-                if unsafe { x86::requant8(&acc, m, sh, q, &mut yb[o..o + 8]) } {
+                if unsafe { x86::requant8(&acc, &m, &sh, q, &mut yb[o..o + 8]) } {
                     b += 2;
                     continue;
                 }
             }
         }
         let acc = block(b);
-        let (m, sh) = (&q.multiplier[o..o + ROWS], &q.shift[o..o + ROWS]);
-        for (((yo, a), &m), &sh) in yb[o..o + ROWS].iter_mut().zip(acc).zip(m).zip(sh) {
+        let (m, sh) = q.channels::<ROWS>(o);
+        for (((yo, a), m), sh) in yb[o..o + ROWS].iter_mut().zip(acc).zip(m).zip(sh) {
             *yo = q.finish_with(a, m, sh);
         }
         b += 1;
@@ -341,7 +341,28 @@ mod dsp {
         fn aedge_dot4x8(x: *const i8, w: *const i8, end: *const i8, acc: *mut i32);
         fn aedge_dense4x8(args: *mut LayerArgs);
         fn aedge_dense4x8_noclamp(args: *mut LayerArgs);
+        fn aedge_dense4x8_pt(args: *mut PtArgs);
+        fn aedge_dense4x8_pt_noclamp(args: *mut PtArgs);
     }
+
+    /// The per-tensor whole-layer kernel's state (read and advanced by field offset).
+    #[repr(C)]
+    struct PtArgs {
+        x: *const i8,     // 0
+        x_end: *const i8, // 4
+        w: *const i8,     // 8
+        y: *mut i8,       // 12
+        bias: *const i32, // 16
+        blocks: u32,      // 20
+        multiplier: i32,  // 24
+        right_shift: i32, // 28
+        nudge: i32,       // 32: 2^(right_shift - 1) + zero_point · 2^right_shift
+        min: i32,         // 36
+    }
+
+    /// Largest `k` for the per-tensor kernel: with |bias| < 2^29, `k · 127 · 128 < 2^29` keeps
+    /// every accumulator below 2^30.
+    const PT_MAX_K: usize = 1 << 14;
 
     /// The whole-layer kernel's state; the assembly reads and advances it by field offset.
     #[repr(C)]
@@ -382,6 +403,31 @@ mod dsp {
         "sxtb16 r12, r12, ror #8",
         "smlad \\acc, r10, r12, \\acc",
         ".endr",
+        ".endm",
+        // One block's dot products from x = r0 to x_end = r2: the chunk count mod 4 first
+        // (one, then two), then four chunks per loop iteration.
+        ".macro AEDGE_BLOCK_DOT",
+        "sub r7, r2, r0",
+        "tst r7, #8",
+        "beq 6f",
+        "AEDGE_CHUNK",
+        "6:",
+        "sub r7, r2, r0",
+        "tst r7, #16",
+        "beq 7f",
+        "AEDGE_CHUNK",
+        "AEDGE_CHUNK",
+        "7:",
+        "cmp r0, r2",
+        "beq 5f",
+        "4:",
+        "AEDGE_CHUNK",
+        "AEDGE_CHUNK",
+        "AEDGE_CHUNK",
+        "AEDGE_CHUNK",
+        "cmp r0, r2",
+        "bne 4b",
+        "5:",
         ".endm",
         ".macro AEDGE_REQUANT a, clamp",
         "ldr r9, [r0], #4",
@@ -451,28 +497,7 @@ mod dsp {
         "str lr, [r12, #24]",
         "ldrd r0, r2, [r12]",
         "ldr r1, [r12, #8]",
-        // Chunks mod 4 first (one, then two), then four per loop iteration.
-        "sub r7, r2, r0",
-        "tst r7, #8",
-        "beq 6f",
-        "AEDGE_CHUNK",
-        "6:",
-        "sub r7, r2, r0",
-        "tst r7, #16",
-        "beq 7f",
-        "AEDGE_CHUNK",
-        "AEDGE_CHUNK",
-        "7:",
-        "cmp r0, r2",
-        "beq 5f",
-        "4:",
-        "AEDGE_CHUNK",
-        "AEDGE_CHUNK",
-        "AEDGE_CHUNK",
-        "AEDGE_CHUNK",
-        "cmp r0, r2",
-        "bne 4b",
-        "5:",
+        "AEDGE_BLOCK_DOT",
         "ldr r12, [sp]",
         "str r1, [r12, #8]",
         "add r9, r12, #12",
@@ -493,6 +518,61 @@ mod dsp {
         ".endm",
         "AEDGE_LAYER aedge_dense4x8, 1",
         "AEDGE_LAYER aedge_dense4x8_noclamp, 0",
+        // Per-tensor requantization with the multiplier in r9, the right shift in r10 and
+        // the rounding nudge plus the zero point (2^(r-1) + zp·2^r) in r11. With |acc| < 2^30
+        // (|bias| < 2^29 checked at parse, k < 2^14 at the call) the rounding doubling high
+        // multiply is SMMULR of 2·acc, and the rounding shift, zero point included, is one
+        // add and one shift: `floor((x + 2^(r-1) - [x < 0]) / 2^r) + zp`, TFLite's
+        // RoundingDivideByPOT (see `fixed`), without overflow for r <= 22.
+        ".macro AEDGE_REQUANT_PT a, clamp",
+        "lsl \\a, \\a, #1",
+        "smmulr \\a, \\a, r9",
+        "add lr, r11, \\a, asr #31",
+        "add \\a, \\a, lr",
+        "asr \\a, \\a, r10",
+        ".if \\clamp",
+        "cmp \\a, r8",
+        "it lt",
+        "movlt \\a, r8",
+        ".endif",
+        "ssat \\a, #8, \\a",
+        "strb \\a, [r2], #1",
+        ".endm",
+        // As AEDGE_LAYER with `PtArgs`; the weights pointer stays in r1 across blocks.
+        ".macro AEDGE_LAYER_PT name, clamp",
+        ".section .text.\\name,\"ax\",%progbits",
+        ".global \\name",
+        ".type \\name,%function",
+        ".thumb_func",
+        ".p2align 2",
+        "\\name:",
+        "push {{r0, r4-r11, lr}}",
+        "ldr r1, [r0, #8]",
+        "3:",
+        "ldr r12, [sp]",
+        "ldr lr, [r12, #16]",
+        "ldm lr!, {{r3-r6}}",
+        "str lr, [r12, #16]",
+        "ldrd r0, r2, [r12]",
+        "AEDGE_BLOCK_DOT",
+        "ldr r12, [sp]",
+        "ldr r2, [r12, #12]",
+        "ldrd r9, r10, [r12, #24]",
+        "ldrd r11, r8, [r12, #32]",
+        "AEDGE_REQUANT_PT r3, \\clamp",
+        "AEDGE_REQUANT_PT r4, \\clamp",
+        "AEDGE_REQUANT_PT r5, \\clamp",
+        "AEDGE_REQUANT_PT r6, \\clamp",
+        "str r2, [r12, #12]",
+        "ldr r3, [r12, #20]",
+        "subs r3, r3, #1",
+        "str r3, [r12, #20]",
+        "bne 3b",
+        "pop {{r0, r4-r11, pc}}",
+        ".size \\name, . - \\name",
+        ".endm",
+        "AEDGE_LAYER_PT aedge_dense4x8_pt, 1",
+        "AEDGE_LAYER_PT aedge_dense4x8_pt_noclamp, 0",
     );
 
     /// All full blocks of a layer whose `k` is a non-zero multiple of [`CHUNK`], without a
@@ -506,10 +586,38 @@ mod dsp {
                 && y.len() == blocks * ROWS
                 && w.len() == y.len() * x.len()
                 && q.bias.len() >= y.len()
-                && q.multiplier.len() >= y.len()
-                && q.shift.len() >= y.len()
+                && q.multiplier.len() == q.shift.len()
+                && (q.multiplier.len() >= y.len() || takes(x.len(), q))
                 && q.lut.is_none()
         );
+        if q.multiplier.len() == 1 {
+            let r = -q.shift[0];
+            {
+                let mut args = PtArgs {
+                    x: x.as_ptr(),
+                    // SAFETY: one past the end of `x`.
+                    x_end: unsafe { x.as_ptr().add(x.len()) },
+                    w: w.as_ptr(),
+                    y: y.as_mut_ptr(),
+                    bias: q.bias.as_ptr(),
+                    blocks: blocks as u32,
+                    multiplier: q.multiplier[0],
+                    right_shift: r,
+                    nudge: (1 << (r - 1)) + (q.output_zero_point << r),
+                    min: q.min,
+                };
+                // SAFETY: as below; in addition the model parser checked |bias| < 2^29 for
+                // per-tensor layers and k < 2^14 here, so the SMMULR shortcut is exact.
+                unsafe {
+                    if q.min <= -128 {
+                        aedge_dense4x8_pt_noclamp(&mut args)
+                    } else {
+                        aedge_dense4x8_pt(&mut args)
+                    }
+                }
+                return;
+            }
+        }
         let mut args = LayerArgs {
             x: x.as_ptr(),
             // SAFETY: one past the end of `x`.
@@ -540,6 +648,18 @@ mod dsp {
     #[inline]
     pub fn usable(x: &[i8], w: &[i8]) -> bool {
         (x.as_ptr() as usize | w.as_ptr() as usize) % 4 == 0
+    }
+
+    /// Whether [`layer`] takes these requantization parameters: per channel, or per tensor
+    /// within the per-tensor kernel's range (a right shift of 1..=22, k < 2^14).
+    #[inline]
+    pub fn takes(k: usize, q: &super::Requant) -> bool {
+        if q.multiplier.len() != 1 {
+            return true;
+        }
+        (1..=22).contains(&-q.shift[0])
+            && k < PT_MAX_K
+            && (-128..=127).contains(&q.output_zero_point)
     }
 
     /// The main part of one block. `x.len()` is a non-zero multiple of [`CHUNK`] and
