@@ -187,6 +187,20 @@ pub enum Op {
         /// Number of copies (time steps).
         times: u16,
     },
+    /// Depthwise 2-D convolution: output channel `o` filters input channel `o / multiplier`
+    /// alone (TFLite's DEPTHWISE_CONV_2D, ONNX's Conv with `group` = input channels), so the
+    /// output has `multiplier` channels per input channel. Weights `[out_c][kh][kw]`, bias
+    /// `[out_c]`.
+    DepthwiseConv2d {
+        /// Output channels per input channel.
+        multiplier: u8,
+        /// Kernel height and width.
+        kernel: [u8; 2],
+        /// Vertical and horizontal stride.
+        stride: [u8; 2],
+        /// Zero padding: top, left, bottom, right.
+        pad: [u8; 4],
+    },
     /// Average pooling over the valid (unpadded) part of each window, as TFLite's
     /// AVERAGE_POOL_2D (and ONNX's with `count_include_pad = 0`). In int8 the output keeps the
     /// input quantization and the mean of the int8 values is rounded half away from zero.
@@ -214,6 +228,7 @@ impl Op {
             Op::Lstm { .. } => "Lstm",
             Op::Repeat { .. } => "Repeat",
             Op::AvgPool2d { .. } => "AvgPool2d",
+            Op::DepthwiseConv2d { .. } => "DepthwiseConv2d",
         }
     }
 
@@ -221,7 +236,11 @@ impl Op {
     pub fn has_weights(&self) -> bool {
         matches!(
             self,
-            Op::Dense { .. } | Op::Conv2d { .. } | Op::ConvTranspose2d { .. } | Op::Lstm { .. }
+            Op::Dense { .. }
+                | Op::Conv2d { .. }
+                | Op::DepthwiseConv2d { .. }
+                | Op::ConvTranspose2d { .. }
+                | Op::Lstm { .. }
         )
     }
 }

@@ -56,6 +56,7 @@ impl Layer<'_> {
         match self.desc.op {
             Op::Dense { .. } => self.input.len() as u64 * self.output.len() as u64,
             Op::Conv2d { .. } => self.output.len() as u64 * k * self.input.c as u64,
+            Op::DepthwiseConv2d { .. } => self.output.len() as u64 * k,
             Op::ConvTranspose2d { .. } => self.input.len() as u64 * k * self.output.c as u64,
             Op::Lstm { units, .. } => {
                 let steps = self.input.h as u64 * self.input.w as u64;
@@ -159,6 +160,20 @@ pub(crate) fn geometry(op: &Op, input: Shape) -> Result<(Shape, Window), Why> {
         } => {
             let (h, w) = sliding(&mut win, input, kernel, stride, pad)?;
             Shape::new(h, w, out_c)
+        }
+        Op::DepthwiseConv2d {
+            multiplier,
+            kernel,
+            stride,
+            pad,
+        } => {
+            if multiplier == 0 {
+                return Err("depth multiplier must be at least 1");
+            }
+            let (h, w) = sliding(&mut win, input, kernel, stride, pad)?;
+            let c = u16::try_from(input.c as u32 * multiplier as u32)
+                .map_err(|_| "too many output channels")?;
+            Shape::new(h, w, c)
         }
         Op::MaxPool2d {
             kernel,
@@ -339,6 +354,11 @@ pub(crate) fn resolve<'a>(
             let u = units as usize;
             (4 * u, input.c as usize + u, 8 * u + 1)
         }
+        Op::DepthwiseConv2d { .. } => (
+            output.c as usize,
+            window.kernel[0] * window.kernel[1],
+            output.c as usize,
+        ),
         _ => (
             output.c as usize,
             window.kernel[0] * window.kernel[1] * input.c as usize,

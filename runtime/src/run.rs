@@ -241,6 +241,7 @@ impl<'a> Model<'a> {
                 match l.desc.op {
                     Op::Dense { .. } => int8_dense::dense(x, w, &q, y),
                     Op::Conv2d { .. } => int8::conv2d(x, w, g, &q, y),
+                    Op::DepthwiseConv2d { .. } => int8::depthwise2d(x, w, g, &q, y),
                     Op::ConvTranspose2d { .. } => int8::conv_transpose2d(x, w, g, &q, y),
                     _ => return Err(Error::Unsupported("weights on a layer without weights")),
                 }
@@ -524,6 +525,7 @@ fn float_op<W: float::Weight>(
     match l.desc.op {
         Op::Dense { .. } => float::dense(x, w, b, act, y),
         Op::Conv2d { .. } => float::conv2d(x, w, b, &l.window, act, y),
+        Op::DepthwiseConv2d { .. } => float::depthwise2d(x, w, b, &l.window, act, y),
         Op::ConvTranspose2d { .. } => float::conv_transpose2d(x, w, b, &l.window, act, y),
         Op::Lstm { units, .. } => {
             let (c, h) = gap.split_at_mut(units as usize);

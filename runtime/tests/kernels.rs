@@ -407,3 +407,55 @@ fn avg_pool_counts_valid_inputs_and_rounds_like_tflite() {
     spatial::avg_pool2d(&xf, &g, &mut yf);
     assert_eq!(yf, [-1.25, -1.5, 1.0, 1.0]);
 }
+
+/// A depthwise convolution equals the full convolution whose weights are zero off the
+/// diagonal (output channel o reads input channel o / m only): exactly in int8, within
+/// rounding in f32. Shapes, strides, paddings and depth multipliers vary.
+#[test]
+fn depthwise_equals_the_expanded_convolution() {
+    let mut r = Rng(41);
+    for case in 0..60 {
+        let (h, w, ic) = (3 + case % 5, 2 + (case * 7) % 6, 1 + case % 4);
+        let m = 1 + case % 3;
+        let oc = ic * m;
+        let k = [1 + case % 3, 1 + (case / 3) % 3];
+        let s = [1 + case % 2, 1 + (case / 2) % 2];
+        let p = [k[0] / 2, k[1] / 2, (k[0] - 1) / 2, (k[1] - 1) / 2];
+        let input = Shape::new(h as u16, w as u16, ic as u16);
+        let full = conv_window(input, k, s, p, oc as u16);
+        let g = full;
+        let dw: Vec<f32> = r.vec(oc * k[0] * k[1], -1.0, 1.0);
+        let mut expanded = vec![0.0f32; oc * k[0] * k[1] * ic];
+        for o in 0..oc {
+            for t in 0..k[0] * k[1] {
+                expanded[(o * k[0] * k[1] + t) * ic + o / m] = dw[o * k[0] * k[1] + t];
+            }
+        }
+        let b = r.vec(oc, -0.5, 0.5);
+        let x = r.vec(input.len(), -1.0, 1.0);
+        let n = g.output.len();
+        let (mut yd, mut yc) = (vec![0.0; n], vec![0.0; n]);
+        float::depthwise2d(&x, &dw, &b, &g, Activation::Relu, &mut yd);
+        float::conv2d(&x, &expanded, &b, &g, Activation::Relu, &mut yc);
+        close(&yd, &yc, 1e-5).unwrap();
+
+        let q8 = |v: &[f32]| -> Vec<i8> { v.iter().map(|x| (x * 100.0) as i8).collect() };
+        let (xq, dq, eq) = (q8(&x), q8(&dw), q8(&expanded));
+        let bias: Vec<i32> = (0..oc as i32).map(|i| i * 37 - 50).collect();
+        let (m1, s1) = quantize_multiplier(0.004);
+        let (mult, shift) = (vec![m1; oc], vec![s1; oc]);
+        let q = int8::Requant {
+            input_zero_point: 3,
+            bias: &bias,
+            multiplier: &mult,
+            shift: &shift,
+            output_zero_point: -7,
+            min: -128,
+            lut: None,
+        };
+        let (mut qd, mut qc) = (vec![0i8; n], vec![0i8; n]);
+        int8::depthwise2d(&xq, &dq, &g, &q, &mut qd);
+        int8::conv2d(&xq, &eq, &g, &q, &mut qc);
+        assert_eq!(qd, qc, "case {case}");
+    }
+}

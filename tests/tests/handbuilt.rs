@@ -73,10 +73,11 @@ fn keras_conv_autoencoder_runs_on_mnist_in_every_precision() {
     check(zoo::keras_conv(42), 60.0, 30.0);
 }
 
-/// Average pooling and a clip (ReLU6) activation, the two ops the TFLite import added, in
-/// f32, f16 and calibrated int8, and through the ONNX export (checked against tract-onnx).
+/// Average pooling, depthwise convolution and a clip (ReLU6) activation, the ops the TFLite
+/// import added, in f32, f16 and calibrated int8, and through the ONNX export (checked against
+/// tract-onnx).
 #[test]
-fn avg_pool_and_relu6_run_in_every_precision_and_export_to_onnx() {
+fn avg_pool_depthwise_and_relu6_run_in_every_precision_and_export_to_onnx() {
     use aedge_runtime::ir::Layer;
     use aedge_runtime::{Activation, Op, Shape};
     let mut g = zoo::keras_conv(7);
@@ -100,7 +101,36 @@ fn avg_pool_and_relu6_run_in_every_precision_and_export_to_onnx() {
         }
     }
     g.layers.insert(1, Layer::activation(relu6));
-    g.encoder_layers += 1;
+    // A depthwise 3×3 over the first conv's 16 channels (multiplier 2 → 32), then back to 16
+    // through a 1×1 convolution, so the rest of the model is unchanged.
+    let mut r = zoo::SplitMix(11);
+    g.layers.insert(
+        2,
+        Layer {
+            op: Op::DepthwiseConv2d {
+                multiplier: 2,
+                kernel: [3, 3],
+                stride: [1, 1],
+                pad: [1, 1, 1, 1],
+            },
+            act: Activation::Relu,
+            weights: r.vec(32 * 9, -0.4, 0.4),
+            bias: r.vec(32, -0.1, 0.1),
+        },
+    );
+    g.layers.insert(
+        3,
+        Layer::conv2d(
+            16,
+            [1, 1],
+            [1, 1],
+            [0; 4],
+            r.vec(16 * 32, -0.3, 0.3),
+            vec![0.0; 16],
+            Activation::Relu,
+        ),
+    );
+    g.encoder_layers += 3;
     assert!(g
         .layers
         .iter()

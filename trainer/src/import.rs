@@ -554,7 +554,9 @@ impl Importer {
         };
         let units = layer.bias.len();
         let bias: Vec<f32> = match layer.op {
-            Op::Conv2d { .. } | Op::ConvTranspose2d { .. } if v.dims.len() == 4 => {
+            Op::Conv2d { .. } | Op::DepthwiseConv2d { .. } | Op::ConvTranspose2d { .. }
+                if v.dims.len() == 4 =>
+            {
                 // [C, 1, 1] or [1, C, 1, 1]
                 if c.data.len() == units || c.data.len() == 1 {
                     broadcast_bias(n, &c, units)?
@@ -573,8 +575,16 @@ impl Importer {
     }
 
     fn conv(&mut self, n: &NodeProto, transpose: bool) -> Result<(), ImportError> {
-        if attr_i(n, "group", 1) != 1 {
-            return Err(unsupported(n, "grouped convolutions are not supported"));
+        let group = attr_i(n, "group", 1);
+        if group != 1 {
+            let s = self.image_input(n)?;
+            if transpose || group != s.c as i64 {
+                return Err(unsupported(
+                    n,
+                    "grouped convolutions other than depthwise (group = input channels) are not supported",
+                ));
+            }
+            return self.depthwise(n, s);
         }
         if attr_ints(n, "dilations").is_some_and(|d| d.iter().any(|&x| x != 1)) {
             return Err(unsupported(n, "dilated convolutions are not supported"));
@@ -648,6 +658,50 @@ impl Importer {
         Ok(())
     }
 
+    /// A depthwise Conv (`group` = input channels): ONNX's `[out][1][kh][kw]` weights are the
+    /// runtime's `[out][kh][kw]` as they are.
+    fn depthwise(&mut self, n: &NodeProto, s: Shape) -> Result<(), ImportError> {
+        if attr_ints(n, "dilations").is_some_and(|d| d.iter().any(|&x| x != 1)) {
+            return Err(unsupported(n, "dilated convolutions are not supported"));
+        }
+        let w = self.need_const(n, 1)?;
+        let [oc, 1, kh, kw] = w.dims[..] else {
+            return Err(unsupported(n, "expects [out, 1, kh, kw] depthwise weights"));
+        };
+        let ic = s.c as usize;
+        if oc % ic != 0 || oc / ic > 255 {
+            return Err(unsupported(
+                n,
+                "output channels are not a multiple (1..=255) of the input's",
+            ));
+        }
+        let bias = match n.input.get(2).filter(|x| !x.is_empty()) {
+            Some(_) => broadcast_bias(n, &self.need_const(n, 2)?, oc)?,
+            None => vec![0.0; oc],
+        };
+        let k = [
+            u8_of(n, kh as i64, "kernel")?,
+            u8_of(n, kw as i64, "kernel")?,
+        ];
+        let st = attr_ints(n, "strides").unwrap_or(vec![1, 1]);
+        let stride = [u8_of(n, st[0], "stride")?, u8_of(n, st[1], "stride")?];
+        let pads = self.pads(n, s, k, stride)?;
+        let layer = Layer {
+            op: Op::DepthwiseConv2d {
+                multiplier: (oc / ic) as u8,
+                kernel: k,
+                stride,
+                pad: pads,
+            },
+            act: Activation::Identity,
+            weights: w.data.iter().map(|&v| v as f32).collect(),
+            bias,
+        };
+        let out = self.push(n, layer, true)?;
+        self.set(&n.output[0], nchw_view(out));
+        Ok(())
+    }
+
     /// `pads` (ONNX begin_h, begin_w, end_h, end_w) or `auto_pad` as top, left, bottom, right.
     fn pads(
         &self,
@@ -677,7 +731,15 @@ impl Importer {
         ])
     }
 
-    fn max_pool(&mut self, n: &NodeProto) -> Result<(), ImportError> {
+    /// MaxPool, or AveragePool when `average` (only `count_include_pad = 0`: the runtime
+    /// averages over the valid inputs).
+    fn pool(&mut self, n: &NodeProto, average: bool) -> Result<(), ImportError> {
+        if average && attr_i(n, "count_include_pad", 0) != 0 {
+            return Err(unsupported(
+                n,
+                "AveragePool with count_include_pad = 1 is not supported",
+            ));
+        }
         if attr_i(n, "ceil_mode", 0) != 0 {
             return Err(unsupported(n, "ceil_mode is not supported"));
         }
@@ -696,15 +758,20 @@ impl Importer {
         let st = attr_ints(n, "strides").unwrap_or(vec![1, 1]);
         let stride = [u8_of(n, st[0], "stride")?, u8_of(n, st[1], "stride")?];
         let pad = self.pads(n, s, k, stride)?;
-        let out = self.push(
-            n,
-            Layer::op(Op::MaxPool2d {
+        let op = if average {
+            Op::AvgPool2d {
                 kernel: k,
                 stride,
                 pad,
-            }),
-            false,
-        )?;
+            }
+        } else {
+            Op::MaxPool2d {
+                kernel: k,
+                stride,
+                pad,
+            }
+        };
+        let out = self.push(n, Layer::op(op), false)?;
         self.set(&n.output[0], nchw_view(out));
         Ok(())
     }
@@ -1156,10 +1223,10 @@ pub fn from_onnx(bytes: &[u8], options: &ImportOptions) -> Result<Graph, ImportE
             || (n.op_type == "Add" && n.input.iter().any(|i| imp.views.contains_key(i)));
         if !on_chain {
             return Err(match n.op_type.as_str() {
-                "Gemm" | "MatMul" | "Add" | "Conv" | "ConvTranspose" | "MaxPool" | "Resize"
-                | "Upsample" | "Relu" | "LeakyRelu" | "Sigmoid" | "Tanh" | "Flatten"
-                | "Reshape" | "LSTM" | "Transpose" | "Squeeze" | "Unsqueeze" | "Tile"
-                | "Expand" | "Gather" => {
+                "Gemm" | "MatMul" | "Add" | "Conv" | "ConvTranspose" | "MaxPool"
+                | "AveragePool" | "Clip" | "Resize" | "Upsample" | "Relu" | "LeakyRelu"
+                | "Sigmoid" | "Tanh" | "Flatten" | "Reshape" | "LSTM" | "Transpose" | "Squeeze"
+                | "Unsqueeze" | "Tile" | "Expand" | "Gather" => {
                     unsupported(n, "its data input does not come from the model input")
                 }
                 op => ImportError::UnsupportedOp {
@@ -1235,7 +1302,8 @@ fn chain_op(imp: &mut Importer, n: &NodeProto, all: &[NodeProto]) -> Result<(), 
         "Add" => imp.add(n),
         "Conv" => imp.conv(n, false),
         "ConvTranspose" => imp.conv(n, true),
-        "MaxPool" => imp.max_pool(n),
+        "MaxPool" => imp.pool(n, false),
+        "AveragePool" => imp.pool(n, true),
         "Resize" | "Upsample" => imp.resize(n),
         "Relu" => imp.activation(n, Activation::Relu),
         "LeakyRelu" => imp.activation(
@@ -1246,6 +1314,25 @@ fn chain_op(imp: &mut Importer, n: &NodeProto, all: &[NodeProto]) -> Result<(), 
         ),
         "Sigmoid" => imp.activation(n, Activation::Sigmoid),
         "Tanh" => imp.activation(n, Activation::Tanh),
+        "Clip" => {
+            // Bounds are inputs 1 and 2 (opset 11+); a missing bound is unbounded.
+            let bound = |i: usize| -> Result<Option<f32>, ImportError> {
+                match n.input.get(i).filter(|x| !x.is_empty()) {
+                    Some(_) => Ok(imp.need_const(n, i)?.data.first().map(|&v| v as f32)),
+                    None => Ok(None),
+                }
+            };
+            match (bound(1)?, bound(2)?) {
+                (Some(min), Some(max)) if min.is_finite() && max.is_finite() && min <= max => {
+                    imp.activation(n, Activation::Clip { min, max })
+                }
+                (Some(min), None) if min == 0.0 => imp.activation(n, Activation::Relu),
+                _ => Err(unsupported(
+                    n,
+                    "Clip needs finite constant bounds (or min 0 alone)",
+                )),
+            }
+        }
         "LSTM" => imp.lstm(n, all),
         "Tile" => imp.tile(n),
         "Identity" | "Dropout" => {

@@ -291,6 +291,31 @@ impl Builder {
                     four_d: true,
                 }
             }
+            Op::DepthwiseConv2d {
+                multiplier,
+                kernel,
+                stride,
+                pad,
+            } => {
+                let x = self.nchw(c);
+                let oc = image_in.c as i64 * multiplier as i64;
+                // [out_c][kh][kw] is ONNX's [out_c][1][kh][kw] for group = in_c.
+                let w = self.init_f32(
+                    "weight",
+                    &[oc, 1, kernel[0] as i64, kernel[1] as i64],
+                    l.weights.clone(),
+                );
+                let b = self.init_f32("bias", &[oc], l.bias.clone());
+                let pads = [pad[0] as i64, pad[1] as i64, pad[2] as i64, pad[3] as i64];
+                let mut attrs = window_attrs(kernel, stride, pads);
+                attrs.push(attr_int("group", image_in.c as i64));
+                let y = self.node("Conv", &[&x, &w, &b], attrs);
+                Cursor {
+                    name: self.activation(y, l.act),
+                    shape: out,
+                    four_d: true,
+                }
+            }
             Op::ConvTranspose2d {
                 out_c,
                 kernel,

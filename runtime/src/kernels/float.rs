@@ -137,6 +137,50 @@ dispatch! {
 }
 
 #[inline(always)]
+fn depthwise2d_impl<W: Weight>(
+    x: &[f32],
+    w: &[W],
+    b: &[f32],
+    g: &Window,
+    act: Activation,
+    y: &mut [f32],
+) {
+    let (ih, iw, ic) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
+    let (oh, ow, oc) = (
+        g.output.h as usize,
+        g.output.w as usize,
+        g.output.c as usize,
+    );
+    let [kh, kw] = g.kernel;
+    let m = oc / ic.max(1);
+    for oy in 0..oh {
+        let (ky_lo, ky_hi, iy0) = conv_range(oy, g.stride[0], g.pad[0], kh, ih);
+        for ox in 0..ow {
+            let (kx_lo, kx_hi, ix0) = conv_range(ox, g.stride[1], g.pad[1], kw, iw);
+            let out = &mut y[(oy * ow + ox) * oc..][..oc];
+            for (o, yo) in out.iter_mut().enumerate() {
+                let ci = o / m;
+                let mut acc = b[o];
+                for (r, ky) in (ky_lo..ky_hi).enumerate() {
+                    let wrow = &w[(o * kh + ky) * kw..][kx_lo..kx_hi];
+                    let xrow = &x[((iy0 + r) * iw + ix0) * ic..];
+                    for (j, wv) in wrow.iter().enumerate() {
+                        acc += xrow[j * ic + ci] * wv.to_f32();
+                    }
+                }
+                *yo = act.apply(acc);
+            }
+        }
+    }
+}
+
+dispatch! {
+    /// Depthwise 2-D convolution, HWC activations, weights `[out_c][kh][kw]`; output channel
+    /// `o` reads input channel `o / (out_c / in_c)`.
+    pub fn depthwise2d [W: Weight] (x: &[f32], w: &[W], b: &[f32], g: &Window, act: Activation, y: &mut [f32]) => depthwise2d_impl [W]
+}
+
+#[inline(always)]
 fn conv_transpose2d_impl<W: Weight>(
     x: &[f32],
     w: &[W],

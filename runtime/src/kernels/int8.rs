@@ -186,6 +186,45 @@ dispatch! {
 }
 
 #[inline(always)]
+fn depthwise2d_impl(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) {
+    let (ih, iw, ic) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
+    let (oh, ow, oc) = (
+        g.output.h as usize,
+        g.output.w as usize,
+        g.output.c as usize,
+    );
+    let [kh, kw] = g.kernel;
+    let m = oc / ic.max(1);
+    let zp = q.input_zero_point;
+    for oy in 0..oh {
+        let (ky_lo, ky_hi, iy0) = conv_range(oy, g.stride[0], g.pad[0], kh, ih);
+        for ox in 0..ow {
+            let (kx_lo, kx_hi, ix0) = conv_range(ox, g.stride[1], g.pad[1], kw, iw);
+            let out = &mut y[(oy * ow + ox) * oc..][..oc];
+            for (o, yo) in out.iter_mut().enumerate() {
+                let ci = o / m;
+                let mut acc = q.bias[o];
+                for (r, ky) in (ky_lo..ky_hi).enumerate() {
+                    let wrow = &w[(o * kh + ky) * kw..][kx_lo..kx_hi];
+                    let xrow = &x[((iy0 + r) * iw + ix0) * ic..];
+                    for (j, &wv) in wrow.iter().enumerate() {
+                        let xv = xrow[j * ic + ci] as i32 - zp;
+                        acc = acc.wrapping_add(xv * wv as i32);
+                    }
+                }
+                *yo = q.finish(acc, o);
+            }
+        }
+    }
+}
+
+dispatch! {
+    /// Depthwise 2-D convolution (TFLite's DEPTHWISE_CONV_2D arithmetic), weights
+    /// `[out_c][kh][kw]`; padded positions contribute nothing (they hold the zero point).
+    pub fn depthwise2d [] (x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) => depthwise2d_impl []
+}
+
+#[inline(always)]
 fn conv_transpose2d_impl(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) {
     let (ih, iw, ic) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
     let (oh, ow, oc) = (

@@ -36,6 +36,15 @@ fn op_text(op: &Op) -> String {
         }
         Op::MaxPool2d { kernel, .. } => format!("MaxPool2d {}x{}", kernel[0], kernel[1]),
         Op::AvgPool2d { kernel, .. } => format!("AvgPool2d {}x{}", kernel[0], kernel[1]),
+        Op::DepthwiseConv2d {
+            multiplier,
+            kernel,
+            stride,
+            ..
+        } => format!(
+            "DepthwiseConv2d x{multiplier} {}x{} /{}",
+            kernel[0], kernel[1], stride[0]
+        ),
         Op::Upsample2d { factor } => format!("Upsample2d x{}", factor[0]),
         Op::Reshape { .. } => "Reshape".into(),
         Op::Activation => "Activation".into(),

@@ -380,7 +380,8 @@ impl Walk<'_, '_> {
                         format!("filter {:?} does not fit {ic} input channels", w.dims),
                     ));
                 }
-                let m = oc / ic;
+                let multiplier = u8::try_from(oc / ic)
+                    .map_err(|_| unsupported(index, code, "depth multiplier above 255"))?;
                 let (kernel, stride) = window(
                     index,
                     code,
@@ -388,25 +389,15 @@ impl Walk<'_, '_> {
                     [o.stride_h(), o.stride_w()],
                 )?;
                 let (dw, scales) = w.weights(3, oc)?;
-                let expanded = [oc, kh, kw, ic]
-                    .iter()
-                    .try_fold(1usize, |n, &d| n.checked_mul(d))
-                    .filter(|&n| n <= aedge_runtime::MAX_ELEMENTS)
-                    .ok_or_else(|| unsupported(index, code, "the filter is too large"))?;
-                // The runtime's convolution with zeros off the diagonal: output channel
-                // o = i·m + j reads input channel i only. Zeros add nothing to the integer
-                // accumulators, so the result is TFLite's depthwise result exactly.
-                let mut weights = vec![0i8; expanded];
+                // TFLite's [1][kh][kw][out_c] as the runtime's [out_c][kh][kw].
+                let mut weights = vec![0i8; dw.len()];
                 for o_c in 0..oc {
-                    for y in 0..kh {
-                        for x in 0..kw {
-                            weights[((o_c * kh + y) * kw + x) * ic + o_c / m] =
-                                dw[(y * kw + x) * oc + o_c];
-                        }
+                    for t in 0..kh * kw {
+                        weights[o_c * kh * kw + t] = dw[t * oc + o_c];
                     }
                 }
-                let op = Op::Conv2d {
-                    out_c: u16_of(index, code, oc, "channels")?,
+                let op = Op::DepthwiseConv2d {
+                    multiplier,
                     kernel,
                     stride,
                     pad: padding(o.padding(), self.shape, kernel, stride),
