@@ -1326,7 +1326,7 @@ fn chain_op(imp: &mut Importer, n: &NodeProto, all: &[NodeProto]) -> Result<(), 
                 (Some(min), Some(max)) if min.is_finite() && max.is_finite() && min <= max => {
                     imp.activation(n, Activation::Clip { min, max })
                 }
-                (Some(min), None) if min == 0.0 => imp.activation(n, Activation::Relu),
+                (Some(0.0), None) => imp.activation(n, Activation::Relu),
                 _ => Err(unsupported(
                     n,
                     "Clip needs finite constant bounds (or min 0 alone)",
