@@ -174,6 +174,15 @@ fn attr_i(n: &NodeProto, name: &str, default: i64) -> i64 {
     attr(n, name).map_or(default, |a| a.i)
 }
 
+/// A two-value ints attribute (strides, output_padding) of a 2-D op, or `default`.
+fn pair(n: &NodeProto, name: &str, default: [i64; 2]) -> Result<[i64; 2], ImportError> {
+    match attr_ints(n, name) {
+        None => Ok(default),
+        Some(v) => <[i64; 2]>::try_from(v.as_slice())
+            .map_err(|_| unsupported(n, format!("{name} must have two values (a 2-D op)"))),
+    }
+}
+
 fn attr_f(n: &NodeProto, name: &str, default: f32) -> f32 {
     attr(n, name).map_or(default, |a| a.f)
 }
@@ -614,20 +623,10 @@ impl Importer {
                 }
             }
         }
-        let bias = match n.input.get(2).filter(|x| !x.is_empty()) {
-            Some(_) => broadcast_bias(n, &self.need_const(n, 2)?, oc)?,
-            None => vec![0.0; oc],
-        };
-        let k = [
-            u8_of(n, kh as i64, "kernel")?,
-            u8_of(n, kw as i64, "kernel")?,
-        ];
-        let st = attr_ints(n, "strides").unwrap_or(vec![1, 1]);
-        let stride = [u8_of(n, st[0], "stride")?, u8_of(n, st[1], "stride")?];
-        let pads = self.pads(n, s, k, stride)?;
+        let (bias, k, stride, pads) = self.conv_params(n, s, oc, [kh, kw])?;
         let out_c = u16_of(n, oc, "channels")?;
         let layer = if transpose {
-            let op = attr_ints(n, "output_padding").unwrap_or(vec![0, 0]);
+            let op = pair(n, "output_padding", [0, 0])?;
             let full = |len: u16, s: u8, k: u8| (len as i64 - 1) * s as i64 + k as i64;
             let oh = full(s.h, stride[0], k[0]) - pads[0] as i64 - pads[2] as i64 + op[0];
             let ow = full(s.w, stride[1], k[1]) - pads[1] as i64 - pads[3] as i64 + op[1];
@@ -658,6 +657,29 @@ impl Importer {
         Ok(())
     }
 
+    /// The bias (input 2, or zeros), kernel, strides and paddings of a Conv or ConvTranspose.
+    #[allow(clippy::type_complexity)]
+    fn conv_params(
+        &self,
+        n: &NodeProto,
+        s: Shape,
+        oc: usize,
+        kernel: [usize; 2],
+    ) -> Result<(Vec<f32>, [u8; 2], [u8; 2], [u8; 4]), ImportError> {
+        let bias = match n.input.get(2).filter(|x| !x.is_empty()) {
+            Some(_) => broadcast_bias(n, &self.need_const(n, 2)?, oc)?,
+            None => vec![0.0; oc],
+        };
+        let k = [
+            u8_of(n, kernel[0] as i64, "kernel")?,
+            u8_of(n, kernel[1] as i64, "kernel")?,
+        ];
+        let st = pair(n, "strides", [1, 1])?;
+        let stride = [u8_of(n, st[0], "stride")?, u8_of(n, st[1], "stride")?];
+        let pads = self.pads(n, s, k, stride)?;
+        Ok((bias, k, stride, pads))
+    }
+
     /// A depthwise Conv (`group` = input channels): ONNX's `[out][1][kh][kw]` weights are the
     /// runtime's `[out][kh][kw]` as they are.
     fn depthwise(&mut self, n: &NodeProto, s: Shape) -> Result<(), ImportError> {
@@ -675,17 +697,7 @@ impl Importer {
                 "output channels are not a multiple (1..=255) of the input's",
             ));
         }
-        let bias = match n.input.get(2).filter(|x| !x.is_empty()) {
-            Some(_) => broadcast_bias(n, &self.need_const(n, 2)?, oc)?,
-            None => vec![0.0; oc],
-        };
-        let k = [
-            u8_of(n, kh as i64, "kernel")?,
-            u8_of(n, kw as i64, "kernel")?,
-        ];
-        let st = attr_ints(n, "strides").unwrap_or(vec![1, 1]);
-        let stride = [u8_of(n, st[0], "stride")?, u8_of(n, st[1], "stride")?];
-        let pads = self.pads(n, s, k, stride)?;
+        let (bias, k, stride, pads) = self.conv_params(n, s, oc, [kh, kw])?;
         let layer = Layer {
             op: Op::DepthwiseConv2d {
                 multiplier: (oc / ic) as u8,
@@ -755,7 +767,7 @@ impl Importer {
             return Err(unsupported(n, "expects a 2-D kernel_shape"));
         }
         let k = [u8_of(n, ks[0], "kernel")?, u8_of(n, ks[1], "kernel")?];
-        let st = attr_ints(n, "strides").unwrap_or(vec![1, 1]);
+        let st = pair(n, "strides", [1, 1])?;
         let stride = [u8_of(n, st[0], "stride")?, u8_of(n, st[1], "stride")?];
         let pad = self.pads(n, s, k, stride)?;
         let op = if average {
