@@ -1,6 +1,8 @@
 //! Writes the fuzzer's seed models and the `include_model!` doc-test model
-//! (`runtime/fuzz/seeds/*.aedge`): a tiny dense AE, a small conv AE and an LSTM AE, in every
-//! precision the runtime has, from the zoo's seeded weights. Run after a format change:
+//! (`runtime/fuzz/seeds/*.aedge`): a tiny dense AE, a small conv AE, an LSTM AE and one with
+//! the ops TFLite import brought (depthwise convolution, average pooling, clip), in every
+//! precision the runtime has, from the zoo's seeded weights, plus a per-tensor int8 dense
+//! model written through the int8 IR. Run after a format change:
 //! `cargo run -p aedge-runtime --example fuzz_seeds`.
 
 use aedge_runtime::calibrate::{ranges, RangeMethod};
@@ -52,6 +54,83 @@ fn conv() -> Graph {
     g
 }
 
+fn newer_ops() -> Graph {
+    let mut r = SplitMix(13);
+    let input = Shape::new(6, 6, 2);
+    let relu6 = Activation::Clip { min: 0.0, max: 6.0 };
+    let mut g = Graph::new("newer-ops", input);
+    g.push(Layer {
+        op: Op::DepthwiseConv2d {
+            multiplier: 2,
+            kernel: [3, 3],
+            stride: [1, 1],
+            pad: same_padding(input, [3, 3], [1, 1]),
+        },
+        act: relu6,
+        weights: r.glorot(36, 9, 9),
+        bias: r.vec(4, -0.05, 0.05),
+    });
+    g.push(Layer::op(Op::AvgPool2d {
+        kernel: [2, 2],
+        stride: [2, 2],
+        pad: [0; 4],
+    }));
+    g.encoder_layers = 2;
+    g.push(Layer::op(Op::Upsample2d { factor: [2, 2] }));
+    g.push(Layer::conv2d(
+        2,
+        [1, 1],
+        [1, 1],
+        [0; 4],
+        r.glorot(8, 4, 2),
+        r.vec(2, -0.05, 0.05),
+        Activation::Identity,
+    ));
+    g.push(Layer::activation(relu6));
+    g
+}
+
+/// Two dense layers with one requantization multiplier each (format 3's per-tensor blobs).
+fn per_tensor() -> Result<Vec<u8>, String> {
+    use aedge_runtime::qgraph::{QGraph, QLayer};
+    use aedge_runtime::{ErrorStats, Metric, Quant, ThresholdRule};
+    let mut r = SplitMix(17);
+    let q = Quant {
+        scale: 0.05,
+        zero_point: -10,
+    };
+    let layer = |k: usize, n: u16, r: &mut SplitMix| QLayer {
+        op: Op::Dense { units: n },
+        act: Activation::Relu,
+        weights: (0..k * n as usize)
+            .map(|_| (r.next_u64() % 255) as i8)
+            .collect(),
+        bias: (0..n)
+            .map(|_| (r.next_u64() % 2001) as i32 - 1000)
+            .collect(),
+        requant: vec![0.002; n as usize],
+        pre: q,
+        output: q,
+        lut: None,
+    };
+    let layers = vec![layer(16, 8, &mut r), layer(8, 16, &mut r)];
+    QGraph {
+        name: "per-tensor".into(),
+        input: Shape::vector(16),
+        input_quant: q,
+        preprocess_scale: vec![1.0],
+        preprocess_offset: vec![0.0],
+        encoder_layers: 1,
+        metric: Metric::Mse,
+        threshold: f32::INFINITY,
+        threshold_rule: ThresholdRule::Manual,
+        errors: ErrorStats::default(),
+        layers,
+    }
+    .to_aedge()
+    .map_err(|e| e.to_string())
+}
+
 fn write(dir: &Path, name: &str, g: &Graph, precisions: &[Precision]) -> Result<(), String> {
     let n = g.input.len();
     let mut r = SplitMix(3);
@@ -83,5 +162,11 @@ fn main() -> Result<(), String> {
         "lstm",
         &zoo::lstm_ae(5, 2, 3, 5),
         &[Precision::F32, Precision::Int8],
-    )
+    )?;
+    write(&dir, "newer-ops", &newer_ops(), &all)?;
+    let path = dir.join("per-tensor-int8.aedge");
+    let bytes = per_tensor()?;
+    aedge_runtime::fs::write_atomic(&path, &bytes).map_err(|e| e.to_string())?;
+    println!("{} ({} bytes)", path.display(), bytes.len());
+    Ok(())
 }

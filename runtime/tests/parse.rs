@@ -234,3 +234,19 @@ proptest! {
         let _ = parse_and_run(&bytes);
     }
 }
+
+/// The fuzzer's seed models (`runtime/fuzz/seeds`, written by `examples/fuzz_seeds.rs`) are
+/// valid: each parses and runs every entry point, so the fuzzer starts from real models of
+/// the current format.
+#[test]
+fn fuzz_seeds_are_valid_models() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(parse_and_run(&bytes), Ok(()), "{}", path.display());
+        n += 1;
+    }
+    assert!(n >= 12, "{n} seeds");
+}
