@@ -8,7 +8,7 @@ use crate::desc::{
 use crate::error::Error;
 use crate::fixed::quantize_multiplier;
 use crate::ir::{Graph, Layer};
-use crate::qgraph::{int8_weighted, QLayer};
+use crate::qgraph::{int8_weighted, plain_desc, table_desc, QLayer};
 use crate::run::Activations;
 use crate::writer::WeightsBuilder;
 use crate::{AlignedBytes, Model};
@@ -229,30 +229,11 @@ pub(crate) fn quantize(graph: &Graph, ranges: &Ranges) -> Result<Vec<u8>, Error>
             desc
         } else if l.op == Op::Activation {
             let out = fixed_output(l.act).unwrap_or_else(|| quant_for(r.out));
-            let lut = wb.i8s(&table(l.act, in_q, out))?;
-            let q = LayerQuant {
-                output: out,
-                pre: in_q,
-                multiplier: Default::default(),
-                shift: Default::default(),
-                lut,
-            };
+            let desc = table_desc(l.act, in_q, out, &table(l.act, in_q, out), &mut wb)?;
             in_q = out;
-            LayerDesc {
-                op: l.op,
-                act: l.act,
-                weights: Default::default(),
-                bias: Default::default(),
-                quant: Some(q),
-            }
+            desc
         } else {
-            LayerDesc {
-                op: l.op,
-                act: l.act,
-                weights: Default::default(),
-                bias: Default::default(),
-                quant: None,
-            }
+            plain_desc(l.op, l.act)
         };
         descs.push(desc);
     }

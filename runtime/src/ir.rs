@@ -210,12 +210,6 @@ impl Graph {
         input_quant: Quant,
         pre: Preprocess,
     ) -> Result<Meta<'_>, Error> {
-        let count = |n: usize, what| {
-            u16::try_from(n).map_err(|_| Error::InvalidGraph {
-                layer: u16::MAX,
-                reason: what,
-            })
-        };
         Ok(Meta {
             name: &self.name,
             precision,
@@ -232,10 +226,7 @@ impl Graph {
     }
 
     pub(crate) fn preprocess(&self, wb: &mut WeightsBuilder) -> Result<Preprocess, Error> {
-        Ok(Preprocess {
-            scale: wb.f32s(&self.preprocess_scale)?,
-            offset: wb.f32s(&self.preprocess_offset)?,
-        })
+        preprocess_blobs(&self.preprocess_scale, &self.preprocess_offset, wb)
     }
 
     /// Writes an `.aedge` file with f32 or f16 weights. For int8 use
@@ -270,4 +261,24 @@ impl Graph {
     pub fn to_aedge_int8(&self, ranges: &Ranges) -> Result<Vec<u8>, Error> {
         crate::calibrate::quantize(self, ranges)
     }
+}
+
+/// A count stored as `u16` in the metadata (layers, encoder layers).
+pub(crate) fn count(n: usize, what: &'static str) -> Result<u16, Error> {
+    u16::try_from(n).map_err(|_| Error::InvalidGraph {
+        layer: u16::MAX,
+        reason: what,
+    })
+}
+
+/// The preprocessing scale and offset written to the weights section.
+pub(crate) fn preprocess_blobs(
+    scale: &[f32],
+    offset: &[f32],
+    wb: &mut WeightsBuilder,
+) -> Result<Preprocess, Error> {
+    Ok(Preprocess {
+        scale: wb.f32s(scale)?,
+        offset: wb.f32s(offset)?,
+    })
 }

@@ -395,7 +395,8 @@ pub(crate) fn resolve<'a>(
             check_quant(q.pre)?;
             // One multiplier and shift per output channel, or (format 3, not for LSTMs) one
             // for all: per-tensor requantization.
-            let per_tensor = q.multiplier.len == 4 && !matches!(desc.op, Op::Lstm { .. });
+            let per_tensor = q.multiplier.len as usize == core::mem::size_of::<i32>()
+                && !matches!(desc.op, Op::Lstm { .. });
             let n = if per_tensor { 1 } else { requant };
             let multiplier = blob::<i32>(weights, q.multiplier, n)?;
             let shift = blob::<i32>(weights, q.shift, n)?;

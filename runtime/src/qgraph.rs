@@ -5,11 +5,12 @@
 //! int8 `.aedge` file.
 
 use crate::desc::{
-    Activation, ErrorStats, LayerDesc, LayerQuant, Meta, Metric, Op, Precision, Preprocess, Quant,
+    Activation, ErrorStats, LayerDesc, LayerQuant, Meta, Metric, Op, Precision, Quant,
     ThresholdRule,
 };
 use crate::error::Error;
 use crate::fixed::quantize_multiplier;
+use crate::ir::{count, preprocess_blobs};
 use crate::kernels::int8_dense;
 use crate::shape::Shape;
 use crate::writer::WeightsBuilder;
@@ -99,10 +100,7 @@ impl QGraph {
     /// Writes the int8 `.aedge` file.
     pub fn to_aedge(&self) -> Result<Vec<u8>, Error> {
         let mut wb = WeightsBuilder::default();
-        let pre = Preprocess {
-            scale: wb.f32s(&self.preprocess_scale)?,
-            offset: wb.f32s(&self.preprocess_offset)?,
-        };
+        let pre = preprocess_blobs(&self.preprocess_scale, &self.preprocess_offset, &mut wb)?;
         let mut in_q = self.input_quant;
         let mut descs = Vec::with_capacity(self.layers.len());
         for (i, l) in self.layers.iter().enumerate() {
@@ -119,42 +117,18 @@ impl QGraph {
                 let lut = l
                     .lut
                     .ok_or_else(|| invalid("an int8 activation needs a table"))?;
-                LayerDesc {
-                    op: l.op,
-                    act: l.act,
-                    weights: Default::default(),
-                    bias: Default::default(),
-                    quant: Some(LayerQuant {
-                        output: l.output,
-                        pre: in_q,
-                        multiplier: Default::default(),
-                        shift: Default::default(),
-                        lut: wb.i8s(&lut)?,
-                    }),
-                }
+                table_desc(l.act, in_q, l.output, &lut, &mut wb)?
             } else {
                 if l.output != in_q || l.lut.is_some() {
                     return Err(invalid(
                         "pooling, reshape and upsampling keep their input's quantization",
                     ));
                 }
-                LayerDesc {
-                    op: l.op,
-                    act: Activation::Identity,
-                    weights: Default::default(),
-                    bias: Default::default(),
-                    quant: None,
-                }
+                plain_desc(l.op, Activation::Identity)
             };
             in_q = l.output;
             descs.push(desc);
         }
-        let count = |n: usize, what| {
-            u16::try_from(n).map_err(|_| Error::InvalidGraph {
-                layer: u16::MAX,
-                reason: what,
-            })
-        };
         let meta = Meta {
             name: &self.name,
             precision: Precision::Int8,
@@ -169,6 +143,40 @@ impl QGraph {
             layer_count: count(self.layers.len(), "too many layers")?,
         };
         wb.finish(&meta, &descs)
+    }
+}
+
+/// The record of a stand-alone int8 activation: `lut` maps codes of `from` to codes of `to`.
+pub(crate) fn table_desc(
+    act: Activation,
+    from: Quant,
+    to: Quant,
+    lut: &[i8; 256],
+    wb: &mut WeightsBuilder,
+) -> Result<LayerDesc, Error> {
+    Ok(LayerDesc {
+        op: Op::Activation,
+        act,
+        weights: Default::default(),
+        bias: Default::default(),
+        quant: Some(LayerQuant {
+            output: to,
+            pre: from,
+            multiplier: Default::default(),
+            shift: Default::default(),
+            lut: wb.i8s(lut)?,
+        }),
+    })
+}
+
+/// The record of a layer without parameters (pooling, reshape, upsampling, repeat).
+pub(crate) fn plain_desc(op: Op, act: Activation) -> LayerDesc {
+    LayerDesc {
+        op,
+        act,
+        weights: Default::default(),
+        bias: Default::default(),
+        quant: None,
     }
 }
 

@@ -104,12 +104,7 @@ fn conv2d_impl<W: Weight>(
     act: Activation,
     y: &mut [f32],
 ) {
-    let (ih, iw, ic) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
-    let (oh, ow, oc) = (
-        g.output.h as usize,
-        g.output.w as usize,
-        g.output.c as usize,
-    );
+    let ([ih, iw, ic], [oh, ow, oc]) = g.sizes();
     let [kh, kw] = g.kernel;
     for oy in 0..oh {
         let (ky_lo, ky_hi, iy0) = conv_range(oy, g.stride[0], g.pad[0], kh, ih);
@@ -145,12 +140,7 @@ fn depthwise2d_impl<W: Weight>(
     act: Activation,
     y: &mut [f32],
 ) {
-    let (ih, iw, ic) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
-    let (oh, ow, oc) = (
-        g.output.h as usize,
-        g.output.w as usize,
-        g.output.c as usize,
-    );
+    let ([ih, iw, ic], [oh, ow, oc]) = g.sizes();
     let [kh, kw] = g.kernel;
     let m = oc / ic.max(1);
     for oy in 0..oh {
@@ -189,12 +179,7 @@ fn conv_transpose2d_impl<W: Weight>(
     act: Activation,
     y: &mut [f32],
 ) {
-    let (ih, iw, ic) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
-    let (oh, ow, oc) = (
-        g.output.h as usize,
-        g.output.w as usize,
-        g.output.c as usize,
-    );
+    let ([ih, iw, ic], [oh, ow, oc]) = g.sizes();
     let [kh, kw] = g.kernel;
     for oy in 0..oh {
         for ox in 0..ow {

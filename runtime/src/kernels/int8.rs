@@ -153,12 +153,7 @@ pub fn dot_generic(x: &[i8], w: &[i8], zero_point: i32) -> i32 {
 
 #[inline(always)]
 fn conv2d_impl(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) {
-    let (ih, iw, ic) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
-    let (oh, ow, oc) = (
-        g.output.h as usize,
-        g.output.w as usize,
-        g.output.c as usize,
-    );
+    let ([ih, iw, ic], [oh, ow, oc]) = g.sizes();
     let [kh, kw] = g.kernel;
     for oy in 0..oh {
         let (ky_lo, ky_hi, iy0) = conv_range(oy, g.stride[0], g.pad[0], kh, ih);
@@ -187,12 +182,7 @@ dispatch! {
 
 #[inline(always)]
 fn depthwise2d_impl(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) {
-    let (ih, iw, ic) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
-    let (oh, ow, oc) = (
-        g.output.h as usize,
-        g.output.w as usize,
-        g.output.c as usize,
-    );
+    let ([ih, iw, ic], [oh, ow, oc]) = g.sizes();
     let [kh, kw] = g.kernel;
     let m = oc / ic.max(1);
     let zp = q.input_zero_point;
@@ -226,12 +216,7 @@ dispatch! {
 
 #[inline(always)]
 fn conv_transpose2d_impl(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) {
-    let (ih, iw, ic) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
-    let (oh, ow, oc) = (
-        g.output.h as usize,
-        g.output.w as usize,
-        g.output.c as usize,
-    );
+    let ([ih, iw, ic], [oh, ow, oc]) = g.sizes();
     let [kh, kw] = g.kernel;
     for oy in 0..oh {
         for ox in 0..ow {

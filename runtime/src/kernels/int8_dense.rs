@@ -592,31 +592,29 @@ mod dsp {
         );
         if q.multiplier.len() == 1 {
             let r = -q.shift[0];
-            {
-                let mut args = PtArgs {
-                    x: x.as_ptr(),
-                    // SAFETY: one past the end of `x`.
-                    x_end: unsafe { x.as_ptr().add(x.len()) },
-                    w: w.as_ptr(),
-                    y: y.as_mut_ptr(),
-                    bias: q.bias.as_ptr(),
-                    blocks: blocks as u32,
-                    multiplier: q.multiplier[0],
-                    right_shift: r,
-                    nudge: (1 << (r - 1)) + (q.output_zero_point << r),
-                    min: q.min,
-                };
-                // SAFETY: as below; in addition the model parser checked |bias| < 2^29 for
-                // per-tensor layers and k < 2^14 here, so the SMMULR shortcut is exact.
-                unsafe {
-                    if q.min <= -128 {
-                        aedge_dense4x8_pt_noclamp(&mut args)
-                    } else {
-                        aedge_dense4x8_pt(&mut args)
-                    }
+            let mut args = PtArgs {
+                x: x.as_ptr(),
+                // SAFETY: one past the end of `x`.
+                x_end: unsafe { x.as_ptr().add(x.len()) },
+                w: w.as_ptr(),
+                y: y.as_mut_ptr(),
+                bias: q.bias.as_ptr(),
+                blocks: blocks as u32,
+                multiplier: q.multiplier[0],
+                right_shift: r,
+                nudge: (1 << (r - 1)) + (q.output_zero_point << r),
+                min: q.min,
+            };
+            // SAFETY: as below; in addition the model parser checked |bias| < 2^29 for
+            // per-tensor layers and k < 2^14 here, so the SMMULR shortcut is exact.
+            unsafe {
+                if q.min <= -128 {
+                    aedge_dense4x8_pt_noclamp(&mut args)
+                } else {
+                    aedge_dense4x8_pt(&mut args)
                 }
-                return;
             }
+            return;
         }
         let mut args = LayerArgs {
             x: x.as_ptr(),

@@ -59,6 +59,15 @@ pub struct Window {
     pub pad: [usize; 2],
 }
 
+impl Window {
+    /// Input and output height, width and channels as `usize`.
+    #[inline(always)]
+    pub fn sizes(&self) -> ([usize; 3], [usize; 3]) {
+        let d = |s: crate::shape::Shape| [s.h as usize, s.w as usize, s.c as usize];
+        (d(self.input), d(self.output))
+    }
+}
+
 /// Valid kernel offsets `k` for output position `o` of a convolution-like window:
 /// input index `o * stride + k - pad` must lie in `0..n`. Returns `(k_lo, k_hi, first_input)`.
 #[inline]

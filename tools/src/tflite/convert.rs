@@ -182,6 +182,32 @@ fn bottleneck(input: Shape, layers: &[QLayer]) -> Result<usize, Error> {
     Ok(best.1)
 }
 
+/// What a weighted TFLite operator becomes, before its output quantization is applied.
+struct Weighted {
+    op: Op,
+    /// Natural layout of `op`.
+    weights: Vec<i8>,
+    /// One per output channel.
+    scales: Vec<f32>,
+    /// Multipliers from double(input)·double(filter) (per-channel and convolution paths in
+    /// TFLM) instead of the f32 product (per-tensor FULLY_CONNECTED).
+    double: bool,
+    /// Bias tensor index, if any.
+    bias: Option<i32>,
+    act: fb::ActivationFunctionType,
+}
+
+fn no_dilation(index: usize, code: fb::BuiltinOperator, h: i32, w: i32) -> Result<(), Error> {
+    if h != 1 || w != 1 {
+        return Err(unsupported(
+            index,
+            code,
+            "dilated convolutions do not import",
+        ));
+    }
+    Ok(())
+}
+
 /// The clamp TFLite applies for a fused activation, in the output's int8 domain, and how the
 /// runtime expresses it.
 enum Fused {
@@ -302,38 +328,24 @@ impl Walk<'_, '_> {
                 // TFLM: per-channel scales in double; a single scale as the f32 product of
                 // the input and filter scales (GetQuantizedConvolutionMultipler).
                 let per_channel = w.scales.len() > 1;
-                self.weighted(
-                    index,
-                    code,
-                    Op::Dense { units: units16 },
+                let spec = Weighted {
+                    op: Op::Dense { units: units16 },
                     weights,
-                    &scales,
-                    per_channel,
-                    ins.get(2).copied(),
-                    o.fused_activation_function(),
-                    &out_t,
-                )
+                    scales,
+                    double: per_channel,
+                    bias: ins.get(2).copied(),
+                    act: o.fused_activation_function(),
+                };
+                self.weighted(index, code, spec, &out_t)
             }
             B::CONV_2D => {
                 let o = op
                     .builtin_options_as_conv_2_doptions()
                     .ok_or_else(missing)?;
-                if o.dilation_h_factor() != 1 || o.dilation_w_factor() != 1 {
-                    return Err(unsupported(
-                        index,
-                        code,
-                        "dilated convolutions do not import",
-                    ));
-                }
+                no_dilation(index, code, o.dilation_h_factor(), o.dilation_w_factor())?;
                 let w = self.file.tensor(operand(ins, 1, index, code)?)?;
                 let [oc, kh, kw, ic] = dims4(&w, index, code)?;
-                if ic != self.shape.c as usize {
-                    return Err(unsupported(
-                        index,
-                        code,
-                        format!("filter has {ic} input channels, the input {}", self.shape.c),
-                    ));
-                }
+                self.input_channels(index, code, ic)?;
                 let (kernel, stride) = window(
                     index,
                     code,
@@ -347,29 +359,21 @@ impl Walk<'_, '_> {
                     stride,
                     pad: padding(o.padding(), self.shape, kernel, stride),
                 };
-                self.weighted(
-                    index,
-                    code,
+                let spec = Weighted {
                     op,
                     weights,
-                    &scales,
-                    true,
-                    ins.get(2).copied(),
-                    o.fused_activation_function(),
-                    &out_t,
-                )
+                    scales,
+                    double: true,
+                    bias: ins.get(2).copied(),
+                    act: o.fused_activation_function(),
+                };
+                self.weighted(index, code, spec, &out_t)
             }
             B::DEPTHWISE_CONV_2D => {
                 let o = op
                     .builtin_options_as_depthwise_conv_2_doptions()
                     .ok_or_else(missing)?;
-                if o.dilation_h_factor() != 1 || o.dilation_w_factor() != 1 {
-                    return Err(unsupported(
-                        index,
-                        code,
-                        "dilated convolutions do not import",
-                    ));
-                }
+                no_dilation(index, code, o.dilation_h_factor(), o.dilation_w_factor())?;
                 let w = self.file.tensor(operand(ins, 1, index, code)?)?;
                 let [one, kh, kw, oc] = dims4(&w, index, code)?;
                 let ic = self.shape.c as usize;
@@ -402,17 +406,15 @@ impl Walk<'_, '_> {
                     stride,
                     pad: padding(o.padding(), self.shape, kernel, stride),
                 };
-                self.weighted(
-                    index,
-                    code,
+                let spec = Weighted {
                     op,
                     weights,
-                    &scales,
-                    true,
-                    ins.get(2).copied(),
-                    o.fused_activation_function(),
-                    &out_t,
-                )
+                    scales,
+                    double: true,
+                    bias: ins.get(2).copied(),
+                    act: o.fused_activation_function(),
+                };
+                self.weighted(index, code, spec, &out_t)
             }
             B::TRANSPOSE_CONV => {
                 let o = op
@@ -420,13 +422,7 @@ impl Walk<'_, '_> {
                     .ok_or_else(missing)?;
                 let w = self.file.tensor(operand(ins, 1, index, code)?)?;
                 let [oc, kh, kw, ic] = dims4(&w, index, code)?;
-                if ic != self.shape.c as usize {
-                    return Err(unsupported(
-                        index,
-                        code,
-                        format!("filter has {ic} input channels, the input {}", self.shape.c),
-                    ));
-                }
+                self.input_channels(index, code, ic)?;
                 let out_shape = out_t.shape()?;
                 let (kernel, stride) = window(
                     index,
@@ -459,17 +455,15 @@ impl Walk<'_, '_> {
                     out: [out_shape.h, out_shape.w],
                 };
                 let bias = ins.get(3).copied();
-                self.weighted(
-                    index,
-                    code,
+                let spec = Weighted {
                     op,
                     weights,
-                    &scales,
-                    true,
+                    scales,
+                    double: true,
                     bias,
-                    o.fused_activation_function(),
-                    &out_t,
-                )
+                    act: o.fused_activation_function(),
+                };
+                self.weighted(index, code, spec, &out_t)
             }
             B::MAX_POOL_2D | B::AVERAGE_POOL_2D => {
                 let o = op
@@ -625,19 +619,21 @@ impl Walk<'_, '_> {
     }
 
     /// A dense, convolution or transposed-convolution layer.
-    #[allow(clippy::too_many_arguments)]
     fn weighted(
         &mut self,
         index: usize,
         code: fb::BuiltinOperator,
-        op: Op,
-        weights: Vec<i8>,
-        scales: &[f32],
-        per_channel_double: bool,
-        bias: Option<i32>,
-        act: fb::ActivationFunctionType,
+        spec: Weighted,
         out_t: &Tensor,
     ) -> Result<(), Error> {
+        let Weighted {
+            op,
+            weights,
+            scales,
+            double: per_channel_double,
+            bias,
+            act,
+        } = spec;
         let out = out_t.quant()?;
         let oc = scales.len();
         let bias = match bias.filter(|&b| b >= 0) {
@@ -722,6 +718,23 @@ impl Walk<'_, '_> {
         self.shape = shape;
         self.current = out_t.index as i32;
         self.layers.push(l);
+        Ok(())
+    }
+
+    /// A filter's input channels must be the current tensor's.
+    fn input_channels(
+        &self,
+        index: usize,
+        code: fb::BuiltinOperator,
+        ic: usize,
+    ) -> Result<(), Error> {
+        if ic != self.shape.c as usize {
+            return Err(unsupported(
+                index,
+                code,
+                format!("filter has {ic} input channels, the input {}", self.shape.c),
+            ));
+        }
         Ok(())
     }
 
