@@ -248,7 +248,7 @@ fn quantize_weighted(
     wb: &mut WeightsBuilder,
 ) -> Result<LayerDesc, Error> {
     let oc = l.bias.len();
-    if oc == 0 || l.weights.len() % oc != 0 {
+    if oc == 0 || !l.weights.len().is_multiple_of(oc) {
         return Err(Error::Unsupported(
             "weights do not divide into output channels",
         ));
@@ -302,7 +302,10 @@ fn quantize_lstm(
     wb: &mut WeightsBuilder,
 ) -> Result<LayerDesc, Error> {
     let rows = 4 * units;
-    if l.bias.len() != rows || l.weights.len() % rows != 0 || l.weights.len() / rows < units {
+    if l.bias.len() != rows
+        || !l.weights.len().is_multiple_of(rows)
+        || l.weights.len() / rows < units
+    {
         return Err(Error::Unsupported(
             "LSTM weights do not match 4 gates of `units` rows",
         ));

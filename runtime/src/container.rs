@@ -115,7 +115,7 @@ pub(crate) fn open(bytes: &[u8]) -> Result<Sections<'_>, Error> {
     let graph_end = HEADER_LEN
         .checked_add(graph_len)
         .ok_or(Error::Malformed("graph length overflows"))?;
-    if graph_end > weights_off || weights_off % WEIGHTS_ALIGN != 0 {
+    if graph_end > weights_off || !weights_off.is_multiple_of(WEIGHTS_ALIGN) {
         return Err(Error::Malformed(
             "weights section overlaps the graph or is unaligned",
         ));

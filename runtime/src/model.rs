@@ -65,7 +65,7 @@ impl<'a> Model<'a> {
             return Err(Error::Unsupported("big-endian targets"));
         }
         let sections = container::open(bytes)?;
-        if (sections.weights.as_ptr() as usize) % container::WEIGHTS_ALIGN != 0 {
+        if !(sections.weights.as_ptr() as usize).is_multiple_of(container::WEIGHTS_ALIGN) {
             return Err(Error::Misaligned {
                 what: "model bytes",
                 align: container::WEIGHTS_ALIGN,

@@ -183,7 +183,7 @@ pub(crate) fn plain_desc(op: Op, act: Activation) -> LayerDesc {
 /// The record of a dense, convolution or transposed-convolution layer with int8 weights.
 fn weighted(l: &QLayer, in_q: Quant, wb: &mut WeightsBuilder) -> Result<LayerDesc, &'static str> {
     let oc = l.bias.len();
-    if oc == 0 || l.requant.len() != oc || l.weights.len() % oc != 0 {
+    if oc == 0 || l.requant.len() != oc || !l.weights.len().is_multiple_of(oc) {
         return Err("bias, scales and weights disagree on the number of output channels");
     }
     if l.act.needs_lut() != l.lut.is_some() {

@@ -78,7 +78,7 @@ impl<'a> Model<'a> {
                 got: arena.len(),
             });
         }
-        if (arena.as_ptr() as usize) % ARENA_ALIGN != 0 {
+        if !(arena.as_ptr() as usize).is_multiple_of(ARENA_ALIGN) {
             return Err(Error::Misaligned {
                 what: "arena",
                 align: ARENA_ALIGN,

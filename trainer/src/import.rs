@@ -507,7 +507,7 @@ impl Importer {
         let seq = Shape::new(u16_of(n, rows, "rows")?, 1, u16_of(n, k, "features")?);
         let pos0: Vec<u32> = (0..rows).map(|r| v.map[r * k]).collect();
         let contiguous = (0..rows).all(|r| (0..k).all(|i| v.map[r * k + i] == pos0[r] + i as u32))
-            && pos0.iter().all(|&p| p as usize % k == 0);
+            && pos0.iter().all(|&p| (p as usize).is_multiple_of(k));
         if !contiguous {
             return Err(unsupported(
                 n,

@@ -115,124 +115,8 @@ fn block_main(x: &[i8], w: &[i8], acc: &mut [i32; ROWS]) {
 }
 
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
-mod x86 {
-    use super::{CHUNK, ROWS};
-    use core::arch::x86_64::*;
-
-    /// The main part of one block with AVX2: per chunk the 8 inputs are widened to i16 and
-    /// broadcast to both 128-bit lanes, the 32 weights (4 rows × 8) widened to two vectors of
-    /// 16 i16, and `vpmaddwd` forms exact i32 pair sums (|x·w| ≤ 2^14, no saturation). Same
-    /// integer sums as the portable loop.
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn block(x: &[i8], w: &[i8], acc: &mut [i32; ROWS]) {
-        let chunks = x.len() / CHUNK;
-        assert!(w.len() >= chunks * ROWS * CHUNK);
-        let mut a01 = _mm256_setzero_si256();
-        let mut a23 = _mm256_setzero_si256();
-        for c in 0..chunks {
-            // SAFETY: 8 bytes of x and 32 of w at this chunk are in bounds (asserted above);
-            // unaligned loads.
-            let (xv, w01, w23) = unsafe {
-                let xp = x.as_ptr().add(c * CHUNK) as *const __m128i;
-                let wp = w.as_ptr().add(c * ROWS * CHUNK) as *const __m128i;
-                (
-                    _mm_loadl_epi64(xp),
-                    _mm_loadu_si128(wp),
-                    _mm_loadu_si128(wp.add(1)),
-                )
-            };
-            let x16 = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(xv));
-            a01 = _mm256_add_epi32(a01, _mm256_madd_epi16(_mm256_cvtepi8_epi16(w01), x16));
-            a23 = _mm256_add_epi32(a23, _mm256_madd_epi16(_mm256_cvtepi8_epi16(w23), x16));
-        }
-        // Lanes 0-3 of a01 are row 0's partial sums, 4-7 row 1's; likewise a23.
-        let h = _mm256_hadd_epi32(a01, a23); // r0 r0 r2 r2 | r1 r1 r3 r3
-        let h = _mm256_hadd_epi32(h, h); // r0 r2 r0 r2 | r1 r3 r1 r3
-        let lo = _mm256_castsi256_si128(h);
-        let hi = _mm256_extracti128_si256(h, 1);
-        let sums = [
-            _mm_cvtsi128_si32(lo),
-            _mm_cvtsi128_si32(hi),
-            _mm_extract_epi32(lo, 1),
-            _mm_extract_epi32(hi, 1),
-        ];
-        for (a, s) in acc.iter_mut().zip(sums) {
-            *a = a.wrapping_add(s);
-        }
-    }
-
-    /// `Requant::finish` on eight accumulators at once, exactly: the rounding doubling high
-    /// multiply as 64-bit products of the even and the odd lanes, the rounding right shift as
-    /// in `fixed::rounding_divide_by_pot`, then zero point, clamp and table. Returns false
-    /// (and writes nothing) if a multiplier is negative, where only the scalar code handles
-    /// TFLite's saturation case; parsed models never have one.
-    #[target_feature(enable = "avx2")]
-    pub unsafe fn requant8(
-        acc: &[i32; 8],
-        m: &[i32],
-        sh: &[i32],
-        q: &super::Requant,
-        y: &mut [i8],
-    ) -> bool {
-        assert!(m.len() == 8 && sh.len() == 8 && y.len() == 8);
-        // SAFETY: unaligned 32-byte loads of three 8-element i32 arrays.
-        let (a, mv, sv) = unsafe {
-            (
-                _mm256_loadu_si256(acc.as_ptr() as *const __m256i),
-                _mm256_loadu_si256(m.as_ptr() as *const __m256i),
-                _mm256_loadu_si256(sh.as_ptr() as *const __m256i),
-            )
-        };
-        if _mm256_movemask_ps(_mm256_castsi256_ps(mv)) != 0 {
-            return false;
-        }
-        let zero = _mm256_setzero_si256();
-        let one = _mm256_set1_epi32(1);
-        let left = _mm256_max_epi32(sv, zero);
-        let right = _mm256_max_epi32(_mm256_sub_epi32(zero, sv), zero);
-        let a = _mm256_sllv_epi32(a, left);
-        let nudge = _mm256_set1_epi64x(1 << 30);
-        let even = _mm256_add_epi64(_mm256_mul_epi32(a, mv), nudge);
-        let odd = _mm256_add_epi64(
-            _mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(mv, 32)),
-            nudge,
-        );
-        // Bits 31..62 of each product: low half for even lanes, high half for odd ones.
-        let v = _mm256_blend_epi32(
-            _mm256_srli_epi64(even, 31),
-            _mm256_slli_epi64(odd, 1),
-            0b1010_1010,
-        );
-        // v > i32::MIN here (multipliers are non-negative), so v + (v >> 31) cannot overflow.
-        let t = _mm256_srav_epi32(
-            _mm256_add_epi32(v, _mm256_srai_epi32(v, 31)),
-            _mm256_sub_epi32(right, one),
-        );
-        let rounded = _mm256_add_epi32(_mm256_srai_epi32(t, 1), _mm256_and_si256(t, one));
-        let v = _mm256_blendv_epi8(rounded, v, _mm256_cmpeq_epi32(right, zero));
-        // Clamping to ±2^30 first keeps the zero-point add from overflowing and does not
-        // change the final clamp to [min, 127].
-        let v = _mm256_min_epi32(
-            _mm256_max_epi32(v, _mm256_set1_epi32(-(1 << 30))),
-            _mm256_set1_epi32(1 << 30),
-        );
-        let v = _mm256_add_epi32(v, _mm256_set1_epi32(q.output_zero_point));
-        let v = _mm256_min_epi32(
-            _mm256_max_epi32(v, _mm256_set1_epi32(q.min)),
-            _mm256_set1_epi32(127),
-        );
-        let mut out = [0i32; 8];
-        // SAFETY: a 32-byte unaligned store into an 8-element i32 array.
-        unsafe { _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, v) };
-        for (d, v) in y.iter_mut().zip(out) {
-            *d = match q.lut {
-                Some(t) => t[(v as u8 ^ 0x80) as usize],
-                None => v as i8,
-            };
-        }
-        true
-    }
-}
+#[path = "int8_dense_x86.rs"]
+mod x86;
 
 /// Adds the `k % CHUNK` trailing inputs of one block (stored row after row).
 #[inline(never)]
@@ -298,6 +182,9 @@ fn dense_impl(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) {
         acc
     };
     let blocks = full / ROWS;
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    let mut b = x86::dense_vnni(x, wb, q, yb) / ROWS;
+    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
     let mut b = 0;
     while b < blocks {
         let o = b * ROWS;
@@ -581,7 +468,7 @@ mod dsp {
         let blocks = y.len() / ROWS;
         assert!(
             !x.is_empty()
-                && x.len() % CHUNK == 0
+                && x.len().is_multiple_of(CHUNK)
                 && blocks > 0
                 && y.len() == blocks * ROWS
                 && w.len() == y.len() * x.len()
@@ -645,7 +532,7 @@ mod dsp {
     /// Whether the assembly kernel may run: word-aligned inputs and weights (for LDRD).
     #[inline]
     pub fn usable(x: &[i8], w: &[i8]) -> bool {
-        (x.as_ptr() as usize | w.as_ptr() as usize) % 4 == 0
+        (x.as_ptr() as usize | w.as_ptr() as usize).is_multiple_of(4)
     }
 
     /// Whether [`layer`] takes these requantization parameters: per channel, or per tensor
@@ -664,7 +551,7 @@ mod dsp {
     /// `w.len() == ROWS * x.len()`.
     #[inline]
     pub fn block(x: &[i8], w: &[i8], acc: &mut [i32; ROWS]) {
-        debug_assert!(x.len() % CHUNK == 0 && !x.is_empty() && w.len() == ROWS * x.len());
+        debug_assert!(x.len().is_multiple_of(CHUNK) && !x.is_empty() && w.len() == ROWS * x.len());
         // SAFETY: the loop reads x[..x.len()] in steps of 8 until it reaches `end` (x.len() is
         // a non-zero multiple of 8) and exactly 4 · x.len() weights, which `w` holds; both are
         // word-aligned (checked by `usable`); it writes the 4 accumulators and restores every

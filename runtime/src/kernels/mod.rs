@@ -16,7 +16,38 @@ use crate::shape::Shape;
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 #[inline]
 pub(crate) fn avx2() -> bool {
-    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    isa::allows(isa::AVX2)
+        && std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+}
+
+/// The x86-64 instruction-set levels the kernels pick from at run time, and a cap on them so
+/// tests can check every path gives the same bits on one machine (and benchmarks can
+/// compare them).
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[doc(hidden)]
+pub mod isa {
+    use core::sync::atomic::{AtomicU8, Ordering};
+
+    /// Plain x86-64 (SSE2).
+    pub const PORTABLE: u8 = 0;
+    /// AVX2 and FMA.
+    pub const AVX2: u8 = 1;
+    /// AVX-VNNI or AVX-512 VNNI (int8 dot products).
+    pub const VNNI: u8 = 2;
+
+    static CAP: AtomicU8 = AtomicU8::new(u8::MAX);
+
+    /// Caps the levels the kernels may use (process-wide); `u8::MAX` lifts the cap.
+    pub fn cap(level: u8) {
+        CAP.store(level, Ordering::Relaxed);
+    }
+
+    /// Whether `level` is allowed by the cap (the CPU must still be checked).
+    #[inline]
+    pub(crate) fn allows(level: u8) -> bool {
+        CAP.load(Ordering::Relaxed) >= level
+    }
 }
 
 /// Defines `$name` as a run-time dispatch between an AVX2 + FMA build of `$imp` and the

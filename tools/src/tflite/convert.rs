@@ -509,7 +509,7 @@ impl Walk<'_, '_> {
                 self.same_quant(index, code, &out_t)?;
                 let out_shape = out_t.shape()?;
                 let f = |i: u16, o_len: u16| -> Option<u8> {
-                    let f = (o_len % i == 0).then(|| o_len / i)?;
+                    let f = o_len.is_multiple_of(i).then(|| o_len / i)?;
                     // TFLite's index mapping, evaluated as it does in f32; it must be the
                     // runtime's o / f for every output row / column.
                     let scale = if o.align_corners() && o_len > 1 {

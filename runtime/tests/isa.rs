@@ -1,0 +1,124 @@
+//! Every x86-64 code path of the int8 kernels gives the same bits as TFLite's arithmetic.
+//! The kernels pick AVX2 or VNNI at run time; here the level is capped so that each path this
+//! CPU has runs on the same cases. (Its own test binary: the cap is process-wide.)
+
+#![cfg(target_arch = "x86_64")]
+
+mod common;
+
+use aedge_runtime::fixed::{multiply_by_quantized_multiplier, quantize_multiplier};
+use aedge_runtime::kernels::{int8, int8_dense, isa};
+use common::Rng;
+
+/// One random dense layer: row-major weights, and its expected outputs.
+struct Case {
+    n: usize,
+    k: usize,
+    x: Vec<i8>,
+    packed: Vec<i8>,
+    folded: Vec<i32>,
+    mult: Vec<i32>,
+    shift: Vec<i32>,
+    zp_in: i32,
+    zp_out: i32,
+    min: i32,
+    lut: Option<[i8; 256]>,
+    want: Vec<i8>,
+}
+
+fn case(r: &mut Rng, n: usize, k: usize) -> Case {
+    let x: Vec<i8> = (0..k).map(|_| r.next_u64() as i8).collect();
+    let w: Vec<i8> = (0..n * k)
+        .map(|_| ((r.next_u64() % 255) as i8).max(-127))
+        .collect();
+    let b: Vec<i32> = (0..n)
+        .map(|_| (r.next_u64() % 200_001) as i32 - 100_000)
+        .collect();
+    // Per-tensor (one multiplier) in a third of the cases, as in imported TFLite models.
+    let channels = if r.next_u64().is_multiple_of(3) { 1 } else { n };
+    let (mult, shift): (Vec<i32>, Vec<i32>) = (0..channels)
+        .map(|_| quantize_multiplier(r.uniform(1e-4, 3.0) as f64))
+        .unzip();
+    let zp_in = (r.next_u64() % 256) as i32 - 128;
+    let zp_out = (r.next_u64() % 256) as i32 - 128;
+    let min = if r.next_u64().is_multiple_of(2) {
+        zp_out.max(-128)
+    } else {
+        -128
+    };
+    let lut = r
+        .next_u64()
+        .is_multiple_of(2)
+        .then(|| core::array::from_fn(|i| (i as u8 ^ 0x5a) as i8));
+    let mut packed = vec![0i8; w.len()];
+    int8_dense::pack(&w, n, k, &mut packed);
+    let mut folded = b.clone();
+    int8_dense::fold_zero_point(&w, k, zp_in, &mut folded);
+    let want = (0..n)
+        .map(|o| {
+            let acc = (0..k).fold(b[o], |a, i| {
+                a.wrapping_add((x[i] as i32 - zp_in) * w[o * k + i] as i32)
+            });
+            let c = if channels == 1 { 0 } else { o };
+            let v = multiply_by_quantized_multiplier(acc, mult[c], shift[c])
+                .saturating_add(zp_out)
+                .clamp(min, 127);
+            match &lut {
+                Some(t) => t[(v + 128) as usize],
+                None => v as i8,
+            }
+        })
+        .collect();
+    Case {
+        n,
+        k,
+        x,
+        packed,
+        folded,
+        mult,
+        shift,
+        zp_in,
+        zp_out,
+        min,
+        lut,
+        want,
+    }
+}
+
+fn run(c: &Case) -> Vec<i8> {
+    let q = int8::Requant {
+        input_zero_point: c.zp_in,
+        bias: &c.folded,
+        multiplier: &c.mult,
+        shift: &c.shift,
+        output_zero_point: c.zp_out,
+        min: c.min,
+        lut: c.lut.as_ref(),
+    };
+    let mut y = vec![0i8; c.n];
+    int8_dense::dense(&c.x, &c.packed, &q, &mut y);
+    y
+}
+
+#[test]
+fn every_x86_level_gives_tflite_bits() {
+    let mut r = Rng(0x15a);
+    let mut cases = Vec::new();
+    // Both autoencoder layers of the seed model, the MLPerf AD shapes, and small odd ones
+    // (every tail length, row counts around the 8-row pairs).
+    for (n, k) in [(36, 784), (784, 36), (128, 640), (8, 128), (640, 128)] {
+        cases.push(case(&mut r, n, k));
+    }
+    for _ in 0..400 {
+        let n = 1 + (r.next_u64() % 40) as usize;
+        let k = 1 + (r.next_u64() % 100) as usize;
+        cases.push(case(&mut r, n, k));
+    }
+    for level in [isa::PORTABLE, isa::AVX2, isa::VNNI] {
+        isa::cap(level);
+        for c in &cases {
+            assert_eq!(run(c), c.want, "level {level}, {}x{}", c.n, c.k);
+        }
+    }
+    isa::cap(u8::MAX);
+}
