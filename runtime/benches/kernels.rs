@@ -99,6 +99,7 @@ fn models(c: &mut Criterion) {
     for (name, g) in [
         ("mlperf-ad", zoo::mlperf_ad(1)),
         ("seed-dense", zoo::mnist_dense(36, 1)),
+        ("keras-conv", zoo::keras_conv(1)),
     ] {
         for p in [Precision::F32, Precision::F16, Precision::Int8] {
             let bytes = AlignedBytes::from(model(&g, p));

@@ -7,8 +7,13 @@
 mod common;
 
 use aedge_runtime::fixed::{multiply_by_quantized_multiplier, quantize_multiplier};
-use aedge_runtime::kernels::{int8, int8_dense, isa};
+use aedge_runtime::kernels::{int8, int8_dense, isa, Window};
+use aedge_runtime::Shape;
 use common::Rng;
+use std::sync::Mutex;
+
+/// The cap is process-wide: tests that set it run one at a time.
+static CAP: Mutex<()> = Mutex::new(());
 
 /// One random dense layer: row-major weights, and its expected outputs.
 struct Case {
@@ -114,10 +119,113 @@ fn every_x86_level_gives_tflite_bits() {
         let k = 1 + (r.next_u64() % 100) as usize;
         cases.push(case(&mut r, n, k));
     }
+    let _one = CAP.lock().unwrap_or_else(|e| e.into_inner());
     for level in [isa::PORTABLE, isa::AVX2, isa::VNNI] {
         isa::cap(level);
         for c in &cases {
             assert_eq!(run(c), c.want, "level {level}, {}x{}", c.n, c.k);
+        }
+    }
+    isa::cap(u8::MAX);
+}
+
+/// TFLite's int8 convolution, written out: `Σ (x - zp)·w` over the in-range taps.
+fn ref_conv(x: &[i8], w: &[i8], g: &Window, q: &int8::Requant) -> Vec<i8> {
+    let ([ih, iw, ic], [oh, ow, oc]) = g.sizes();
+    let [kh, kw] = g.kernel;
+    let mut y = Vec::new();
+    for oy in 0..oh {
+        for ox in 0..ow {
+            for o in 0..oc {
+                let mut acc = q.bias[o];
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let iy = (oy * g.stride[0] + ky) as isize - g.pad[0] as isize;
+                        let ix = (ox * g.stride[1] + kx) as isize - g.pad[1] as isize;
+                        if iy < 0 || ix < 0 || iy >= ih as isize || ix >= iw as isize {
+                            continue;
+                        }
+                        for c in 0..ic {
+                            let xv = x[(iy as usize * iw + ix as usize) * ic + c] as i32;
+                            let wv = w[((o * kh + ky) * kw + kx) * ic + c] as i32;
+                            acc = acc.wrapping_add((xv - q.input_zero_point) * wv);
+                        }
+                    }
+                }
+                let v = multiply_by_quantized_multiplier(acc, q.multiplier[o], q.shift[o])
+                    .saturating_add(q.output_zero_point)
+                    .clamp(q.min, 127);
+                y.push(v as i8);
+            }
+        }
+    }
+    y
+}
+
+#[test]
+fn every_x86_level_gives_the_same_int8_convolution() {
+    let mut r = Rng(0xc0);
+    let mut cases = Vec::new();
+    for i in 0..150 {
+        let (h, w) = (1 + r.next_u64() % 9, 1 + r.next_u64() % 9);
+        let ic = [1, 2, 3, 8, 16][(r.next_u64() % 5) as usize];
+        let oc = [1, 3, 8, 9, 16, 17][(r.next_u64() % 6) as usize];
+        let k = [
+            1 + (r.next_u64() % 3) as usize,
+            1 + (r.next_u64() % 3) as usize,
+        ];
+        let stride = [
+            1 + (r.next_u64() % 2) as usize,
+            1 + (r.next_u64() % 2) as usize,
+        ];
+        let pad = [
+            (r.next_u64() as usize) % k[0],
+            (r.next_u64() as usize) % k[1],
+        ];
+        let oh = (h as usize + 2 * pad[0]).saturating_sub(k[0]) / stride[0] + 1;
+        let ow = (w as usize + 2 * pad[1]).saturating_sub(k[1]) / stride[1] + 1;
+        if h as usize + 2 * pad[0] < k[0] || w as usize + 2 * pad[1] < k[1] {
+            continue;
+        }
+        let g = Window {
+            input: Shape::new(h as u16, w as u16, ic),
+            output: Shape::new(oh as u16, ow as u16, oc),
+            kernel: k,
+            stride,
+            pad,
+        };
+        let x: Vec<i8> = (0..g.input.len()).map(|_| r.next_u64() as i8).collect();
+        let wl = oc as usize * k[0] * k[1] * ic as usize;
+        let wt: Vec<i8> = (0..wl)
+            .map(|_| ((r.next_u64() % 255) as i8).max(-127))
+            .collect();
+        let b: Vec<i32> = (0..oc)
+            .map(|_| (r.next_u64() % 20_001) as i32 - 10_000)
+            .collect();
+        let (m, s): (Vec<i32>, Vec<i32>) = (0..oc)
+            .map(|_| quantize_multiplier(r.uniform(1e-4, 2e-2) as f64))
+            .unzip();
+        let zp_in = (r.next_u64() % 256) as i32 - 128;
+        let zp_out = (r.next_u64() % 256) as i32 - 128;
+        let min = if i % 2 == 0 { zp_out } else { -128 };
+        cases.push((g, x, wt, b, m, s, zp_in, zp_out, min));
+    }
+    let _one = CAP.lock().unwrap_or_else(|e| e.into_inner());
+    for level in [isa::PORTABLE, isa::AVX2, isa::VNNI] {
+        isa::cap(level);
+        for (g, x, w, b, m, s, zp_in, zp_out, min) in &cases {
+            let q = int8::Requant {
+                input_zero_point: *zp_in,
+                bias: b,
+                multiplier: m,
+                shift: s,
+                output_zero_point: *zp_out,
+                min: *min,
+                lut: None,
+            };
+            let mut y = vec![0i8; g.output.len()];
+            int8::conv2d(x, w, g, &q, &mut y);
+            assert_eq!(y, ref_conv(x, w, g, &q), "level {level}, {g:?}");
         }
     }
     isa::cap(u8::MAX);

@@ -116,7 +116,7 @@ fn block_main(x: &[i8], w: &[i8], acc: &mut [i32; ROWS]) {
 
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 #[path = "int8_dense_x86.rs"]
-mod x86;
+pub(crate) mod x86;
 
 /// Adds the `k % CHUNK` trailing inputs of one block (stored row after row).
 #[inline(never)]

@@ -80,7 +80,12 @@ pub unsafe fn requant8(
 /// `sv`. `None` if a multiplier is negative.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn requant8v(a: __m256i, mv: __m256i, sv: __m256i, q: &super::Requant) -> Option<__m256i> {
+pub(crate) fn requant8v(
+    a: __m256i,
+    mv: __m256i,
+    sv: __m256i,
+    q: &super::Requant,
+) -> Option<__m256i> {
     if _mm256_movemask_ps(_mm256_castsi256_ps(mv)) != 0 {
         return None;
     }
@@ -125,7 +130,7 @@ fn requant8v(a: __m256i, mv: __m256i, sv: __m256i, q: &super::Requant) -> Option
 /// Writes eight requantized values (in `q.min..=127`) to `y`, through the table if any.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn store8(v: __m256i, q: &super::Requant, y: &mut [i8]) {
+pub(crate) fn store8(v: __m256i, q: &super::Requant, y: &mut [i8]) {
     let mut out = [0i32; 8];
     // SAFETY: a 32-byte unaligned store into an 8-element i32 array.
     unsafe { _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, v) };
@@ -172,9 +177,22 @@ unsafe fn pairs_avx(x: &[i8], w: &[i8], q: &super::Requant, y: &mut [i8]) -> usi
     unsafe { pairs::<false>(x, w, q, y) }
 }
 
+/// [`dp`] on 128-bit vectors.
+#[inline(always)]
+pub(crate) unsafe fn dp128<const EVEX: bool>(acc: __m128i, u: __m128i, s: __m128i) -> __m128i {
+    // SAFETY: the caller is compiled with the matching feature.
+    unsafe {
+        if EVEX {
+            _mm_dpbusd_epi32(acc, u, s)
+        } else {
+            _mm_dpbusd_avx_epi32(acc, u, s)
+        }
+    }
+}
+
 /// `acc + Σ` of four u8 × i8 products per lane, in the encoding the CPU has.
 #[inline(always)]
-unsafe fn dp<const EVEX: bool>(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
+pub(crate) unsafe fn dp<const EVEX: bool>(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
     // SAFETY: the caller is compiled with the matching feature.
     unsafe {
         if EVEX {

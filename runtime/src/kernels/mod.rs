@@ -2,6 +2,8 @@
 //! parsed, and never allocate.
 
 pub mod float;
+#[cfg(feature = "std")]
+mod host_conv;
 pub mod int8;
 pub mod int8_dense;
 pub mod lstm;

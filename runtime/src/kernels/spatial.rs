@@ -3,26 +3,37 @@
 use super::{conv_range, Window};
 
 /// Max pooling over the valid part of each window. Works on any ordered element (f32, i8;
-/// int8 max pooling keeps the input quantization).
+/// int8 max pooling keeps the input quantization). Each window's first valid input starts
+/// the maximum and a later one replaces it only if greater, so a NaN never wins unless it
+/// comes first. Whole channel vectors at a time, so the compiler can use vector max.
 pub fn max_pool2d<T: Copy + PartialOrd>(x: &[T], g: &Window, y: &mut [T]) {
-    window_fold(
-        x,
-        g,
-        None,
-        // NaN never wins, so one NaN does not poison a window.
-        |best: Option<T>, v| {
-            if best.is_none_or(|b| v > b) {
-                Some(v)
-            } else {
-                best
+    let (ih, iw, c) = (g.input.h as usize, g.input.w as usize, g.input.c as usize);
+    let (oh, ow) = (g.output.h as usize, g.output.w as usize);
+    for oy in 0..oh {
+        let (ky_lo, ky_hi, iy0) = conv_range(oy, g.stride[0], g.pad[0], g.kernel[0], ih);
+        for ox in 0..ow {
+            let (kx_lo, kx_hi, ix0) = conv_range(ox, g.stride[1], g.pad[1], g.kernel[1], iw);
+            let (rows, cols) = (ky_hi - ky_lo, kx_hi - kx_lo);
+            if rows == 0 || cols == 0 {
+                continue;
             }
-        },
-        |i, best, _| {
-            if let Some(b) = best {
-                y[i] = b;
+            let out = &mut y[(oy * ow + ox) * c..][..c];
+            out.copy_from_slice(&x[(iy0 * iw + ix0) * c..][..c]);
+            for iy in iy0..iy0 + rows {
+                for ix in ix0..ix0 + cols {
+                    if (iy, ix) == (iy0, ix0) {
+                        continue;
+                    }
+                    let xs = &x[(iy * iw + ix) * c..][..c];
+                    for (o, &v) in out.iter_mut().zip(xs) {
+                        if v > *o {
+                            *o = v;
+                        }
+                    }
+                }
             }
-        },
-    );
+        }
+    }
 }
 
 /// Folds the valid (unpadded) inputs of each pooling window, channel by channel, then calls
