@@ -230,3 +230,76 @@ fn every_x86_level_gives_the_same_int8_convolution() {
     }
     isa::cap(u8::MAX);
 }
+
+/// f32 and f16-weight kernels: the AVX2 build and the portable one add the same products in
+/// the same order, so they agree bit for bit.
+#[test]
+fn float_kernels_give_the_same_bits_on_every_level() {
+    use aedge_runtime::kernels::float;
+    use aedge_runtime::Activation;
+    use half::f16;
+    let mut r = Rng(0xf32);
+    let mut dense = Vec::new();
+    for _ in 0..200 {
+        let k = 1 + (r.next_u64() % 100) as usize;
+        let n = 1 + (r.next_u64() % 20) as usize;
+        dense.push((
+            k,
+            r.vec(k, -1.0, 1.0),
+            r.vec(n * k, -1.0, 1.0),
+            r.vec(n, -0.1, 0.1),
+        ));
+    }
+    let mut convs = Vec::new();
+    for _ in 0..60 {
+        let ic = [1u16, 3, 8, 16][(r.next_u64() % 4) as usize];
+        let oc = [1u16, 5, 8, 13, 16][(r.next_u64() % 5) as usize];
+        let (h, w) = (3 + (r.next_u64() % 8) as u16, 3 + (r.next_u64() % 8) as u16);
+        let g = Window {
+            input: Shape::new(h, w, ic),
+            output: Shape::new(h, w, oc),
+            kernel: [3, 3],
+            stride: [1, 1],
+            pad: [1, 1],
+        };
+        let wl = oc as usize * 9 * ic as usize;
+        convs.push((
+            g,
+            r.vec(g.input.len(), -1.0, 1.0),
+            r.vec(wl, -0.5, 0.5),
+            r.vec(oc as usize, -0.1, 0.1),
+        ));
+    }
+    let _one = CAP.lock().unwrap_or_else(|e| e.into_inner());
+    let mut runs: Vec<Vec<u32>> = Vec::new();
+    for level in [isa::PORTABLE, isa::AVX2] {
+        isa::cap(level);
+        let mut bits = Vec::new();
+        for (k, x, w, b) in &dense {
+            let w16: Vec<f16> = w.iter().map(|&v| f16::from_f32(v)).collect();
+            let mut y = vec![0.0f32; b.len()];
+            float::dense(x, w, b, Activation::Sigmoid, &mut y);
+            bits.extend(y.iter().map(|v| v.to_bits()));
+            float::dense(&x[..*k], &w16, b, Activation::Identity, &mut y);
+            bits.extend(y.iter().map(|v| v.to_bits()));
+        }
+        for (g, x, w, b) in &convs {
+            let w16: Vec<f16> = w.iter().map(|&v| f16::from_f32(v)).collect();
+            let mut y = vec![0.0f32; g.output.len()];
+            float::conv2d(x, w, b, g, Activation::Relu, &mut y);
+            bits.extend(y.iter().map(|v| v.to_bits()));
+            float::conv2d(x, &w16, b, g, Activation::Identity, &mut y);
+            bits.extend(y.iter().map(|v| v.to_bits()));
+        }
+        runs.push(bits);
+    }
+    isa::cap(u8::MAX);
+    assert_eq!(runs[0].len(), runs[1].len());
+    let differ = runs[0].iter().zip(&runs[1]).filter(|(a, b)| a != b).count();
+    assert_eq!(
+        differ,
+        0,
+        "{differ} of {} values differ between portable and AVX2",
+        runs[0].len()
+    );
+}

@@ -151,10 +151,14 @@ fn dot8(rows: &[&[f32]], p: &[f32]) -> [f32; LANES] {
                 }
             }
         }
-        for (t, &c) in r.iter().enumerate().skip(4 * quads) {
-            let pl = &pr[t * LANES..][..LANES];
-            for j in 0..LANES {
-                acc[t % 4][j] += c * pl[j];
+        // The last 0-3 taps, with constant accumulator indices so `acc` stays in registers.
+        let (rest, prest) = (&r[4 * quads..], &pr[4 * quads * LANES..]);
+        for g in 0..3 {
+            if g < rest.len() {
+                let pl = &prest[g * LANES..][..LANES];
+                for j in 0..LANES {
+                    acc[g][j] += rest[g] * pl[j];
+                }
             }
         }
     }

@@ -214,6 +214,8 @@ unsafe fn pairs<const EVEX: bool>(x: &[i8], w: &[i8], q: &super::Requant, y: &mu
         return 0;
     }
     assert!(w.len() >= pairs * 2 * ROWS * k && q.bias.len() >= pairs * 2 * ROWS);
+    // The activation table, if any, is applied to all rows at once at the end.
+    let (lut, q) = (q.lut, &super::Requant { lut: None, ..*q });
     let sum = |v: &[i8]| v.iter().fold(0i32, |a, &b| a.wrapping_add(b as i32));
     let (xm, xt) = x.split_at(main);
     let flip = _mm256_set1_epi8(-128);
@@ -314,6 +316,9 @@ unsafe fn pairs<const EVEX: bool>(x: &[i8], w: &[i8], q: &super::Requant, y: &mu
                 }
             }
         }
+    }
+    if let Some(t) = lut {
+        crate::kernels::int8::lookup(&mut y[..pairs * 2 * ROWS], t);
     }
     pairs * 2 * ROWS
 }

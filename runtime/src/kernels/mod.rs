@@ -11,7 +11,7 @@ pub mod spatial;
 
 use crate::shape::Shape;
 
-/// Whether this x86-64 host has AVX2 and FMA (checked once, then cached by std). Hot kernels
+/// Whether this x86-64 host has AVX2, FMA and F16C (checked once, then cached by std). Hot kernels
 /// are compiled a second time for these features and picked at run time, so one binary runs
 /// on any x86-64 CPU and uses 256-bit vectors where they exist. The arithmetic is the same
 /// (no reassociation), so results do not depend on the CPU.
@@ -21,6 +21,7 @@ pub(crate) fn avx2() -> bool {
     isa::allows(isa::AVX2)
         && std::is_x86_feature_detected!("avx2")
         && std::is_x86_feature_detected!("fma")
+        && std::is_x86_feature_detected!("f16c")
 }
 
 /// The x86-64 instruction-set levels the kernels pick from at run time, and a cap on them so
@@ -62,7 +63,7 @@ macro_rules! dispatch {
         pub fn $name<$($g)*>($($a: $t),*) {
             #[cfg(all(feature = "std", target_arch = "x86_64"))]
             {
-                #[target_feature(enable = "avx2,fma")]
+                #[target_feature(enable = "avx2,fma,f16c")]
                 unsafe fn wide<$($g)*>($($a: $t),*) {
                     $imp::<$($gi)*>($($a),*)
                 }
