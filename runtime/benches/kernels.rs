@@ -4,7 +4,7 @@
 use aedge_runtime::calibrate::{ranges, RangeMethod};
 use aedge_runtime::fixed::{multiply_by_quantized_multiplier, quantize_multiplier};
 use aedge_runtime::ir::Graph;
-use aedge_runtime::kernels::{float, int8, int8_dense, Window};
+use aedge_runtime::kernels::{float, int8, int8_dense, spatial, Window};
 use aedge_runtime::zoo::{self, SplitMix};
 use aedge_runtime::{Activation, AlignedBytes, Model, Precision, Shape};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -51,34 +51,63 @@ fn dense_kernels(c: &mut Criterion) {
     });
 }
 
+/// The keras-conv model's convolution shapes: first layer (one input channel), a middle one,
+/// and the decoder's last (one output channel), int8 and f32.
 fn conv_kernel(c: &mut Criterion) {
-    let input = Shape::new(14, 14, 16);
-    let output = Shape::new(14, 14, 8);
+    for (h, ic, oc) in [(28u16, 1u16, 16u16), (14, 16, 8), (28, 16, 1)] {
+        let input = Shape::new(h, h, ic);
+        let output = Shape::new(h, h, oc);
+        let g = Window {
+            input,
+            output,
+            kernel: [3, 3],
+            stride: [1, 1],
+            pad: [1, 1],
+        };
+        let mut r = SplitMix(2);
+        let n = oc as usize * 9 * ic as usize;
+        let x: Vec<i8> = (0..input.len()).map(|_| r.next_u64() as i8).collect();
+        let w: Vec<i8> = (0..n).map(|_| r.next_u64() as i8).collect();
+        let bias = vec![0i32; oc as usize];
+        let (m, s) = quantize_multiplier(0.002);
+        let (mult, shift) = (vec![m; oc as usize], vec![s; oc as usize]);
+        let q = int8::Requant {
+            input_zero_point: 5,
+            bias: &bias,
+            multiplier: &mult,
+            shift: &shift,
+            output_zero_point: 0,
+            min: 0,
+            lut: None,
+        };
+        let mut y = vec![0i8; output.len()];
+        c.bench_function(&format!("int8 conv3x3 {h}x{h}x{ic}->{oc}"), |b| {
+            b.iter(|| int8::conv2d(black_box(&x), &w, &g, &q, &mut y))
+        });
+        let xf: Vec<f32> = x.iter().map(|&v| v as f32 / 128.0).collect();
+        let wf: Vec<f32> = w.iter().map(|&v| v as f32 / 128.0).collect();
+        let bf = vec![0.0f32; oc as usize];
+        let mut yf = vec![0.0f32; output.len()];
+        c.bench_function(&format!("f32 conv3x3 {h}x{h}x{ic}->{oc}"), |b| {
+            b.iter(|| float::conv2d(black_box(&xf), &wf, &bf, &g, Activation::Relu, &mut yf))
+        });
+    }
+}
+
+/// The keras-conv model's first 2×2 max pooling.
+fn pool_kernel(c: &mut Criterion) {
     let g = Window {
-        input,
-        output,
-        kernel: [3, 3],
-        stride: [1, 1],
-        pad: [1, 1],
+        input: Shape::new(28, 28, 16),
+        output: Shape::new(14, 14, 16),
+        kernel: [2, 2],
+        stride: [2, 2],
+        pad: [0, 0],
     };
-    let mut r = SplitMix(2);
-    let x: Vec<i8> = (0..input.len()).map(|_| r.next_u64() as i8).collect();
-    let w: Vec<i8> = (0..8 * 9 * 16).map(|_| r.next_u64() as i8).collect();
-    let bias = vec![0i32; 8];
-    let (m, s) = quantize_multiplier(0.002);
-    let (mult, shift) = (vec![m; 8], vec![s; 8]);
-    let q = int8::Requant {
-        input_zero_point: 5,
-        bias: &bias,
-        multiplier: &mult,
-        shift: &shift,
-        output_zero_point: 0,
-        min: 0,
-        lut: None,
-    };
-    let mut y = vec![0i8; output.len()];
-    c.bench_function("int8 conv3x3 14x14x16->8", |b| {
-        b.iter(|| int8::conv2d(black_box(&x), &w, &g, &q, &mut y))
+    let mut r = SplitMix(4);
+    let x: Vec<i8> = (0..g.input.len()).map(|_| r.next_u64() as i8).collect();
+    let mut y = vec![0i8; g.output.len()];
+    c.bench_function("int8 max pool 2x2 28x28x16", |b| {
+        b.iter(|| spatial::max_pool2d(black_box(&x), &g, &mut y))
     });
 }
 
@@ -114,5 +143,5 @@ fn models(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, dense_kernels, conv_kernel, models);
+criterion_group!(benches, dense_kernels, conv_kernel, pool_kernel, models);
 criterion_main!(benches);

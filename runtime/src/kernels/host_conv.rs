@@ -44,15 +44,17 @@ fn filled<T: Copy>(buf: &mut [MaybeUninit<T>], v: T) -> &mut [T] {
 /// lies inside the input and `row_len` values from each row start are in bounds (the
 /// interior, nearly every pixel), else in `col`, filled here with the window's values and
 /// `fill` for the padding (each row `row_len` long, values past `kw · ic` are `fill` too).
+/// Each of the first `kh` pointers is then valid for `row_len` reads while `x` and `col` are
+/// neither dropped nor written. (Raw pointers, so the array is set up once per layer.)
 #[inline(always)]
-fn window_rows<'a, T: Copy>(
-    x: &'a [T],
+fn window_rows<T: Copy>(
+    x: &[T],
     g: &Window,
     (oy, ox): (usize, usize),
     row_len: usize,
     fill: T,
-    col: &'a mut [T],
-    rows: &mut [&'a [T]; MAX_KH],
+    col: &mut [T],
+    rows: &mut [*const T; MAX_KH],
 ) {
     let ([ih, iw, ic], _) = g.sizes();
     let [kh, kw] = g.kernel;
@@ -61,7 +63,7 @@ fn window_rows<'a, T: Copy>(
     let inside = ky_lo == 0 && ky_hi == kh && kx_lo == 0 && kx_hi == kw;
     if inside && ((iy0 + kh - 1) * iw + ix0) * ic + row_len <= x.len() {
         for (ky, r) in rows.iter_mut().enumerate().take(kh) {
-            *r = &x[((iy0 + ky) * iw + ix0) * ic..][..row_len];
+            *r = x[((iy0 + ky) * iw + ix0) * ic..][..row_len].as_ptr();
         }
         return;
     }
@@ -74,8 +76,20 @@ fn window_rows<'a, T: Copy>(
             .copy_from_slice(&x[(iy * iw + ix0) * ic..][..hi - lo]);
     }
     for (r, c) in rows.iter_mut().zip(col.chunks_exact(row_len)) {
-        *r = c;
+        *r = c.as_ptr();
     }
+}
+
+/// The `kh` rows of `row_len` values set by [`window_rows`].
+///
+/// # Safety
+/// `rows` must come from [`window_rows`] with this `row_len`, its `x` and `col` still alive
+/// and unchanged.
+#[inline(always)]
+unsafe fn row_slices<T>(rows: &[*const T], row_len: usize) -> impl Iterator<Item = &[T]> {
+    // SAFETY: the caller's contract.
+    rows.iter()
+        .map(move |&p| unsafe { core::slice::from_raw_parts(p, row_len) })
 }
 
 /// f32 (and f16-weight) 2-D convolution through packed panels. Returns false, having
@@ -89,14 +103,16 @@ pub(crate) fn conv2d_f32<W: Weight>(
     act: Activation,
     y: &mut [f32],
 ) -> bool {
-    let (_, [oh, ow, oc]) = g.sizes();
+    let oc = g.output.c as usize;
     let [kh, kw] = g.kernel;
     let row = kw * g.input.c as usize;
     let taps = kh * row;
-    // With few output channels most lanes would idle: the in-place kernel, which vectorises
-    // along the taps instead, is faster there.
-    if taps == 0 || taps > MAX_TAPS || kh > MAX_KH || oc < MIN_F32_CHANNELS {
+    if taps == 0 || taps > MAX_TAPS || kh > MAX_KH || oc == 0 {
         return false;
+    }
+    // With few output channels most lanes would idle: one long dot product per output.
+    if oc < MIN_F32_CHANNELS {
+        return narrow_f32(x, w, b, g, act, y);
     }
     let blocks = oc.div_ceil(LANES);
     let per_panel = PANEL_F32 / (taps * LANES);
@@ -115,32 +131,102 @@ pub(crate) fn conv2d_f32<W: Weight>(
                 }
             }
         }
+        // A first layer on one input channel has 3-tap rows: with the length known, the tap
+        // loop unrolls and the accumulators stay in registers.
+        let run = Panels {
+            x,
+            b,
+            g,
+            panel,
+            first,
+            taps,
+        };
+        match row {
+            3 => run.pixels::<3>(col, y),
+            _ => run.pixels::<0>(col, y),
+        }
+        first += nb;
+    }
+    // Once over the whole output: a tight loop per activation the compiler can vectorise.
+    super::float::activate(y, act);
+    true
+}
+
+/// f32 convolution with few output channels: each output is one dot product of the window
+/// rows (in place for interior pixels) with the weight rows as stored.
+#[inline(always)]
+fn narrow_f32<W: Weight>(
+    x: &[f32],
+    w: &[W],
+    b: &[f32],
+    g: &Window,
+    act: Activation,
+    y: &mut [f32],
+) -> bool {
+    let (_, [oh, ow, oc]) = g.sizes();
+    let kh = g.kernel[0];
+    let row = g.kernel[1] * g.input.c as usize;
+    let taps = kh * row;
+    let mut col_buf = [MaybeUninit::<f32>::uninit(); MAX_TAPS];
+    let col = filled(&mut col_buf[..taps], 0.0);
+    let mut rows = [core::ptr::null(); MAX_KH];
+    for oy in 0..oh {
+        for ox in 0..ow {
+            window_rows(x, g, (oy, ox), row, 0.0, col, &mut rows);
+            let out = &mut y[(oy * ow + ox) * oc..][..oc];
+            for (o, yo) in out.iter_mut().enumerate() {
+                // SAFETY: rows just set by window_rows; x and col untouched since.
+                let r = unsafe { row_slices(&rows[..kh], row) };
+                *yo = b[o] + super::float::dot_rows(r, &w[o * taps..][..taps]);
+            }
+        }
+    }
+    super::float::activate(y, act);
+    true
+}
+
+/// One panel of packed f32 weights and what its pixel loop needs.
+struct Panels<'a> {
+    x: &'a [f32],
+    b: &'a [f32],
+    g: &'a Window,
+    panel: &'a [f32],
+    first: usize,
+    taps: usize,
+}
+
+impl Panels<'_> {
+    /// Every output pixel's channels of this panel, bias added; rows of `R` taps if `R > 0`.
+    #[inline(always)]
+    fn pixels<const R: usize>(&self, col: &mut [f32], y: &mut [f32]) {
+        let (_, [oh, ow, oc]) = self.g.sizes();
+        let (kh, row) = (self.g.kernel[0], self.taps / self.g.kernel[0]);
+        let mut rows = [core::ptr::null(); MAX_KH];
         for oy in 0..oh {
             for ox in 0..ow {
-                let mut rows: [&[f32]; MAX_KH] = [&[]; MAX_KH];
-                window_rows(x, g, (oy, ox), row, 0.0, col, &mut rows);
+                window_rows(self.x, self.g, (oy, ox), row, 0.0, col, &mut rows);
                 let out = &mut y[(oy * ow + ox) * oc..][..oc];
-                for (bi, p) in panel.chunks_exact(taps * LANES).enumerate() {
-                    let o0 = (first + bi) * LANES;
-                    let acc = dot8(&rows[..kh], p);
-                    for (j, (yo, a)) in out[o0..].iter_mut().zip(acc).enumerate() {
-                        *yo = act.apply(b[o0 + j] + a);
+                for (bi, p) in self.panel.chunks_exact(self.taps * LANES).enumerate() {
+                    let o0 = (self.first + bi) * LANES;
+                    // SAFETY: rows just set by window_rows; x and col untouched since.
+                    let acc = dot8::<R>(unsafe { row_slices(&rows[..kh], row) }, p);
+                    for ((yo, a), bo) in out[o0..].iter_mut().zip(acc).zip(&self.b[o0..]) {
+                        *yo = bo + a;
                     }
                 }
             }
         }
-        first += nb;
     }
-    true
 }
 
 /// Eight channel sums `Σ_t tap[t] · p[t][j]` over the taps of every row, in four interleaved
-/// groups so four dependency chains are in flight.
+/// groups so four dependency chains are in flight. `R > 0`: every row has `R` taps.
 #[inline(always)]
-fn dot8(rows: &[&[f32]], p: &[f32]) -> [f32; LANES] {
+fn dot8<'r, const R: usize>(rows: impl Iterator<Item = &'r [f32]>, p: &[f32]) -> [f32; LANES] {
     let mut acc = [[0.0f32; LANES]; 4];
     let mut p = p;
     for r in rows {
+        let r = if R > 0 { &r[..R] } else { r };
         let (pr, rest) = p.split_at(r.len() * LANES);
         p = rest;
         let quads = r.len() / 4;
@@ -180,9 +266,11 @@ pub(crate) fn conv2d_i8(
 
 #[cfg(target_arch = "x86_64")]
 mod vnni {
-    use super::{filled, window_rows, Window, LANES, MAX_KH, MAX_TAPS};
+    use super::{filled, row_slices, window_rows, Window, LANES, MAX_KH, MAX_TAPS};
     use crate::kernels::int8::Requant;
-    use crate::kernels::int8_dense::x86::{dp, dp128, requant8v, store8};
+    use crate::kernels::int8_dense::x86::{
+        dp, dp128, requant8_right, requant8v, right_shifts_only, store8,
+    };
     use core::arch::x86_64::*;
     use core::mem::MaybeUninit;
 
@@ -280,6 +368,7 @@ mod vnni {
             for (i, (m, s)) in mult.iter_mut().zip(shift.iter_mut()).enumerate() {
                 (*m, *s) = q.channel((first * LANES + i).min(oc - 1));
             }
+            let fast = right_shifts_only(mult, shift);
             for (bi, dst) in panel.chunks_exact_mut(block).enumerate() {
                 for j in 0..LANES.min(oc - (first + bi) * LANES) {
                     let o = (first + bi) * LANES + j;
@@ -294,21 +383,44 @@ mod vnni {
                     bias[bi * LANES + j] = q.bias[o].wrapping_sub((zp + 128).wrapping_mul(sum));
                 }
             }
+            let mut rows = [core::ptr::null(); MAX_KH];
             for oy in 0..oh {
                 for ox in 0..ow {
-                    let mut rows: [&[i8]; MAX_KH] = [&[]; MAX_KH];
                     window_rows(x, g, (oy, ox), row_len, zp as i8 ^ -128, col, &mut rows);
                     let out = &mut y[(oy * ow + ox) * oc..][..oc];
-                    for (bi, p) in panel.chunks_exact(block).enumerate() {
+                    // (`block_sums` is called directly: a closure would not get the caller's
+                    // target features and its intrinsics would become calls.)
+                    let rows = &rows[..kh];
+                    let mut bi = 0;
+                    while bi < nb {
                         let o0 = (first + bi) * LANES;
-                        // SAFETY: every row holds row_len bytes and `p` kh·row_len·8.
-                        let mut s = unsafe { dot8::<EVEX>(&rows[..kh], p) };
-                        // SAFETY: 8 values from bi·8 in `bias` (whole blocks).
-                        s = _mm256_add_epi32(s, unsafe {
-                            _mm256_loadu_si256(bias.as_ptr().add(bi * LANES) as *const __m256i)
-                        });
-                        let n = (oc - o0).min(LANES);
+                        // Two full blocks at once with AVX-512: one 16-lane requantization.
+                        if EVEX && fast && q.lut.is_none() && bi + 1 < nb && o0 + 2 * LANES <= oc {
+                            // SAFETY: rows just set by window_rows (row_len bytes each).
+                            let (s0, s1) = unsafe {
+                                (
+                                    block_sums::<EVEX>(rows, row_len, panel, bias, bi),
+                                    block_sums::<EVEX>(rows, row_len, panel, bias, bi + 1),
+                                )
+                            };
+                            // SAFETY: AVX-512 F is present with VNNI (EVEX); 16 multipliers and
+                            // shifts from bi·8, 16 outputs from o0.
+                            unsafe {
+                                let mv =
+                                    _mm512_loadu_si512(mult.as_ptr().add(bi * LANES) as *const _);
+                                let sv =
+                                    _mm512_loadu_si512(shift.as_ptr().add(bi * LANES) as *const _);
+                                let v = requant16_right(s0, s1, mv, sv, q);
+                                _mm_storeu_si128(out.as_mut_ptr().add(o0) as *mut __m128i, v);
+                            }
+                            bi += 2;
+                            continue;
+                        }
+                        // SAFETY: as above.
+                        let s = unsafe { block_sums::<EVEX>(rows, row_len, panel, bias, bi) };
                         let (m, sh) = (&mult[bi * LANES..][..LANES], &shift[bi * LANES..][..LANES]);
+                        bi += 1;
+                        let n = (oc - o0).min(LANES);
                         // SAFETY: loads of two 8-element slices.
                         let (mv, sv) = unsafe {
                             (
@@ -316,8 +428,22 @@ mod vnni {
                                 _mm256_loadu_si256(sh.as_ptr() as *const __m256i),
                             )
                         };
+                        if fast && n == LANES {
+                            let v = requant8_right(s, mv, sv, q);
+                            if EVEX && q.lut.is_none() {
+                                // SAFETY: AVX-512 F and VL are present (EVEX); 8 outputs at o0.
+                                unsafe { store8_evex(v, &mut out[o0..o0 + LANES]) };
+                            } else {
+                                store8(v, q, &mut out[o0..o0 + LANES]);
+                            }
+                            continue;
+                        }
                         let mut tmp = [0i8; LANES];
                         match requant8v(s, mv, sv, q) {
+                            Some(v) if n == LANES => {
+                                store8(v, q, &mut out[o0..o0 + LANES]);
+                                continue;
+                            }
                             Some(v) => store8(v, q, &mut tmp),
                             None => {
                                 let mut acc = [0i32; LANES];
@@ -328,7 +454,9 @@ mod vnni {
                                 }
                             }
                         }
-                        out[o0..o0 + n].copy_from_slice(&tmp[..n]);
+                        for (d, &v) in out[o0..o0 + n].iter_mut().zip(&tmp) {
+                            *d = v;
+                        }
                     }
                 }
             }
@@ -337,16 +465,88 @@ mod vnni {
         true
     }
 
+    /// The eight channel sums of block `bi` of the panel, bias included.
+    ///
+    /// # Safety
+    /// As [`dot8`]: `rows` from `window_rows` with this `row_len`, still valid.
+    #[inline(always)]
+    unsafe fn block_sums<const EVEX: bool>(
+        rows: &[*const i8],
+        row_len: usize,
+        panel: &[i8],
+        bias: &[i32],
+        bi: usize,
+    ) -> __m256i {
+        let block = rows.len() * row_len * LANES;
+        let p = &panel[bi * block..][..block];
+        let b = &bias[bi * LANES..][..LANES];
+        // SAFETY: the caller's contract; `p` is one whole block.
+        unsafe {
+            let s = if rows.len() == 3 && row_len == 4 {
+                dot8::<EVEX, 3, 1>(rows, row_len, p)
+            } else {
+                dot8::<EVEX, 0, 0>(rows, row_len, p)
+            };
+            _mm256_add_epi32(s, _mm256_loadu_si256(b.as_ptr() as *const __m256i))
+        }
+    }
+
+    /// Eight values in -128..=127 to `y[..8]` with one truncating pack (`vpmovdb`).
+    #[target_feature(enable = "avx512f,avx512vl")]
+    #[inline]
+    fn store8_evex(v: __m256i, y: &mut [i8]) {
+        let y = &mut y[..8];
+        // SAFETY: an 8-byte store into `y`, which holds 8 bytes.
+        unsafe { _mm_storel_epi64(y.as_mut_ptr() as *mut __m128i, _mm256_cvtepi32_epi8(v)) };
+    }
+
+    /// [`requant8_right`] on sixteen channels (`lo`, `hi`) with AVX-512, packed to bytes.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn requant16_right(lo: __m256i, hi: __m256i, mv: __m512i, sv: __m512i, q: &Requant) -> __m128i {
+        let a = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+        let nudge = _mm512_set1_epi64(1 << 30);
+        let even = _mm512_add_epi64(_mm512_mul_epi32(a, mv), nudge);
+        let odd = _mm512_add_epi64(
+            _mm512_mul_epi32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(mv, 32)),
+            nudge,
+        );
+        let v = _mm512_mask_blend_epi32(
+            0xaaaa,
+            _mm512_srli_epi64(even, 31),
+            _mm512_slli_epi64(odd, 1),
+        );
+        let rm1 = _mm512_xor_si512(sv, _mm512_set1_epi32(-1));
+        let t = _mm512_srav_epi32(_mm512_add_epi32(v, _mm512_srai_epi32(v, 31)), rm1);
+        let one = _mm512_set1_epi32(1);
+        let v = _mm512_add_epi32(_mm512_srai_epi32(t, 1), _mm512_and_si512(t, one));
+        let v = _mm512_add_epi32(v, _mm512_set1_epi32(q.output_zero_point));
+        let v = _mm512_min_epi32(
+            _mm512_max_epi32(v, _mm512_set1_epi32(q.min)),
+            _mm512_set1_epi32(127),
+        );
+        // In -128..=127 already: the truncating pack is exact.
+        _mm512_cvtepi32_epi8(v)
+    }
+
     /// Eight channel sums of `u · w` over every row (`u = x + 128`, already flipped), four
     /// accumulators in flight.
     #[inline(always)]
-    unsafe fn dot8<const EVEX: bool>(rows: &[&[i8]], p: &[i8]) -> __m256i {
+    unsafe fn dot8<const EVEX: bool, const KH: usize, const Q: usize>(
+        rows: &[*const i8],
+        row_len: usize,
+        p: &[i8],
+    ) -> __m256i {
         let z = _mm256_setzero_si256();
         let mut a = [z; 4];
         let mut pp = p.as_ptr() as *const __m256i;
-        for r in rows {
-            let quads = r.len() / 4;
-            let cp = r.as_ptr() as *const i32;
+        let (rows, quads) = if KH > 0 {
+            (&rows[..KH], Q)
+        } else {
+            (rows, row_len / 4)
+        };
+        for (ky, &r) in rows.iter().enumerate() {
+            let cp = r as *const i32;
             let mut t = 0;
             // SAFETY: t < quads: 4 bytes of the row and 32 of the panel (kh·quads·32 bytes
             // in all, the caller's contract) are in bounds; unaligned loads.
@@ -358,8 +558,11 @@ mod vnni {
                     }
                     t += 4;
                 }
+                // Short rows start at the row's own chain, so a 3×3 one-channel kernel
+                // (one quad per row) still has three chains in flight.
                 while t < quads {
-                    a[t % 4] = dp::<EVEX>(a[t % 4], bx(t), _mm256_loadu_si256(pp.add(t)));
+                    let g = (ky + t) % 4;
+                    a[g] = dp::<EVEX>(a[g], bx(t), _mm256_loadu_si256(pp.add(t)));
                     t += 1;
                 }
                 pp = pp.add(quads);
@@ -392,14 +595,20 @@ mod vnni {
         }
         let mut col_buf = [MaybeUninit::<i8>::uninit(); MAX_TAPS];
         let col = filled(&mut col_buf[..taps], 0);
+        let mut rows = [core::ptr::null(); MAX_KH];
         for oy in 0..oh {
             for ox in 0..ow {
-                let mut rows: [&[i8]; MAX_KH] = [&[]; MAX_KH];
                 window_rows(x, g, (oy, ox), row, zp as i8 ^ -128, col, &mut rows);
                 let out = &mut y[(oy * ow + ox) * oc..][..oc];
                 for (o, yo) in out.iter_mut().enumerate() {
-                    // SAFETY: kh rows of `row` bytes, `taps` weights.
-                    let d = unsafe { narrow_dot::<EVEX>(&rows[..kh], &w[o * taps..][..taps], row) };
+                    // SAFETY: rows just set by window_rows (`row` bytes each); `taps` weights.
+                    let d = unsafe {
+                        narrow_dot::<EVEX>(
+                            row_slices(&rows[..kh], row),
+                            &w[o * taps..][..taps],
+                            row,
+                        )
+                    };
                     *yo = q.finish(bias[o].wrapping_add(d), o);
                 }
             }
@@ -411,11 +620,15 @@ mod vnni {
     /// output is one long dot product of the window rows (flipped input, 32 and 16 bytes per
     /// instruction) with the weight rows as stored, so no lane is idle.
     #[inline(always)]
-    unsafe fn narrow_dot<const EVEX: bool>(rows: &[&[i8]], w: &[i8], row: usize) -> i32 {
+    unsafe fn narrow_dot<'r, const EVEX: bool>(
+        rows: impl Iterator<Item = &'r [i8]>,
+        w: &[i8],
+        row: usize,
+    ) -> i32 {
         let mut a = _mm256_setzero_si256();
         let mut b = _mm_setzero_si128();
         let mut rest = 0i32;
-        for (r, wr) in rows.iter().zip(w.chunks_exact(row)) {
+        for (r, wr) in rows.zip(w.chunks_exact(row)) {
             let r = &r[..row];
             let mut i = 0;
             // SAFETY: every load reads bytes i..i+32 (or +16, +4) with that end <= row.

@@ -24,15 +24,33 @@ pub fn max_pool2d<T: Copy + PartialOrd>(x: &[T], g: &Window, y: &mut [T]) {
                     if (iy, ix) == (iy0, ix0) {
                         continue;
                     }
-                    let xs = &x[(iy * iw + ix) * c..][..c];
-                    for (o, &v) in out.iter_mut().zip(xs) {
-                        if v > *o {
-                            *o = v;
-                        }
-                    }
+                    max_into(out, &x[(iy * iw + ix) * c..][..c]);
                 }
             }
         }
+    }
+}
+
+/// `out[i] = max(out[i], xs[i])`, keeping `out[i]` unless `xs[i]` is greater. Sixteen at a
+/// time in fixed-size groups, so the compiler emits vector max instructions whatever the
+/// channel count.
+#[inline(always)]
+fn max_into<T: Copy + PartialOrd>(out: &mut [T], xs: &[T]) {
+    #[inline(always)]
+    fn step<T: Copy + PartialOrd>(o: &mut T, v: T) {
+        // An unconditional store of a select: a conditional store would not vectorise.
+        *o = if v > *o { v } else { *o };
+    }
+    let mut oc = out.chunks_exact_mut(16);
+    let mut xc = xs.chunks_exact(16);
+    for (o, v) in (&mut oc).zip(&mut xc) {
+        let (o, v): (&mut [T; 16], &[T; 16]) = (o.try_into().unwrap(), v.try_into().unwrap());
+        for i in 0..16 {
+            step(&mut o[i], v[i]);
+        }
+    }
+    for (o, &v) in oc.into_remainder().iter_mut().zip(xc.remainder()) {
+        step(o, v);
     }
 }
 
