@@ -155,7 +155,10 @@ fn ref_conv(x: &[i8], w: &[i8], g: &Window, q: &int8::Requant) -> Vec<i8> {
                 let v = multiply_by_quantized_multiplier(acc, q.multiplier[o], q.shift[o])
                     .saturating_add(q.output_zero_point)
                     .clamp(q.min, 127);
-                y.push(v as i8);
+                y.push(match q.lut {
+                    Some(t) => t[(v + 128) as usize],
+                    None => v as i8,
+                });
             }
         }
     }
@@ -211,9 +214,10 @@ fn every_x86_level_gives_the_same_int8_convolution() {
         cases.push((g, x, wt, b, m, s, zp_in, zp_out, min));
     }
     let _one = CAP.lock().unwrap_or_else(|e| e.into_inner());
+    let table: [i8; 256] = core::array::from_fn(|i| (i as u8).wrapping_mul(37) as i8);
     for level in [isa::PORTABLE, isa::AVX2, isa::VNNI] {
         isa::cap(level);
-        for (g, x, w, b, m, s, zp_in, zp_out, min) in &cases {
+        for (i, (g, x, w, b, m, s, zp_in, zp_out, min)) in cases.iter().enumerate() {
             let q = int8::Requant {
                 input_zero_point: *zp_in,
                 bias: b,
@@ -221,7 +225,8 @@ fn every_x86_level_gives_the_same_int8_convolution() {
                 shift: s,
                 output_zero_point: *zp_out,
                 min: *min,
-                lut: None,
+                // Every third case with an activation table.
+                lut: (i % 3 == 0).then_some(&table),
             };
             let mut y = vec![0i8; g.output.len()];
             int8::conv2d(x, w, g, &q, &mut y);

@@ -596,8 +596,53 @@ mod vnni {
         let mut col_buf = [MaybeUninit::<i8>::uninit(); MAX_TAPS];
         let col = filled(&mut col_buf[..taps], 0);
         let mut rows = [core::ptr::null(); MAX_KH];
+        let (m0, s0) = q.channel(0);
+        let (mv, sv) = (_mm256_set1_epi32(m0), _mm256_set1_epi32(s0));
+        let fast = right_shifts_only(&[m0], &[s0]);
         for oy in 0..oh {
-            for ox in 0..ow {
+            let mut ox = 0;
+            // One output channel: eight neighbouring pixels' sums are reduced together and
+            // requantized as one vector.
+            while oc == 1 && ox + LANES <= ow {
+                let mut part = [_mm256_setzero_si256(); LANES];
+                for (i, p) in part.iter_mut().enumerate() {
+                    window_rows(x, g, (oy, ox + i), row, zp as i8 ^ -128, col, &mut rows);
+                    // SAFETY: rows just set by window_rows (`row` bytes each); `taps` weights.
+                    *p = unsafe {
+                        narrow_partial::<EVEX>(row_slices(&rows[..kh], row), &w[..taps], row)
+                    };
+                }
+                let lo = _mm256_hadd_epi32(
+                    _mm256_hadd_epi32(part[0], part[1]),
+                    _mm256_hadd_epi32(part[2], part[3]),
+                );
+                let hi = _mm256_hadd_epi32(
+                    _mm256_hadd_epi32(part[4], part[5]),
+                    _mm256_hadd_epi32(part[6], part[7]),
+                );
+                let sum = _mm256_add_epi32(
+                    _mm256_permute2x128_si256(lo, hi, 0x20),
+                    _mm256_permute2x128_si256(lo, hi, 0x31),
+                );
+                let acc = _mm256_add_epi32(sum, _mm256_set1_epi32(bias[0]));
+                let out = &mut y[oy * ow + ox..][..LANES];
+                match fast {
+                    true => store8(requant8_right(acc, mv, sv, q), q, out),
+                    false => match requant8v(acc, mv, sv, q) {
+                        Some(v) => store8(v, q, out),
+                        None => {
+                            let mut a = [0i32; LANES];
+                            // SAFETY: a store into an 8-element i32 array.
+                            unsafe { _mm256_storeu_si256(a.as_mut_ptr() as *mut __m256i, acc) };
+                            for (d, a) in out.iter_mut().zip(a) {
+                                *d = q.finish(a, 0);
+                            }
+                        }
+                    },
+                }
+                ox += LANES;
+            }
+            for ox in ox..ow {
                 window_rows(x, g, (oy, ox), row, zp as i8 ^ -128, col, &mut rows);
                 let out = &mut y[(oy * ow + ox) * oc..][..oc];
                 for (o, yo) in out.iter_mut().enumerate() {
@@ -618,13 +663,14 @@ mod vnni {
 
     /// Layers with few output channels (such as a decoder's last, one-channel convolution): each
     /// output is one long dot product of the window rows (flipped input, 32 and 16 bytes per
-    /// instruction) with the weight rows as stored, so no lane is idle.
+    /// instruction) with the weight rows as stored, so no lane is idle. Returns eight lanes
+    /// that add up to it.
     #[inline(always)]
-    unsafe fn narrow_dot<'r, const EVEX: bool>(
+    unsafe fn narrow_partial<'r, const EVEX: bool>(
         rows: impl Iterator<Item = &'r [i8]>,
         w: &[i8],
         row: usize,
-    ) -> i32 {
+    ) -> __m256i {
         let mut a = _mm256_setzero_si256();
         let mut b = _mm_setzero_si128();
         let mut rest = 0i32;
@@ -656,12 +702,24 @@ mod vnni {
                 rest = rest.wrapping_add((u as u8 as i32) * v as i32);
             }
         }
-        let s = _mm_add_epi32(
-            _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1)),
-            b,
-        );
+        // Lanes whose total is the dot product (the 128-bit part and the scalar rest folded
+        // into the low lanes).
+        let b = _mm_add_epi32(b, _mm_cvtsi32_si128(rest));
+        _mm256_add_epi32(a, _mm256_zextsi128_si256(b))
+    }
+
+    /// The dot product [`narrow_partial`] spreads over eight lanes.
+    #[inline(always)]
+    unsafe fn narrow_dot<'r, const EVEX: bool>(
+        rows: impl Iterator<Item = &'r [i8]>,
+        w: &[i8],
+        row: usize,
+    ) -> i32 {
+        // SAFETY: the caller's contract.
+        let a = unsafe { narrow_partial::<EVEX>(rows, w, row) };
+        let s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
         let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
         let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
-        _mm_cvtsi128_si32(s).wrapping_add(rest)
+        _mm_cvtsi128_si32(s)
     }
 }
