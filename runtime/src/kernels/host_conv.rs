@@ -284,18 +284,12 @@ mod vnni {
     const MAX_NARROW: usize = 3;
 
     pub fn conv2d(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
-        if !crate::kernels::isa::allows(crate::kernels::isa::VNNI) {
-            return false;
-        }
-        if std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512vl")
-        {
-            // SAFETY: the CPU has AVX-512 VNNI and VL (checked just above), hence AVX2.
-            unsafe { conv_avx512(x, w, g, q, y) }
-        } else if std::is_x86_feature_detected!("avxvnni") {
-            // SAFETY: the CPU has AVX-VNNI (checked just above), hence AVX2.
-            unsafe { conv_avx(x, w, g, q, y) }
-        } else {
-            false
+        match crate::kernels::isa::vnni() {
+            // SAFETY: the CPU has AVX-512 VNNI and VL, hence AVX-512 F and AVX2.
+            Some(true) => unsafe { conv_avx512(x, w, g, q, y) },
+            // SAFETY: the CPU has AVX-VNNI, hence AVX2.
+            Some(false) => unsafe { conv_avx(x, w, g, q, y) },
+            None => false,
         }
     }
 

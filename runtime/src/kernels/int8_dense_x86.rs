@@ -93,19 +93,7 @@ pub(crate) fn requant8v(
     let one = _mm256_set1_epi32(1);
     let left = _mm256_max_epi32(sv, zero);
     let right = _mm256_max_epi32(_mm256_sub_epi32(zero, sv), zero);
-    let a = _mm256_sllv_epi32(a, left);
-    let nudge = _mm256_set1_epi64x(1 << 30);
-    let even = _mm256_add_epi64(_mm256_mul_epi32(a, mv), nudge);
-    let odd = _mm256_add_epi64(
-        _mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(mv, 32)),
-        nudge,
-    );
-    // Bits 31..62 of each product: low half for even lanes, high half for odd ones.
-    let v = _mm256_blend_epi32(
-        _mm256_srli_epi64(even, 31),
-        _mm256_slli_epi64(odd, 1),
-        0b1010_1010,
-    );
+    let v = doubling_high_mul(_mm256_sllv_epi32(a, left), mv);
     // v > i32::MIN here (multipliers are non-negative), so v + (v >> 31) cannot overflow.
     let t = _mm256_srav_epi32(
         _mm256_add_epi32(v, _mm256_srai_epi32(v, 31)),
@@ -127,6 +115,25 @@ pub(crate) fn requant8v(
     Some(v)
 }
 
+/// TFLite's rounding doubling high multiply of eight lanes by non-negative multipliers:
+/// `(a · m + 2^30) >> 31` from 64-bit products of the even and the odd lanes.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn doubling_high_mul(a: __m256i, mv: __m256i) -> __m256i {
+    let nudge = _mm256_set1_epi64x(1 << 30);
+    let even = _mm256_add_epi64(_mm256_mul_epi32(a, mv), nudge);
+    let odd = _mm256_add_epi64(
+        _mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(mv, 32)),
+        nudge,
+    );
+    // Bits 31..62 of each product: low half for even lanes, high half for odd ones.
+    _mm256_blend_epi32(
+        _mm256_srli_epi64(even, 31),
+        _mm256_slli_epi64(odd, 1),
+        0b1010_1010,
+    )
+}
+
 /// Whether every channel can take [`requant8_right`]: non-negative multipliers and right
 /// shifts of at least one (TFLite's usual case: scales below one half).
 pub(crate) fn right_shifts_only(multiplier: &[i32], shift: &[i32]) -> bool {
@@ -139,18 +146,8 @@ pub(crate) fn right_shifts_only(multiplier: &[i32], shift: &[i32]) -> bool {
 #[target_feature(enable = "avx2")]
 #[inline]
 pub(crate) fn requant8_right(a: __m256i, mv: __m256i, sv: __m256i, q: &super::Requant) -> __m256i {
-    let nudge = _mm256_set1_epi64x(1 << 30);
     let one = _mm256_set1_epi32(1);
-    let even = _mm256_add_epi64(_mm256_mul_epi32(a, mv), nudge);
-    let odd = _mm256_add_epi64(
-        _mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(mv, 32)),
-        nudge,
-    );
-    let v = _mm256_blend_epi32(
-        _mm256_srli_epi64(even, 31),
-        _mm256_slli_epi64(odd, 1),
-        0b1010_1010,
-    );
+    let v = doubling_high_mul(a, mv);
     // right - 1 = -shift - 1 = !shift.
     let rm1 = _mm256_xor_si256(sv, _mm256_set1_epi32(-1));
     let t = _mm256_srav_epi32(_mm256_add_epi32(v, _mm256_srai_epi32(v, 31)), rm1);
@@ -186,17 +183,12 @@ pub(crate) fn store8(v: __m256i, q: &super::Requant, y: &mut [i8]) {
 /// (one XOR) and `128 · Σx`, the same for every row, is subtracted once: in wrapping i32
 /// arithmetic `Σ (w + 128)·x - 128·Σx = Σ w·x`, the portable sum bit for bit.
 pub fn dense_vnni(x: &[i8], w: &[i8], q: &super::Requant, y: &mut [i8]) -> usize {
-    if !crate::kernels::isa::allows(crate::kernels::isa::VNNI) {
-        return 0;
-    }
-    if std::is_x86_feature_detected!("avx512vnni") && std::is_x86_feature_detected!("avx512vl") {
-        // SAFETY: the CPU has AVX-512 VNNI and VL (checked just above), hence AVX2.
-        unsafe { pairs_avx512(x, w, q, y) }
-    } else if std::is_x86_feature_detected!("avxvnni") {
-        // SAFETY: the CPU has AVX-VNNI (checked just above), hence AVX2.
-        unsafe { pairs_avx(x, w, q, y) }
-    } else {
-        0
+    match crate::kernels::isa::vnni() {
+        // SAFETY: the CPU has AVX-512 VNNI and VL, hence AVX2.
+        Some(true) => unsafe { pairs_avx512(x, w, q, y) },
+        // SAFETY: the CPU has AVX-VNNI, hence AVX2.
+        Some(false) => unsafe { pairs_avx(x, w, q, y) },
+        None => 0,
     }
 }
 

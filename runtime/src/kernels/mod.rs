@@ -51,6 +51,23 @@ pub mod isa {
     pub(crate) fn allows(level: u8) -> bool {
         CAP.load(Ordering::Relaxed) >= level
     }
+
+    /// The VNNI encoding to use, if allowed and present: `Some(true)` for AVX-512 VNNI with
+    /// VL (EVEX), `Some(false)` for AVX-VNNI (VEX).
+    #[inline]
+    pub(crate) fn vnni() -> Option<bool> {
+        if !allows(VNNI) {
+            None
+        } else if std::is_x86_feature_detected!("avx512vnni")
+            && std::is_x86_feature_detected!("avx512vl")
+        {
+            Some(true)
+        } else if std::is_x86_feature_detected!("avxvnni") {
+            Some(false)
+        } else {
+            None
+        }
+    }
 }
 
 /// Defines `$name` as a run-time dispatch between an AVX2 + FMA build of `$imp` and the
