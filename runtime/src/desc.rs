@@ -264,9 +264,15 @@ impl Quant {
     /// Quantizes one value (round half away from zero, saturating), as TFLite does.
     #[inline]
     pub fn quantize(&self, x: f32) -> i8 {
-        let q = libm::roundf(x / self.scale) + self.zero_point as f32;
-        // `as` saturates and maps NaN to 0.
-        q.clamp(-128.0, 127.0) as i8
+        // Anything beyond ±1024 saturates anyway (|zero point| <= 128), and below 2^23 the
+        // integer and fractional parts are exact, so rounding is a truncation plus a
+        // comparison: branch-free, it vectorises where `roundf` would be a call per value.
+        // `clamp` maps ±inf to the bounds; `as` maps NaN to 0 (as the old `roundf` path did).
+        let y = (x / self.scale).clamp(-1024.0, 1024.0);
+        let t = y as i32;
+        let f = y - t as f32;
+        let r = t + (f >= 0.5) as i32 - (f <= -0.5) as i32;
+        (r + self.zero_point as i32).clamp(-128, 127) as i8
     }
 
     /// Real value of one quantized value.

@@ -274,27 +274,40 @@ impl<'a> Model<'a> {
             side: Side::Start,
             shape: self.meta.input,
         };
+        // Checked first, in one pass, so the conversion loops below have no early exit and
+        // the compiler can vectorise them.
+        if let Some(index) = input.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteInput { index });
+        }
         let (scale, offset) = (self.preprocess_scale(), self.preprocess_offset());
         let c = self.meta.input.c as usize;
         let buf = self.region(arena, cur);
-        let value = |i: usize| -> Result<f32, Error> {
-            let raw = input[i];
-            if raw.is_finite() {
-                Ok(pre(raw, scale, offset, i % c))
-            } else {
-                Err(Error::NonFiniteInput { index: i })
-            }
-        };
+        let per_tensor = scale.len() <= 1 && offset.len() <= 1;
+        let (s0, o0) = (pick(scale, 0), pick(offset, 0));
         match self.meta.precision {
             Precision::Int8 => {
                 let q = self.meta.input_quant;
-                for (i, d) in i8s_mut(buf).iter_mut().enumerate() {
-                    *d = q.quantize(value(i)?);
+                let out = i8s_mut(buf);
+                if per_tensor {
+                    for (d, &raw) in out.iter_mut().zip(input) {
+                        *d = q.quantize(raw * s0 + o0);
+                    }
+                } else {
+                    for (i, (d, &raw)) in out.iter_mut().zip(input).enumerate() {
+                        *d = q.quantize(pre(raw, scale, offset, i % c));
+                    }
                 }
             }
             _ => {
-                for (i, d) in f32s_mut(buf)?.iter_mut().enumerate() {
-                    *d = value(i)?;
+                let out = f32s_mut(buf)?;
+                if per_tensor {
+                    for (d, &raw) in out.iter_mut().zip(input) {
+                        *d = raw * s0 + o0;
+                    }
+                } else {
+                    for (i, (d, &raw)) in out.iter_mut().zip(input).enumerate() {
+                        *d = pre(raw, scale, offset, i % c);
+                    }
                 }
             }
         }

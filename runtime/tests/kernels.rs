@@ -460,3 +460,50 @@ fn depthwise_equals_the_expanded_convolution() {
         assert_eq!(qd, qc, "case {case}");
     }
 }
+
+/// `Quant::quantize` is TFLite's rounding (half away from zero) and saturation, written
+/// branch-free: checked against `f32::round` on halves, their neighbours, large values and
+/// random ones, for several scales and zero points.
+#[test]
+fn quantize_matches_round_half_away_from_zero() {
+    let reference = |q: &aedge_runtime::Quant, x: f32| {
+        ((x / q.scale).round() + q.zero_point as f32).clamp(-128.0, 127.0) as i8
+    };
+    let mut r = Rng(0x9a);
+    for (scale, zero_point) in [
+        (1.0, 0),
+        (0.5, -128),
+        (1.0 / 255.0, 127),
+        (0.0371, -7),
+        (3.0, 5),
+    ] {
+        let q = aedge_runtime::Quant { scale, zero_point };
+        let mut xs: Vec<f32> = Vec::new();
+        for k in -2000..2000 {
+            let half = k as f32 * 0.5 * scale;
+            xs.extend([
+                half,
+                f32::from_bits(half.to_bits() + 1),
+                f32::from_bits(half.to_bits().saturating_sub(1)),
+            ]);
+        }
+        xs.extend([
+            0.0,
+            -0.0,
+            1e30,
+            -1e30,
+            f32::MAX,
+            f32::MIN,
+            3e38 * 2.0,
+            -3e38 * 2.0,
+        ]);
+        xs.extend((0..10_000).map(|_| r.uniform(-300.0, 300.0) * scale));
+        for x in xs {
+            assert_eq!(
+                q.quantize(x),
+                reference(&q, x),
+                "x = {x:e}, scale {scale}, zp {zero_point}"
+            );
+        }
+    }
+}
