@@ -267,12 +267,17 @@ impl Quant {
         // Anything beyond ±1024 saturates anyway (|zero point| <= 128), and below 2^23 the
         // integer and fractional parts are exact, so rounding is a truncation plus a
         // comparison: branch-free, it vectorises where `roundf` would be a call per value.
-        // `clamp` maps ±inf to the bounds; `as` maps NaN to 0 (as the old `roundf` path did).
+        // `clamp` maps ±inf to the bounds; NaN gives 0, as a float clamp and `as i8` would.
         let y = (x / self.scale).clamp(-1024.0, 1024.0);
         let t = y as i32;
         let f = y - t as f32;
         let r = t + (f >= 0.5) as i32 - (f <= -0.5) as i32;
-        (r + self.zero_point as i32).clamp(-128, 127) as i8
+        let q = (r + self.zero_point as i32).clamp(-128, 127) as i8;
+        if y.is_nan() {
+            0
+        } else {
+            q
+        }
     }
 
     /// Real value of one quantized value.

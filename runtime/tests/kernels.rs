@@ -496,6 +496,7 @@ fn quantize_matches_round_half_away_from_zero() {
             f32::MIN,
             3e38 * 2.0,
             -3e38 * 2.0,
+            f32::NAN,
         ]);
         xs.extend((0..10_000).map(|_| r.uniform(-300.0, 300.0) * scale));
         for x in xs {
