@@ -10,6 +10,12 @@ use aedge_trainer::presets::preset;
 use aedge_trainer::{device, train, Backend, RunOptions};
 use std::path::PathBuf;
 
+// Training allocates and frees a tensor per operation; glibc serves blocks this large with
+// mmap/munmap, and the page faults and TLB shootdowns cost about a quarter of a dense AE's
+// training time. mimalloc keeps them (31k -> 41k+ samples/s on seed-dense here).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let args: Vec<String> = std::env::args().skip(1).collect();
