@@ -333,6 +333,27 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
+    /// Copies the tensor at `cur` to `out` as f32 values (`out` has its length): one tight
+    /// loop, without an index per value.
+    fn write_output(
+        &self,
+        arena: &mut [u8],
+        cur: Cursor,
+        quant: Quant,
+        out: &mut [f32],
+    ) -> Result<(), Error> {
+        let buf = self.region(arena, cur);
+        match self.meta.precision {
+            Precision::Int8 => {
+                for (o, &q) in out.iter_mut().zip(i8s(buf)) {
+                    *o = quant.dequantize(q);
+                }
+            }
+            _ => out.copy_from_slice(&f32s(buf)?[..out.len()]),
+        }
+        Ok(())
+    }
+
     fn forward(&self, input: &[f32], arena: &mut [u8]) -> Result<(Cursor, Quant), Error> {
         let cur = self.load_input(input, arena)?;
         self.forward_with(arena, cur, &mut |_, _| {})
@@ -360,7 +381,7 @@ impl<'a> Model<'a> {
         check_len("output", self.output.len(), output.len())?;
         let arena = self.arena(arena)?;
         let (cur, q) = self.forward(input, arena)?;
-        self.read_output(arena, cur, q, |i, v| output[i] = v)
+        self.write_output(arena, cur, q, output)
     }
 
     /// Runs the encoder: `input` in sensor units, `latent` the code.
@@ -375,7 +396,7 @@ impl<'a> Model<'a> {
             cur,
             &mut |_, _| {},
         )?;
-        self.read_output(arena, cur, self.latent_quant, |i, v| latent[i] = v)
+        self.write_output(arena, cur, self.latent_quant, latent)
     }
 
     /// Runs the decoder: `latent` a code, `output` the reconstruction in model units.
@@ -408,7 +429,7 @@ impl<'a> Model<'a> {
         }
         let from = self.meta.encoder_layers as usize;
         let cur = self.run_layers(arena, from, self.layer_count(), cur, &mut |_, _| {})?;
-        self.read_output(arena, cur, self.output_quant, |i, v| output[i] = v)
+        self.write_output(arena, cur, self.output_quant, output)
     }
 
     /// Reconstruction error of `input` (sensor units) by the model's metric, and the verdict
@@ -419,11 +440,20 @@ impl<'a> Model<'a> {
         let (scale, offset) = (self.preprocess_scale(), self.preprocess_offset());
         let c = self.meta.input.c as usize;
         let metric = self.meta.metric;
+        // Errors are summed in f32 blocks of 16 (eight interleaved partial sums, in a fixed
+        // order) and the blocks in f64: no long f64 dependency chain on hosts, and one f64
+        // addition per 16 values instead of per value on FPUs without double precision (64 B
+        // of stack).
+        let mut block = [0.0f32; ERROR_BLOCK];
         let mut sum = 0.0f64;
         self.read_output(arena, cur, q, |i, y| {
             let x = pre(input[i], scale, offset, i % c);
-            sum += element_error(metric, x, y) as f64;
+            block[i % ERROR_BLOCK] = element_error(metric, x, y);
+            if i % ERROR_BLOCK == ERROR_BLOCK - 1 {
+                sum += block_sum(&block) as f64;
+            }
         })?;
+        sum += block_sum(&block[..input.len() % ERROR_BLOCK]) as f64;
         let error = (sum / input.len() as f64) as f32;
         let threshold = self.meta.threshold;
         Ok(Score {
@@ -560,6 +590,20 @@ fn pick(v: &[f32], ch: usize) -> f32 {
 #[inline]
 fn pre(raw: f32, scale: &[f32], offset: &[f32], ch: usize) -> f32 {
     raw * pick(scale, ch) + pick(offset, ch)
+}
+
+/// Values per f32 block of [`Model::score`]'s error sum.
+const ERROR_BLOCK: usize = 16;
+
+/// Sum of up to [`ERROR_BLOCK`] values: eight interleaved partial sums, then a fixed tree.
+#[inline]
+fn block_sum(v: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    for (i, &e) in v.iter().enumerate() {
+        lanes[i % 8] += e;
+    }
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
 }
 
 /// Error contribution of one element.
