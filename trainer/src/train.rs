@@ -155,7 +155,7 @@ fn objective(
     target: Tensor<2>,
     eps_seed: u64,
 ) -> (Tensor<1>, Tensor<1>) {
-    let (recon, code, kl) = match model {
+    let (code, kl) = match model {
         AutoEncoder::Vae(v) => {
             let (mean, log_var) = v.encode(input);
             // ε from the host RNG keeps the run reproducible across resumes and backends.
@@ -164,15 +164,20 @@ fn objective(
             let eps: Vec<f32> = (0..b * k).map(|_| normal(&mut r)).collect();
             let eps = Tensor::from_data(TensorData::new(eps, [b, k]), &mean.device());
             let (z, kl) = Vae::sample_with(mean, log_var, eps);
-            (v.decoder.forward(z.clone()), z, Some(kl))
+            (z, Some(kl))
         }
-        m => {
-            let code = m.encode(input);
-            (m.decode(code.clone()), code, None)
-        }
+        m => (m.encode(input), None),
     };
     let dim = target.dims()[1] as f32;
-    let rec = cfg.loss.forward(recon, target);
+    // BCE after a sigmoid output is computed from the logits: fewer passes over the batch.
+    let logits = match cfg.loss {
+        Loss::Bce => model.decode_logits(code.clone()),
+        _ => None,
+    };
+    let rec = match logits {
+        Some(z) => Loss::bce_with_logits(z, target),
+        None => cfg.loss.forward(model.decode(code.clone()), target),
+    };
     let mut total = rec.clone();
     if let Some(kl) = kl {
         // Per-sample objective: summed reconstruction over features plus β·KL.

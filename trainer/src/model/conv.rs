@@ -228,6 +228,12 @@ impl ConvAe {
 
     /// code → `[batch, h·w·c]`.
     pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
+        // The output activation is elementwise, so it commutes with the final reshape.
+        self.out_act.apply(self.decode_pre_act(z))
+    }
+
+    /// [`ConvAe::decode`] without the output activation.
+    pub fn decode_pre_act(&self, z: Tensor<2>) -> Tensor<2> {
         let [b, _] = z.dims();
         let [h, w, c] = self.code_shape();
         let mut t = z.reshape([b, h, w, c]).permute([0, 3, 1, 2]);
@@ -242,7 +248,7 @@ impl ConvAe {
                 t = upsample_nearest(t, s.factor);
             }
         }
-        let t = self.out_act.apply(self.out.forward(t));
+        let t = self.out.forward(t);
         let [b2, c2, h2, w2] = t.dims();
         debug_assert_eq!(b2, b);
         t.permute([0, 2, 3, 1]).reshape([b, h2 * w2 * c2])

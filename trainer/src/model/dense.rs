@@ -37,6 +37,18 @@ impl Mlp {
         }
         x
     }
+
+    /// Runs the stack but for the last activation, and returns that activation too.
+    pub fn forward_pre_act(&self, mut x: Tensor<2>) -> (Tensor<2>, Act) {
+        let n = self.layers.len();
+        for (i, (l, a)) in self.layers.iter().zip(&self.acts).enumerate() {
+            x = l.forward(x);
+            if i + 1 < n {
+                x = a.apply(x);
+            }
+        }
+        (x, self.acts.last().copied().unwrap_or(Act::Identity))
+    }
 }
 
 /// A dense autoencoder.

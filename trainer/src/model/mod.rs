@@ -151,6 +151,19 @@ impl AutoEncoder {
         }
     }
 
+    /// Code → the decoder's output before a sigmoid output activation (logits), for the
+    /// binary cross-entropy computed from logits; `None` when the output activation is not a
+    /// sigmoid or the kind has none (LSTM).
+    pub fn decode_logits(&self, z: Tensor<2>) -> Option<Tensor<2>> {
+        let (t, act) = match self {
+            AutoEncoder::Dense(m) => m.decoder.forward_pre_act(z),
+            AutoEncoder::Vae(m) => m.decoder.forward_pre_act(z),
+            AutoEncoder::Conv(m) => (m.decode_pre_act(z), m.out_act),
+            AutoEncoder::Lstm(_) => return None,
+        };
+        (act == act::Act::Sigmoid).then_some(t)
+    }
+
     /// Deterministic reconstruction (the VAE decodes its mean).
     pub fn reconstruct(&self, x: Tensor<2>) -> Tensor<2> {
         self.decode(self.encode(x))
