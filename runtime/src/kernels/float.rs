@@ -265,7 +265,8 @@ unsafe fn dot_rows_avx<'r, W: Weight>(rows: impl Iterator<Item = &'r [f32]>, w: 
 }
 
 /// `Σ x·w` with eight independent accumulators, so the compiler can vectorise it.
-#[cfg_attr(all(feature = "std", target_arch = "x86_64"), allow(dead_code))]
+// Only no_std builds call it (std builds use `dot_wide`).
+#[cfg_attr(feature = "std", allow(dead_code))]
 #[cfg_attr(target_arch = "x86_64", inline(always))]
 #[cfg_attr(not(target_arch = "x86_64"), inline)]
 fn dot8<W: Weight>(x: &[f32], w: &[W]) -> f32 {
