@@ -3,7 +3,8 @@
 //! `../shared/data/fashion-mnist` (or the directory given) is there, else on the bundled
 //! MNIST sample.
 //!
-//! `cargo run --release -p aedge-trainer --example bench_train -- [DATA_DIR] [EPOCHS]`
+//! `cargo run --release -p aedge-trainer --example bench_train -- [DATA_DIR] [EPOCHS] [PRESET[:BACKEND]...]`
+//! (both presets on both CPU backends when none is named; e.g. `seed-dense:flex` for one).
 
 use aedge_trainer::data::{Dataset, Images};
 use aedge_trainer::presets::preset;
@@ -24,6 +25,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(PathBuf::from)
         .unwrap_or_else(|| repo.join("../shared/data/fashion-mnist"));
     let epochs: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(2);
+    let mut runs = Vec::new();
+    for name in args.get(2..).unwrap_or_default() {
+        match name.split_once(':') {
+            Some((p, b)) => runs.push((p.to_string(), b.parse::<Backend>()?)),
+            None => {
+                runs.push((name.clone(), Backend::Flex));
+                runs.push((name.clone(), Backend::NdArray));
+            }
+        }
+    }
+    if runs.is_empty() {
+        for p in ["seed-dense", "keras-conv"] {
+            runs.push((p.to_string(), Backend::Flex));
+            runs.push((p.to_string(), Backend::NdArray));
+        }
+    }
     let file = fashion.join("train-images-idx3-ubyte.gz");
     let (name, images) = if file.exists() {
         let mut im = Images::read(&file)?;
@@ -48,10 +65,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "| preset | backend | batch | samples/s (best epoch) | samples/s (mean) | final loss |"
     );
     println!("|---|---|---:|---:|---:|---:|");
-    for p in ["seed-dense", "keras-conv"] {
-        let (spec, mut cfg) = preset(p, [28, 28, 1])?;
+    for (p, backend) in runs {
+        let (spec, mut cfg) = preset(&p, [28, 28, 1])?;
         cfg.epochs = epochs;
-        for backend in [Backend::Flex, Backend::NdArray] {
+        {
             let t = train(&spec, &cfg, &data, None, &RunOptions::new(device(backend)?))?;
             let rates: Vec<f64> = t.history.iter().map(|m| m.samples_per_sec).collect();
             let best = rates.iter().copied().fold(0.0, f64::max);

@@ -4,8 +4,10 @@
 use crate::checkpoint::{self, State};
 use crate::corrupt::{normal, Corruption};
 use crate::data::{shuffled, Dataset};
+use crate::device::reads_back_cheaply;
+use crate::host_loss::{self, HostLoss};
 use crate::loss::Loss;
-use crate::model::{vae::Vae, AutoEncoder, ModelSpec};
+use crate::model::{act::Act, vae::Vae, AutoEncoder, ModelSpec};
 use crate::optim::OptimizerSpec;
 use aedge_runtime::zoo::SplitMix;
 use burn::module::Module;
@@ -108,35 +110,30 @@ pub struct Trained {
     pub history: Vec<EpochMetrics>,
 }
 
-/// The (input, target) tensors of one batch: the clean samples, and for denoising runs a
-/// corrupted copy as input (noise seeded by `seed`). The sample copy is only cloned when a
-/// corruption needs it.
-fn batch(
-    data: &Dataset,
-    idx: &[usize],
-    cfg: &TrainConfig,
-    seed: u64,
-    device: &Device,
-) -> (Tensor<2>, Tensor<2>) {
+/// One batch: the model's input (a corrupted copy for denoising runs) and the clean samples
+/// it should reconstruct, kept on the host for losses computed there.
+struct Batch {
+    input: Tensor<2>,
+    clean: Vec<f32>,
+    shape: [usize; 2],
+}
+
+/// Builds one batch from the samples `idx`; corruption noise is seeded by `seed`.
+fn batch(data: &Dataset, idx: &[usize], cfg: &TrainConfig, seed: u64, device: &Device) -> Batch {
     let shape = [idx.len(), data.dim()];
     let mut clean = Vec::with_capacity(idx.len() * data.dim());
     for &i in idx {
         clean.extend_from_slice(data.sample(i));
     }
-    match cfg.corruption {
-        Some(c) => {
-            let mut noisy = clean.clone();
-            c.apply(&mut noisy, &mut SplitMix(seed));
-            let input = Tensor::from_data(TensorData::new(noisy, shape), device);
-            (
-                input,
-                Tensor::from_data(TensorData::new(clean, shape), device),
-            )
-        }
-        None => {
-            let t = Tensor::from_data(TensorData::new(clean, shape), device);
-            (t.clone(), t)
-        }
+    let mut input = clean.clone();
+    if let Some(c) = cfg.corruption {
+        c.apply(&mut input, &mut SplitMix(seed));
+    }
+    let input = Tensor::from_data(TensorData::new(input, shape), device);
+    Batch {
+        input,
+        clean,
+        shape,
     }
 }
 
@@ -147,46 +144,115 @@ fn step_seed(seed: u64, epoch: usize, step: usize, stream: u64) -> u64 {
         ^ stream.wrapping_mul(0xC2B2_AE35)
 }
 
-/// The objective of one batch: reconstruction + L1 on the code + β·KL.
+/// One batch's objective: reconstruction (× features for the VAE) + L1 on the code + β·KL.
+struct Objective {
+    /// A scalar whose gradient is the objective's: the objective itself, or, when the
+    /// reconstruction loss was computed on the host, a surrogate with the same gradient.
+    /// `None` when no gradient was asked for.
+    root: Option<Tensor<1>>,
+    /// Mean objective.
+    total: f64,
+    /// Mean reconstruction loss alone (`NaN` when not asked for on the tensor path).
+    recon: f64,
+}
+
+/// The reconstruction loss `host_loss` computes for this loss and output activation, if any.
+fn host_kind(loss: Loss, act: Act) -> Option<(HostLoss, bool)> {
+    // The flag says whether the activation is folded into the loss (BCE from logits).
+    match (loss, act) {
+        (Loss::Bce, Act::Sigmoid) => Some((HostLoss::BceLogits, true)),
+        (Loss::Mse, _) => Some((HostLoss::Mse, false)),
+        (Loss::Mae, _) => Some((HostLoss::Mae, false)),
+        (Loss::Bce, _) => None,
+    }
+}
+
+/// Computes one batch's objective. `host` computes the reconstruction loss and its gradient
+/// on the host (CPU backends); `grad` builds the tensor to differentiate; `recon` asks the
+/// tensor path for the reconstruction value too (one more read-back).
 fn objective(
     model: &AutoEncoder,
     cfg: &TrainConfig,
-    input: Tensor<2>,
-    target: Tensor<2>,
+    batch: Batch,
     eps_seed: u64,
-) -> (Tensor<1>, Tensor<1>) {
+    host: bool,
+    grad: bool,
+    recon: bool,
+) -> Objective {
+    let device = batch.input.device();
     let (code, kl) = match model {
         AutoEncoder::Vae(v) => {
-            let (mean, log_var) = v.encode(input);
+            let (mean, log_var) = v.encode(batch.input);
             // ε from the host RNG keeps the run reproducible across resumes and backends.
             let [b, k] = mean.dims();
             let mut r = SplitMix(eps_seed);
             let eps: Vec<f32> = (0..b * k).map(|_| normal(&mut r)).collect();
-            let eps = Tensor::from_data(TensorData::new(eps, [b, k]), &mean.device());
+            let eps = Tensor::from_data(TensorData::new(eps, [b, k]), &device);
             let (z, kl) = Vae::sample_with(mean, log_var, eps);
             (z, Some(kl))
         }
-        m => (m.encode(input), None),
+        m => (m.encode(batch.input), None),
     };
-    let dim = target.dims()[1] as f32;
-    // BCE after a sigmoid output is computed from the logits: fewer passes over the batch.
-    let logits = match cfg.loss {
-        Loss::Bce => model.decode_logits(code.clone()),
-        _ => None,
+    // The VAE's objective is per sample: reconstruction summed over features, plus β·KL.
+    let rec_scale = if kl.is_some() {
+        batch.shape[1] as f32
+    } else {
+        1.0
     };
-    let rec = match logits {
-        Some(z) => Loss::bce_with_logits(z, target),
-        None => cfg.loss.forward(model.decode(code.clone()), target),
-    };
-    let mut total = rec.clone();
-    if let Some(kl) = kl {
-        // Per-sample objective: summed reconstruction over features plus β·KL.
-        total = rec.clone() * dim + kl * cfg.beta;
-    }
+    let mut extra: Option<Tensor<1>> = kl.map(|kl| kl * cfg.beta);
     if cfg.l1_code > 0.0 {
-        total = total + code.abs().sum_dim(1).mean() * cfg.l1_code;
+        let l1 = code.clone().abs().sum_dim(1).mean() * cfg.l1_code;
+        extra = Some(match extra {
+            Some(e) => e + l1,
+            None => l1,
+        });
     }
-    (total, rec)
+    let (out, act) = model.decode_pre_act(code);
+    match host_kind(cfg.loss, act).filter(|_| host) {
+        Some((kind, folded)) => {
+            let pred = if folded { out } else { act.apply(out) };
+            let n = batch.clean.len();
+            let values = pred.clone().into_data().convert::<f32>();
+            let values = values
+                .as_slice::<f32>()
+                .expect("a tensor converted to f32 reads as f32");
+            let mut g = vec![0.0f32; n];
+            let scale = rec_scale / n.max(1) as f32;
+            let sum = host_loss::value_and_grad(kind, values, &batch.clean, scale, &mut g);
+            let rec = sum / n.max(1) as f64;
+            let extra_value = extra.clone().map_or(0.0, scalar);
+            let root = grad.then(|| {
+                let g = Tensor::from_data(TensorData::new(g, batch.shape), &device);
+                let surrogate = (pred * g).sum();
+                match extra {
+                    Some(e) => surrogate + e,
+                    None => surrogate,
+                }
+            });
+            Objective {
+                root,
+                total: rec * rec_scale as f64 + extra_value,
+                recon: rec,
+            }
+        }
+        None => {
+            let target = Tensor::from_data(TensorData::new(batch.clean, batch.shape), &device);
+            let rec = if cfg.loss == Loss::Bce && act == Act::Sigmoid {
+                Loss::bce_with_logits(out, target)
+            } else {
+                cfg.loss.forward(act.apply(out), target)
+            };
+            let total = match extra {
+                Some(e) => rec.clone() * rec_scale + e,
+                None => rec.clone(),
+            };
+            Objective {
+                total: scalar(total.clone()),
+                recon: if recon { scalar(rec) } else { f64::NAN },
+                root: grad.then_some(total),
+            }
+        }
+    }
 }
 
 fn scalar(t: Tensor<1>) -> f64 {
@@ -202,20 +268,22 @@ pub fn evaluate(
     epoch: usize,
 ) -> (f64, f64) {
     let plain = device.clone().without_autodiff();
+    let host = reads_back_cheaply(&plain);
     let m = model.valid();
     let (mut tot, mut rec, mut n) = (0.0, 0.0, 0usize);
     let idx: Vec<usize> = (0..data.len()).collect();
     for (step, chunk) in idx.chunks(cfg.batch_size.max(1)).enumerate() {
-        let (input, target) = batch(
+        let b = batch(
             data,
             chunk,
             cfg,
             step_seed(cfg.seed, epoch, step, 3),
             &plain,
         );
-        let (t, r) = objective(&m, cfg, input, target, step_seed(cfg.seed, epoch, step, 4));
-        tot += scalar(t) * chunk.len() as f64;
-        rec += scalar(r) * chunk.len() as f64;
+        let seed = step_seed(cfg.seed, epoch, step, 4);
+        let o = objective(&m, cfg, b, seed, host, false, true);
+        tot += o.total * chunk.len() as f64;
+        rec += o.recon * chunk.len() as f64;
         n += chunk.len();
     }
     (tot / n.max(1) as f64, rec / n.max(1) as f64)
@@ -274,6 +342,7 @@ pub fn train(
     }
     let device = &opts.device;
     device.seed(cfg.seed);
+    let host = reads_back_cheaply(device);
     let mut model = spec.build(device)?;
     let mut optim = cfg.optimizer.init();
     let mut history = Vec::new();
@@ -313,25 +382,23 @@ pub fn train(
         let t0 = Instant::now();
         let (mut sum, mut n) = (0.0f64, 0usize);
         for (step, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            let (input, target) = batch(
+            let b = batch(
                 data,
                 chunk,
                 cfg,
                 step_seed(cfg.seed, epoch, step, 2),
                 device,
             );
-            let (loss, _) = objective(
-                &model,
-                cfg,
-                input,
-                target,
-                step_seed(cfg.seed, epoch, step, 5),
-            );
-            let value = loss.clone().into_scalar::<f32>() as f64;
+            let seed = step_seed(cfg.seed, epoch, step, 5);
+            let o = objective(&model, cfg, b, seed, host, true, false);
+            let value = o.total;
             if !value.is_finite() {
                 return Err(format!("the loss became {value} at epoch {epoch}, step {step}; lower the learning rate"));
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let root = o
+                .root
+                .ok_or("internal error: the objective returned no gradient")?;
+            let grads = GradientsParams::from_grads(root.backward(), &model);
             model = optim.step(cfg.optimizer.lr(), model, grads);
             sum += value * chunk.len() as f64;
             n += chunk.len();

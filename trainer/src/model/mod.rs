@@ -151,17 +151,16 @@ impl AutoEncoder {
         }
     }
 
-    /// Code → the decoder's output before a sigmoid output activation (logits), for the
-    /// binary cross-entropy computed from logits; `None` when the output activation is not a
-    /// sigmoid or the kind has none (LSTM).
-    pub fn decode_logits(&self, z: Tensor<2>) -> Option<Tensor<2>> {
-        let (t, act) = match self {
+    /// Code → the decoder's output before its output activation, and that activation
+    /// (`decode` is `act.apply(pre)`). The LSTM decoder reports its whole output with
+    /// [`act::Act::Identity`]. Losses use it to fold a sigmoid into binary cross-entropy.
+    pub fn decode_pre_act(&self, z: Tensor<2>) -> (Tensor<2>, act::Act) {
+        match self {
             AutoEncoder::Dense(m) => m.decoder.forward_pre_act(z),
             AutoEncoder::Vae(m) => m.decoder.forward_pre_act(z),
             AutoEncoder::Conv(m) => (m.decode_pre_act(z), m.out_act),
-            AutoEncoder::Lstm(_) => return None,
-        };
-        (act == act::Act::Sigmoid).then_some(t)
+            AutoEncoder::Lstm(m) => (m.decode(z), act::Act::Identity),
+        }
     }
 
     /// Deterministic reconstruction (the VAE decodes its mean).
