@@ -61,24 +61,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "training throughput on {name}, {epochs} epochs, {} threads available",
         std::thread::available_parallelism()?.get()
     );
-    println!(
-        "| preset | backend | batch | samples/s (best epoch) | samples/s (mean) | final loss |"
-    );
-    println!("|---|---|---:|---:|---:|---:|");
+    println!("| preset | backend | batch | samples/s (best epoch) | median | mean | final loss |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
     for (p, backend) in runs {
         let (spec, mut cfg) = preset(&p, [28, 28, 1])?;
         cfg.epochs = epochs;
-        {
-            let t = train(&spec, &cfg, &data, None, &RunOptions::new(device(backend)?))?;
-            let rates: Vec<f64> = t.history.iter().map(|m| m.samples_per_sec).collect();
-            let best = rates.iter().copied().fold(0.0, f64::max);
-            let mean = rates.iter().sum::<f64>() / rates.len() as f64;
-            let last = t.history.last().map_or(f64::NAN, |m| m.train_loss);
-            println!(
-                "| {p} | {backend} | {} | {best:.0} | {mean:.0} | {last:.4} |",
-                cfg.batch_size
-            );
-        }
+        let t = train(&spec, &cfg, &data, None, &RunOptions::new(device(backend)?))?;
+        let mut rates: Vec<f64> = t.history.iter().map(|m| m.samples_per_sec).collect();
+        let mean = rates.iter().sum::<f64>() / rates.len() as f64;
+        rates.sort_by(f64::total_cmp);
+        let best = rates.last().copied().unwrap_or(f64::NAN);
+        let median = rates[rates.len() / 2];
+        let last = t.history.last().map_or(f64::NAN, |m| m.train_loss);
+        println!(
+            "| {p} | {backend} | {} | {best:.0} | {median:.0} | {mean:.0} | {last:.4} |",
+            cfg.batch_size
+        );
     }
     Ok(())
 }

@@ -236,3 +236,62 @@ fn bad_requests_are_errors() {
         .unwrap()
         .contains("transpose decoder"));
 }
+
+/// On burn-flex the reconstruction loss and its gradient are computed on the host
+/// (`aedge_trainer::host_loss`); burn-ndarray keeps burn's tensor ops. Both backends draw the
+/// same initial weights, so the two paths must train to the same losses, for every loss, with
+/// the L1 and KL terms, and with a conv decoder.
+#[test]
+fn host_loss_trains_like_burns_tensor_ops() {
+    let d = mnist(200);
+    let (tr, val) = d.split(0.25, 3);
+    let vae = ModelSpec {
+        input: [28, 28, 1],
+        arch: Architecture::Vae {
+            hidden: vec![32],
+            latent: 2,
+        },
+        out_act: Act::Sigmoid,
+    };
+    let conv = ModelSpec {
+        input: [28, 28, 1],
+        arch: Architecture::Conv {
+            channels: vec![4],
+            upsampling: Upsampling::Nearest,
+        },
+        out_act: Act::Sigmoid,
+    };
+    let sparse = TrainConfig {
+        l1_code: 1e-3,
+        ..cfg(2, 32, Loss::Bce)
+    };
+    let cases = [
+        (dense(&[], 16), cfg(2, 32, Loss::Bce)),
+        (dense(&[], 16), sparse),
+        (dense(&[], 16), cfg(2, 32, Loss::Mse)),
+        (dense(&[], 16), cfg(2, 32, Loss::Mae)),
+        (vae, cfg(2, 32, Loss::Bce)),
+        (conv, cfg(2, 32, Loss::Bce)),
+    ];
+    #[allow(deprecated)]
+    let ndarray = RunOptions::new(device(Backend::NdArray).unwrap());
+    for (spec, c) in cases {
+        let host = train(&spec, &c, &tr, Some(&val), &opts()).unwrap().history;
+        let tensor = train(&spec, &c, &tr, Some(&val), &ndarray).unwrap().history;
+        for (h, t) in host.iter().zip(&tensor) {
+            let pairs = [
+                (h.train_loss, t.train_loss),
+                (h.val_loss.unwrap(), t.val_loss.unwrap()),
+                (h.val_recon.unwrap(), t.val_recon.unwrap()),
+            ];
+            for (a, b) in pairs {
+                assert!(
+                    (a - b).abs() <= 2e-5 * b.abs(),
+                    "{:?} {:?}: host {a} vs tensor ops {b}",
+                    spec.arch,
+                    c.loss
+                );
+            }
+        }
+    }
+}
