@@ -129,7 +129,7 @@ macro_rules! chunked_sum {
                     for i in 0..LANES {
                         let (l, d) = $elem(pl[i], tl[i]);
                         acc[i] += l;
-                        gl[i] = d * scale;
+                        gl[i] = flush(d * scale);
                     }
                 }
                 total += acc.iter().map(|&a| a as f64).sum::<f64>();
@@ -137,7 +137,7 @@ macro_rules! chunked_sum {
             for i in n..p.len() {
                 let (l, d) = $elem(p[i], t[i]);
                 total += l as f64;
-                g[i] = d * scale;
+                g[i] = flush(d * scale);
             }
             total
         }
@@ -147,6 +147,20 @@ macro_rules! chunked_sum {
 chunked_sum!(sum_bce_logits, bce_logits);
 chunked_sum!(sum_mse, mse);
 chunked_sum!(sum_mae, mae);
+
+/// Gradients below [`TINY`](crate::optim::adam::TINY) (1e-30) become 0. A saturated
+/// sigmoid's gradient (`σ(z) ≈ e^z` for an always-black pixel, times `1/(batch·features)`)
+/// falls towards the subnormal range as training goes on, and subnormal operands make the
+/// backward matmuls take microcode assists. A value this small changes no update (see
+/// `TINY`); XLA and TensorFlow flush subnormals to zero for the same reason.
+#[inline(always)]
+fn flush(g: f32) -> f32 {
+    if g.abs() < crate::optim::adam::TINY {
+        0.0
+    } else {
+        g
+    }
+}
 
 /// Loss and gradient of BCE from a logit. NaN logits give a NaN loss (through `z·t`), so a
 /// diverged run is still caught by the trainer's finiteness check.

@@ -1,55 +1,7 @@
-//! Optimisers: Adam and RMSProp from burn, and Adadelta (which burn does not ship).
+//! Adadelta (Zeiler 2012), which burn does not ship.
 
-use burn::optim::{
-    AdamConfig, ModuleOptimizer, Optimizer, RecordState, RmsPropConfig, StateSink, StateSource,
-};
+use burn::optim::{Optimizer, RecordState, StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
-use serde::{Deserialize, Serialize};
-
-/// An optimiser and its learning rate.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub enum OptimizerSpec {
-    /// Adam (Kingma & Ba).
-    Adam {
-        /// Learning rate (1e-3 is the usual default).
-        lr: f64,
-    },
-    /// Adadelta (Zeiler 2012). Keras 1 and 2.0 used `lr = 1.0`; today's Keras default of
-    /// 0.001 barely trains in 10 epochs.
-    Adadelta {
-        /// Learning rate (1.0 in the original method).
-        lr: f64,
-        /// Decay of the running averages.
-        rho: f32,
-    },
-    /// RMSProp.
-    RmsProp {
-        /// Learning rate.
-        lr: f64,
-    },
-}
-
-impl OptimizerSpec {
-    /// The learning rate.
-    pub fn lr(&self) -> f64 {
-        match *self {
-            OptimizerSpec::Adam { lr }
-            | OptimizerSpec::Adadelta { lr, .. }
-            | OptimizerSpec::RmsProp { lr } => lr,
-        }
-    }
-
-    /// A fresh optimiser.
-    pub fn init(&self) -> ModuleOptimizer {
-        match *self {
-            OptimizerSpec::Adam { .. } => AdamConfig::new().with_epsilon(1e-7).init(),
-            OptimizerSpec::RmsProp { .. } => RmsPropConfig::new().init(),
-            OptimizerSpec::Adadelta { rho, .. } => {
-                ModuleOptimizer::from(Adadelta { rho, epsilon: 1e-7 })
-            }
-        }
-    }
-}
 
 /// Adadelta: per-parameter step sizes from running averages of squared gradients and squared
 /// updates.
@@ -80,6 +32,13 @@ impl<const D: usize> RecordState for AdadeltaState<D> {
         let grad_sq = Tensor::from_data(src.take_tensor(prefix, "grad_sq")?, device);
         let update_sq = Tensor::from_data(src.take_tensor(prefix, "update_sq")?, device);
         Some(AdadeltaState { grad_sq, update_sq })
+    }
+}
+
+impl Adadelta {
+    /// Adadelta with decay `rho` and `epsilon` inside both square roots.
+    pub fn new(rho: f32, epsilon: f32) -> Self {
+        Adadelta { rho, epsilon }
     }
 }
 
