@@ -69,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = train(&spec, &cfg, &data, None, &RunOptions::new(device(backend)?))?;
         let mut rates: Vec<f64> = t.history.iter().map(|m| m.samples_per_sec).collect();
         let mean = rates.iter().sum::<f64>() / rates.len() as f64;
-        eprintln!("{rates:.0?}");
+        eprintln!("{p} on {backend}: samples/s per epoch {rates:.0?}");
         rates.sort_by(f64::total_cmp);
         let best = rates.last().copied().unwrap_or(f64::NAN);
         let median = rates[rates.len() / 2];
