@@ -7,6 +7,8 @@
 //! here and gives burn the surrogate `Σ out · g` with `g` a constant, whose gradient is
 //! exactly `∂L/∂out` (the reported loss is the value computed here, not the surrogate's).
 
+use crate::host::{self, multiversion, TINY};
+
 /// A per-element reconstruction loss that [`value_and_grad`] computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HostLoss {
@@ -60,47 +62,11 @@ pub fn value_and_grad(
     sums.iter().sum()
 }
 
-/// One block on the best instruction set this CPU has.
-fn block_sum(kind: HostLoss, p: &[f32], t: &[f32], scale: f32, g: &mut [f32]) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the features the function is compiled for were just detected.
-            return unsafe { sum_avx512(kind, p, t, scale, g) };
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: as above.
-            return unsafe { sum_avx2(kind, p, t, scale, g) };
-        }
-    }
-    sum_portable(kind, p, t, scale, g)
-}
+multiversion!(fn block_sum(kind: HostLoss, p: &[f32], t: &[f32], scale: f32, g: &mut [f32]) -> f64 => sum_portable);
 
+/// One block of the batch (inlined into each instruction-set variant of `block_sum`).
+#[inline(always)]
 fn sum_portable(kind: HostLoss, p: &[f32], t: &[f32], scale: f32, g: &mut [f32]) -> f64 {
-    match kind {
-        HostLoss::BceLogits => sum_bce_logits(p, t, scale, g),
-        HostLoss::Mse => sum_mse(p, t, scale, g),
-        HostLoss::Mae => sum_mae(p, t, scale, g),
-    }
-}
-
-/// The same loops compiled for AVX2 + FMA (8 lanes).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn sum_avx2(kind: HostLoss, p: &[f32], t: &[f32], scale: f32, g: &mut [f32]) -> f64 {
-    // Each kind calls its loop directly (no closure), so the loop inherits the features.
-    match kind {
-        HostLoss::BceLogits => sum_bce_logits(p, t, scale, g),
-        HostLoss::Mse => sum_mse(p, t, scale, g),
-        HostLoss::Mae => sum_mae(p, t, scale, g),
-    }
-}
-
-/// The same loops compiled for AVX-512 (16 lanes, 32 registers: the polynomial constants
-/// stay in registers).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn sum_avx512(kind: HostLoss, p: &[f32], t: &[f32], scale: f32, g: &mut [f32]) -> f64 {
     match kind {
         HostLoss::BceLogits => sum_bce_logits(p, t, scale, g),
         HostLoss::Mse => sum_mse(p, t, scale, g),
@@ -148,18 +114,12 @@ chunked_sum!(sum_bce_logits, bce_logits);
 chunked_sum!(sum_mse, mse);
 chunked_sum!(sum_mae, mae);
 
-/// Gradients below [`TINY`](crate::optim::adam::TINY) (1e-30) become 0. A saturated
-/// sigmoid's gradient (`σ(z) ≈ e^z` for an always-black pixel, times `1/(batch·features)`)
-/// falls towards the subnormal range as training goes on, and subnormal operands make the
-/// backward matmuls take microcode assists. A value this small changes no update (see
-/// `TINY`); XLA and TensorFlow flush subnormals to zero for the same reason.
+/// Gradients below [`TINY`] (1e-30) become 0: a saturated sigmoid's gradient (`σ(z) ≈ e^z`
+/// for an always-black pixel, times `1/(batch·features)`) falls towards the subnormal range as
+/// training goes on, and subnormal operands make the backward matmuls take microcode assists.
 #[inline(always)]
 fn flush(g: f32) -> f32 {
-    if g.abs() < crate::optim::adam::TINY {
-        0.0
-    } else {
-        g
-    }
+    host::flush(g, TINY)
 }
 
 /// Loss and gradient of BCE from a logit. NaN logits give a NaN loss (through `z·t`), so a

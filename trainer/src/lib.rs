@@ -16,6 +16,7 @@ pub mod corrupt;
 pub mod data;
 pub mod device;
 pub mod export;
+pub mod host;
 pub mod host_loss;
 pub mod import;
 pub mod loss;

@@ -5,21 +5,13 @@
 //! geometrically through the subnormal range, and every op over a subnormal operand takes a
 //! microcode assist: seed-dense's optimiser step became 8× slower from epoch 10 on (training
 //! 115k → 70k samples/s). This Adam stores moments below [`TINY`] as zero, which no update
-//! can notice (see [`TINY`]), and on burn-flex does the whole update in one vectorised pass
-//! instead of ten tensor ops. Its checkpoint record has burn's Adam layout.
+//! can notice, and on burn-flex does the whole update in one vectorised pass instead of ten
+//! tensor ops. Its checkpoint record has burn's Adam layout.
 
 use crate::device::reads_back_cheaply;
+use crate::host::{self, flush, multiversion, SQRT_TINY, TINY};
 use burn::optim::{Optimizer, RecordState, StateSink, StateSource};
-use burn::tensor::{Device, Tensor, TensorData};
-
-/// Moments and gradients below this are stored as zero. An update is `m̂ / (√v̂ + ε)` with
-/// `ε ≥ 1e-8` in practice, so a moment of 1e-30 moves a weight by about 1e-22·lr: far below
-/// the `f32` resolution of any weight.
-pub const TINY: f32 = 1e-30;
-
-/// Gradients whose square would fall below [`TINY`] (and could be subnormal) add nothing to
-/// the second moment; their contribution to `√v` is below 1e-15, against `ε`.
-const SQRT_TINY: f32 = 1e-15;
+use burn::tensor::{Device, Tensor};
 
 /// Adam with bias correction, as burn computes it:
 /// `m ← β1·m + (1−β1)·g`, `v ← β2·v + (1−β2)·g²`,
@@ -150,24 +142,6 @@ impl Adam {
         grad: &Tensor<D>,
         state: &Option<AdamState<D>>,
     ) -> Option<(Tensor<D>, Option<AdamState<D>>)> {
-        let device = tensor.device();
-        let shape = tensor.shape();
-        let read = |t: &Tensor<D>| {
-            t.clone()
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .ok()
-        };
-        let mut p = read(tensor)?;
-        let g = read(grad)?;
-        let (mut m, mut v) = match state {
-            Some(s) => (read(&s.moment_1)?, read(&s.moment_2)?),
-            None => (vec![0.0; p.len()], vec![0.0; p.len()]),
-        };
-        if g.len() != p.len() || m.len() != p.len() || v.len() != p.len() {
-            return None;
-        }
         let c = Coefficients {
             beta_1: self.beta_1,
             beta_2: self.beta_2,
@@ -175,14 +149,15 @@ impl Adam {
             scale,
             eps,
         };
-        update(&c, &mut p, &g, &mut m, &mut v);
-        let make = |x: Vec<f32>| Tensor::from_data(TensorData::new(x, shape.clone()), &device);
+        let moments = state.as_ref().map(|s| [&s.moment_1, &s.moment_2]);
+        let (p, [moment_1, moment_2]) =
+            host::step_two(tensor, grad, moments, |p, g, m, v| update(&c, p, g, m, v))?;
         Some((
-            make(p),
+            p,
             Some(AdamState {
                 time,
-                moment_1: make(m),
-                moment_2: make(v),
+                moment_1,
+                moment_2,
             }),
         ))
     }
@@ -197,43 +172,7 @@ struct Coefficients {
     eps: f32,
 }
 
-/// One Adam step over a parameter on the best instruction set this CPU has.
-fn update(c: &Coefficients, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the features the function is compiled for were just detected.
-            return unsafe { update_avx512(c, p, g, m, v) };
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: as above.
-            return unsafe { update_avx2(c, p, g, m, v) };
-        }
-    }
-    update_loop(c, p, g, m, v)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-fn update_avx512(c: &Coefficients, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
-    update_loop(c, p, g, m, v)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn update_avx2(c: &Coefficients, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
-    update_loop(c, p, g, m, v)
-}
-
-/// Zero for magnitudes below `limit` (compares do not touch subnormal arithmetic).
-#[inline(always)]
-fn flush(x: f32, limit: f32) -> f32 {
-    if x.abs() < limit {
-        0.0
-    } else {
-        x
-    }
-}
+multiversion!(fn update(c: &Coefficients, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) -> () => update_loop);
 
 #[inline(always)]
 fn update_loop(c: &Coefficients, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
@@ -253,6 +192,8 @@ mod tests {
     use super::*;
     use burn::optim::AdamConfig;
 
+    use burn::tensor::TensorData;
+
     fn tensor(x: &[f32], device: &Device) -> Tensor<1> {
         Tensor::from_data(TensorData::new(x.to_vec(), [x.len()]), device)
     }
@@ -261,47 +202,14 @@ mod tests {
         t.into_data().try_into_vec::<f32>().unwrap()
     }
 
-    /// Ten steps of this Adam, on the host (burn-flex) and through tensor ops (burn-ndarray),
-    /// against burn's own Adam: the same parameters to a few ulp. On the host, moments never
-    /// hold a subnormal, even when the gradient fades to nothing.
     #[test]
     fn matches_burns_adam_and_keeps_moments_normal() {
-        #[allow(deprecated)]
-        let devices = [Device::flex(), Device::ndarray()];
-        let n = 37;
-        let start: Vec<f32> = (0..n).map(|i| (i as f32 - 18.0) * 0.05).collect();
-        for device in devices {
-            let ours = Adam::new(0.9, 0.999, 1e-7);
-            let theirs = AdamConfig::new().with_epsilon(1e-7).build();
-            let (mut a, mut b) = (tensor(&start, &device), tensor(&start, &device));
-            let (mut sa, mut sb) = (None, None);
-            for step in 0..10 {
-                let grad: Vec<f32> = (0..n)
-                    // Magnitudes down to where ε matters.
-                    .map(|i| {
-                        (((i * 7 + step * 3) % 11) as f32 * 0.1 - 0.5) * 0.01f32.powi(i as i32 % 4)
-                    })
-                    .collect();
-                (a, sa) = ours.step(1e-2, a, tensor(&grad, &device), sa);
-                (b, sb) = theirs.step(1e-2, b, tensor(&grad, &device), sb);
-            }
-            for (x, y) in values(a.clone()).iter().zip(values(b)) {
-                assert!((x - y).abs() <= 4e-7 * y.abs().max(1e-3), "{x} vs burn {y}");
-            }
-            if !reads_back_cheaply(&device) {
-                continue;
-            }
-            // The gradient fades: burn's first moment would decay into subnormals.
-            for step in 0..900 {
-                let g = if step < 5 { 1e-20 } else { 0.0 };
-                (a, sa) = ours.step(1e-2, a, tensor(&vec![g; n], &device), sa);
-            }
-            let s = sa.clone().unwrap();
-            assert_eq!(s.time, 910);
-            for x in values(s.moment_1).into_iter().chain(values(s.moment_2)) {
-                assert!(x == 0.0 || x.is_normal(), "{x} is subnormal");
-            }
-        }
+        let theirs = AdamConfig::new().with_epsilon(1e-7).build();
+        let state = super::super::tests::check(Adam::new(0.9, 0.999, 1e-7), theirs);
+        let s: AdamState<1> = state.unwrap();
+        assert_eq!(s.time, 910);
+        super::super::tests::assert_normal(s.moment_1);
+        super::super::tests::assert_normal(s.moment_2);
     }
 
     #[test]

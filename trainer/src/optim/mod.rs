@@ -1,13 +1,16 @@
-//! Optimisers: Adam (burn's update, computed on the host for burn-flex), RMSProp from burn,
-//! and Adadelta (which burn does not ship).
+//! Optimisers: Adam and RMSProp with burn's update rules, and Adadelta (which burn does not
+//! ship). On burn-flex each updates a parameter in one host pass and stores running averages
+//! that would turn subnormal as zero (see [`crate::host`]); elsewhere they run as burn ops.
 
 mod adadelta;
-pub mod adam;
+mod adam;
+mod rmsprop;
 
 pub use adadelta::{Adadelta, AdadeltaState};
 pub use adam::{Adam, AdamState};
+pub use rmsprop::{RmsProp, RmsPropState};
 
-use burn::optim::{ModuleOptimizer, RmsPropConfig};
+use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
 /// An optimiser and its learning rate.
@@ -26,7 +29,7 @@ pub enum OptimizerSpec {
         /// Decay of the running averages.
         rho: f32,
     },
-    /// RMSProp.
+    /// RMSProp with burn's defaults: decay 0.99, momentum 0.9, ε 1e-5.
     RmsProp {
         /// Learning rate.
         lr: f64,
@@ -47,8 +50,114 @@ impl OptimizerSpec {
     pub fn init(&self) -> ModuleOptimizer {
         match *self {
             OptimizerSpec::Adam { .. } => ModuleOptimizer::from(Adam::new(0.9, 0.999, 1e-7)),
-            OptimizerSpec::RmsProp { .. } => RmsPropConfig::new().init(),
+            OptimizerSpec::RmsProp { .. } => ModuleOptimizer::from(RmsProp::new(0.99, 0.9, 1e-5)),
             OptimizerSpec::Adadelta { rho, .. } => ModuleOptimizer::from(Adadelta::new(rho, 1e-7)),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::device::reads_back_cheaply;
+    use burn::optim::Optimizer;
+    use burn::tensor::{Device, Tensor, TensorData};
+
+    fn tensor(x: &[f32], device: &Device) -> Tensor<1> {
+        Tensor::from_data(TensorData::new(x.to_vec(), [x.len()]), device)
+    }
+
+    fn values(t: Tensor<1>) -> Vec<f32> {
+        t.into_data().try_into_vec::<f32>().unwrap()
+    }
+
+    /// Panics if a running average holds a subnormal.
+    pub(crate) fn assert_normal(t: Tensor<1>) {
+        for x in values(t) {
+            assert!(x == 0.0 || x.is_normal(), "{x} is subnormal");
+        }
+    }
+
+    /// Ten steps of `ours` and of `reference` on burn-flex (our host pass) and burn-ndarray
+    /// (our tensor ops), with gradients down to where ε matters: the same parameters to a few
+    /// ulp. Then, on burn-flex, 900 more steps of a gradient that fades to nothing; returns
+    /// that state for the caller to check that nothing in it is subnormal.
+    pub(crate) fn check<A: Optimizer, B: Optimizer>(ours: A, reference: B) -> Option<A::State<1>> {
+        #[allow(deprecated)]
+        let devices = [Device::flex(), Device::ndarray()];
+        let n = 37;
+        let start: Vec<f32> = (0..n).map(|i| (i as f32 - 18.0) * 0.05).collect();
+        let mut faded = None;
+        for device in devices {
+            let (mut a, mut b) = (tensor(&start, &device), tensor(&start, &device));
+            let (mut sa, mut sb) = (None, None);
+            for step in 0..10 {
+                let grad: Vec<f32> = (0..n)
+                    .map(|i| {
+                        let base = ((i * 7 + step * 3) % 11) as f32 * 0.1 - 0.5;
+                        base * 0.01f32.powi(i as i32 % 4)
+                    })
+                    .collect();
+                (a, sa) = ours.step(1e-2, a, tensor(&grad, &device), sa);
+                (b, sb) = reference.step(1e-2, b, tensor(&grad, &device), sb);
+            }
+            for (x, y) in values(a.clone()).iter().zip(values(b)) {
+                assert!(
+                    (x - y).abs() <= 4e-7 * y.abs().max(1e-3),
+                    "{x} vs reference {y}"
+                );
+            }
+            if reads_back_cheaply(&device) {
+                // burn's versions let running averages decay into subnormals here.
+                for step in 0..900 {
+                    let g = if step < 5 { 1e-20 } else { 0.0 };
+                    (a, sa) = ours.step(1e-2, a, tensor(&vec![g; n], &device), sa);
+                }
+                faded = sa;
+            }
+        }
+        faded
+    }
+
+    #[test]
+    fn rmsprop_matches_burns_and_keeps_averages_normal() {
+        let theirs = burn::optim::RmsPropConfig::new().build();
+        let s = check(RmsProp::new(0.99, 0.9, 1e-5), theirs).unwrap();
+        assert_normal(s.square_avg);
+        assert_normal(s.buf);
+    }
+
+    #[test]
+    fn adadelta_host_pass_matches_its_tensor_ops() {
+        // On burn-flex the host pass is checked against the tensor ops it replaces.
+        let s = check(
+            Adadelta::new(0.95, 1e-7),
+            TensorOnly(Adadelta::new(0.95, 1e-7)),
+        )
+        .unwrap();
+        assert_normal(s.grad_sq);
+        assert_normal(s.update_sq);
+    }
+
+    /// Adadelta through its tensor ops on every device.
+    #[derive(Clone)]
+    struct TensorOnly(Adadelta);
+
+    impl Optimizer for TensorOnly {
+        type State<const D: usize> = AdadeltaState<D>;
+
+        fn step<const D: usize>(
+            &self,
+            lr: f64,
+            tensor: Tensor<D>,
+            grad: Tensor<D>,
+            state: Option<Self::State<D>>,
+        ) -> (Tensor<D>, Option<Self::State<D>>) {
+            self.0.step_tensor(lr, tensor, grad, state)
+        }
+
+        fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
+            <Adadelta as Optimizer>::to_device(state, device)
         }
     }
 }

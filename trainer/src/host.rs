@@ -1,0 +1,102 @@
+//! Host-side numerics for the CPU backend: reading tensors back, writing them, flushing
+//! values that would turn subnormal, and compiling a loop for the best x86 instruction set.
+//!
+//! On burn-flex a tensor's values are a plain copy away, so the trainer computes the loss and
+//! the optimiser updates in single vectorised passes here instead of a chain of burn ops.
+
+use burn::tensor::{Device, Shape, Tensor, TensorData};
+
+/// Values below this are stored as zero by the host loss and the optimisers. Subnormal
+/// operands make every later op over them take microcode assists (burn's Adam and RMSProp
+/// slowed 8× once their moments decayed that far); a value of 1e-30 in a gradient or a moment
+/// moves no weight by more than about 1e-22·lr (updates divide by `√v + ε` with `ε ≥ 1e-8`),
+/// far below any weight's `f32` resolution. XLA and TensorFlow flush subnormals in the FPU
+/// instead, which Rust code cannot soundly do.
+pub const TINY: f32 = 1e-30;
+
+/// Gradients whose square could fall below [`TINY`] (and be subnormal) add nothing to squared
+/// running averages; their contribution to a square root is below 1e-15, against `ε`.
+pub const SQRT_TINY: f32 = 1e-15;
+
+/// Zero for magnitudes below `limit`. Comparisons cost nothing on subnormals.
+#[inline(always)]
+pub fn flush(x: f32, limit: f32) -> f32 {
+    if x.abs() < limit {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// A tensor's values as `f32`, or `None` if they do not convert.
+pub fn read<const D: usize>(t: &Tensor<D>) -> Option<Vec<f32>> {
+    t.clone()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .ok()
+}
+
+/// A tensor of `shape` on `device` from host values.
+pub fn write<const D: usize>(values: Vec<f32>, shape: Shape, device: &Device) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+/// Defines `fn $name(args) -> ret` that runs the `#[inline(always)]` function `$body`
+/// compiled for AVX-512, AVX2 + FMA, or the baseline, whichever this CPU has. `$body` must
+/// call only inlined code (no closures): a closure is its own function and would not inherit
+/// the target features.
+macro_rules! multiversion {
+    ($vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty => $body:ident) => {
+        $vis fn $name($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                fn v4($($arg: $ty),*) -> $ret {
+                    $body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn v3($($arg: $ty),*) -> $ret {
+                    $body($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the features `v4` is compiled for were just detected.
+                    return unsafe { v4($($arg),*) };
+                }
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    // SAFETY: as above, for `v3`.
+                    return unsafe { v3($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+pub(crate) use multiversion;
+
+/// One optimiser step on the host: reads back a parameter, its gradient and the two running
+/// averages of `state` (zeros before the first step), runs `update(param, grad, a, b)` on
+/// them, and returns the new parameter and averages. `None` if a tensor does not read back as
+/// `f32` or the sizes disagree.
+pub fn step_two<const D: usize>(
+    tensor: &Tensor<D>,
+    grad: &Tensor<D>,
+    state: Option<[&Tensor<D>; 2]>,
+    update: impl FnOnce(&mut [f32], &[f32], &mut [f32], &mut [f32]),
+) -> Option<(Tensor<D>, [Tensor<D>; 2])> {
+    let (device, shape) = (tensor.device(), tensor.shape());
+    let mut p = read(tensor)?;
+    let g = read(grad)?;
+    let (mut a, mut b) = match state {
+        Some([a, b]) => (read(a)?, read(b)?),
+        None => (vec![0.0; p.len()], vec![0.0; p.len()]),
+    };
+    if g.len() != p.len() || a.len() != p.len() || b.len() != p.len() {
+        return None;
+    }
+    update(&mut p, &g, &mut a, &mut b);
+    Some((
+        write(p, shape.clone(), &device),
+        [write(a, shape.clone(), &device), write(b, shape, &device)],
+    ))
+}
