@@ -82,7 +82,7 @@ fn conv_kernel(c: &mut Criterion) {
         };
         let mut y = vec![0i8; output.len()];
         c.bench_function(&format!("int8 conv3x3 {h}x{h}x{ic}->{oc}"), |b| {
-            b.iter(|| int8::conv2d(black_box(&x), &w, &g, &q, &mut y))
+            b.iter(|| int8::conv2d(black_box(&x), &w, &g, &q, &mut y, &mut []))
         });
         let xf: Vec<f32> = x.iter().map(|&v| v as f32 / 128.0).collect();
         let wf: Vec<f32> = w.iter().map(|&v| v as f32 / 128.0).collect();

@@ -240,7 +240,17 @@ impl<'a> Model<'a> {
                 let (x, y) = (i8s(x), i8s_mut(y));
                 match l.desc.op {
                     Op::Dense { .. } => int8_dense::dense(x, w, &q, y),
-                    Op::Conv2d { .. } => int8::conv2d(x, w, g, &q, y),
+                    Op::Conv2d { .. } => {
+                        let words = gap.len() / 4;
+                        let scratch: &mut [u32] =
+                            bytemuck::try_cast_slice_mut(&mut gap[..4 * words]).map_err(|_| {
+                                Error::Misaligned {
+                                    what: "arena",
+                                    align: ARENA_ALIGN,
+                                }
+                            })?;
+                        int8::conv2d(x, w, g, &q, y, scratch)
+                    }
                     Op::DepthwiseConv2d { .. } => int8::depthwise2d(x, w, g, &q, y),
                     Op::ConvTranspose2d { .. } => int8::conv_transpose2d(x, w, g, &q, y),
                     _ => return Err(Error::Unsupported("weights on a layer without weights")),

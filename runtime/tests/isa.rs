@@ -229,7 +229,7 @@ fn every_x86_level_gives_the_same_int8_convolution() {
                 lut: (i % 3 == 0).then_some(&table),
             };
             let mut y = vec![0i8; g.output.len()];
-            int8::conv2d(x, w, g, &q, &mut y);
+            int8::conv2d(x, w, g, &q, &mut y, &mut []);
             assert_eq!(y, ref_conv(x, w, g, &q), "level {level}, {g:?}");
         }
     }

@@ -291,7 +291,7 @@ proptest! {
         let min = if relu { zp_out } else { -128 };
         let q = int8::Requant { input_zero_point: zp_in, bias: &b, multiplier: &mult, shift: &shift, output_zero_point: zp_out, min, lut: None };
         let mut y = vec![0i8; g.output.len()];
-        int8::conv2d(&x, &w, &g, &q, &mut y);
+        int8::conv2d(&x, &w, &g, &q, &mut y, &mut []);
         let xf: Vec<f32> = x.iter().map(|&v| (v as i32 - zp_in) as f32).collect();
         let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
         let bf: Vec<f32> = b.iter().map(|&v| v as f32).collect();
@@ -456,7 +456,7 @@ fn depthwise_equals_the_expanded_convolution() {
         };
         let (mut qd, mut qc) = (vec![0i8; n], vec![0i8; n]);
         int8::depthwise2d(&xq, &dq, &g, &q, &mut qd);
-        int8::conv2d(&xq, &eq, &g, &q, &mut qc);
+        int8::conv2d(&xq, &eq, &g, &q, &mut qc, &mut []);
         assert_eq!(qd, qc, "case {case}");
     }
 }

@@ -151,12 +151,25 @@ pub fn dot_generic(x: &[i8], w: &[i8], zero_point: i32) -> i32 {
     xw.wrapping_sub(zero_point.wrapping_mul(ws))
 }
 
+/// Scratch words [`conv2d`] uses for a layer of geometry `g` on Cortex-M cores with the DSP
+/// extension (a staged window, four taps per word, and an i32 per output channel); the arena
+/// planner reserves them on every target, so a size computed on the host holds on the device.
+pub fn conv2d_scratch_words(g: &Window) -> usize {
+    (g.kernel[0] * g.kernel[1] * g.input.c as usize).div_ceil(4) + g.output.c as usize
+}
+
 #[inline(always)]
-fn conv2d_impl(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) {
+fn conv2d_impl(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8], scratch: &mut [u32]) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     if super::host_conv::conv2d_i8(x, w, g, q, y) {
         return;
     }
+    #[cfg(aedge_dsp)]
+    if super::int8_conv_dsp::conv2d(x, w, g, q, y, scratch) {
+        return;
+    }
+    #[cfg(not(aedge_dsp))]
+    let _ = scratch;
     let ([ih, iw, ic], [oh, ow, oc]) = g.sizes();
     let [kh, kw] = g.kernel;
     for oy in 0..oh {
@@ -180,8 +193,10 @@ fn conv2d_impl(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) {
 
 dispatch! {
     /// 2-D convolution, HWC activations, weights `[out_c][kh][kw][in_c]`. Padded positions hold
-    /// the input zero point (real zero), so they contribute nothing.
-    pub fn conv2d [] (x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) => conv2d_impl []
+    /// the input zero point (real zero), so they contribute nothing. `scratch` of at least
+    /// [`conv2d_scratch_words`] words lets Cortex-M DSP cores gather each window once; with
+    /// less (or elsewhere) the kernel works without it.
+    pub fn conv2d [] (x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8], scratch: &mut [u32]) => conv2d_impl []
 }
 
 #[inline(always)]

@@ -5,6 +5,8 @@ pub mod float;
 #[cfg(feature = "std")]
 mod host_conv;
 pub mod int8;
+#[cfg(aedge_dsp)]
+mod int8_conv_dsp;
 pub mod int8_dense;
 pub mod lstm;
 pub mod spatial;
