@@ -243,6 +243,112 @@ pub fn per_tensor_model() -> Result<FirmwareModel, String> {
     })
 }
 
+/// Random int8 convolutions of awkward geometry, written through the int8 graph IR, so the
+/// device's convolution kernels are compared with the host's on shapes the trained models do
+/// not have: 1, 3, 4, 5, 7, 8 and 12 input channels (whole-word rows read in place, and the
+/// rest staged), odd output channel counts, 1×1, 2×2, 3×3 and 5×5 kernels, stride 2,
+/// asymmetric padding, windows that are all padding at the edges, per-channel requantization
+/// and varied zero points. The chain ends at the input's shape (9×9×3) so `score` runs too.
+pub fn conv_shapes_model() -> Result<FirmwareModel, String> {
+    use aedge_runtime::qgraph::{QGraph, QLayer};
+    use aedge_runtime::{Activation, ErrorStats, Metric, Op, Quant, Shape, ThresholdRule};
+    let mut r = aedge_runtime::zoo::SplitMix(41);
+    // (out_c, kernel, stride, pad [t, l, b, r], output zero point, ReLU); None = upsample ×2.
+    type Conv = (u16, u8, u8, [u8; 4], i8, bool);
+    let plan: [Option<Conv>; 8] = [
+        Some((5, 3, 1, [1, 1, 1, 1], -20, true)), // 9×9×3 → 9×9×5 (3 channels: staged)
+        Some((8, 3, 2, [0, 0, 1, 1], 11, false)), // → 4×4×8, stride 2, padding bottom/right
+        Some((7, 1, 1, [0; 4], -3, true)),        // 1×1, rows of 8 bytes read in place
+        Some((4, 3, 1, [1, 1, 1, 1], 40, false)), // 7 channels: staged
+        Some((12, 5, 1, [2, 2, 2, 2], -90, true)), // 5×5 on 4×4: every window padded
+        Some((8, 3, 1, [1, 1, 1, 1], 0, false)),  // 12 channels: interior in place
+        None,                                     // → 8×8×8
+        Some((3, 2, 1, [1, 1, 1, 1], -5, false)), // 2×2 → 9×9×3, odd output channels
+    ];
+    let mut shape = Shape::new(9, 9, 3);
+    let mut q = Quant {
+        scale: 0.05,
+        zero_point: -7,
+    };
+    let input_quant = q;
+    let mut layers = Vec::new();
+    for step in plan {
+        let Some((out_c, k, stride, pad, zp, relu)) = step else {
+            layers.push(QLayer::plain(Op::Upsample2d { factor: [2, 2] }, q));
+            shape = Shape::new(shape.h * 2, shape.w * 2, shape.c);
+            continue;
+        };
+        let taps = k as usize * k as usize * shape.c as usize;
+        let weights: Vec<i8> = (0..taps * out_c as usize)
+            .map(|_| (r.next_u64() % 255) as i8)
+            .collect();
+        let bias: Vec<i32> = (0..out_c)
+            .map(|_| (r.next_u64() % 20_001) as i32 - 10_000)
+            .collect();
+        // Accumulators spread about 5,000·√taps; aim the outputs at roughly ±60.
+        let base = 0.011 / (taps as f64).sqrt();
+        let requant = (0..out_c)
+            .map(|_| base * (0.5 + (r.next_u64() % 1000) as f64 / 1000.0))
+            .collect();
+        let out = Quant {
+            scale: 0.05,
+            zero_point: zp,
+        };
+        layers.push(QLayer {
+            op: Op::Conv2d {
+                out_c,
+                kernel: [k, k],
+                stride: [stride, stride],
+                pad,
+            },
+            act: if relu {
+                Activation::Relu
+            } else {
+                Activation::Identity
+            },
+            weights,
+            bias,
+            requant,
+            pre: out,
+            output: out,
+            lut: None,
+        });
+        let span = |n: u16, a: u8, b: u8| {
+            (n as usize + a as usize + b as usize - k as usize) / stride as usize + 1
+        };
+        shape = Shape::new(
+            span(shape.h, pad[0], pad[2]) as u16,
+            span(shape.w, pad[1], pad[3]) as u16,
+            out_c,
+        );
+        q = out;
+    }
+    if shape != Shape::new(9, 9, 3) {
+        return Err(format!(
+            "conv-shapes ends at {shape:?}, not the input's 9x9x3"
+        ));
+    }
+    let g = QGraph {
+        name: "conv-shapes".into(),
+        input: Shape::new(9, 9, 3),
+        input_quant,
+        preprocess_scale: vec![1.0],
+        preprocess_offset: vec![0.0],
+        encoder_layers: 3,
+        metric: Metric::Mse,
+        threshold: f32::INFINITY,
+        threshold_rule: ThresholdRule::Manual,
+        errors: ErrorStats::default(),
+        layers,
+    };
+    let samples = (0..3).map(|_| r.vec(243, -6.0, 6.0)).collect();
+    Ok(FirmwareModel {
+        name: "conv-shapes",
+        files: vec![(Precision::Int8, g.to_aedge().map_err(|e| e.to_string())?)],
+        samples,
+    })
+}
+
 /// The check vector of the MLPerf AD model's README: `x[i] = ((i·37 + 11) mod 256) − 128`.
 pub fn mlperf_check_vector() -> Vec<i8> {
     (0..640)

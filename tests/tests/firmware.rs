@@ -18,6 +18,7 @@ fn firmware_matches_the_host_in_qemu() {
     let (conv_ae, conv_ae_tflm) = firmware::tflite_conv_model().unwrap();
     models.push(conv_ae);
     models.push(firmware::per_tensor_model().unwrap());
+    models.push(firmware::conv_shapes_model().unwrap());
     let work = repo_root().join("target/firmware-check");
     std::fs::create_dir_all(&work).unwrap();
     let target = firmware::target_dir();
