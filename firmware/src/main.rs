@@ -86,7 +86,8 @@ fn run() -> Result<(), Error> {
         defmt::info!("recon {=usize} {=[u8]}", i, as_bytes(output));
     }
     defmt::info!("stack high-water {=usize} B", stack::high_water());
-    bench(&model, arena)
+    bench(&model, arena)?;
+    profile(&model, arena)
 }
 
 /// Writes sample 0, preprocessed (and quantized for int8), straight into the arena's input
@@ -136,6 +137,19 @@ fn bench(model: &Model, arena: &mut [u8]) -> Result<(), Error> {
         core::mem::size_of::<Model>(),
         fnv
     );
+    Ok(())
+}
+
+/// The bare inference again, layer by layer: the timer is read as each layer's output is
+/// ready, and the log line is written after the reading, so it is not counted.
+fn profile(model: &Model, arena: &mut [u8]) -> Result<(), Error> {
+    load_first_sample(model, arena)?;
+    let mut last = timer::now();
+    model.run_traced(arena, &mut |i, _| {
+        let ticks = timer::now().wrapping_sub(last);
+        defmt::info!("layer {=usize} {=u32} {=str}", i, ticks, timer::UNIT);
+        last = timer::now();
+    })?;
     Ok(())
 }
 

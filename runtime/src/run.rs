@@ -525,12 +525,22 @@ impl<'a> Model<'a> {
     /// quantization). No preprocessing, dequantization or error metric: this is the bare
     /// inference that benchmarks count.
     pub fn run<'x>(&self, arena: &'x mut [u8]) -> Result<&'x [u8], Error> {
+        self.run_traced(arena, &mut |_, _| {})
+    }
+
+    /// [`Model::run`], passing every layer's output to `trace` as it is produced: per-layer
+    /// timing on a device (read a timer in `trace`), or inspection of the bare network.
+    pub fn run_traced<'x>(
+        &self,
+        arena: &'x mut [u8],
+        trace: &mut dyn FnMut(usize, Activations<'_>),
+    ) -> Result<&'x [u8], Error> {
         let arena = self.arena(arena)?;
         let cur = Cursor {
             side: Side::Start,
             shape: self.meta.input,
         };
-        let (cur, _) = self.forward_with(arena, cur, &mut |_, _| {})?;
+        let (cur, _) = self.forward_with(arena, cur, trace)?;
         Ok(self.region(arena, cur))
     }
 

@@ -447,6 +447,8 @@ pub struct CheckReport {
     pub run_insns: u64,
     /// Stack that bare inference used, bytes.
     pub run_stack: usize,
+    /// Instructions of each layer of the same inference (the firmware's profile).
+    pub layer_insns: Vec<u64>,
     /// How the device matched the host: "bit-identical" (int8) or the largest difference.
     pub agreement: String,
     /// The device's reconstruction of the first sample.
@@ -544,6 +546,25 @@ pub fn check(
             ));
         }
     }
+    // The per-layer profile must cover every layer and add up to the bare inference (it
+    // differs only by the timer reads between layers).
+    let layer_insns: Vec<u64> = aedge::mcu::parse_layers(&lines)?
+        .into_iter()
+        .map(instructions)
+        .collect();
+    let layers = aedge_runtime::Model::parse(&file)
+        .map_err(|e| e.to_string())?
+        .layer_count();
+    let summed: u64 = layer_insns.iter().sum();
+    let run_insns = instructions(bench.ticks);
+    if layer_insns.len() != layers || summed.abs_diff(run_insns) > run_insns / 100 + 50 {
+        return Err(format!(
+            "{}: the per-layer profile ({} layers, {summed} instructions) does not match the \
+             inference ({layers} layers, {run_insns} instructions)",
+            m.name,
+            layer_insns.len()
+        ));
+    }
     let median = |f: fn(&DeviceSample) -> u32| {
         let mut v: Vec<u32> = run.samples.iter().map(f).collect();
         v.sort_unstable();
@@ -554,8 +575,9 @@ pub fn check(
         stack: run.stack,
         score_insns: median(|s| s.score_ticks),
         denoise_insns: median(|s| s.denoise_ticks),
-        run_insns: instructions(bench.ticks),
+        run_insns,
         run_stack: bench.stack,
+        layer_insns,
         agreement: if precision == Precision::Int8 {
             "bit-identical".into()
         } else {

@@ -220,6 +220,26 @@ pub fn parse_bench(lines: &[String]) -> Result<BenchRun, String> {
     })
 }
 
+/// Parses the firmware's per-layer profile (`layer <index> <ticks> <unit>` lines, in layer
+/// order) into ticks per layer; empty when the log has none (an older firmware).
+pub fn parse_layers(lines: &[String]) -> Result<Vec<u32>, String> {
+    let mut ticks = Vec::new();
+    for l in lines {
+        let Some(rest) = l.strip_prefix("layer ") else {
+            continue;
+        };
+        let bad = || format!("unexpected layer line: {l}");
+        let mut w = rest.split_whitespace();
+        let index: usize = w.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+        let t: u32 = w.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+        if !matches!(w.next(), Some("qemu-ticks" | "cycles")) || index != ticks.len() {
+            return Err(bad());
+        }
+        ticks.push(t);
+    }
+    Ok(ticks)
+}
+
 /// Boards with a probe-rs runner in `firmware/.cargo/config.toml`: (feature, probe-rs chip).
 pub const BOARDS: &[(&str, &str)] = &[
     ("nrf52840-dk", "nRF52840_xxAA"),
@@ -293,5 +313,28 @@ mod tests {
             assert!(parse_bench(&[bad.to_string()]).is_err(), "{bad}");
         }
         assert!(parse_bench(&[]).is_err());
+    }
+
+    #[test]
+    fn layer_lines_parse_in_order_and_bad_ones_are_errors() {
+        let lines: Vec<String> = [
+            "bench run 1 qemu-ticks",
+            "layer 0 160 qemu-ticks",
+            "x",
+            "layer 1 8 qemu-ticks",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(parse_layers(&lines).unwrap(), [160, 8]);
+        assert_eq!(parse_layers(&[]).unwrap(), Vec::<u32>::new());
+        for bad in [
+            "layer 1 5 qemu-ticks",
+            "layer 0 x qemu-ticks",
+            "layer 0 5 parsecs",
+            "layer 0",
+        ] {
+            assert!(parse_layers(&[bad.to_string()]).is_err(), "{bad}");
+        }
     }
 }

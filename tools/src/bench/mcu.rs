@@ -28,9 +28,63 @@ pub struct McuRun {
     pub stack: usize,
     /// Firmware flash and static RAM (the demo's buffers included).
     pub sizes: Sizes,
+    /// The same inference layer by layer (each layer's count includes walking its record).
+    pub layers: Vec<LayerCost>,
 }
 
-fn to_run(target: &str, precision: Precision, b: BenchRun, macs: u64, sizes: Sizes) -> McuRun {
+/// One layer's share of a device inference.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerCost {
+    /// Position in the model.
+    pub index: usize,
+    /// Operation, e.g. `Conv2d`.
+    pub op: String,
+    /// Output shape, `h×w×c`.
+    pub output: String,
+    /// Multiply-accumulates.
+    pub macs: u64,
+    /// Instructions (QEMU) or cycles (board); layer 0 includes nothing but itself (the input
+    /// is already in the arena).
+    pub count: u64,
+}
+
+/// Pairs the firmware's per-layer ticks with the model's layers.
+fn layer_costs(bytes: &[u8], ticks: &[u32], cycles: bool) -> Result<Vec<LayerCost>, String> {
+    let file = aedge_runtime::AlignedBytes::from(bytes.to_vec());
+    let model = aedge_runtime::Model::parse(&file).map_err(|e| e.to_string())?;
+    let infos: Vec<_> = model.layers().collect();
+    if !ticks.is_empty() && ticks.len() != infos.len() {
+        return Err(format!(
+            "the firmware profiled {} layers of a {}-layer model",
+            ticks.len(),
+            infos.len()
+        ));
+    }
+    Ok(infos
+        .iter()
+        .zip(ticks)
+        .map(|(l, &t)| LayerCost {
+            index: l.index as usize,
+            op: l.desc.op.name().to_string(),
+            output: format!("{}×{}×{}", l.output.h, l.output.w, l.output.c),
+            macs: l.macs,
+            count: if cycles {
+                t as u64
+            } else {
+                mcu::instructions(t)
+            },
+        })
+        .collect())
+}
+
+fn to_run(
+    target: &str,
+    precision: Precision,
+    b: BenchRun,
+    macs: u64,
+    sizes: Sizes,
+    layers: Vec<LayerCost>,
+) -> McuRun {
     let (count, unit) = if b.unit == "cycles" {
         (b.ticks as u64, "cycles")
     } else {
@@ -46,6 +100,7 @@ fn to_run(target: &str, precision: Precision, b: BenchRun, macs: u64, sizes: Siz
         state: b.state,
         stack: b.stack,
         sizes,
+        layers,
     }
 }
 
@@ -72,13 +127,16 @@ pub fn run(
     let kept = work.join(format!("{name}-{precision}.elf"));
     std::fs::copy(&elf, &kept).map_err(|e| e.to_string())?;
     let raw = mcu::run_qemu(&kept, 300)?;
-    let b = mcu::parse_bench(&mcu::decode(&kept, &raw)?)?;
+    let lines = mcu::decode(&kept, &raw)?;
+    let b = mcu::parse_bench(&lines)?;
+    let layers = layer_costs(bytes, &mcu::parse_layers(&lines)?, false)?;
     let mut runs = vec![to_run(
         "QEMU mps2-an386 (Cortex-M4F)",
         precision,
         b,
         macs,
         mcu::sizes(&kept)?,
+        layers,
     )];
     if let Some(board) = board {
         let chip = mcu::BOARDS
@@ -89,7 +147,8 @@ pub fn run(
         let elf = mcu::build(&model, &sample_file, Some(board), &target)?;
         let lines = mcu::run_board(&elf, chip, 120)?;
         let b = mcu::parse_bench(&lines)?;
-        runs.push(to_run(board, precision, b, macs, mcu::sizes(&elf)?));
+        let layers = layer_costs(bytes, &mcu::parse_layers(&lines)?, true)?;
+        runs.push(to_run(board, precision, b, macs, mcu::sizes(&elf)?, layers));
     }
     Ok(runs)
 }

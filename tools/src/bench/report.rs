@@ -90,6 +90,9 @@ fn model_md(m: &ModelReport, s: &mut String) {
             );
         }
         s.push('\n');
+        for r in m.mcu.iter().filter(|r| !r.layers.is_empty()) {
+            layer_table(s, r);
+        }
     }
     for n in &m.notes {
         let _ = writeln!(s, "- note: {n}");
@@ -97,6 +100,44 @@ fn model_md(m: &ModelReport, s: &mut String) {
     if !m.notes.is_empty() {
         s.push('\n');
     }
+}
+
+/// Where one device inference goes, layer by layer.
+fn layer_table(s: &mut String, r: &super::mcu::McuRun) {
+    let total: u64 = r.layers.iter().map(|l| l.count).sum();
+    let _ = writeln!(
+        s,
+        "Per layer, {} {} ({} {} summed over the layers; each includes walking its record):\n",
+        r.target,
+        r.precision,
+        thousands(total),
+        r.unit
+    );
+    let _ = writeln!(
+        s,
+        "| # | op | output | MACs | {} | per MAC | share |",
+        r.unit
+    );
+    s.push_str("|---:|---|---|---:|---:|---:|---:|\n");
+    for l in &r.layers {
+        let per_mac = if l.macs > 0 {
+            format!("{:.2}", l.count as f64 / l.macs as f64)
+        } else {
+            "–".to_string()
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {:.1} % |",
+            l.index,
+            l.op,
+            l.output,
+            thousands(l.macs),
+            thousands(l.count),
+            per_mac,
+            100.0 * l.count as f64 / total.max(1) as f64
+        );
+    }
+    s.push('\n');
 }
 
 /// `1234567` as `1,234,567`.
