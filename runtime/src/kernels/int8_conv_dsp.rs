@@ -48,6 +48,7 @@ pub fn conv2d(
     }
     let row = kw * ic;
     let direct_rows = ic % 4 == 0;
+    let short = short_requant(q, oc, taps);
     let mut out = y.chunks_exact_mut(oc);
     for oy in 0..oh {
         let (ky_lo, ky_hi, iy0) = conv_range(oy, g.stride[0], g.pad[0], kh, ih);
@@ -78,8 +79,14 @@ pub fn conv2d(
                 let (a0, a1) = dot2(src, rows, len, stride, w0, w1);
                 let (m0, s0) = q.channel(o);
                 let (m1, s1) = q.channel(o + 1);
-                yp[0] = q.finish_with(a0.wrapping_add(off[0]), m0, s0);
-                yp[1] = q.finish_with(a1.wrapping_add(off[1]), m1, s1);
+                let (a0, a1) = (a0.wrapping_add(off[0]), a1.wrapping_add(off[1]));
+                if short {
+                    yp[0] = requant_short(a0, m0, s0, q);
+                    yp[1] = requant_short(a1, m1, s1, q);
+                } else {
+                    yp[0] = q.finish_with(a0, m0, s0);
+                    yp[1] = q.finish_with(a1, m1, s1);
+                }
             }
             if oc % 2 == 1 {
                 let o = oc - 1;
@@ -89,6 +96,47 @@ pub fn conv2d(
         }
     }
     true
+}
+
+/// Whether [`requant_short`] gives TFLite's requantization exactly for this layer: fewer than
+/// 2^14 taps and biases below 2^29 keep every accumulator below 2^30 (|x − zp| ≤ 255,
+/// |w| ≤ 127), and every shift is a right shift of 1 to 22.
+fn short_requant(q: &Requant, oc: usize, taps: usize) -> bool {
+    let shifts = if q.shift.len() == 1 {
+        q.shift
+    } else {
+        &q.shift[..oc.min(q.shift.len())]
+    };
+    taps < 1 << 14
+        && q.bias[..oc].iter().all(|b| b.unsigned_abs() < 1 << 29)
+        && shifts.iter().all(|s| (-22..=-1).contains(s))
+}
+
+/// TFLite's requantization, zero point and clamp of one accumulator, in the form the
+/// dense per-tensor kernel uses (see `int8_dense`): with |acc| < 2^30 the rounding doubling
+/// high multiply is `SMMULR` of `2·acc`, and the rounding right shift by `r` with the zero
+/// point folded in is `(t + 2^(r−1) + zp·2^r − [t < 0]) >> r`, without overflow for r ≤ 22.
+#[inline(always)]
+fn requant_short(acc: i32, multiplier: i32, shift: i32, q: &Requant) -> i8 {
+    let r = (-shift) as u32;
+    let t: i32;
+    // SAFETY: register-only arithmetic.
+    unsafe {
+        asm!(
+            "smmulr {t}, {a}, {m}",
+            a = in(reg) acc << 1,
+            m = in(reg) multiplier,
+            t = lateout(reg) t,
+            options(pure, nomem, nostack),
+        );
+    }
+    let nudge = (1i32 << (r - 1)) + (q.output_zero_point << r);
+    let v = ((t + nudge + (t >> 31)) >> r).clamp(q.min, 127);
+    match q.lut {
+        // v is in -128..=127 (min >= -128): the index is v + 128.
+        Some(table) => table[(v as u8 ^ 0x80) as usize],
+        None => v as i8,
+    }
 }
 
 /// The valid kernel rows and columns of one window, from [`conv_range`].
