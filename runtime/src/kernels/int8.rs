@@ -152,10 +152,11 @@ pub fn dot_generic(x: &[i8], w: &[i8], zero_point: i32) -> i32 {
 }
 
 /// Scratch words [`conv2d`] uses for a layer of geometry `g` on Cortex-M cores with the DSP
-/// extension (a staged window, four taps per word, and an i32 per output channel); the arena
-/// planner reserves them on every target, so a size computed on the host holds on the device.
+/// extension (a staged window, four taps per word, and four words of requantization
+/// constants per output channel); the arena planner reserves them on every target, so a size
+/// computed on the host holds on the device.
 pub fn conv2d_scratch_words(g: &Window) -> usize {
-    (g.kernel[0] * g.kernel[1] * g.input.c as usize).div_ceil(4) + g.output.c as usize
+    (g.kernel[0] * g.kernel[1] * g.input.c as usize).div_ceil(4) + 4 * g.output.c as usize
 }
 
 #[inline(always)]

@@ -40,15 +40,24 @@ pub fn conv2d(
     let (stage, rest) = scratch.split_at_mut(quads);
     let stage: &mut [i8] = bytemuck::cast_slice_mut(stage);
     let stage = &mut stage[..taps];
-    let offset: &mut [i32] = bytemuck::cast_slice_mut(&mut rest[..oc]);
+    // Per output channel, once per layer: the offset `bias − zp·Σw`, the multiplier, the shift
+    // (the right shift for the short form) and the short form's rounding constant.
+    let chan: &mut [[i32; 4]] = bytemuck::cast_slice_mut(&mut rest[..4 * oc]);
     let zp = q.input_zero_point;
-    for ((off, wo), &b) in offset.iter_mut().zip(w.chunks_exact(taps)).zip(q.bias) {
+    let short = short_requant(q, oc, taps);
+    for (o, (c, wo)) in chan.iter_mut().zip(w.chunks_exact(taps)).enumerate() {
         let sum = wo.iter().fold(0i32, |a, &v| a.wrapping_add(v as i32));
-        *off = b.wrapping_sub(zp.wrapping_mul(sum));
+        let (m, sh) = q.channel(o);
+        *c = if short {
+            let r = -sh;
+            let nudge = (1i32 << (r - 1)) + (q.output_zero_point << r);
+            [q.bias[o].wrapping_sub(zp.wrapping_mul(sum)), m, r, nudge]
+        } else {
+            [q.bias[o].wrapping_sub(zp.wrapping_mul(sum)), m, sh, 0]
+        };
     }
     let row = kw * ic;
     let direct_rows = ic % 4 == 0;
-    let short = short_requant(q, oc, taps);
     let mut out = y.chunks_exact_mut(oc);
     for oy in 0..oh {
         let (ky_lo, ky_hi, iy0) = conv_range(oy, g.stride[0], g.pad[0], kh, ih);
@@ -68,30 +77,30 @@ pub fn conv2d(
                 (&stage[..], 1, taps, taps)
             };
             let weights = w[..oc / 2 * 2 * taps].chunks_exact(2 * taps);
-            let offsets = offset.chunks_exact(2);
-            for (p, ((wp, off), yp)) in weights
-                .zip(offsets)
+            for ((wp, cp), yp) in weights
+                .zip(chan.chunks_exact(2))
                 .zip(out.chunks_exact_mut(2))
-                .enumerate()
             {
-                let o = 2 * p;
                 let (w0, w1) = wp.split_at(taps);
                 let (a0, a1) = dot2(src, rows, len, stride, w0, w1);
-                let (m0, s0) = q.channel(o);
-                let (m1, s1) = q.channel(o + 1);
-                let (a0, a1) = (a0.wrapping_add(off[0]), a1.wrapping_add(off[1]));
+                let (a0, a1) = (a0.wrapping_add(cp[0][0]), a1.wrapping_add(cp[1][0]));
                 if short {
-                    yp[0] = requant_short(a0, m0, s0, q);
-                    yp[1] = requant_short(a1, m1, s1, q);
+                    yp[0] = requant_short(a0, &cp[0], q);
+                    yp[1] = requant_short(a1, &cp[1], q);
                 } else {
-                    yp[0] = q.finish_with(a0, m0, s0);
-                    yp[1] = q.finish_with(a1, m1, s1);
+                    yp[0] = q.finish_with(a0, cp[0][1], cp[0][2]);
+                    yp[1] = q.finish_with(a1, cp[1][1], cp[1][2]);
                 }
             }
             if oc % 2 == 1 {
                 let o = oc - 1;
                 let a = dot1(src, rows, len, stride, &w[o * taps..][..taps]);
-                out[o] = q.finish(a.wrapping_add(offset[o]), o);
+                let c = &chan[o];
+                out[o] = if short {
+                    requant_short(a.wrapping_add(c[0]), c, q)
+                } else {
+                    q.finish_with(a.wrapping_add(c[0]), c[1], c[2])
+                };
             }
         }
     }
@@ -116,22 +125,21 @@ fn short_requant(q: &Requant, oc: usize, taps: usize) -> bool {
 /// dense per-tensor kernel uses (see `int8_dense`): with |acc| < 2^30 the rounding doubling
 /// high multiply is `SMMULR` of `2·acc`, and the rounding right shift by `r` with the zero
 /// point folded in is `(t + 2^(r−1) + zp·2^r − [t < 0]) >> r`, without overflow for r ≤ 22.
+/// `c` is the channel's `[offset, multiplier, r, 2^(r−1) + zp·2^r]`.
 #[inline(always)]
-fn requant_short(acc: i32, multiplier: i32, shift: i32, q: &Requant) -> i8 {
-    let r = (-shift) as u32;
+fn requant_short(acc: i32, c: &[i32; 4], q: &Requant) -> i8 {
     let t: i32;
     // SAFETY: register-only arithmetic.
     unsafe {
         asm!(
             "smmulr {t}, {a}, {m}",
             a = in(reg) acc << 1,
-            m = in(reg) multiplier,
+            m = in(reg) c[1],
             t = lateout(reg) t,
             options(pure, nomem, nostack),
         );
     }
-    let nudge = (1i32 << (r - 1)) + (q.output_zero_point << r);
-    let v = ((t + nudge + (t >> 31)) >> r).clamp(q.min, 127);
+    let v = ((t + c[3] + (t >> 31)) >> c[2]).clamp(q.min, 127);
     match q.lut {
         // v is in -128..=127 (min >= -128): the index is v + 128.
         Some(table) => table[(v as u8 ^ 0x80) as usize],
