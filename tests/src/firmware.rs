@@ -180,8 +180,8 @@ pub fn tflite_conv_model() -> Result<(FirmwareModel, Vec<Vec<f32>>), String> {
 /// zero points from -128 to 100, ReLU clamps above -128 and biases up to ±10^5, so the kernel's
 /// rounding and clamping are compared with the host on many cases.
 pub fn per_tensor_model() -> Result<FirmwareModel, String> {
-    use aedge_runtime::qgraph::{QGraph, QLayer};
-    use aedge_runtime::{Activation, ErrorStats, Metric, Op, Quant, Shape, ThresholdRule};
+    use aedge_runtime::qgraph::QLayer;
+    use aedge_runtime::{Activation, Op, Quant, Shape};
     let mut r = aedge_runtime::zoo::SplitMix(23);
     // (inputs, outputs, requant scale → right shift, output zero point, ReLU)
     let plan: [(usize, u16, f64, i8, bool); 6] = [
@@ -219,25 +219,46 @@ pub fn per_tensor_model() -> Result<FirmwareModel, String> {
             lut: None,
         });
     }
-    let g = QGraph {
-        name: "per-tensor".into(),
-        input: Shape::vector(64),
-        input_quant: Quant {
-            scale: 0.05,
-            zero_point: -3,
-        },
+    let input_quant = Quant {
+        scale: 0.05,
+        zero_point: -3,
+    };
+    let samples = (0..3).map(|_| r.vec(64, -7.0, 7.0)).collect();
+    random_model(
+        "per-tensor",
+        Shape::vector(64),
+        input_quant,
+        5,
+        layers,
+        samples,
+    )
+}
+
+/// A firmware model from hand-made int8 layers (no preprocessing, MSE, no threshold).
+fn random_model(
+    name: &'static str,
+    input: aedge_runtime::Shape,
+    input_quant: aedge_runtime::Quant,
+    encoder_layers: usize,
+    layers: Vec<aedge_runtime::qgraph::QLayer>,
+    samples: Vec<Vec<f32>>,
+) -> Result<FirmwareModel, String> {
+    use aedge_runtime::{ErrorStats, Metric};
+    let g = aedge_runtime::qgraph::QGraph {
+        name: name.into(),
+        input,
+        input_quant,
         preprocess_scale: vec![1.0],
         preprocess_offset: vec![0.0],
-        encoder_layers: 5,
+        encoder_layers,
         metric: Metric::Mse,
         threshold: f32::INFINITY,
         threshold_rule: ThresholdRule::Manual,
         errors: ErrorStats::default(),
         layers,
     };
-    let samples = (0..3).map(|_| r.vec(64, -7.0, 7.0)).collect();
     Ok(FirmwareModel {
-        name: "per-tensor",
+        name,
         files: vec![(Precision::Int8, g.to_aedge().map_err(|e| e.to_string())?)],
         samples,
     })
@@ -250,8 +271,8 @@ pub fn per_tensor_model() -> Result<FirmwareModel, String> {
 /// asymmetric padding, windows that are all padding at the edges, per-channel requantization
 /// and varied zero points. The chain ends at the input's shape (9×9×3) so `score` runs too.
 pub fn conv_shapes_model() -> Result<FirmwareModel, String> {
-    use aedge_runtime::qgraph::{QGraph, QLayer};
-    use aedge_runtime::{Activation, ErrorStats, Metric, Op, Quant, Shape, ThresholdRule};
+    use aedge_runtime::qgraph::QLayer;
+    use aedge_runtime::{Activation, Op, Quant, Shape};
     let mut r = aedge_runtime::zoo::SplitMix(41);
     // (out_c, kernel, stride, pad [t, l, b, r], output zero point, ReLU); None = upsample ×2.
     type Conv = (u16, u8, u8, [u8; 4], i8, bool);
@@ -328,25 +349,15 @@ pub fn conv_shapes_model() -> Result<FirmwareModel, String> {
             "conv-shapes ends at {shape:?}, not the input's 9x9x3"
         ));
     }
-    let g = QGraph {
-        name: "conv-shapes".into(),
-        input: Shape::new(9, 9, 3),
-        input_quant,
-        preprocess_scale: vec![1.0],
-        preprocess_offset: vec![0.0],
-        encoder_layers: 3,
-        metric: Metric::Mse,
-        threshold: f32::INFINITY,
-        threshold_rule: ThresholdRule::Manual,
-        errors: ErrorStats::default(),
-        layers,
-    };
     let samples = (0..3).map(|_| r.vec(243, -6.0, 6.0)).collect();
-    Ok(FirmwareModel {
-        name: "conv-shapes",
-        files: vec![(Precision::Int8, g.to_aedge().map_err(|e| e.to_string())?)],
+    random_model(
+        "conv-shapes",
+        Shape::new(9, 9, 3),
+        input_quant,
+        3,
+        layers,
         samples,
-    })
+    )
 }
 
 /// The check vector of the MLPerf AD model's README: `x[i] = ((i·37 + 11) mod 256) − 128`.
