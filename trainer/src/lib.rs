@@ -8,6 +8,12 @@
 //! mmap/munmap pair; a program that trains should install a pooling global allocator such as
 //! mimalloc (`#[global_allocator] static A: mimalloc::MiMalloc = mimalloc::MiMalloc;`, as the
 //! `aedge` binary and the examples do), which makes dense training about a third faster.
+//!
+//! On burn-flex (the default CPU backend) the reconstruction loss and its gradient
+//! ([`host_loss`]) and the optimiser updates ([`optim`]) run as single vectorised host passes
+//! instead of chains of burn ops, and running averages that would turn subnormal are stored as
+//! zero ([`host::TINY`]); on GPUs and burn-ndarray the same maths runs as burn ops. Both paths
+//! train to the same losses (checked in `tests/kinds.rs`).
 #![warn(missing_docs)]
 
 pub mod chart;
