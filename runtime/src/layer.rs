@@ -75,7 +75,8 @@ impl Layer<'_> {
                 // c in i16, h in i8.
                 Precision::Int8 => 3 * units as usize,
             },
-            // The window as i16 pairs for the Cortex-M DSP kernel (reserved on every target).
+            // The Cortex-M DSP kernel's staged window and per-channel constants (reserved on
+            // every target, so host-computed arena sizes hold on the device).
             Op::Conv2d { .. } if precision == Precision::Int8 => {
                 4 * crate::kernels::int8::conv2d_scratch_words(&self.window)
             }

@@ -56,6 +56,11 @@ fn f32s(b: &[u8]) -> Result<&[f32], Error> {
 }
 
 fn f32s_mut(b: &mut [u8]) -> Result<&mut [f32], Error> {
+    cast_mut(b)
+}
+
+/// Arena bytes as wider elements (f32 tensors, i16 LSTM state, u32 conv scratch).
+fn cast_mut<T: bytemuck::Pod>(b: &mut [u8]) -> Result<&mut [T], Error> {
     bytemuck::try_cast_slice_mut(b).map_err(|_| Error::Misaligned {
         what: "arena",
         align: ARENA_ALIGN,
@@ -211,11 +216,7 @@ impl<'a> Model<'a> {
                     shift,
                 };
                 let (c, h) = gap.split_at_mut(2 * s.units);
-                let c: &mut [i16] =
-                    bytemuck::try_cast_slice_mut(c).map_err(|_| Error::Misaligned {
-                        what: "arena",
-                        align: ARENA_ALIGN,
-                    })?;
+                let c: &mut [i16] = cast_mut(c)?;
                 lstm::lstm_int8(i8s(x), w, &q, &s, i8s_mut(y), c, i8s_mut(h));
             }
             Params::Int8 {
@@ -241,15 +242,9 @@ impl<'a> Model<'a> {
                 match l.desc.op {
                     Op::Dense { .. } => int8_dense::dense(x, w, &q, y),
                     Op::Conv2d { .. } => {
+                        // Whole words of the gap (the planner reserved the kernel's scratch).
                         let words = gap.len() / 4;
-                        let scratch: &mut [u32] =
-                            bytemuck::try_cast_slice_mut(&mut gap[..4 * words]).map_err(|_| {
-                                Error::Misaligned {
-                                    what: "arena",
-                                    align: ARENA_ALIGN,
-                                }
-                            })?;
-                        int8::conv2d(x, w, g, &q, y, scratch)
+                        int8::conv2d(x, w, g, &q, y, cast_mut(&mut gap[..4 * words])?)
                     }
                     Op::DepthwiseConv2d { .. } => int8::depthwise2d(x, w, g, &q, y),
                     Op::ConvTranspose2d { .. } => int8::conv_transpose2d(x, w, g, &q, y),

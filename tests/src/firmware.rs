@@ -563,9 +563,7 @@ pub fn check(
         .into_iter()
         .map(instructions)
         .collect();
-    let layers = aedge_runtime::Model::parse(&file)
-        .map_err(|e| e.to_string())?
-        .layer_count();
+    let layers = model.layer_count();
     let summed: u64 = layer_insns.iter().sum();
     let run_insns = instructions(bench.ticks);
     if layer_insns.len() != layers || summed.abs_diff(run_insns) > run_insns / 100 + 50 {

@@ -5,6 +5,7 @@ use crate::checkpoint::{self, State};
 use crate::corrupt::{normal, Corruption};
 use crate::data::{shuffled, Dataset};
 use crate::device::reads_back_cheaply;
+use crate::host;
 use crate::host_loss::{self, HostLoss};
 use crate::loss::Loss;
 use crate::model::{act::Act, vae::Vae, AutoEncoder, ModelSpec};
@@ -152,24 +153,24 @@ struct Objective {
     root: Option<Tensor<1>>,
     /// Mean objective.
     total: f64,
-    /// Mean reconstruction loss alone (`NaN` when not asked for on the tensor path).
+    /// Mean reconstruction loss alone (`NaN` on the tensor path when a gradient was asked
+    /// for: training does not need it, and reading it back costs a sync).
     recon: f64,
 }
 
 /// The reconstruction loss `host_loss` computes for this loss and output activation, if any.
-fn host_kind(loss: Loss, act: Act) -> Option<(HostLoss, bool)> {
-    // The flag says whether the activation is folded into the loss (BCE from logits).
+fn host_kind(loss: Loss, act: Act) -> Option<HostLoss> {
     match (loss, act) {
-        (Loss::Bce, Act::Sigmoid) => Some((HostLoss::BceLogits, true)),
-        (Loss::Mse, _) => Some((HostLoss::Mse, false)),
-        (Loss::Mae, _) => Some((HostLoss::Mae, false)),
+        (Loss::Bce, Act::Sigmoid) => Some(HostLoss::BceLogits),
+        (Loss::Mse, _) => Some(HostLoss::Mse),
+        (Loss::Mae, _) => Some(HostLoss::Mae),
         (Loss::Bce, _) => None,
     }
 }
 
 /// Computes one batch's objective. `host` computes the reconstruction loss and its gradient
-/// on the host (CPU backends); `grad` builds the tensor to differentiate; `recon` asks the
-/// tensor path for the reconstruction value too (one more read-back).
+/// on the host (burn-flex); `grad` builds the tensor to differentiate (training), otherwise
+/// the reconstruction value is read back too (evaluation).
 fn objective(
     model: &AutoEncoder,
     cfg: &TrainConfig,
@@ -177,9 +178,10 @@ fn objective(
     eps_seed: u64,
     host: bool,
     grad: bool,
-    recon: bool,
 ) -> Objective {
     let device = batch.input.device();
+    // Without corruption the target is the input: keep its tensor rather than build another.
+    let same = cfg.corruption.is_none().then(|| batch.input.clone());
     let (code, kl) = match model {
         AutoEncoder::Vae(v) => {
             let (mean, log_var) = v.encode(batch.input);
@@ -208,50 +210,44 @@ fn objective(
         });
     }
     let (out, act) = model.decode_pre_act(code);
-    match host_kind(cfg.loss, act).filter(|_| host) {
-        Some((kind, folded)) => {
-            let pred = if folded { out } else { act.apply(out) };
-            let n = batch.clean.len();
-            let values = pred.clone().into_data().convert::<f32>();
-            let values = values
-                .as_slice::<f32>()
-                .expect("a tensor converted to f32 reads as f32");
-            let mut g = vec![0.0f32; n];
-            let scale = rec_scale / n.max(1) as f32;
-            let sum = host_loss::value_and_grad(kind, values, &batch.clean, scale, &mut g);
-            let rec = sum / n.max(1) as f64;
-            let extra_value = extra.clone().map_or(0.0, scalar);
-            let root = grad.then(|| {
-                let g = Tensor::from_data(TensorData::new(g, batch.shape), &device);
-                let surrogate = (pred * g).sum();
-                match extra {
-                    Some(e) => surrogate + e,
-                    None => surrogate,
-                }
-            });
-            Objective {
-                root,
-                total: rec * rec_scale as f64 + extra_value,
-                recon: rec,
+    // BCE after a sigmoid works on the logits (the sigmoid folded into the loss).
+    let logits = cfg.loss == Loss::Bce && act == Act::Sigmoid;
+    let pred = if logits { out } else { act.apply(out) };
+    let kind = host_kind(cfg.loss, act).filter(|_| host);
+    if let Some((kind, values)) = kind.and_then(|k| Some((k, host::read(&pred)?))) {
+        let n = batch.clean.len().max(1);
+        let mut g = vec![0.0f32; batch.clean.len()];
+        let scale = rec_scale / n as f32;
+        let rec = host_loss::value_and_grad(kind, &values, &batch.clean, scale, &mut g) / n as f64;
+        let extra_value = extra.clone().map_or(0.0, scalar);
+        let root = grad.then(|| {
+            let surrogate = (pred * host::write(g, batch.shape.into(), &device)).sum();
+            match extra {
+                Some(e) => surrogate + e,
+                None => surrogate,
             }
-        }
-        None => {
-            let target = Tensor::from_data(TensorData::new(batch.clean, batch.shape), &device);
-            let rec = if cfg.loss == Loss::Bce && act == Act::Sigmoid {
-                Loss::bce_with_logits(out, target)
-            } else {
-                cfg.loss.forward(act.apply(out), target)
-            };
-            let total = match extra {
-                Some(e) => rec.clone() * rec_scale + e,
-                None => rec.clone(),
-            };
-            Objective {
-                total: scalar(total.clone()),
-                recon: if recon { scalar(rec) } else { f64::NAN },
-                root: grad.then_some(total),
-            }
-        }
+        });
+        return Objective {
+            root,
+            total: rec * rec_scale as f64 + extra_value,
+            recon: rec,
+        };
+    }
+    let target = same
+        .unwrap_or_else(|| Tensor::from_data(TensorData::new(batch.clean, batch.shape), &device));
+    let rec = if logits {
+        Loss::bce_with_logits(pred, target)
+    } else {
+        cfg.loss.forward(pred, target)
+    };
+    let total = match extra {
+        Some(e) => rec.clone() * rec_scale + e,
+        None => rec.clone(),
+    };
+    Objective {
+        total: scalar(total.clone()),
+        recon: if grad { f64::NAN } else { scalar(rec) },
+        root: grad.then_some(total),
     }
 }
 
@@ -281,7 +277,7 @@ pub fn evaluate(
             &plain,
         );
         let seed = step_seed(cfg.seed, epoch, step, 4);
-        let o = objective(&m, cfg, b, seed, host, false, true);
+        let o = objective(&m, cfg, b, seed, host, false);
         tot += o.total * chunk.len() as f64;
         rec += o.recon * chunk.len() as f64;
         n += chunk.len();
@@ -390,7 +386,7 @@ pub fn train(
                 device,
             );
             let seed = step_seed(cfg.seed, epoch, step, 5);
-            let o = objective(&model, cfg, b, seed, host, true, false);
+            let o = objective(&model, cfg, b, seed, host, true);
             let value = o.total;
             if !value.is_finite() {
                 return Err(format!("the loss became {value} at epoch {epoch}, step {step}; lower the learning rate"));

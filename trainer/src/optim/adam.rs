@@ -99,7 +99,8 @@ impl Optimizer for Adam {
                 return done;
             }
         }
-        // Elsewhere (GPUs), burn's tensor ops; GPUs flush subnormals in their shaders.
+        // Elsewhere (GPUs, burn-ndarray) burn's tensor ops, without the flush (GPU shaders
+        // usually flush subnormals themselves).
         let (m, v) = match state {
             Some(s) => (
                 s.moment_1 * self.beta_1 + grad.clone() * (1.0 - self.beta_1),
