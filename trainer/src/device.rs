@@ -7,10 +7,8 @@ use std::str::FromStr;
 /// A training backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Backend {
-    /// burn-flex: pure-Rust CPU backend (the default; faster than ndarray here, see README).
+    /// burn-flex: pure-Rust CPU backend (the default).
     Flex,
-    /// burn-ndarray: the older CPU backend, deprecated in burn 0.22; kept for comparison.
-    NdArray,
     /// burn-wgpu: Vulkan / Metal / DX12 GPUs (or Mesa's lavapipe on a CPU).
     Wgpu,
 }
@@ -20,11 +18,8 @@ impl FromStr for Backend {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
             "flex" | "cpu" => Ok(Backend::Flex),
-            "ndarray" => Ok(Backend::NdArray),
             "wgpu" | "gpu" => Ok(Backend::Wgpu),
-            other => Err(format!(
-                "unknown device '{other}' (expected cpu, ndarray or wgpu)"
-            )),
+            other => Err(format!("unknown device '{other}' (expected cpu or wgpu)")),
         }
     }
 }
@@ -33,7 +28,6 @@ impl fmt::Display for Backend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Backend::Flex => "cpu (burn-flex)",
-            Backend::NdArray => "cpu (burn-ndarray)",
             Backend::Wgpu => "wgpu",
         })
     }
@@ -43,8 +37,6 @@ impl fmt::Display for Backend {
 pub fn device(backend: Backend) -> Result<Device, String> {
     let d = match backend {
         Backend::Flex => Device::flex(),
-        #[allow(deprecated)] // measured against flex on purpose
-        Backend::NdArray => Device::ndarray(),
         #[cfg(feature = "wgpu")]
         Backend::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
         #[cfg(not(feature = "wgpu"))]
@@ -56,10 +48,8 @@ pub fn device(backend: Backend) -> Result<Device, String> {
 }
 
 /// Whether reading a tensor back from `device` is a plain copy, so that a loss computed on
-/// the host beats burn's element-wise ops. True for burn-flex. Not for GPUs (a transfer
-/// each step), nor for burn-ndarray, which reads a matmul's strided result back element by
-/// element: seed-dense training went 47k → 36k samples/s there with the host loss, while
-/// burn-flex went 47k → 95k.
+/// the host beats burn's element-wise ops. True for burn-flex; not for GPUs (a transfer
+/// each step).
 pub fn reads_back_cheaply(device: &Device) -> bool {
     use burn::backend::DispatchDevice as D;
     matches!(device.clone().without_autodiff().as_dispatch(), D::Flex(_))

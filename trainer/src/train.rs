@@ -87,6 +87,10 @@ pub struct RunOptions {
     pub stop_after: Option<usize>,
     /// Per-epoch metrics file, rewritten after every epoch: CSV for `.csv`, else JSON.
     pub metrics: Option<PathBuf>,
+    /// Compute the loss and the optimiser updates in aedge's host passes where the device
+    /// reads back cheaply (burn-flex). `false` keeps burn's tensor ops on every device: the
+    /// same maths, for cross-checking the host passes and measuring what they buy.
+    pub host_passes: bool,
 }
 
 impl RunOptions {
@@ -99,6 +103,7 @@ impl RunOptions {
             progress: false,
             stop_after: None,
             metrics: None,
+            host_passes: true,
         }
     }
 }
@@ -255,16 +260,18 @@ fn scalar(t: Tensor<1>) -> f64 {
     t.into_scalar::<f32>() as f64
 }
 
-/// Mean objective and reconstruction loss over `data` (inference mode, no shuffling).
+/// Mean objective and reconstruction loss over `data` (inference mode, no shuffling);
+/// `host_passes` as in [`RunOptions::host_passes`].
 pub fn evaluate(
     model: &AutoEncoder,
     cfg: &TrainConfig,
     data: &Dataset,
     device: &Device,
     epoch: usize,
+    host_passes: bool,
 ) -> (f64, f64) {
     let plain = device.clone().without_autodiff();
-    let host = reads_back_cheaply(&plain);
+    let host = host_passes && reads_back_cheaply(&plain);
     let m = model.valid();
     let (mut tot, mut rec, mut n) = (0.0, 0.0, 0usize);
     let idx: Vec<usize> = (0..data.len()).collect();
@@ -338,9 +345,9 @@ pub fn train(
     }
     let device = &opts.device;
     device.seed(cfg.seed);
-    let host = reads_back_cheaply(device);
+    let host = opts.host_passes && reads_back_cheaply(device);
     let mut model = spec.build(device)?;
-    let mut optim = cfg.optimizer.init();
+    let mut optim = cfg.optimizer.init(opts.host_passes);
     let mut history = Vec::new();
     let mut start = 0;
     if opts.resume {
@@ -405,7 +412,7 @@ pub fn train(
         let seconds = t0.elapsed().as_secs_f64();
         let (val_loss, val_recon) = match val.filter(|v| !v.is_empty()) {
             Some(v) => {
-                let (t, r) = evaluate(&model, cfg, v, device, epoch);
+                let (t, r) = evaluate(&model, cfg, v, device, epoch, opts.host_passes);
                 (Some(t), Some(r))
             }
             None => (None, None),

@@ -237,10 +237,11 @@ fn bad_requests_are_errors() {
         .contains("transpose decoder"));
 }
 
-/// On burn-flex the reconstruction loss and its gradient are computed on the host
-/// (`aedge_trainer::host_loss`); burn-ndarray keeps burn's tensor ops. Both backends draw the
-/// same initial weights, so the two paths must train to the same losses, for every loss, with
-/// the L1 and KL terms, and with a conv decoder.
+/// On burn-flex the reconstruction loss, its gradient and the optimiser updates are computed
+/// on the host (`aedge_trainer::host_loss`, `aedge_trainer::optim`); `host_passes: false`
+/// keeps burn's tensor ops. Both runs draw the same initial weights, so the two paths must
+/// train to the same losses, for every loss, with the L1 and KL terms, and with a conv
+/// decoder.
 #[test]
 fn host_loss_trains_like_burns_tensor_ops() {
     let d = mnist(200);
@@ -273,11 +274,15 @@ fn host_loss_trains_like_burns_tensor_ops() {
         (vae, cfg(2, 32, Loss::Bce)),
         (conv, cfg(2, 32, Loss::Bce)),
     ];
-    #[allow(deprecated)]
-    let ndarray = RunOptions::new(device(Backend::NdArray).unwrap());
+    let tensor_ops = RunOptions {
+        host_passes: false,
+        ..opts()
+    };
     for (spec, c) in cases {
         let host = train(&spec, &c, &tr, Some(&val), &opts()).unwrap().history;
-        let tensor = train(&spec, &c, &tr, Some(&val), &ndarray).unwrap().history;
+        let tensor = train(&spec, &c, &tr, Some(&val), &tensor_ops)
+            .unwrap()
+            .history;
         for (h, t) in host.iter().zip(&tensor) {
             let pairs = [
                 (h.train_loss, t.train_loss),

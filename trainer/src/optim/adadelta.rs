@@ -12,6 +12,7 @@ use burn::tensor::{Device, Tensor};
 pub struct Adadelta {
     rho: f32,
     epsilon: f32,
+    host: bool,
 }
 
 /// Adadelta's running averages for one parameter.
@@ -41,7 +42,20 @@ impl<const D: usize> RecordState for AdadeltaState<D> {
 impl Adadelta {
     /// Adadelta with decay `rho` and `epsilon` inside both square roots.
     pub fn new(rho: f32, epsilon: f32) -> Self {
-        Adadelta { rho, epsilon }
+        Adadelta {
+            rho,
+            epsilon,
+            host: true,
+        }
+    }
+
+    /// The same optimiser with burn's tensor ops on every device (no host pass), to
+    /// cross-check the host pass.
+    pub fn tensor_ops(self) -> Self {
+        Adadelta {
+            host: false,
+            ..self
+        }
     }
 }
 
@@ -55,7 +69,7 @@ impl Optimizer for Adadelta {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        if reads_back_cheaply(&tensor.device()) {
+        if self.host && reads_back_cheaply(&tensor.device()) {
             if let Some(done) = self.step_host(lr as f32, &tensor, &grad, &state) {
                 return done;
             }
@@ -72,7 +86,7 @@ impl Optimizer for Adadelta {
 }
 
 impl Adadelta {
-    /// The update as burn tensor ops (GPUs, burn-ndarray).
+    /// The update as burn tensor ops (GPUs, or when asked to).
     pub(crate) fn step_tensor<const D: usize>(
         &self,
         lr: f64,

@@ -1,6 +1,7 @@
 //! Optimisers: Adam and RMSProp with burn's update rules, and Adadelta (which burn does not
 //! ship). On burn-flex each updates a parameter in one host pass and stores running averages
-//! that would turn subnormal as zero (see [`crate::host`]); elsewhere they run as burn ops.
+//! that would turn subnormal as zero (see [`crate::host`]); elsewhere, or when built with
+//! `host = false`, they run as burn ops.
 
 mod adadelta;
 mod adam;
@@ -46,12 +47,20 @@ impl OptimizerSpec {
         }
     }
 
-    /// A fresh optimiser.
-    pub fn init(&self) -> ModuleOptimizer {
-        match *self {
-            OptimizerSpec::Adam { .. } => ModuleOptimizer::from(Adam::new(0.9, 0.999, 1e-7)),
-            OptimizerSpec::RmsProp { .. } => ModuleOptimizer::from(RmsProp::new(0.99, 0.9, 1e-5)),
-            OptimizerSpec::Adadelta { rho, .. } => ModuleOptimizer::from(Adadelta::new(rho, 1e-7)),
+    /// A fresh optimiser; `host` lets it update on the host where the device allows (see
+    /// [`crate::device::reads_back_cheaply`]), else it uses burn's tensor ops everywhere.
+    pub fn init(&self, host: bool) -> ModuleOptimizer {
+        let adam = Adam::new(0.9, 0.999, 1e-7);
+        let rmsprop = RmsProp::new(0.99, 0.9, 1e-5);
+        match (*self, host) {
+            (OptimizerSpec::Adam { .. }, true) => ModuleOptimizer::from(adam),
+            (OptimizerSpec::Adam { .. }, false) => ModuleOptimizer::from(adam.tensor_ops()),
+            (OptimizerSpec::RmsProp { .. }, true) => ModuleOptimizer::from(rmsprop),
+            (OptimizerSpec::RmsProp { .. }, false) => ModuleOptimizer::from(rmsprop.tensor_ops()),
+            (OptimizerSpec::Adadelta { rho, .. }, h) => {
+                let a = Adadelta::new(rho, 1e-7);
+                ModuleOptimizer::from(if h { a } else { a.tensor_ops() })
+            }
         }
     }
 }
@@ -78,17 +87,21 @@ pub(crate) mod tests {
         }
     }
 
-    /// Ten steps of `ours` and of `reference` on burn-flex (our host pass) and burn-ndarray
-    /// (our tensor ops), with gradients down to where ε matters: the same parameters to a few
-    /// ulp. Then, on burn-flex, 900 more steps of a gradient that fades to nothing; returns
-    /// that state for the caller to check that nothing in it is subnormal.
-    pub(crate) fn check<A: Optimizer, B: Optimizer>(ours: A, reference: B) -> Option<A::State<1>> {
-        #[allow(deprecated)]
-        let devices = [Device::flex(), Device::ndarray()];
+    /// Ten steps of `ours` (our host pass), of `tensor` (the same optimiser as burn tensor
+    /// ops) and of `reference` on burn-flex, with gradients down to where ε matters: the same
+    /// parameters to a few ulp. Then 900 more steps of `ours` with a gradient that fades to
+    /// nothing; returns that state for the caller to check that nothing in it is subnormal.
+    pub(crate) fn check<A: Optimizer, B: Optimizer>(
+        ours: A,
+        tensor_ops: A,
+        reference: B,
+    ) -> A::State<1> {
+        let device = Device::flex();
+        assert!(reads_back_cheaply(&device));
         let n = 37;
         let start: Vec<f32> = (0..n).map(|i| (i as f32 - 18.0) * 0.05).collect();
         let mut faded = None;
-        for device in devices {
+        for (host, ours) in [(true, ours), (false, tensor_ops)] {
             let (mut a, mut b) = (tensor(&start, &device), tensor(&start, &device));
             let (mut sa, mut sb) = (None, None);
             for step in 0..10 {
@@ -104,10 +117,10 @@ pub(crate) mod tests {
             for (x, y) in values(a.clone()).iter().zip(values(b)) {
                 assert!(
                     (x - y).abs() <= 4e-7 * y.abs().max(1e-3),
-                    "{x} vs reference {y}"
+                    "{x} vs reference {y} (host pass: {host})"
                 );
             }
-            if reads_back_cheaply(&device) {
+            if host {
                 // burn's versions let running averages decay into subnormals here.
                 for step in 0..900 {
                     let g = if step < 5 { 1e-20 } else { 0.0 };
@@ -116,48 +129,24 @@ pub(crate) mod tests {
                 faded = sa;
             }
         }
-        faded
+        faded.expect("the host pass keeps a state")
     }
 
     #[test]
     fn rmsprop_matches_burns_and_keeps_averages_normal() {
         let theirs = burn::optim::RmsPropConfig::new().build();
-        let s = check(RmsProp::new(0.99, 0.9, 1e-5), theirs).unwrap();
+        let ours = RmsProp::new(0.99, 0.9, 1e-5);
+        let s = check(ours.clone(), ours.tensor_ops(), theirs);
         assert_normal(s.square_avg);
         assert_normal(s.buf);
     }
 
     #[test]
     fn adadelta_host_pass_matches_its_tensor_ops() {
-        // On burn-flex the host pass is checked against the tensor ops it replaces.
-        let s = check(
-            Adadelta::new(0.95, 1e-7),
-            TensorOnly(Adadelta::new(0.95, 1e-7)),
-        )
-        .unwrap();
+        // Adadelta has no burn counterpart: its host pass is checked against its tensor ops.
+        let ours = Adadelta::new(0.95, 1e-7);
+        let s = check(ours.clone(), ours.clone().tensor_ops(), ours.tensor_ops());
         assert_normal(s.grad_sq);
         assert_normal(s.update_sq);
-    }
-
-    /// Adadelta through its tensor ops on every device.
-    #[derive(Clone)]
-    struct TensorOnly(Adadelta);
-
-    impl Optimizer for TensorOnly {
-        type State<const D: usize> = AdadeltaState<D>;
-
-        fn step<const D: usize>(
-            &self,
-            lr: f64,
-            tensor: Tensor<D>,
-            grad: Tensor<D>,
-            state: Option<Self::State<D>>,
-        ) -> (Tensor<D>, Option<Self::State<D>>) {
-            self.0.step_tensor(lr, tensor, grad, state)
-        }
-
-        fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
-            <Adadelta as Optimizer>::to_device(state, device)
-        }
     }
 }

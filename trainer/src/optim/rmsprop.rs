@@ -14,6 +14,7 @@ pub struct RmsProp {
     alpha: f32,
     momentum: f32,
     epsilon: f32,
+    host: bool,
 }
 
 impl RmsProp {
@@ -23,6 +24,16 @@ impl RmsProp {
             alpha,
             momentum,
             epsilon,
+            host: true,
+        }
+    }
+
+    /// The same optimiser with burn's tensor ops on every device (no host pass), to
+    /// cross-check the host pass.
+    pub fn tensor_ops(self) -> Self {
+        RmsProp {
+            host: false,
+            ..self
         }
     }
 }
@@ -74,7 +85,7 @@ impl Optimizer for RmsProp {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        if reads_back_cheaply(&tensor.device()) {
+        if self.host && reads_back_cheaply(&tensor.device()) {
             if let Some(done) = self.step_host(lr as f32, &tensor, &grad, &state) {
                 return done;
             }
