@@ -85,12 +85,12 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 step "GPU test: burn-wgpu trains like the CPU backend, on lavapipe"
 # burn-wgpu changes the features of crates every other test shares, so its build is a second
-# tree (about 14 minutes cold on 2 cores, even unoptimised: the gpu-test profile in
+# tree (about 9 minutes cold on 2 cores, even unoptimised: the gpu-test profile in
 # Cargo.toml). A cold run skips it when it would push the whole run past the time budget; the
 # next run, warm, builds it. AEDGE_GPU_TEST=1 always runs it, AEDGE_GPU_TEST=0 never does.
 GPU_STAMP="${CARGO_TARGET_DIR:-target}/gpu-test/.aedge-gpu-test-built"
 BUDGET_MIN="${AEDGE_TIME_BUDGET_MIN:-45}"
-GPU_COLD_MIN=16
+GPU_COLD_MIN=10
 gpu=${AEDGE_GPU_TEST:-auto}
 if [ "$gpu" = auto ]; then
     if [ -f "$GPU_STAMP" ]; then
