@@ -106,13 +106,14 @@ if [ "$gpu" = auto ]; then
 fi
 if [ "$gpu" = 1 ]; then
     bash scripts/install-lavapipe.sh || die "the GPU test needs Mesa's lavapipe (see scripts/install-lavapipe.sh)"
-    export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+    # Minimal autotuning: lavapipe would otherwise spend half the test timing kernel variants
+    # whose speed on a software renderer means nothing. Both cargo calls see the same
+    # environment, so the second does not rebuild anything.
+    export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" CUBECL_AUTOTUNE_LEVEL=minimal
+    # Built first, so the stamp is written only for a build that succeeded.
     cargo test --profile gpu-test -p aedge-trainer --features wgpu --test gpu --no-run
     mkdir -p "$(dirname "$GPU_STAMP")" && touch "$GPU_STAMP"
-    # Minimal autotuning: lavapipe would otherwise spend half the test timing kernel variants
-    # whose speed on a software renderer means nothing.
-    CUBECL_AUTOTUNE_LEVEL=minimal \
-        cargo test --profile gpu-test -p aedge-trainer --features wgpu --test gpu -- --nocapture
+    cargo test --profile gpu-test -p aedge-trainer --features wgpu --test gpu -- --nocapture
 fi
 
 end_step

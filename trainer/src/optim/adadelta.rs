@@ -49,13 +49,10 @@ impl Adadelta {
         }
     }
 
-    /// The same optimiser with burn's tensor ops on every device (no host pass), to
-    /// cross-check the host pass.
-    pub fn tensor_ops(self) -> Self {
-        Adadelta {
-            host: false,
-            ..self
-        }
+    /// The same optimiser, updating in its host pass where the device allows (`true`, the
+    /// default) or with burn's tensor ops on every device (`false`, to cross-check the pass).
+    pub fn host_pass(self, host: bool) -> Self {
+        Adadelta { host, ..self }
     }
 }
 

@@ -35,13 +35,10 @@ impl Adam {
         }
     }
 
-    /// The same optimiser with burn's tensor ops on every device (no host pass), to
-    /// cross-check the host pass.
-    pub fn tensor_ops(self) -> Self {
-        Adam {
-            host: false,
-            ..self
-        }
+    /// The same optimiser, updating in its host pass where the device allows (`true`, the
+    /// default) or with burn's tensor ops on every device (`false`, to cross-check the pass).
+    pub fn host_pass(self, host: bool) -> Self {
+        Adam { host, ..self }
     }
 
     /// The step's two scalars: the bias-corrected scale of `m` and the scaled ε.
@@ -218,7 +215,8 @@ mod tests {
     fn matches_burns_adam_and_keeps_moments_normal() {
         let theirs = AdamConfig::new().with_epsilon(1e-7).build();
         let ours = Adam::new(0.9, 0.999, 1e-7);
-        let s: AdamState<1> = super::super::tests::check(ours.clone(), ours.tensor_ops(), theirs);
+        let s: AdamState<1> =
+            super::super::tests::check(ours.clone(), ours.host_pass(false), theirs);
         assert_eq!(s.time, 910);
         super::super::tests::assert_normal(s.moment_1);
         super::super::tests::assert_normal(s.moment_2);

@@ -1,7 +1,7 @@
 //! Optimisers: Adam and RMSProp with burn's update rules, and Adadelta (which burn does not
 //! ship). On burn-flex each updates a parameter in one host pass and stores running averages
-//! that would turn subnormal as zero (see [`crate::host`]); elsewhere, or when built with
-//! `host = false`, they run as burn ops.
+//! that would turn subnormal as zero (see [`crate::host`]); elsewhere, or with
+//! `host_pass(false)`, they run as burn ops.
 
 mod adadelta;
 mod adam;
@@ -50,16 +50,15 @@ impl OptimizerSpec {
     /// A fresh optimiser; `host` lets it update on the host where the device allows (see
     /// [`crate::device::reads_back_cheaply`]), else it uses burn's tensor ops everywhere.
     pub fn init(&self, host: bool) -> ModuleOptimizer {
-        let adam = Adam::new(0.9, 0.999, 1e-7);
-        let rmsprop = RmsProp::new(0.99, 0.9, 1e-5);
-        match (*self, host) {
-            (OptimizerSpec::Adam { .. }, true) => ModuleOptimizer::from(adam),
-            (OptimizerSpec::Adam { .. }, false) => ModuleOptimizer::from(adam.tensor_ops()),
-            (OptimizerSpec::RmsProp { .. }, true) => ModuleOptimizer::from(rmsprop),
-            (OptimizerSpec::RmsProp { .. }, false) => ModuleOptimizer::from(rmsprop.tensor_ops()),
-            (OptimizerSpec::Adadelta { rho, .. }, h) => {
-                let a = Adadelta::new(rho, 1e-7);
-                ModuleOptimizer::from(if h { a } else { a.tensor_ops() })
+        match *self {
+            OptimizerSpec::Adam { .. } => {
+                ModuleOptimizer::from(Adam::new(0.9, 0.999, 1e-7).host_pass(host))
+            }
+            OptimizerSpec::RmsProp { .. } => {
+                ModuleOptimizer::from(RmsProp::new(0.99, 0.9, 1e-5).host_pass(host))
+            }
+            OptimizerSpec::Adadelta { rho, .. } => {
+                ModuleOptimizer::from(Adadelta::new(rho, 1e-7).host_pass(host))
             }
         }
     }
@@ -87,8 +86,8 @@ pub(crate) mod tests {
         }
     }
 
-    /// Ten steps of `ours` (our host pass), of `tensor` (the same optimiser as burn tensor
-    /// ops) and of `reference` on burn-flex, with gradients down to where ε matters: the same
+    /// Ten steps of `ours` (our host pass), of `tensor_ops` (the same optimiser as burn
+    /// tensor ops) and of `reference` on burn-flex, with gradients down to where ε matters: the same
     /// parameters to a few ulp. Then 900 more steps of `ours` with a gradient that fades to
     /// nothing; returns that state for the caller to check that nothing in it is subnormal.
     pub(crate) fn check<A: Optimizer, B: Optimizer>(
@@ -136,7 +135,7 @@ pub(crate) mod tests {
     fn rmsprop_matches_burns_and_keeps_averages_normal() {
         let theirs = burn::optim::RmsPropConfig::new().build();
         let ours = RmsProp::new(0.99, 0.9, 1e-5);
-        let s = check(ours.clone(), ours.tensor_ops(), theirs);
+        let s = check(ours.clone(), ours.host_pass(false), theirs);
         assert_normal(s.square_avg);
         assert_normal(s.buf);
     }
@@ -145,7 +144,11 @@ pub(crate) mod tests {
     fn adadelta_host_pass_matches_its_tensor_ops() {
         // Adadelta has no burn counterpart: its host pass is checked against its tensor ops.
         let ours = Adadelta::new(0.95, 1e-7);
-        let s = check(ours.clone(), ours.clone().tensor_ops(), ours.tensor_ops());
+        let s = check(
+            ours.clone(),
+            ours.clone().host_pass(false),
+            ours.host_pass(false),
+        );
         assert_normal(s.grad_sq);
         assert_normal(s.update_sq);
     }
