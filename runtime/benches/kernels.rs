@@ -5,7 +5,8 @@ use aedge_runtime::calibrate::{ranges, RangeMethod};
 use aedge_runtime::fixed::{multiply_by_quantized_multiplier, quantize_multiplier};
 use aedge_runtime::ir::Graph;
 use aedge_runtime::kernels::{float, int8, int8_dense, spatial, Window};
-use aedge_runtime::zoo::{self, SplitMix};
+use aedge_runtime::rng::SplitMix;
+use aedge_runtime::zoo;
 use aedge_runtime::{Activation, AlignedBytes, Model, Precision, Shape};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 

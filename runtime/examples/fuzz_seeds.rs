@@ -7,7 +7,8 @@
 
 use aedge_runtime::calibrate::{ranges, RangeMethod};
 use aedge_runtime::ir::{same_padding, Graph, Layer};
-use aedge_runtime::zoo::{self, SplitMix};
+use aedge_runtime::rng::SplitMix;
+use aedge_runtime::zoo;
 use aedge_runtime::{Activation, Op, Precision, Shape};
 use std::path::Path;
 

@@ -406,7 +406,15 @@ pub fn threshold(errors: &[f32], rule: ThresholdRule) -> Result<(f32, ErrorStats
     Ok((t, stats))
 }
 
+// Graph's calibration and quantization live with the calibrator, so the IR (ir.rs) does
+// not depend on it: calibrate uses ir and qgraph, never the other way round.
 impl Graph {
+    /// Writes an int8 `.aedge` file, quantized with activation ranges from
+    /// [`ranges`].
+    pub fn to_aedge_int8(&self, ranges: &Ranges) -> Result<Vec<u8>, Error> {
+        quantize(self, ranges)
+    }
+
     /// Sets the anomaly threshold from the f32 model's reconstruction errors on held-out
     /// normal `samples` (raw units), with the error summary.
     pub fn calibrate_threshold<'s>(

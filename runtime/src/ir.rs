@@ -2,15 +2,14 @@
 //! trainer, ONNX import) and every back end consumes (`.aedge` in f32 / f16 / int8, ONNX).
 //! Layers and metadata use the same types as the `.aedge` format; weights are owned `f32`.
 
-use crate::calibrate::Ranges;
 use crate::desc::{
     Activation, ErrorStats, LayerDesc, Meta, Metric, Op, Precision, Preprocess, Quant,
     ThresholdRule,
 };
 use crate::error::Error;
-use crate::layer::geometry;
+use crate::geometry::geometry;
 use crate::shape::Shape;
-use crate::writer::WeightsBuilder;
+use crate::writer::{count, preprocess_blobs, WeightsBuilder};
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -255,30 +254,4 @@ impl Graph {
         }
         wb.finish(&self.meta(precision, Quant::NONE, pre)?, &descs)
     }
-
-    /// Writes an int8 `.aedge` file, quantized with activation ranges from
-    /// [`crate::calibrate::ranges`].
-    pub fn to_aedge_int8(&self, ranges: &Ranges) -> Result<Vec<u8>, Error> {
-        crate::calibrate::quantize(self, ranges)
-    }
-}
-
-/// A count stored as `u16` in the metadata (layers, encoder layers).
-pub(crate) fn count(n: usize, what: &'static str) -> Result<u16, Error> {
-    u16::try_from(n).map_err(|_| Error::InvalidGraph {
-        layer: u16::MAX,
-        reason: what,
-    })
-}
-
-/// The preprocessing scale and offset written to the weights section.
-pub(crate) fn preprocess_blobs(
-    scale: &[f32],
-    offset: &[f32],
-    wb: &mut WeightsBuilder,
-) -> Result<Preprocess, Error> {
-    Ok(Preprocess {
-        scale: wb.f32s(scale)?,
-        offset: wb.f32s(offset)?,
-    })
 }

@@ -37,13 +37,14 @@ mod container;
 mod desc;
 mod error;
 pub mod fixed;
+mod geometry;
 pub mod kernels;
 mod layer;
 mod model;
 mod plan;
+pub mod rng;
 mod run;
 mod shape;
-pub mod tables;
 
 #[cfg(feature = "alloc")]
 pub mod calibrate;
@@ -67,6 +68,7 @@ pub use desc::{
     Quant, ThresholdRule,
 };
 pub use error::Error;
-pub use model::{LayerInfo, Model, ARENA_ALIGN};
+pub use model::{LayerInfo, Model};
+pub use plan::ARENA_ALIGN;
 pub use run::{element_error, Activations, Score};
 pub use shape::{Shape, MAX_ELEMENTS};

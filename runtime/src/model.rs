@@ -7,9 +7,6 @@ use crate::layer::{self, Layer};
 use crate::plan;
 use crate::shape::Shape;
 
-/// Alignment the arena passed to inference must have.
-pub const ARENA_ALIGN: usize = 4;
-
 /// A model parsed from `.aedge` bytes. Parameters stay in the byte buffer (zero-copy, so a
 /// model in flash uses no RAM for weights); `Model` itself is a few dozen bytes.
 #[derive(Clone, Copy, Debug)]
@@ -185,7 +182,7 @@ impl<'a> Model<'a> {
     }
 
     /// Exact scratch bytes one inference needs (any entry point). Pass an arena of at least this
-    /// size, aligned to [`ARENA_ALIGN`].
+    /// size, aligned to [`crate::ARENA_ALIGN`].
     pub fn arena_len(&self) -> usize {
         self.arena_len
     }

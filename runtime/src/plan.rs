@@ -5,8 +5,10 @@
 
 use crate::desc::Precision;
 use crate::layer::Layer;
-use crate::model::ARENA_ALIGN;
 use crate::shape::Shape;
+
+/// Alignment the arena passed to inference must have.
+pub const ARENA_ALIGN: usize = 4;
 
 /// Bytes of one activation element.
 pub(crate) fn elem_size(p: Precision) -> usize {

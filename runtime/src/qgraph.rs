@@ -10,10 +10,9 @@ use crate::desc::{
 };
 use crate::error::Error;
 use crate::fixed::quantize_multiplier;
-use crate::ir::{count, preprocess_blobs};
 use crate::kernels::int8_dense;
 use crate::shape::Shape;
-use crate::writer::WeightsBuilder;
+use crate::writer::{count, preprocess_blobs, WeightsBuilder};
 use alloc::string::String;
 use alloc::vec::Vec;
 

@@ -5,8 +5,8 @@ use crate::desc::{Activation, Metric, Op, Precision, Quant};
 use crate::error::Error;
 use crate::kernels::{float, int8, int8_dense, lstm, spatial};
 use crate::layer::{Layer, Params};
-use crate::model::{Layers, Model, ARENA_ALIGN};
-use crate::plan::{tensor_bytes, Side};
+use crate::model::{Layers, Model};
+use crate::plan::{tensor_bytes, Side, ARENA_ALIGN};
 use crate::shape::Shape;
 
 /// The result of [`Model::score`].
@@ -75,6 +75,8 @@ fn i8s_mut(b: &mut [u8]) -> &mut [i8] {
     bytemuck::cast_slice_mut(b)
 }
 
+// Running a model is kept apart from describing it (model.rs: parsing, validation,
+// accessors), as tract keeps description and execution apart; both are `impl Model`.
 impl<'a> Model<'a> {
     fn arena<'x>(&self, arena: &'x mut [u8]) -> Result<&'x mut [u8], Error> {
         if arena.len() < self.arena_len {

@@ -2,7 +2,7 @@
 //! parses what it wrote before returning it, so a file it produces always loads.
 
 use crate::container;
-use crate::desc::{Blob, LayerDesc, Meta};
+use crate::desc::{Blob, LayerDesc, Meta, Preprocess};
 use crate::error::Error;
 use crate::AlignedBytes;
 use alloc::vec::Vec;
@@ -69,4 +69,24 @@ impl WeightsBuilder {
         crate::Model::parse(&AlignedBytes::copy_from(&file))?;
         Ok(file)
     }
+}
+
+/// A count stored as `u16` in the metadata (layers, encoder layers).
+pub(crate) fn count(n: usize, what: &'static str) -> Result<u16, Error> {
+    u16::try_from(n).map_err(|_| Error::InvalidGraph {
+        layer: u16::MAX,
+        reason: what,
+    })
+}
+
+/// The preprocessing scale and offset written to the weights section.
+pub(crate) fn preprocess_blobs(
+    scale: &[f32],
+    offset: &[f32],
+    wb: &mut WeightsBuilder,
+) -> Result<Preprocess, Error> {
+    Ok(Preprocess {
+        scale: wb.f32s(scale)?,
+        offset: wb.f32s(offset)?,
+    })
 }

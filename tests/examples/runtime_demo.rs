@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&out)?;
     let mnist: Vec<&[f32]> = (0..images.count).map(|i| images.image(i)).collect();
     let (calib, test) = (&mnist[..100], &mnist[900..1000]);
-    let mut rng = zoo::SplitMix(7);
+    let mut rng = aedge_runtime::rng::SplitMix(7);
     let vectors: Vec<Vec<f32>> = (0..200).map(|_| rng.vec(640, -1.0, 1.0)).collect();
     let vec_refs: Vec<&[f32]> = vectors.iter().map(|v| v.as_slice()).collect();
 

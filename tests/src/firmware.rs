@@ -32,7 +32,7 @@ fn mnist() -> Result<Dataset, String> {
 
 fn noisy(d: &Dataset, i: usize, seed: u64) -> Vec<f32> {
     let mut x = d.sample(i).to_vec();
-    let mut rng = aedge_runtime::zoo::SplitMix(seed);
+    let mut rng = aedge_runtime::rng::SplitMix(seed);
     Corruption::Gaussian {
         factor: 0.5,
         clip: true,
@@ -128,13 +128,13 @@ pub fn train_models() -> Result<Vec<FirmwareModel>, String> {
 pub fn mlperf_tflite_model() -> Result<FirmwareModel, String> {
     let path = crate::repo_root().join("data/tflite/ad01_int8.tflite");
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let imported = aedge::tflite::import(&bytes, "ad01").map_err(|e| e.to_string())?;
+    let imported = aedge_convert::tflite::import(&bytes, "ad01").map_err(|e| e.to_string())?;
     let q = imported.graph.input_quant;
     let check: Vec<f32> = mlperf_check_vector()
         .iter()
         .map(|&v| q.dequantize(v))
         .collect();
-    let mut r = aedge_runtime::zoo::SplitMix(17);
+    let mut r = aedge_runtime::rng::SplitMix(17);
     let other: Vec<f32> = r.vec(640, -30.0, 30.0);
     Ok(FirmwareModel {
         name: "ad01-tflite",
@@ -152,7 +152,7 @@ pub fn mlperf_tflite_model() -> Result<FirmwareModel, String> {
 pub fn tflite_conv_model() -> Result<(FirmwareModel, Vec<Vec<f32>>), String> {
     let dir = crate::repo_root().join("data/tflite");
     let read = |n: &str| std::fs::read(dir.join(n)).map_err(|e| format!("{n}: {e}"));
-    let imported = aedge::tflite::import(&read("conv_ae_int8.tflite")?, "conv-ae")
+    let imported = aedge_convert::tflite::import(&read("conv_ae_int8.tflite")?, "conv-ae")
         .map_err(|e| e.to_string())?;
     let refs = read("conv_ae_ref.bin")?;
     let v: Vec<f32> = refs[8..]
@@ -182,7 +182,7 @@ pub fn tflite_conv_model() -> Result<(FirmwareModel, Vec<Vec<f32>>), String> {
 pub fn per_tensor_model() -> Result<FirmwareModel, String> {
     use aedge_runtime::qgraph::QLayer;
     use aedge_runtime::{Activation, Op, Quant, Shape};
-    let mut r = aedge_runtime::zoo::SplitMix(23);
+    let mut r = aedge_runtime::rng::SplitMix(23);
     // (inputs, outputs, requant scale → right shift, output zero point, ReLU)
     let plan: [(usize, u16, f64, i8, bool); 6] = [
         (64, 48, 0.6, -128, true),    // shift -1
@@ -273,7 +273,7 @@ fn random_model(
 pub fn conv_shapes_model() -> Result<FirmwareModel, String> {
     use aedge_runtime::qgraph::QLayer;
     use aedge_runtime::{Activation, Op, Quant, Shape};
-    let mut r = aedge_runtime::zoo::SplitMix(41);
+    let mut r = aedge_runtime::rng::SplitMix(41);
     // (out_c, kernel, stride, pad [t, l, b, r], output zero point, ReLU); None = upsample ×2.
     type Conv = (u16, u8, u8, [u8; 4], i8, bool);
     let plan: [Option<Conv>; 8] = [

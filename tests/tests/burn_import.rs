@@ -2,9 +2,9 @@
 //! models from aedge's exported ONNX files at build time (see build.rs). They must give the
 //! outputs aedge-runtime gives for the graphs the files were exported from.
 
+use aedge_convert::onnx::{to_onnx, Part};
 use aedge_runtime::{AlignedBytes, Model, Precision};
 use aedge_tests::{burn_import_models, repo_root};
-use aedge_trainer::onnx::{to_onnx, Part};
 use burn::tensor::{Tensor, TensorData};
 
 #[allow(clippy::all, dead_code, unused)]

@@ -103,7 +103,7 @@ fn avg_pool_depthwise_and_relu6_run_in_every_precision_and_export_to_onnx() {
     g.layers.insert(1, Layer::activation(relu6));
     // A depthwise 3×3 over the first conv's 16 channels (multiplier 2 → 32), then back to 16
     // through a 1×1 convolution, so the rest of the model is unchanged.
-    let mut r = zoo::SplitMix(11);
+    let mut r = aedge_runtime::rng::SplitMix(11);
     g.layers.insert(
         2,
         Layer {
@@ -136,10 +136,10 @@ fn avg_pool_depthwise_and_relu6_run_in_every_precision_and_export_to_onnx() {
         .iter()
         .any(|l| matches!(l.op, Op::AvgPool2d { .. })));
     assert_eq!(g.output_shape().unwrap(), Shape::new(28, 28, 1));
-    let onnx = aedge_trainer::onnx::to_onnx(&g, aedge_trainer::onnx::Part::Whole).unwrap();
+    let onnx = aedge_convert::onnx::to_onnx(&g, aedge_convert::onnx::Part::Whole).unwrap();
     let x: Vec<f32> = (0..784).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
     let pre: Vec<f32> = x.iter().map(|v| v / 255.0).collect();
-    let diff = aedge_trainer::import::verify(&onnx, &g, &pre).unwrap();
+    let diff = aedge_convert::tract::verify(&onnx, &g, &pre).unwrap();
     assert!(
         diff < 1e-5,
         "ONNX export differs from the runtime by {diff}"

@@ -322,7 +322,7 @@ fn import_tflite() {
     let tfl = repo().join("data/tflite/ad01_int8.tflite");
     let out = tmp("ad01.aedge");
     let normal = tmp("ad01-normal.csv");
-    let mut rng = zoo::SplitMix(5);
+    let mut rng = aedge_runtime::rng::SplitMix(5);
     let rows: Vec<String> = (0..20)
         .map(|_| {
             let v: Vec<String> = rng

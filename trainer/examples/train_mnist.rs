@@ -6,12 +6,12 @@
 //!
 //! `cargo run --release -p aedge-trainer --example train_mnist -- [PRESET] [EPOCHS] [IDX_IMAGES]`
 
+use aedge_convert::onnx::{to_onnx, Part};
 use aedge_runtime::calibrate::threshold;
 use aedge_runtime::{fs, AlignedBytes, Model, Precision, ThresholdRule};
 use aedge_trainer::corrupt::Corruption;
 use aedge_trainer::data::{Dataset, Images};
 use aedge_trainer::export::to_graph;
-use aedge_trainer::onnx::{to_onnx, Part};
 use aedge_trainer::parity;
 use aedge_trainer::plot::image_grid;
 use aedge_trainer::presets::preset;
@@ -98,7 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // normal, and with gaussian noise (factor 0.5, clipped), anomalous.
     let val_idx: Vec<usize> = (0..val.len()).collect();
     let burn = parity::burn_reconstructions(&trained.model, &val, &val_idx, &opts.device);
-    let mut rng = aedge_runtime::zoo::SplitMix(7);
+    let mut rng = aedge_runtime::rng::SplitMix(7);
     let noise = Corruption::Gaussian {
         factor: 0.5,
         clip: true,
@@ -159,7 +159,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     // Denoising presets: noisy (top), clean (middle), denoised by the int8 model (bottom).
     if let Some(c) = cfg.corruption {
-        let mut rng = aedge_runtime::zoo::SplitMix(99);
+        let mut rng = aedge_runtime::rng::SplitMix(99);
         let mut noisy: Vec<Vec<f32>> = Vec::new();
         let mut denoised: Vec<Vec<f32>> = Vec::new();
         for i in 0..n {

@@ -1,7 +1,7 @@
 //! Input corruption for denoising autoencoders: noisy inputs, clean targets. Noise comes from
 //! a seeded host RNG, so runs are reproducible on every backend.
 
-use aedge_runtime::zoo::SplitMix;
+use aedge_runtime::rng::SplitMix;
 use serde::{Deserialize, Serialize};
 
 /// A corruption applied to model-unit inputs in `[0, 1]`.

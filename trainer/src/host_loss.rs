@@ -214,7 +214,7 @@ mod tests {
 
     /// Values spread over the ranges that matter, with every tail length.
     fn cases(n: usize) -> (Vec<f32>, Vec<f32>) {
-        let mut r = aedge_runtime::zoo::SplitMix(7);
+        let mut r = aedge_runtime::rng::SplitMix(7);
         let mut u = || (r.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
         let p: Vec<f32> = (0..n)
             .map(|i| match i % 5 {

@@ -10,7 +10,7 @@ use crate::host_loss::{self, HostLoss};
 use crate::loss::Loss;
 use crate::model::{act::Act, vae::Vae, AutoEncoder, ModelSpec};
 use crate::optim::OptimizerSpec;
-use aedge_runtime::zoo::SplitMix;
+use aedge_runtime::rng::SplitMix;
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};

@@ -4,7 +4,7 @@
 use aedge_runtime::ir::{same_padding, Graph, Layer};
 use aedge_runtime::{Activation, Metric, Op, Shape};
 
-pub use aedge_runtime::zoo::SplitMix as Rng;
+pub use aedge_runtime::rng::SplitMix as Rng;
 
 /// The 784-32-784 dense autoencoder with random weights.
 pub fn dense_ae(seed: u64) -> Graph {

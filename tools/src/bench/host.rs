@@ -69,47 +69,36 @@ pub fn tract(
     f32_model: &[u8],
     budget: Budget,
 ) -> Result<(Latency, Option<Latency>), String> {
-    use tract_onnx::prelude::*;
-    let onnx = onnx_bytes;
+    use aedge_convert::tract::Runner;
     let file = AlignedBytes::from(f32_model.to_vec());
     let m = Model::parse(&file).map_err(|e| e.to_string())?;
-    let dims = aedge_trainer::import::input_dims(onnx).map_err(|e| e.to_string())?;
-    let per: usize = dims.iter().skip(1).product();
-    let plan = |batch: usize| -> TractResult<_> {
+    let dims = aedge_convert::onnx::input_dims(onnx_bytes).map_err(|e| e.to_string())?;
+    let with_batch = |batch: usize| {
         let mut d = dims.clone();
         d[0] = batch;
-        tract_onnx::onnx()
-            .model_for_read(&mut &onnx[..])?
-            .with_input_fact(0, f32::fact(&d).into())?
-            .into_optimized()?
-            .into_runnable()
+        d
     };
     // The input is built once; each timed run clones only a reference-counted handle, so
     // tract is not charged for copying it.
-    let tensor = |batch: usize| -> Result<TValue, String> {
-        let mut d = dims.clone();
-        d[0] = batch;
-        let mut data = Vec::with_capacity(batch * per);
+    let input = |r: &Runner, batch: usize| {
+        let mut data = Vec::new();
         for i in 0..batch {
             let x = preprocess(&m, &samples[i % samples.len()])?;
-            data.extend(aedge_trainer::import::to_onnx_order(&dims, &x));
+            data.extend(aedge_convert::onnx::to_onnx_order(&dims, &x));
         }
-        tract_ndarray::Array::from_shape_vec(d, data)
-            .map(|a| Tensor::from(a).into_tvalue())
-            .map_err(|e| e.to_string())
+        r.input(data)
     };
-    let err = |e: TractError| format!("tract-onnx: {e:#}");
-    let p1 = plan(1).map_err(err)?;
-    let x1 = tensor(1)?;
+    let p1 = Runner::optimized(onnx_bytes, &with_batch(1))?;
+    let x1 = input(&p1, 1)?;
     let single = measure(budget, || {
-        black_box(p1.run(tvec!(x1.clone())).map_err(err)?);
+        black_box(p1.run_input(&x1)?);
         Ok(())
     })?;
-    let batch = match plan(BATCH) {
+    let batch = match Runner::optimized(onnx_bytes, &with_batch(BATCH)) {
         Ok(p) => {
-            let xb = tensor(BATCH)?;
+            let xb = input(&p, BATCH)?;
             Some(measure(budget, || {
-                black_box(p.run(tvec!(xb.clone())).map_err(err)?);
+                black_box(p.run_input(&xb)?);
                 Ok(())
             })?)
         }

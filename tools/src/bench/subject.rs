@@ -3,12 +3,12 @@
 //! carries everything each target needs: `.aedge` files per precision, the ONNX file for
 //! tract, the burn model for the GPU, and sample inputs.
 
-use aedge_runtime::zoo::SplitMix;
+use aedge_convert::onnx::{to_onnx, Part};
+use aedge_runtime::rng::SplitMix;
 use aedge_runtime::Precision;
 use aedge_trainer::data::Dataset;
 use aedge_trainer::export::to_graph;
 use aedge_trainer::model::{Act, Architecture, AutoEncoder, ModelSpec, Upsampling};
-use aedge_trainer::onnx::{to_onnx, Part};
 use aedge_trainer::parity::export_precisions;
 
 /// The built-in reference models: (name, description).

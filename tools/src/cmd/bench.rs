@@ -63,9 +63,9 @@ fn subjects(a: &Args) -> Result<Vec<Subject>> {
         let name = p
             .file_stem()
             .map_or("model".into(), |s| s.to_string_lossy().to_string());
-        v.push(if aedge::tflite::is_tflite(&bytes) {
+        v.push(if aedge_convert::tflite::is_tflite(&bytes) {
             // An int8 TFLite model runs as imported (TFLite Micro's arithmetic).
-            let imported = aedge::tflite::import(&bytes, &name)
+            let imported = aedge_convert::tflite::import(&bytes, &name)
                 .map_err(|e| format!("{}: {e}", p.display()))?;
             let file = imported.graph.to_aedge().map_err(|e| e.to_string())?;
             let mut s = subject::from_file(&name, file)?;

@@ -63,7 +63,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             let c = m.input_shape().c as usize;
             let pick = |v: &[f32], i: usize| if v.len() == 1 { v[0] } else { v[i % c] };
             let (mut p_noisy, mut p_model) = (0.0, 0.0);
-            let mut rng = aedge_runtime::zoo::SplitMix(17);
+            let mut rng = aedge_runtime::rng::SplitMix(17);
             let noise = Corruption::Gaussian {
                 factor: sigma,
                 clip: true,

@@ -3,10 +3,10 @@
 
 use crate::data::{self, DataArgs};
 use crate::{Out, Result};
+use aedge_convert::onnx::{to_onnx, Part};
 use aedge_runtime::ThresholdRule;
 use aedge_trainer::checkpoint::load_model;
 use aedge_trainer::export::to_graph;
-use aedge_trainer::onnx::{to_onnx, Part};
 use aedge_trainer::parity::{self, export_precisions, Labelled};
 use aedge_trainer::{device, Backend};
 use serde_json::json;

@@ -3,10 +3,11 @@
 //! TFLite models keep their quantization and compute what TensorFlow Lite Micro computes.
 
 use crate::{input, Out, Result};
-use aedge::tflite;
+use aedge_convert::onnx::{from_onnx, input_dims, to_onnx_order, ImportOptions};
+use aedge_convert::tflite;
+use aedge_convert::tract::verify;
 use aedge_runtime::calibrate::{ranges, threshold, RangeMethod};
 use aedge_runtime::{AlignedBytes, Metric, Model, Precision, ThresholdRule};
-use aedge_trainer::import::{from_onnx, input_dims, to_onnx_order, verify, ImportOptions};
 use aedge_trainer::parity::{export_precisions, RANGE_PERCENTILE};
 use serde_json::json;
 use std::path::PathBuf;

@@ -5,12 +5,12 @@
 
 use crate::report::{Figure, Report, Table};
 use crate::{output, Out, Result};
+use aedge_convert::onnx::{to_onnx, Part};
 use aedge_runtime::{AlignedBytes, Model, Precision, ThresholdRule};
 use aedge_trainer::corrupt::Corruption;
 use aedge_trainer::data::{read_labels, Dataset, Images};
 use aedge_trainer::export::to_graph;
 use aedge_trainer::model::{Act, Architecture, ModelSpec, Upsampling};
-use aedge_trainer::onnx::{to_onnx, Part};
 use aedge_trainer::parity::{auroc, export_precisions, psnr};
 use aedge_trainer::{device, loss::Loss, train, Backend, RunOptions, TrainConfig};
 use serde_json::json;
@@ -51,7 +51,7 @@ fn repo_data(rel: &str) -> PathBuf {
 
 fn noisy(x: &[f32], seed: u64) -> Vec<f32> {
     let mut v = x.to_vec();
-    let mut rng = aedge_runtime::zoo::SplitMix(seed);
+    let mut rng = aedge_runtime::rng::SplitMix(seed);
     Corruption::Gaussian {
         factor: 0.5,
         clip: true,

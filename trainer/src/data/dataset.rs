@@ -1,7 +1,7 @@
 //! An in-memory dataset in model units, with optional labels, and the splits training needs.
 
 use super::idx::Images;
-use aedge_runtime::zoo::SplitMix;
+use aedge_runtime::rng::SplitMix;
 
 /// Samples of one shape in model units, row after row.
 #[derive(Clone, Debug, PartialEq)]

@@ -3,10 +3,11 @@
 
 use super::reader::{File, Tensor};
 use super::schema::tflite as fb;
+use super::tables;
 use super::{Error, Imported, OpReport};
+use crate::boundary::encoder_end;
 use aedge_runtime::ir::same_padding;
 use aedge_runtime::qgraph::{QGraph, QLayer};
-use aedge_runtime::tables;
 use aedge_runtime::{Activation, ErrorStats, Metric, Op, Quant, Shape, ThresholdRule};
 
 /// State of the walk down the chain of operators.
@@ -161,25 +162,17 @@ fn op_outputs(op: &fb::Operator) -> Vec<i32> {
     op.outputs().map(|v| v.iter().collect()).unwrap_or_default()
 }
 
-/// The encoder ends at the narrowest layer (the last of a run of equally narrow ones, so an
-/// activation after the code layer belongs to the encoder).
+/// The encoder split ([`encoder_end`]) from each layer's output length.
 fn bottleneck(input: Shape, layers: &[QLayer]) -> Result<usize, Error> {
     let mut shape = input;
-    let mut best = (usize::MAX, 0);
-    let mut run = false;
+    let mut lens = Vec::with_capacity(layers.len());
     for (i, l) in layers.iter().enumerate() {
         shape =
             l.op.output_shape(shape)
                 .map_err(|reason| Error::Malformed(format!("layer {i}: {reason}")))?;
-        let n = shape.len();
-        if n < best.0 || (run && n == best.0) {
-            best = (n, i + 1);
-            run = true;
-        } else {
-            run = false;
-        }
+        lens.push(shape.len());
     }
-    Ok(best.1)
+    Ok(encoder_end(layers.iter().map(|l| &l.op).zip(lens)))
 }
 
 /// What a weighted TFLite operator becomes, before its output quantization is applied.

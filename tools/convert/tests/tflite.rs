@@ -1,12 +1,12 @@
 //! TFLite import: the imported models compute what TensorFlow Lite Micro computes, bit for bit.
 
-use aedge::tflite;
+use aedge_convert::tflite;
 use aedge_runtime::{AlignedBytes, Model};
 use std::path::PathBuf;
 
 fn data(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../data/tflite")
+        .join("../../data/tflite")
         .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -95,7 +95,7 @@ fn conv_autoencoder_matches_tflite_micro() {
 /// with gemmlowp's on all of these codes: they differ only within ~2^-23 of a rounding tie.)
 #[test]
 fn activations_match_tflite_micro_on_every_code() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/tflite/act");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/tflite/act");
     let mut checked = 0;
     for kind in ["sigmoid", "tanh", "relu", "relu6"] {
         for i in 0..6 {
@@ -141,7 +141,7 @@ fn unsupported_ops_are_named() {
 /// that loads and runs, never a panic.
 #[test]
 fn damaged_files_never_panic() {
-    let mut rng = aedge_runtime::zoo::SplitMix(99);
+    let mut rng = aedge_runtime::rng::SplitMix(99);
     for name in [
         "ad01_int8.tflite",
         "conv_ae_int8.tflite",

@@ -14,11 +14,12 @@
 //! v25.12.19 tag, matching the `flatbuffers` crate version):
 //!
 //! ```text
-//! flatc --rust -o tools/src/tflite tools/src/tflite/schema.fbs
+//! flatc --rust -o tools/convert/src/tflite tools/convert/src/tflite/schema.fbs
 //! ```
 
 mod convert;
 mod reader;
+mod tables;
 #[rustfmt::skip]
 #[allow(clippy::all, unused_imports, dead_code, deprecated, non_camel_case_types, missing_docs, unsafe_op_in_unsafe_fn, mismatched_lifetime_syntaxes)]
 #[path = "schema_generated.rs"]

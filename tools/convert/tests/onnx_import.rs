@@ -3,14 +3,25 @@
 //! PyTorch's stored outputs and tract-onnx, and quantizes to f16 and int8; unmapped ops are
 //! clear errors.
 
-mod common;
-
+use aedge_convert::onnx::{
+    from_onnx, input_dims, to_onnx_order, to_runtime_order, ImportError, ImportOptions,
+};
+use aedge_convert::tract::verify;
 use aedge_runtime::calibrate::{ranges, RangeMethod};
 use aedge_runtime::{AlignedBytes, Model, Op, Precision};
-use aedge_trainer::import::{
-    from_onnx, input_dims, to_onnx_order, to_runtime_order, verify, ImportError, ImportOptions,
-};
-use common::{max_diff, repo};
+use std::path::PathBuf;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
 
 struct Fixture {
     onnx: Vec<u8>,
@@ -159,8 +170,8 @@ fn garbage_is_a_decode_error() {
 
 #[test]
 fn own_onnx_exports_import_back_to_the_same_model() {
+    use aedge_convert::onnx::{to_onnx, Part};
     use aedge_runtime::zoo;
-    use aedge_trainer::onnx::{to_onnx, Part};
     for g in [
         zoo::mnist_dense(16, 1),
         zoo::keras_conv(2),

@@ -5,11 +5,11 @@
 //! 256-entry table evaluated with the same integer arithmetic gives the same bits at the cost
 //! of one lookup per value.
 
-use crate::desc::Quant;
-use crate::fixed::{
+use aedge_runtime::fixed::{
     multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul as mul,
 };
+use aedge_runtime::Quant;
 
 /// Builds a table from a function of the int8 input.
 fn build(f: impl Fn(i32) -> i32) -> [i8; 256] {
@@ -150,10 +150,10 @@ fn q4_input(input: Quant) -> (i32, i32, i32) {
     let real = input.scale as f64 * (1u64 << (31 - INPUT_INTEGER_BITS)) as f64;
     let (multiplier, shift) = quantize_multiplier(real);
     // CalculateInputRadius: floor(15 · 2^27 / 2^shift).
-    let radius = libm::floor(
-        ((1i64 << INPUT_INTEGER_BITS) - 1) as f64 * (1i64 << (31 - INPUT_INTEGER_BITS)) as f64
-            / libm::pow(2.0, shift as f64),
-    ) as i32;
+    let radius = (((1i64 << INPUT_INTEGER_BITS) - 1) as f64
+        * (1i64 << (31 - INPUT_INTEGER_BITS)) as f64
+        / 2f64.powi(shift))
+    .floor() as i32;
     (multiplier, shift, radius)
 }
 
@@ -183,19 +183,19 @@ fn q4_table(
 
 /// TFLM's int8 LOGISTIC from `input`; the output quantization is fixed at scale 1/256, zero
 /// point -128.
-pub fn logistic_table(input: Quant) -> [i8; 256] {
+pub(super) fn logistic_table(input: Quant) -> [i8; 256] {
     q4_table(input, logistic, 23, -128)
 }
 
 /// TFLM's int8 TANH from `input`; the output quantization is fixed at scale 1/128, zero
 /// point 0.
-pub fn tanh_table(input: Quant) -> [i8; 256] {
+pub(super) fn tanh_table(input: Quant) -> [i8; 256] {
     q4_table(input, tanh, 24, 0)
 }
 
 /// TFLM's int8 RELU: requantizes from `input` to `output` (multiplier from the f32 ratio of
 /// the scales) and clamps at the output's zero point.
-pub fn relu_table(input: Quant, output: Quant) -> [i8; 256] {
+pub(super) fn relu_table(input: Quant, output: Quant) -> [i8; 256] {
     let (m, s) = quantize_multiplier((input.scale / output.scale) as f64);
     let (izp, ozp) = (input.zero_point as i32, output.zero_point as i32);
     let min = ozp.max(-128);
@@ -204,14 +204,14 @@ pub fn relu_table(input: Quant, output: Quant) -> [i8; 256] {
 
 /// A clamp to `[lo, hi]` in the int8 domain (TFLM's RELU6, and the fused RELU6 /
 /// RELU_N1_TO_1 ranges applied after a requantization).
-pub fn clamp_table(lo: i32, hi: i32) -> [i8; 256] {
+pub(super) fn clamp_table(lo: i32, hi: i32) -> [i8; 256] {
     build(|q| q.max(lo).min(hi))
 }
 
 /// TFLite's quantization of a real activation bound: `zero_point + round(x / scale)` (float
 /// division, half away from zero), as `CalculateActivationRangeQuantized` computes it.
-pub fn quantized_bound(x: f32, q: Quant) -> i32 {
-    q.zero_point as i32 + libm::roundf(x / q.scale) as i32
+pub(super) fn quantized_bound(x: f32, q: Quant) -> i32 {
+    q.zero_point as i32 + (x / q.scale).round() as i32
 }
 
 #[cfg(test)]
