@@ -23,11 +23,7 @@ static mut OUTPUT: [f32; OUTPUT_LEN] = [0.0; OUTPUT_LEN];
 
 /// FNV-1a over the bit patterns of `v`.
 fn checksum(v: &[f32]) -> u32 {
-    v.iter()
-        .flat_map(|x| x.to_bits().to_le_bytes())
-        .fold(0x811c_9dc5u32, |h, b| {
-            (h ^ b as u32).wrapping_mul(0x0100_0193)
-        })
+    aedge_runtime::fnv1a(v.iter().flat_map(|x| x.to_bits().to_le_bytes()))
 }
 
 fn as_bytes(v: &[f32]) -> &[u8] {
@@ -93,16 +89,14 @@ fn run() -> Result<(), Error> {
 /// Writes sample 0, preprocessed (and quantized for int8), straight into the arena's input
 /// tensor, as a sensor driver would.
 fn load_first_sample(model: &Model, arena: &mut [u8]) -> Result<(), Error> {
-    let (scale, offset) = (model.preprocess_scale(), model.preprocess_offset());
-    let pick = |v: &[f32], ch: usize| if v.len() == 1 { v[0] } else { v[ch] };
-    let c = model.input_shape().c as usize;
+    let scaling = model.scaling();
     let int8 = model.precision() == aedge_runtime::Precision::Int8;
     let q = model.input_quant();
     let input = model.input_mut(arena)?;
     for i in 0..INPUT_LEN {
         let b = &SAMPLES[4 * i..][..4];
         let raw = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        let x = raw * pick(scale, i % c) + pick(offset, i % c);
+        let x = scaling.to_model(i, raw);
         if int8 {
             input[i] = q.quantize(x) as u8;
         } else {
@@ -125,9 +119,7 @@ fn bench(model: &Model, arena: &mut [u8]) -> Result<(), Error> {
     let out = model.run(arena)?;
     let ticks = timer::elapsed(t);
     let used = stack::high_water().saturating_sub(base);
-    let fnv = out.iter().fold(0x811c_9dc5u32, |h, &b| {
-        (h ^ b as u32).wrapping_mul(0x0100_0193)
-    });
+    let fnv = aedge_runtime::fnv1a(out.iter().copied());
     defmt::info!(
         "bench run {=u32} {=str} stack {=usize} B arena {=usize} B state {=usize} B output-fnv {=u32:#010x}",
         ticks,

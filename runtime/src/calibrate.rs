@@ -161,20 +161,12 @@ pub fn ranges<'s>(
     let mut tensors: Vec<Collector> = (0..split.layers.len())
         .map(|_| Collector::new(method))
         .collect();
-    let scale = model.preprocess_scale();
-    let offset = model.preprocess_offset();
-    let c = graph.input.c as usize;
+    let scaling = model.scaling();
     let mut count = 0;
+    let mut pre = Vec::new();
     for s in samples {
-        let pre: Vec<f32> = s
-            .iter()
-            .enumerate()
-            .map(|(i, &x)| {
-                let ch = i % c;
-                x * scale.get(ch).or(scale.first()).copied().unwrap_or(1.0)
-                    + offset.get(ch).or(offset.first()).copied().unwrap_or(0.0)
-            })
-            .collect();
+        pre.resize(s.len(), 0.0);
+        scaling.apply(s, &mut pre);
         input.add(&pre);
         model.trace(s, &mut arena, &mut |i, a| {
             if let Activations::F32(v) = a {
@@ -372,14 +364,7 @@ pub fn threshold(errors: &[f32], rule: ThresholdRule) -> Result<(f32, ErrorStats
     }
     e.sort_by(f32::total_cmp);
     let n = e.len();
-    let pct = |p: f32| -> f32 {
-        // Linear interpolation between closest ranks (numpy's default).
-        let pos = (p.clamp(0.0, 100.0) / 100.0) as f64 * (n - 1) as f64;
-        let lo = libm::floor(pos) as usize;
-        let hi = (lo + 1).min(n - 1);
-        let f = (pos - lo as f64) as f32;
-        e[lo] + (e[hi] - e[lo]) * f
-    };
+    let pct = |p: f32| crate::metrics::percentile(&e, p).unwrap_or(0.0);
     let mean = e.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
     let var = e
         .iter()

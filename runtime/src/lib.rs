@@ -33,6 +33,7 @@ extern crate alloc;
 extern crate std;
 
 mod aligned;
+mod checksum;
 mod container;
 mod desc;
 mod error;
@@ -40,10 +41,12 @@ pub mod fixed;
 mod geometry;
 pub mod kernels;
 mod layer;
+pub mod metrics;
 mod model;
 mod plan;
 pub mod rng;
 mod run;
+mod scaling;
 mod shape;
 
 #[cfg(feature = "alloc")]
@@ -53,6 +56,8 @@ pub mod fs;
 #[cfg(feature = "alloc")]
 pub mod ir;
 #[cfg(feature = "alloc")]
+pub mod precisions;
+#[cfg(feature = "alloc")]
 pub mod qgraph;
 #[cfg(feature = "alloc")]
 mod writer;
@@ -60,6 +65,7 @@ mod writer;
 pub mod zoo;
 
 pub use aligned::{Aligned, AlignedBytes, Arena};
+pub use checksum::fnv1a;
 pub use container::{
     update_checksum, FORMAT_VERSION, HEADER_LEN, MAGIC, MIN_FORMAT_VERSION, WEIGHTS_ALIGN,
 };
@@ -71,4 +77,5 @@ pub use error::Error;
 pub use model::{LayerInfo, Model};
 pub use plan::ARENA_ALIGN;
 pub use run::{element_error, Activations, Score};
+pub use scaling::Scaling;
 pub use shape::{Shape, MAX_ELEMENTS};

@@ -171,7 +171,16 @@ impl<'a> Model<'a> {
         bytemuck::try_cast_slice(bytes).ok()
     }
 
-    /// Per-channel (or single) preprocessing scale.
+    /// The preprocessing, raw sensor units to model units and back.
+    pub fn scaling(&self) -> crate::Scaling<'a> {
+        crate::Scaling::new(
+            self.preprocess_scale(),
+            self.preprocess_offset(),
+            self.meta.input.c as usize,
+        )
+    }
+
+    /// Preprocessing scale: one value, or one per input channel.
     pub fn preprocess_scale(&self) -> &'a [f32] {
         self.f32_blob(self.meta.preprocess.scale).unwrap_or(&[])
     }

@@ -286,34 +286,31 @@ impl<'a> Model<'a> {
         if let Some(index) = input.iter().position(|v| !v.is_finite()) {
             return Err(Error::NonFiniteInput { index });
         }
-        let (scale, offset) = (self.preprocess_scale(), self.preprocess_offset());
-        let c = self.meta.input.c as usize;
+        let scaling = self.scaling();
         let buf = self.region(arena, cur);
-        let per_tensor = scale.len() <= 1 && offset.len() <= 1;
-        let (s0, o0) = (pick(scale, 0), pick(offset, 0));
         match self.meta.precision {
             Precision::Int8 => {
                 let q = self.meta.input_quant;
                 let out = i8s_mut(buf);
-                if per_tensor {
+                if let Some((s0, o0)) = scaling.per_tensor() {
                     for (d, &raw) in out.iter_mut().zip(input) {
                         *d = q.quantize(raw * s0 + o0);
                     }
                 } else {
                     for (i, (d, &raw)) in out.iter_mut().zip(input).enumerate() {
-                        *d = q.quantize(pre(raw, scale, offset, i % c));
+                        *d = q.quantize(scaling.to_model(i, raw));
                     }
                 }
             }
             _ => {
                 let out = f32s_mut(buf)?;
-                if per_tensor {
+                if let Some((s0, o0)) = scaling.per_tensor() {
                     for (d, &raw) in out.iter_mut().zip(input) {
                         *d = raw * s0 + o0;
                     }
                 } else {
                     for (i, (d, &raw)) in out.iter_mut().zip(input).enumerate() {
-                        *d = pre(raw, scale, offset, i % c);
+                        *d = scaling.to_model(i, raw);
                     }
                 }
             }
@@ -444,8 +441,7 @@ impl<'a> Model<'a> {
     pub fn score(&self, input: &[f32], arena: &mut [u8]) -> Result<Score, Error> {
         let arena = self.arena(arena)?;
         let (cur, q) = self.forward(input, arena)?;
-        let (scale, offset) = (self.preprocess_scale(), self.preprocess_offset());
-        let c = self.meta.input.c as usize;
+        let scaling = self.scaling();
         let metric = self.meta.metric;
         // Errors are summed in f32 blocks of 16 (eight interleaved partial sums, in a fixed
         // order) and the blocks in f64: no long f64 dependency chain on hosts, and one f64
@@ -454,7 +450,7 @@ impl<'a> Model<'a> {
         let mut block = [0.0f32; ERROR_BLOCK];
         let mut sum = 0.0f64;
         self.read_output(arena, cur, q, |i, y| {
-            let x = pre(input[i], scale, offset, i % c);
+            let x = scaling.to_model(i, input[i]);
             block[i % ERROR_BLOCK] = element_error(metric, x, y);
             if i % ERROR_BLOCK == ERROR_BLOCK - 1 {
                 sum += block_sum(&block) as f64;
@@ -480,12 +476,8 @@ impl<'a> Model<'a> {
         check_len("output", self.output.len(), output.len())?;
         let arena = self.arena(arena)?;
         let (cur, q) = self.forward(input, arena)?;
-        let (scale, offset) = (self.preprocess_scale(), self.preprocess_offset());
-        let c = self.meta.input.c as usize;
-        self.read_output(arena, cur, q, |i, y| {
-            let ch = i % c;
-            output[i] = (y - pick(offset, ch)) / pick(scale, ch);
-        })
+        let scaling = self.scaling();
+        self.read_output(arena, cur, q, |i, y| output[i] = scaling.to_raw(i, y))
     }
 
     /// The model-unit values the network sees for raw `input` (`raw × scale + offset` per
@@ -494,11 +486,7 @@ impl<'a> Model<'a> {
     pub fn preprocess(&self, input: &[f32], out: &mut [f32]) -> Result<(), Error> {
         check_len("input", self.meta.input.len(), input.len())?;
         check_len("preprocessed input", self.meta.input.len(), out.len())?;
-        let (scale, offset) = (self.preprocess_scale(), self.preprocess_offset());
-        let c = self.meta.input.c as usize;
-        for (i, (o, &x)) in out.iter_mut().zip(input).enumerate() {
-            *o = pre(x, scale, offset, i % c);
-        }
+        self.scaling().apply(input, out);
         Ok(())
     }
 
@@ -594,19 +582,6 @@ fn float_op<W: float::Weight>(
         // resolve() only gives weights to the ops above.
         _ => {}
     }
-}
-
-#[inline]
-fn pick(v: &[f32], ch: usize) -> f32 {
-    match v {
-        [one] => *one,
-        _ => v.get(ch).copied().unwrap_or(1.0),
-    }
-}
-
-#[inline]
-fn pre(raw: f32, scale: &[f32], offset: &[f32], ch: usize) -> f32 {
-    raw * pick(scale, ch) + pick(offset, ch)
 }
 
 /// Values per f32 block of [`Model::score`]'s error sum.

@@ -4,17 +4,15 @@ mod common;
 
 use aedge_runtime::calibrate::{ranges, threshold, RangeMethod};
 use aedge_runtime::ir::Graph;
+use aedge_runtime::metrics::psnr;
+use aedge_runtime::precisions::export_precisions;
 use aedge_runtime::{element_error, AlignedBytes, Error, Model, Precision, ThresholdRule};
-use common::{all_ops, conv_ae, dense_ae, images, psnr};
+use common::{all_ops, conv_ae, dense_ae, images};
 
-/// The three precisions of one graph, calibrated on `calib`.
+/// The three precisions of one graph, int8 calibrated with min/max ranges on `calib`.
 fn export_all(g: &Graph, calib: &[Vec<f32>]) -> [AlignedBytes; 3] {
-    let r = ranges(g, calib.iter().map(|v| v.as_slice()), RangeMethod::MinMax).unwrap();
-    [
-        AlignedBytes::from(g.to_aedge(Precision::F32).unwrap()),
-        AlignedBytes::from(g.to_aedge(Precision::F16).unwrap()),
-        AlignedBytes::from(g.to_aedge_int8(&r).unwrap()),
-    ]
+    let e = export_precisions(g, calib, &[] as &[Vec<f32>], &[RangeMethod::MinMax]).unwrap();
+    e.files().map(|(_, b)| AlignedBytes::from(b.to_vec()))
 }
 
 fn reconstruct(m: &Model, x: &[f32]) -> Vec<f32> {

@@ -1,17 +1,17 @@
 //! Host side of the firmware checks: trains the two reference models, runs them through the
 //! firmware in QEMU (with `aedge::mcu`, re-exported here) and compares the device with the host.
 
-use aedge::mcu::field;
+pub use aedge::mcu::log::{parse_run, DeviceRun, DeviceSample};
 pub use aedge::mcu::{
     build, decode, firmware_dir, instructions, run_qemu, samples_bytes, sizes, target_dir, Sizes,
 };
+use aedge_runtime::precisions::{export_precisions, RANGE_METHODS};
 use aedge_runtime::{AlignedBytes, Model, Precision, ThresholdRule};
 use aedge_trainer::corrupt::Corruption;
 use aedge_trainer::data::Dataset;
 use aedge_trainer::export::to_graph;
 use aedge_trainer::loss::Loss;
 use aedge_trainer::model::{Act, Architecture, ModelSpec, Upsampling};
-use aedge_trainer::parity::export_precisions;
 use aedge_trainer::{device, train, Backend, RunOptions, TrainConfig};
 use std::path::Path;
 
@@ -61,7 +61,8 @@ fn build_model(
     let calib: Vec<Vec<f32>> = (0..train_set.len().min(200))
         .map(|i| train_set.raw(i))
         .collect();
-    let files = export_precisions(&g, &calib, &raw_val)?;
+    let files =
+        export_precisions(&g, &calib, &raw_val, &RANGE_METHODS).map_err(|e| e.to_string())?;
     Ok(FirmwareModel {
         name,
         files: vec![(Precision::Int8, files.int8), (Precision::F32, files.f32)],
@@ -378,71 +379,6 @@ pub fn mlperf_check_summary(y: &[i8]) -> (i64, i64, Vec<i8>) {
     (sum, weighted, y[..8.min(y.len())].to_vec())
 }
 
-/// One sample's results as logged by the firmware.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DeviceSample {
-    /// Reconstruction error.
-    pub error: f32,
-    /// Verdict.
-    pub anomalous: bool,
-    /// Timer ticks of `score`.
-    pub score_ticks: u32,
-    /// Timer ticks of `denoise`.
-    pub denoise_ticks: u32,
-    /// The reconstruction, bit for bit.
-    pub recon: Vec<f32>,
-}
-
-/// A whole firmware run.
-#[derive(Clone, Debug)]
-pub struct DeviceRun {
-    /// Per sample.
-    pub samples: Vec<DeviceSample>,
-    /// Stack high-water mark in bytes.
-    pub stack: usize,
-}
-
-/// Parses the firmware's log lines.
-pub fn parse_run(lines: &[String]) -> Result<DeviceRun, String> {
-    let mut samples: Vec<DeviceSample> = Vec::new();
-    let mut stack = None;
-    let bad = |l: &str| format!("unexpected log line: {l}");
-    for l in lines {
-        if l.starts_with("sample ") {
-            let num = |k: &str| -> Result<&str, String> { field(l, k).ok_or_else(|| bad(l)) };
-            samples.push(DeviceSample {
-                error: num("error")?.parse().map_err(|_| bad(l))?,
-                anomalous: num("anomalous")?.parse().map_err(|_| bad(l))?,
-                score_ticks: num("score")?.parse().map_err(|_| bad(l))?,
-                denoise_ticks: num("denoise")?.parse().map_err(|_| bad(l))?,
-                recon: Vec::new(),
-            });
-        } else if let Some(rest) = l.strip_prefix("recon ") {
-            let (i, list) = rest.split_once(' ').ok_or_else(|| bad(l))?;
-            let i: usize = i.parse().map_err(|_| bad(l))?;
-            let bytes: Vec<u8> = list
-                .trim_matches(|c| c == '[' || c == ']')
-                .split(',')
-                .map(|b| b.trim().parse::<u8>())
-                .collect::<Result<_, _>>()
-                .map_err(|_| bad(l))?;
-            let s = samples.get_mut(i).ok_or_else(|| bad(l))?;
-            s.recon = bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-        } else if let Some(rest) = l.strip_prefix("stack high-water ") {
-            stack = rest.trim_end_matches(" B").parse().ok();
-        } else if l.starts_with("inference failed") || l.starts_with("panic") {
-            return Err(l.clone());
-        }
-    }
-    Ok(DeviceRun {
-        samples,
-        stack: stack.ok_or("no stack high-water line")?,
-    })
-}
-
 /// The outcome of one model on the device.
 #[derive(Clone, Debug)]
 pub struct CheckReport {
@@ -549,7 +485,13 @@ pub fn check(
         for (d, &v) in input.iter_mut().zip(&pre) {
             *d = q.quantize(v) as u8;
         }
-        let fnv = aedge::mcu::fnv1a(model.run(&mut arena).map_err(|e| e.to_string())?);
+        let fnv = aedge_runtime::fnv1a(
+            model
+                .run(&mut arena)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .copied(),
+        );
         if fnv != bench.output_fnv {
             return Err(format!(
                 "{}: the device's bare int8 inference differs from the host's",

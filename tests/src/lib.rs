@@ -2,9 +2,8 @@
 //! the hand-built reference models run through every precision.
 #![warn(missing_docs)]
 
-use aedge_runtime::calibrate::{ranges, RangeMethod};
 use aedge_runtime::ir::Graph;
-use aedge_runtime::{AlignedBytes, Error, Model, Precision};
+use aedge_runtime::{AlignedBytes, Error, Model};
 use aedge_trainer::data::{IdxError, Images};
 use std::path::{Path, PathBuf};
 
@@ -23,40 +22,12 @@ pub fn mnist_sample() -> Result<Images, IdxError> {
     Images::read(repo_root().join("data/mnist-sample/t1k-images-idx3-ubyte.gz"))
 }
 
-/// One graph exported in f32, f16 and int8 (calibrated with min/max ranges on `calib`).
-pub fn export_all<'s>(
-    g: &Graph,
-    calib: impl IntoIterator<Item = &'s [f32]>,
-) -> Result<[(Precision, Vec<u8>); 3], Error> {
-    let r = ranges(g, calib, RangeMethod::MinMax)?;
-    Ok([
-        (Precision::F32, g.to_aedge(Precision::F32)?),
-        (Precision::F16, g.to_aedge(Precision::F16)?),
-        (Precision::Int8, g.to_aedge_int8(&r)?),
-    ])
-}
-
 /// Runs `reconstruct` on one input with a fresh arena of the model's size.
 pub fn reconstruct(m: &Model, x: &[f32]) -> Result<Vec<f32>, Error> {
     let mut arena = AlignedBytes::zeroed(m.arena_len());
     let mut y = vec![0.0; m.output_shape().len()];
     m.reconstruct(x, &mut y, &mut arena)?;
     Ok(y)
-}
-
-/// Peak signal-to-noise ratio in dB between two signals with the given peak value.
-pub fn psnr(a: &[f32], b: &[f32], peak: f32) -> f64 {
-    let mse = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| ((x - y) as f64).powi(2))
-        .sum::<f64>()
-        / a.len().max(1) as f64;
-    if mse == 0.0 {
-        f64::INFINITY
-    } else {
-        10.0 * ((peak as f64).powi(2) / mse).log10()
-    }
 }
 
 /// The models whose ONNX export (by aedge's exporter) burn-import turns into burn code at

@@ -2,8 +2,11 @@
 //! build -> write to disk atomically -> read -> parse -> run on real MNIST digits, in f32,
 //! f16 and int8.
 
+use aedge_runtime::calibrate::RangeMethod;
+use aedge_runtime::metrics::psnr;
+use aedge_runtime::precisions::export_precisions;
 use aedge_runtime::{fs, zoo, AlignedBytes, Model, Precision};
-use aedge_tests::{export_all, mnist_sample, psnr, reconstruct};
+use aedge_tests::{mnist_sample, reconstruct};
 
 fn check(g: aedge_runtime::ir::Graph, min_f16_db: f64, min_int8_db: f64) {
     let images = mnist_sample().expect("bundled MNIST sample");
@@ -12,11 +15,12 @@ fn check(g: aedge_runtime::ir::Graph, min_f16_db: f64, min_int8_db: f64) {
     let dir = std::env::temp_dir().join(format!("aedge-e2e-{}-{}", g.name, std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut models = Vec::new();
-    for (p, bytes) in export_all(&g, calib).unwrap() {
+    let files = export_precisions(&g, &calib, &[] as &[&[f32]], &[RangeMethod::MinMax]).unwrap();
+    for (p, bytes) in files.files() {
         let path = dir.join(format!("{}-{p}.aedge", g.name));
-        fs::write_atomic(&path, &bytes).unwrap();
+        fs::write_atomic(&path, bytes).unwrap();
         let back = fs::read(&path).unwrap();
-        assert_eq!(&back[..], &bytes[..]);
+        assert_eq!(&back[..], bytes);
         models.push((p, back));
     }
     std::fs::remove_dir_all(&dir).unwrap();

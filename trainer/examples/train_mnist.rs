@@ -77,7 +77,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|i| train_set.raw(i))
         .collect();
     // int8 with min/max or percentile ranges, whichever reproduces f32 better.
-    let files = parity::export_precisions(&graph, &calib, &raw_val)?;
+    let files = aedge_runtime::precisions::export_precisions(
+        &graph,
+        &calib,
+        &raw_val,
+        &aedge_runtime::precisions::RANGE_METHODS,
+    )?;
     for (p, bytes) in [
         (Precision::F32, &files.f32),
         (Precision::F16, &files.f16),

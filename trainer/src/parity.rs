@@ -1,19 +1,17 @@
 //! Parity at every export hop, printed and written as JSON: runtime f32 against burn, and
 //! runtime f16 / int8 against runtime f32 (reconstruction PSNR, agreement of the anomaly
-//! verdicts, AUROC change where labels exist). Also picks the int8 activation ranges (min/max
-//! or percentile) that reproduce f32 best for each model.
+//! verdicts, AUROC change where labels exist), for the files
+//! [`aedge_runtime::precisions::export_precisions`] writes.
 
 use crate::data::Dataset;
 use crate::model::AutoEncoder;
-use aedge_runtime::calibrate::{ranges, RangeMethod};
-use aedge_runtime::ir::Graph;
-use aedge_runtime::{AlignedBytes, Model, Precision};
+use aedge_runtime::calibrate::RangeMethod;
+use aedge_runtime::metrics::{auroc, psnr};
+use aedge_runtime::precisions::{peak_of, run_samples, Exported};
+use aedge_runtime::{AlignedBytes, Model};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
-
-/// The percentile the percentile range method keeps (both tails).
-pub const RANGE_PERCENTILE: f32 = 99.99;
 
 /// How one reduced precision compares with the runtime's f32.
 #[derive(Clone, Debug, Serialize)]
@@ -137,147 +135,11 @@ pub fn burn_reconstructions(
     out
 }
 
-/// PSNR of `b` against `a` with the given peak, in dB (capped at 200 for identical data).
-pub fn psnr(a: &[f32], b: &[f32], peak: f32) -> f64 {
-    let mse = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| ((x - y) as f64).powi(2))
-        .sum::<f64>()
-        / a.len().max(1) as f64;
-    if mse == 0.0 {
-        200.0
-    } else {
-        (10.0 * ((peak as f64).powi(2) / mse).log10()).min(200.0)
-    }
-}
-
-/// Area under the ROC curve of `scores` (higher = more anomalous) for `labels` (true =
-/// anomalous), by the rank-sum formula with ties counted half. `None` without both classes.
-pub fn auroc(scores: &[f32], labels: &[bool]) -> Option<f64> {
-    let mut v: Vec<(f32, bool)> = scores.iter().copied().zip(labels.iter().copied()).collect();
-    v.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let pos = v.iter().filter(|x| x.1).count();
-    let neg = v.len() - pos;
-    if pos == 0 || neg == 0 {
-        return None;
-    }
-    // Average ranks over ties.
-    let mut rank_sum = 0.0f64;
-    let mut i = 0;
-    while i < v.len() {
-        let mut j = i;
-        while j + 1 < v.len() && v[j + 1].0 == v[i].0 {
-            j += 1;
-        }
-        let avg = (i + j) as f64 / 2.0 + 1.0;
-        rank_sum += avg * v[i..=j].iter().filter(|x| x.1).count() as f64;
-        i = j + 1;
-    }
-    Some((rank_sum - (pos * (pos + 1)) as f64 / 2.0) / (pos * neg) as f64)
-}
-
-/// Runs a model file over samples: reconstructions and scores.
-struct Run {
-    recon: Vec<Vec<f32>>,
-    errors: Vec<f32>,
-    verdicts: Vec<bool>,
-}
-
-fn run(bytes: &[u8], samples: &[Vec<f32>]) -> Result<Run, String> {
-    let file = AlignedBytes::from(bytes.to_vec());
-    let m = Model::parse(&file).map_err(|e| e.to_string())?;
-    let mut arena = AlignedBytes::zeroed(m.arena_len());
-    let mut r = Run {
-        recon: Vec::new(),
-        errors: Vec::new(),
-        verdicts: Vec::new(),
-    };
-    for x in samples {
-        let mut y = vec![0.0; m.output_shape().len()];
-        m.reconstruct(x, &mut y, &mut arena)
-            .map_err(|e| e.to_string())?;
-        let s = m.score(x, &mut arena).map_err(|e| e.to_string())?;
-        r.recon.push(y);
-        r.errors.push(s.error);
-        r.verdicts.push(s.anomalous);
-    }
-    Ok(r)
-}
-
-/// The three `.aedge` files of a graph and the int8 range method chosen.
-pub struct Exported {
-    /// f32 file.
-    pub f32: Vec<u8>,
-    /// f16-weight file.
-    pub f16: Vec<u8>,
-    /// int8 file (with the better range method).
-    pub int8: Vec<u8>,
-    /// The range method used for `int8`.
-    pub int8_ranges: RangeMethod,
-    /// Mean int8-vs-f32 PSNR of every method tried on the selection samples.
-    pub candidates: Vec<(RangeMethod, f64)>,
-}
-
 fn method_name(m: RangeMethod) -> String {
     match m {
         RangeMethod::MinMax => "minmax".into(),
         RangeMethod::Percentile(p) => format!("percentile({p})"),
     }
-}
-
-fn peak_of(recon: &[Vec<f32>]) -> f32 {
-    let (lo, hi) = recon
-        .iter()
-        .flatten()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
-            (l.min(v), h.max(v))
-        });
-    (hi - lo).max(1e-6)
-}
-
-/// Writes the graph in f32, f16 and int8. int8 is calibrated on `calib` (raw units) with
-/// min/max and with percentile ranges; the method whose int8 reconstructions of `select`
-/// are closer to f32 (higher mean PSNR) is kept.
-pub fn export_precisions(
-    graph: &Graph,
-    calib: &[Vec<f32>],
-    select: &[Vec<f32>],
-) -> Result<Exported, String> {
-    let f32b = graph.to_aedge(Precision::F32).map_err(|e| e.to_string())?;
-    let f16b = graph.to_aedge(Precision::F16).map_err(|e| e.to_string())?;
-    let reference = run(&f32b, select)?;
-    let peak = peak_of(&reference.recon);
-    let mut best: Option<(Vec<u8>, RangeMethod, f64)> = None;
-    let mut candidates = Vec::new();
-    for method in [
-        RangeMethod::MinMax,
-        RangeMethod::Percentile(RANGE_PERCENTILE),
-    ] {
-        let r =
-            ranges(graph, calib.iter().map(|v| v.as_slice()), method).map_err(|e| e.to_string())?;
-        let bytes = graph.to_aedge_int8(&r).map_err(|e| e.to_string())?;
-        let q = run(&bytes, select)?;
-        let mean = q
-            .recon
-            .iter()
-            .zip(&reference.recon)
-            .map(|(a, b)| psnr(b, a, peak))
-            .sum::<f64>()
-            / select.len().max(1) as f64;
-        candidates.push((method, mean));
-        if best.as_ref().is_none_or(|b| mean > b.2) {
-            best = Some((bytes, method, mean));
-        }
-    }
-    let (int8, method, _) = best.ok_or("no range method")?;
-    Ok(Exported {
-        f32: f32b,
-        f16: f16b,
-        int8,
-        int8_ranges: method,
-        candidates,
-    })
 }
 
 /// Samples with anomaly labels.
@@ -307,7 +169,7 @@ pub fn report(
         .cloned()
         .chain(labelled.iter().flat_map(|l| l.samples.iter().cloned()))
         .collect();
-    let f32_all = run(&files.f32, &all)?;
+    let f32_all = run_samples(&files.f32, &all).map_err(|e| e.to_string())?;
     let f32_recon = &f32_all.recon[..samples.len()];
     let f32_vs_burn = f32_recon
         .iter()
@@ -325,7 +187,7 @@ pub fn report(
         auroc(errs, l.anomalous)
     });
     let compare = |p: &str, bytes: &[u8]| -> Result<PrecisionParity, String> {
-        let q = run(bytes, &all)?;
+        let q = run_samples(bytes, &all).map_err(|e| e.to_string())?;
         let n = samples.len();
         let psnrs: Vec<f64> = q.recon[..n]
             .iter()
@@ -376,27 +238,4 @@ pub fn report(
             })
             .collect(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn auroc_of_known_rankings() {
-        let l = [false, false, true, true];
-        assert_eq!(auroc(&[0.1, 0.2, 0.3, 0.4], &l), Some(1.0));
-        assert_eq!(auroc(&[0.4, 0.3, 0.2, 0.1], &l), Some(0.0));
-        assert_eq!(auroc(&[0.5, 0.5, 0.5, 0.5], &l), Some(0.5));
-        // One of four positive/negative pairs misordered.
-        assert_eq!(auroc(&[0.1, 0.35, 0.3, 0.4], &l), Some(0.75));
-        assert_eq!(auroc(&[0.1, 0.2], &[false, false]), None);
-    }
-
-    #[test]
-    fn psnr_of_known_errors() {
-        // MSE 0.01 with peak 1: 20 dB.
-        assert!((psnr(&[0.0, 0.0], &[0.1, -0.1], 1.0) - 20.0).abs() < 1e-5);
-        assert_eq!(psnr(&[0.3], &[0.3], 1.0), 200.0);
-    }
 }

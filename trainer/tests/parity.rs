@@ -4,13 +4,12 @@
 mod common;
 
 use aedge_runtime::calibrate::threshold;
+use aedge_runtime::precisions::{export_precisions, RANGE_METHODS};
 use aedge_runtime::{AlignedBytes, Model, Precision, ThresholdRule};
 use aedge_trainer::data::Dataset;
 use aedge_trainer::export::to_graph;
 use aedge_trainer::model::{Act, Architecture, ModelSpec};
-use aedge_trainer::parity::{
-    burn_reconstructions, export_precisions, report, Labelled, ParityReport,
-};
+use aedge_trainer::parity::{burn_reconstructions, report, Labelled, ParityReport};
 use aedge_trainer::{device, Backend, TrainConfig, Trained};
 use common::{mnist, nab, trained, trained_lstm};
 
@@ -33,7 +32,7 @@ fn parity_of(
         .map(|x| m.score(x, &mut arena).unwrap().error)
         .collect();
     (g.threshold, g.errors) = threshold(&errors, ThresholdRule::Percentile(99.0)).unwrap();
-    let files = export_precisions(&g, &raw, &raw).unwrap();
+    let files = export_precisions(&g, &raw, &raw, &RANGE_METHODS).unwrap();
     let idx: Vec<usize> = (0..data.len()).collect();
     let burn = burn_reconstructions(&t.model, data, &idx, &device(Backend::Flex).unwrap());
     let mut labelled = raw.clone();

@@ -112,18 +112,3 @@ pub fn images(seed: u64, n: usize, shape: Shape) -> Vec<Vec<f32>> {
         })
         .collect()
 }
-
-/// Peak signal-to-noise ratio in dB for signals whose peak is `peak`.
-pub fn psnr(a: &[f32], b: &[f32], peak: f32) -> f64 {
-    let mse: f64 = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| ((x - y) as f64).powi(2))
-        .sum::<f64>()
-        / a.len() as f64;
-    if mse == 0.0 {
-        f64::INFINITY
-    } else {
-        10.0 * ((peak as f64).powi(2) / mse).log10()
-    }
-}

@@ -4,12 +4,12 @@
 //! tract, the burn model for the GPU, and sample inputs.
 
 use aedge_convert::onnx::{to_onnx, Part};
+use aedge_runtime::precisions::{export_precisions, RANGE_METHODS};
 use aedge_runtime::rng::SplitMix;
 use aedge_runtime::Precision;
 use aedge_trainer::data::Dataset;
 use aedge_trainer::export::to_graph;
 use aedge_trainer::model::{Act, Architecture, AutoEncoder, ModelSpec, Upsampling};
-use aedge_trainer::parity::export_precisions;
 
 /// The built-in reference models: (name, description).
 pub const REFERENCES: &[(&str, &str)] = &[
@@ -120,7 +120,8 @@ pub fn from_model(
 ) -> Result<Subject, String> {
     let graph = to_graph(name, &model, spec, data, loss)?;
     let samples: Vec<Vec<f32>> = (0..data.len().min(64)).map(|i| data.raw(i)).collect();
-    let files = export_precisions(&graph, &samples, &samples)?;
+    let files =
+        export_precisions(&graph, &samples, &samples, &RANGE_METHODS).map_err(|e| e.to_string())?;
     let onnx = to_onnx(&graph, Part::Whole)?;
     let macs = aedge_runtime::Model::parse(&aedge_runtime::AlignedBytes::from(files.f32.clone()))
         .map_err(|e| e.to_string())?
@@ -147,7 +148,7 @@ pub fn from_file(name: &str, bytes: Vec<u8>) -> Result<Subject, String> {
     let file = aedge_runtime::AlignedBytes::from(bytes.clone());
     let m = aedge_runtime::Model::parse(&file).map_err(|e| format!("{name}: {e}"))?;
     let n = m.input_shape().len();
-    let (scale, offset) = (m.preprocess_scale(), m.preprocess_offset());
+    let scaling = m.scaling();
     let (lo, hi) = match m.precision() {
         aedge_runtime::Precision::Int8 => {
             let q = m.input_quant();
@@ -160,10 +161,7 @@ pub fn from_file(name: &str, bytes: Vec<u8>) -> Result<Subject, String> {
     let samples = (0..8)
         .map(|_| {
             (0..n)
-                .map(|i| {
-                    let pick = |v: &[f32]| if v.len() == 1 { v[0] } else { v[i % v.len()] };
-                    (r.uniform(lo, hi) - pick(offset)) / pick(scale)
-                })
+                .map(|i| scaling.to_raw(i, r.uniform(lo, hi)))
                 .collect()
         })
         .collect();

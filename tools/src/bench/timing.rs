@@ -50,10 +50,10 @@ pub fn measure(
         times.push(t.elapsed().as_secs_f64() * 1e6);
     }
     times.sort_by(f64::total_cmp);
-    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    let at = |p: f32| aedge_runtime::metrics::percentile(&times, p).unwrap_or(f64::NAN);
     Ok(Latency {
-        median_us: at(0.5),
-        p95_us: at(0.95),
+        median_us: at(50.0),
+        p95_us: at(95.0),
         runs: times.len(),
     })
 }

@@ -3,9 +3,14 @@
 //! `--noise` the denoising PSNR against the clean samples.
 
 use crate::{input, Out, Result};
+use aedge_runtime::metrics::psnr;
 use aedge_runtime::{AlignedBytes, Model};
 use aedge_trainer::corrupt::Corruption;
-use aedge_trainer::parity::psnr;
+
+/// The `p`-th percentile of the sorted errors, as the threshold calibration computes it.
+fn percentile(sorted: &[f32], p: f32) -> f32 {
+    aedge_runtime::metrics::percentile(sorted, p).unwrap_or(f32::NAN)
+}
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -26,10 +31,6 @@ pub struct Args {
     /// [0, 1]) and compare the model's output with the clean sample.
     #[arg(long)]
     noise: Option<f32>,
-}
-
-fn percentile(sorted: &[f32], p: f64) -> f32 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 /// Runs the subcommand.
@@ -59,9 +60,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         }
         Some(sigma) => {
             // Model units are raw × scale + offset; compare there, with peak 1.
-            let (scale, offset) = (m.preprocess_scale(), m.preprocess_offset());
-            let c = m.input_shape().c as usize;
-            let pick = |v: &[f32], i: usize| if v.len() == 1 { v[0] } else { v[i % c] };
+            let scaling = m.scaling();
             let (mut p_noisy, mut p_model) = (0.0, 0.0);
             let mut rng = aedge_runtime::rng::SplitMix(17);
             let noise = Corruption::Gaussian {
@@ -69,17 +68,14 @@ pub fn run(a: Args, out: Out) -> Result<()> {
                 clip: true,
             };
             for (k, x) in samples.iter().enumerate() {
-                let clean: Vec<f32> = x
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| v * pick(scale, i) + pick(offset, i))
-                    .collect();
+                let mut clean = vec![0.0; x.len()];
+                scaling.apply(x, &mut clean);
                 let mut noisy = clean.clone();
                 noise.apply(&mut noisy, &mut rng);
                 let raw: Vec<f32> = noisy
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| (v - pick(offset, i)) / pick(scale, i))
+                    .map(|(i, &v)| scaling.to_raw(i, v))
                     .collect();
                 let mut y = vec![0.0; m.output_shape().len()];
                 m.reconstruct(&raw, &mut y, &mut arena)
@@ -96,8 +92,8 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         "model": m.name(),
         "samples": samples.len(),
         "errors": {"mean": errors.iter().map(|&e| e as f64).sum::<f64>() / errors.len() as f64,
-                   "p50": percentile(&sorted, 0.5), "p95": percentile(&sorted, 0.95),
-                   "p99": percentile(&sorted, 0.99), "max": sorted[sorted.len() - 1]},
+                   "p50": percentile(&sorted, 50.0), "p95": percentile(&sorted, 95.0),
+                   "p99": percentile(&sorted, 99.0), "max": sorted[sorted.len() - 1]},
         "threshold": m.threshold(),
         "flagged": flagged,
         "auroc": au,
@@ -107,9 +103,9 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         "{} on {} samples: error p50 {:.5}, p95 {:.5}, p99 {:.5}, max {:.5}; {flagged} above the threshold {}",
         m.name(),
         samples.len(),
-        percentile(&sorted, 0.5),
-        percentile(&sorted, 0.95),
-        percentile(&sorted, 0.99),
+        percentile(&sorted, 50.0),
+        percentile(&sorted, 95.0),
+        percentile(&sorted, 99.0),
         sorted[sorted.len() - 1],
         m.threshold()
     ));

@@ -4,10 +4,11 @@
 use crate::data::{self, DataArgs};
 use crate::{Out, Result};
 use aedge_convert::onnx::{to_onnx, Part};
+use aedge_runtime::precisions::{export_precisions, RANGE_METHODS};
 use aedge_runtime::ThresholdRule;
 use aedge_trainer::checkpoint::load_model;
 use aedge_trainer::export::to_graph;
-use aedge_trainer::parity::{self, export_precisions, Labelled};
+use aedge_trainer::parity::{self, Labelled};
 use aedge_trainer::{device, Backend};
 use serde_json::json;
 use std::path::PathBuf;
@@ -83,7 +84,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     g.calibrate_threshold(raw.iter().map(Vec::as_slice), rule)
         .map_err(|e| e.to_string())?;
     let calib: Vec<Vec<f32>> = raw.iter().take(200).cloned().collect();
-    let files = export_precisions(&g, &calib, &calib)?;
+    let files = export_precisions(&g, &calib, &calib, &RANGE_METHODS).map_err(|e| e.to_string())?;
     let bytes = match a.format {
         Format::Onnx => to_onnx(
             &g,

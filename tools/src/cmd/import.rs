@@ -7,8 +7,8 @@ use aedge_convert::onnx::{from_onnx, input_dims, to_onnx_order, ImportOptions};
 use aedge_convert::tflite;
 use aedge_convert::tract::verify;
 use aedge_runtime::calibrate::{ranges, threshold, RangeMethod};
+use aedge_runtime::precisions::{export_precisions, RANGE_METHODS, RANGE_PERCENTILE};
 use aedge_runtime::{AlignedBytes, Metric, Model, Precision, ThresholdRule};
-use aedge_trainer::parity::{export_precisions, RANGE_PERCENTILE};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -149,7 +149,8 @@ pub fn run(a: Args, out: Out) -> Result<()> {
                 .ok_or("int8 needs representative samples: give --calib")?;
             match a.ranges {
                 RangesArg::Auto => {
-                    let e = export_precisions(&g, calib, calib)?;
+                    let e = export_precisions(&g, calib, calib, &RANGE_METHODS)
+                        .map_err(|e| e.to_string())?;
                     (e.int8, Some(format!("{:?}", e.int8_ranges)))
                 }
                 r => {

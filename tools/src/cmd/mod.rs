@@ -29,7 +29,7 @@ pub fn auroc_from_labels(labels: &Path, normal: &[u8], errors: &[f32]) -> crate:
         .iter()
         .map(|x| !normal.contains(x))
         .collect();
-    aedge_trainer::parity::auroc(errors, &anomalous)
+    aedge_runtime::metrics::auroc(errors, &anomalous)
         .ok_or_else(|| "AUROC needs both normal and anomalous samples".into())
 }
 

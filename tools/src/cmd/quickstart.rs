@@ -6,12 +6,13 @@
 use crate::report::{Figure, Report, Table};
 use crate::{output, Out, Result};
 use aedge_convert::onnx::{to_onnx, Part};
+use aedge_runtime::metrics::{auroc, psnr};
+use aedge_runtime::precisions::{export_precisions, RANGE_METHODS};
 use aedge_runtime::{AlignedBytes, Model, Precision, ThresholdRule};
 use aedge_trainer::corrupt::Corruption;
 use aedge_trainer::data::{read_labels, Dataset, Images};
 use aedge_trainer::export::to_graph;
 use aedge_trainer::model::{Act, Architecture, ModelSpec, Upsampling};
-use aedge_trainer::parity::{auroc, export_precisions, psnr};
 use aedge_trainer::{device, loss::Loss, train, Backend, RunOptions, TrainConfig};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -88,18 +89,18 @@ fn parse(bytes: &[u8]) -> Result<(AlignedBytes, usize)> {
     Ok((a, n))
 }
 
-/// Median microseconds of `f` over `n` runs (after one warm-up).
+/// Median microseconds of `f` over `n` runs, timed as the bench times.
 fn median_us(n: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut t: Vec<f64> = (0..n)
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64() * 1e6
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[t.len() / 2]
+    let budget = aedge::bench::timing::Budget {
+        time: std::time::Duration::ZERO,
+        min_runs: n,
+        max_runs: n,
+    };
+    aedge::bench::timing::measure(budget, || {
+        f();
+        Ok(())
+    })
+    .map_or(f64::NAN, |l| l.median_us)
 }
 
 /// The bundled MNIST sample (1,000 test digits) as a dataset, pixels scaled to [0, 1].
@@ -175,7 +176,13 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     let den_graph = to_graph("denoiser", &den.model, &den_spec, &data, den_cfg.loss)?;
     let calib: Vec<Vec<f32>> = raw(&train_set).into_iter().take(200).collect();
     let test_raw = raw(&test);
-    let den_files = export_precisions(&den_graph, &calib, &test_raw[..test_raw.len().min(100)])?;
+    let den_files = export_precisions(
+        &den_graph,
+        &calib,
+        &test_raw[..test_raw.len().min(100)],
+        &RANGE_METHODS,
+    )
+    .map_err(|e| e.to_string())?;
 
     // 2. One-class anomaly AE: trained on the normal digit only.
     let normal_train = train_set.with_labels(&[a.normal_digit]);
@@ -214,7 +221,8 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             ThresholdRule::Percentile(99.0),
         )
         .map_err(|e| e.to_string())?;
-    let an_files = export_precisions(&an_graph, &normal_raw, &normal_raw)?;
+    let an_files = export_precisions(&an_graph, &normal_raw, &normal_raw, &RANGE_METHODS)
+        .map_err(|e| e.to_string())?;
 
     // 3. Export: ONNX (whole, encoder, decoder) and .aedge in f32 and int8.
     out.line("3/4 exporting ONNX and .aedge files");

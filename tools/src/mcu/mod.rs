@@ -3,6 +3,9 @@
 //! its defmt log and reads the ELF's section sizes. Used by `aedge bench` and the end-to-end
 //! firmware tests.
 
+pub mod log;
+
+pub use log::{parse_bench, parse_layers, BenchRun};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -31,13 +34,6 @@ pub fn samples_bytes(samples: &[Vec<f32>]) -> Vec<u8> {
         .flatten()
         .flat_map(|v| v.to_le_bytes())
         .collect()
-}
-
-/// FNV-1a over bytes, the checksum the firmware logs for its outputs.
-pub fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5u32, |h, &b| {
-        (h ^ b as u32).wrapping_mul(0x0100_0193)
-    })
 }
 
 /// `cargo build --release` of the firmware with `model` and `samples` (little-endian f32
@@ -164,80 +160,6 @@ pub fn sizes(elf: &Path) -> Result<Sizes, String> {
 /// instruction): `ticks = 1.6 × instructions`.
 pub fn instructions(ticks: u32) -> u64 {
     (ticks as u64 * 5).div_ceil(8)
-}
-
-/// The firmware's measurement of one bare inference (`Model::run`, second run).
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
-pub struct BenchRun {
-    /// Counter ticks: QEMU timer ticks or DWT cycles, see `unit`.
-    pub ticks: u32,
-    /// `"qemu-ticks"` or `"cycles"`.
-    pub unit: &'static str,
-    /// Stack the inference used below its caller, bytes.
-    pub stack: usize,
-    /// The arena, bytes.
-    pub arena: usize,
-    /// The `Model` value (the runtime's only state besides the arena), bytes.
-    pub state: usize,
-    /// FNV-1a of the output tensor's bytes.
-    pub output_fnv: u32,
-}
-
-/// The word after `key` in a log line (`"… error 0.25 …"` → `"0.25"`).
-pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
-    let mut it = line.split_whitespace();
-    while let Some(w) = it.next() {
-        if w == key {
-            return it.next();
-        }
-    }
-    None
-}
-
-/// Finds and parses the `bench run …` line of a firmware log.
-pub fn parse_bench(lines: &[String]) -> Result<BenchRun, String> {
-    let l = lines
-        .iter()
-        .find(|l| l.starts_with("bench run "))
-        .ok_or("the firmware log has no `bench run` line")?;
-    let bad = || format!("unexpected bench line: {l}");
-    let num = |k: &str| field(l, k).ok_or_else(bad);
-    let mut words = l.split_whitespace().skip(2);
-    let ticks = words.next().and_then(|w| w.parse().ok()).ok_or_else(bad)?;
-    let unit = match words.next() {
-        Some("qemu-ticks") => "qemu-ticks",
-        Some("cycles") => "cycles",
-        _ => return Err(bad()),
-    };
-    let hex = num("output-fnv")?;
-    Ok(BenchRun {
-        ticks,
-        unit,
-        stack: num("stack")?.parse().map_err(|_| bad())?,
-        arena: num("arena")?.parse().map_err(|_| bad())?,
-        state: num("state")?.parse().map_err(|_| bad())?,
-        output_fnv: u32::from_str_radix(hex.trim_start_matches("0x"), 16).map_err(|_| bad())?,
-    })
-}
-
-/// Parses the firmware's per-layer profile (`layer <index> <ticks> <unit>` lines, in layer
-/// order) into ticks per layer; empty when the log has none (an older firmware).
-pub fn parse_layers(lines: &[String]) -> Result<Vec<u32>, String> {
-    let mut ticks = Vec::new();
-    for l in lines {
-        let Some(rest) = l.strip_prefix("layer ") else {
-            continue;
-        };
-        let bad = || format!("unexpected layer line: {l}");
-        let mut w = rest.split_whitespace();
-        let index: usize = w.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
-        let t: u32 = w.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
-        if !matches!(w.next(), Some("qemu-ticks" | "cycles")) || index != ticks.len() {
-            return Err(bad());
-        }
-        ticks.push(t);
-    }
-    Ok(ticks)
 }
 
 /// Boards with a probe-rs runner in `firmware/.cargo/config.toml`: (feature, probe-rs chip).

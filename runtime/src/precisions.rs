@@ -1,0 +1,133 @@
+//! One graph written in every precision: f32, f16 weights and int8, with the int8 range
+//! method chosen by how close its reconstructions come to f32's.
+
+use crate::calibrate::{ranges, RangeMethod};
+use crate::error::Error;
+use crate::ir::Graph;
+use crate::metrics::psnr;
+use crate::{AlignedBytes, Model, Precision};
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// The percentile the percentile range method keeps (both tails).
+pub const RANGE_PERCENTILE: f32 = 99.99;
+
+/// The range methods [`export_precisions`] tries by default: min/max and percentile.
+pub const RANGE_METHODS: [RangeMethod; 2] = [
+    RangeMethod::MinMax,
+    RangeMethod::Percentile(RANGE_PERCENTILE),
+];
+
+/// What a model file makes of a list of samples.
+pub struct Outputs {
+    /// Reconstructions.
+    pub recon: Vec<Vec<f32>>,
+    /// Reconstruction errors (the model's metric).
+    pub errors: Vec<f32>,
+    /// Whether each error is above the model's threshold.
+    pub verdicts: Vec<bool>,
+}
+
+/// Runs the model file `bytes` over `samples` (raw units).
+pub fn run_samples<S: AsRef<[f32]>>(bytes: &[u8], samples: &[S]) -> Result<Outputs, Error> {
+    let file = AlignedBytes::from(bytes.to_vec());
+    let m = Model::parse(&file)?;
+    let mut arena = AlignedBytes::zeroed(m.arena_len());
+    let mut r = Outputs {
+        recon: Vec::with_capacity(samples.len()),
+        errors: Vec::with_capacity(samples.len()),
+        verdicts: Vec::with_capacity(samples.len()),
+    };
+    for x in samples {
+        let x = x.as_ref();
+        let mut y = vec![0.0; m.output_shape().len()];
+        m.reconstruct(x, &mut y, &mut arena)?;
+        let s = m.score(x, &mut arena)?;
+        r.recon.push(y);
+        r.errors.push(s.error);
+        r.verdicts.push(s.anomalous);
+    }
+    Ok(r)
+}
+
+/// The three `.aedge` files of a graph and the int8 range method chosen.
+pub struct Exported {
+    /// f32 file.
+    pub f32: Vec<u8>,
+    /// f16-weight file.
+    pub f16: Vec<u8>,
+    /// int8 file (with the better range method).
+    pub int8: Vec<u8>,
+    /// The range method used for `int8`.
+    pub int8_ranges: RangeMethod,
+    /// Mean int8-vs-f32 PSNR of every method tried on the selection samples.
+    pub candidates: Vec<(RangeMethod, f64)>,
+}
+
+impl Exported {
+    /// The files with their precisions, f32 first.
+    pub fn files(&self) -> [(Precision, &[u8]); 3] {
+        [
+            (Precision::F32, &self.f32),
+            (Precision::F16, &self.f16),
+            (Precision::Int8, &self.int8),
+        ]
+    }
+}
+
+/// The value range of reconstructions: the peak their PSNR is measured against.
+pub fn peak_of(recon: &[Vec<f32>]) -> f32 {
+    let (lo, hi) = recon
+        .iter()
+        .flatten()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        });
+    (hi - lo).max(1e-6)
+}
+
+/// Writes the graph in f32, f16 and int8. int8 is calibrated on `calib` (raw units) with
+/// each of `methods`; the one whose int8 reconstructions of `select` are closest to f32
+/// (highest mean PSNR) is kept — with one method, that one.
+pub fn export_precisions<S: AsRef<[f32]>, T: AsRef<[f32]>>(
+    graph: &Graph,
+    calib: &[S],
+    select: &[T],
+    methods: &[RangeMethod],
+) -> Result<Exported, Error> {
+    let f32b = graph.to_aedge(Precision::F32)?;
+    let f16b = graph.to_aedge(Precision::F16)?;
+    let mut best: Option<(Vec<u8>, RangeMethod, f64)> = None;
+    let mut candidates = Vec::new();
+    if let [method] = methods {
+        let r = ranges(graph, calib.iter().map(|v| v.as_ref()), *method)?;
+        best = Some((graph.to_aedge_int8(&r)?, *method, f64::NAN));
+    } else {
+        let reference = run_samples(&f32b, select)?;
+        let peak = peak_of(&reference.recon);
+        for &method in methods {
+            let r = ranges(graph, calib.iter().map(|v| v.as_ref()), method)?;
+            let bytes = graph.to_aedge_int8(&r)?;
+            let q = run_samples(&bytes, select)?;
+            let mean = q
+                .recon
+                .iter()
+                .zip(&reference.recon)
+                .map(|(a, b)| psnr(b, a, peak))
+                .sum::<f64>()
+                / select.len().max(1) as f64;
+            candidates.push((method, mean));
+            if best.as_ref().is_none_or(|b| mean > b.2) {
+                best = Some((bytes, method, mean));
+            }
+        }
+    }
+    let (int8, method, _) = best.ok_or(Error::Unsupported("no int8 range method given"))?;
+    Ok(Exported {
+        f32: f32b,
+        f16: f16b,
+        int8,
+        int8_ranges: method,
+        candidates,
+    })
+}

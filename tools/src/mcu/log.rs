@@ -1,0 +1,150 @@
+//! The firmware's log protocol, host side: the lines `firmware/src/main.rs` prints through
+//! defmt and their parsers, in one place for `aedge bench` and the firmware tests.
+//!
+//! ```text
+//! sample <i> error <f32> anomalous <bool> score <ticks> denoise <ticks>
+//! recon <i> [<u8>, …]                          little-endian f32 bytes of the reconstruction
+//! stack high-water <bytes> B
+//! bench run <ticks> <qemu-ticks|cycles> stack <B> B arena <B> B state <B> B output-fnv <hex>
+//! layer <index> <ticks> <qemu-ticks|cycles>    one per layer, in order
+//! inference failed … | panic …                 the run failed
+//! ```
+
+/// The firmware's measurement of one bare inference (`Model::run`, second run).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct BenchRun {
+    /// Counter ticks: QEMU timer ticks or DWT cycles, see `unit`.
+    pub ticks: u32,
+    /// `"qemu-ticks"` or `"cycles"`.
+    pub unit: &'static str,
+    /// Stack the inference used below its caller, bytes.
+    pub stack: usize,
+    /// The arena, bytes.
+    pub arena: usize,
+    /// The `Model` value (the runtime's only state besides the arena), bytes.
+    pub state: usize,
+    /// FNV-1a of the output tensor's bytes.
+    pub output_fnv: u32,
+}
+
+/// The word after `key` in a log line (`"… error 0.25 …"` → `"0.25"`).
+pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let mut it = line.split_whitespace();
+    while let Some(w) = it.next() {
+        if w == key {
+            return it.next();
+        }
+    }
+    None
+}
+
+/// Finds and parses the `bench run …` line of a firmware log.
+pub fn parse_bench(lines: &[String]) -> Result<BenchRun, String> {
+    let l = lines
+        .iter()
+        .find(|l| l.starts_with("bench run "))
+        .ok_or("the firmware log has no `bench run` line")?;
+    let bad = || format!("unexpected bench line: {l}");
+    let num = |k: &str| field(l, k).ok_or_else(bad);
+    let mut words = l.split_whitespace().skip(2);
+    let ticks = words.next().and_then(|w| w.parse().ok()).ok_or_else(bad)?;
+    let unit = match words.next() {
+        Some("qemu-ticks") => "qemu-ticks",
+        Some("cycles") => "cycles",
+        _ => return Err(bad()),
+    };
+    let hex = num("output-fnv")?;
+    Ok(BenchRun {
+        ticks,
+        unit,
+        stack: num("stack")?.parse().map_err(|_| bad())?,
+        arena: num("arena")?.parse().map_err(|_| bad())?,
+        state: num("state")?.parse().map_err(|_| bad())?,
+        output_fnv: u32::from_str_radix(hex.trim_start_matches("0x"), 16).map_err(|_| bad())?,
+    })
+}
+
+/// Parses the firmware's per-layer profile (`layer <index> <ticks> <unit>` lines, in layer
+/// order) into ticks per layer; empty when the log has none (an older firmware).
+pub fn parse_layers(lines: &[String]) -> Result<Vec<u32>, String> {
+    let mut ticks = Vec::new();
+    for l in lines {
+        let Some(rest) = l.strip_prefix("layer ") else {
+            continue;
+        };
+        let bad = || format!("unexpected layer line: {l}");
+        let mut w = rest.split_whitespace();
+        let index: usize = w.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+        let t: u32 = w.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+        if !matches!(w.next(), Some("qemu-ticks" | "cycles")) || index != ticks.len() {
+            return Err(bad());
+        }
+        ticks.push(t);
+    }
+    Ok(ticks)
+}
+
+/// One sample's results as logged by the firmware.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceSample {
+    /// Reconstruction error.
+    pub error: f32,
+    /// Verdict.
+    pub anomalous: bool,
+    /// Timer ticks of `score`.
+    pub score_ticks: u32,
+    /// Timer ticks of `denoise`.
+    pub denoise_ticks: u32,
+    /// The reconstruction, bit for bit.
+    pub recon: Vec<f32>,
+}
+
+/// A whole firmware run.
+#[derive(Clone, Debug)]
+pub struct DeviceRun {
+    /// Per sample.
+    pub samples: Vec<DeviceSample>,
+    /// Stack high-water mark in bytes.
+    pub stack: usize,
+}
+
+/// Parses the firmware's log lines.
+pub fn parse_run(lines: &[String]) -> Result<DeviceRun, String> {
+    let mut samples: Vec<DeviceSample> = Vec::new();
+    let mut stack = None;
+    let bad = |l: &str| format!("unexpected log line: {l}");
+    for l in lines {
+        if l.starts_with("sample ") {
+            let num = |k: &str| -> Result<&str, String> { field(l, k).ok_or_else(|| bad(l)) };
+            samples.push(DeviceSample {
+                error: num("error")?.parse().map_err(|_| bad(l))?,
+                anomalous: num("anomalous")?.parse().map_err(|_| bad(l))?,
+                score_ticks: num("score")?.parse().map_err(|_| bad(l))?,
+                denoise_ticks: num("denoise")?.parse().map_err(|_| bad(l))?,
+                recon: Vec::new(),
+            });
+        } else if let Some(rest) = l.strip_prefix("recon ") {
+            let (i, list) = rest.split_once(' ').ok_or_else(|| bad(l))?;
+            let i: usize = i.parse().map_err(|_| bad(l))?;
+            let bytes: Vec<u8> = list
+                .trim_matches(|c| c == '[' || c == ']')
+                .split(',')
+                .map(|b| b.trim().parse::<u8>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| bad(l))?;
+            let s = samples.get_mut(i).ok_or_else(|| bad(l))?;
+            s.recon = bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+        } else if let Some(rest) = l.strip_prefix("stack high-water ") {
+            stack = rest.trim_end_matches(" B").parse().ok();
+        } else if l.starts_with("inference failed") || l.starts_with("panic") {
+            return Err(l.clone());
+        }
+    }
+    Ok(DeviceRun {
+        samples,
+        stack: stack.ok_or("no stack high-water line")?,
+    })
+}
