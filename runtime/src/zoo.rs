@@ -1,5 +1,8 @@
-//! Reference architectures with deterministic random weights, so benchmarks and tests on
-//! every target run the very same model. Weights are Glorot-uniform from a seeded SplitMix64.
+//! Graph-IR models with deterministic random weights for the runtime's own tests, benches and
+//! fuzz seeds, which cannot depend on the trainer. `mnist_dense(36, _)` and `keras_conv` are
+//! the presets `seed-dense` and `keras-conv` (trainer/src/presets.rs, the one catalogue of
+//! named models) and `mlperf_ad` is the preset `mlperf-ad`; `small_conv_transpose` and
+//! `lstm_ae` are smaller test shapes. Weights are Glorot-uniform from a seeded SplitMix64.
 
 use crate::desc::{Activation, Metric, Op};
 use crate::ir::{same_padding, Graph, Layer};
@@ -123,12 +126,13 @@ pub fn keras_conv(seed: u64) -> Graph {
     g
 }
 
-/// A small convolutional autoencoder with a transposed-convolution decoder:
+/// A small convolutional autoencoder with a transposed-convolution decoder (smaller than the
+/// preset `conv-transpose`):
 /// 28×28×1 → Conv8 → Pool → Conv4 → Pool (7×7×4 code) → ConvT8 → ConvT8 → Conv1 (sigmoid).
-pub fn conv_transpose(seed: u64) -> Graph {
+pub fn small_conv_transpose(seed: u64) -> Graph {
     let mut r = SplitMix(seed);
     let relu = Activation::Relu;
-    let mut g = Graph::new("conv-convtranspose", Shape::new(28, 28, 1));
+    let mut g = Graph::new("small-conv-transpose", Shape::new(28, 28, 1));
     g.preprocess_scale = alloc::vec![1.0 / 255.0];
     g.metric = Metric::Mse;
     g.push(conv(&mut r, Shape::new(28, 28, 1), 8, 1, true, relu));

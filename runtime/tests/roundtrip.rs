@@ -268,5 +268,5 @@ fn model_reports_its_layers() {
         m.param_count(),
         (8 * 9 + 8) + (4 * 72 + 4) + (8 * 36 + 8) + (8 * 72 + 8) + (72 + 1)
     );
-    assert_eq!(m.name(), "conv-convtranspose");
+    assert_eq!(m.name(), "small-conv-transpose");
 }

@@ -38,6 +38,6 @@ pub fn burn_import_models() -> Vec<(&'static str, Graph)> {
     vec![
         ("aedge_dense_ae", zoo::mnist_dense(32, 11)),
         ("aedge_conv_ae", zoo::keras_conv(12)),
-        ("aedge_convt_ae", zoo::conv_transpose(13)),
+        ("aedge_convt_ae", zoo::small_conv_transpose(13)),
     ]
 }

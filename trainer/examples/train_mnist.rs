@@ -13,7 +13,7 @@ use aedge_trainer::corrupt::Corruption;
 use aedge_trainer::data::{Dataset, Images};
 use aedge_trainer::export::to_graph;
 use aedge_trainer::parity;
-use aedge_trainer::plot::image_grid;
+use aedge_trainer::plot::{image_grid, Grid};
 use aedge_trainer::presets::preset;
 use aedge_trainer::{device, train, Backend, RunOptions};
 use std::path::PathBuf;
@@ -160,7 +160,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &out.join("reconstructions.png"),
         &[inputs, recon.iter().map(Vec::as_slice).collect()],
         data.shape,
-        3,
+        Grid::figure(3),
     )?;
     // Denoising presets: noisy (top), clean (middle), denoised by the int8 model (bottom).
     if let Some(c) = cfg.corruption {
@@ -185,7 +185,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             clean,
             denoised.iter().map(Vec::as_slice).collect(),
         ];
-        image_grid(&out.join("denoising.png"), &rows, data.shape, 3)?;
+        image_grid(
+            &out.join("denoising.png"),
+            &rows,
+            data.shape,
+            Grid::figure(3),
+        )?;
     }
     aedge_trainer::chart::loss_curves(
         &out.join("loss.png"),
@@ -228,7 +233,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .chunks(g)
             .map(|r| r.iter().map(Vec::as_slice).collect())
             .collect();
-        image_grid(&out.join("manifold.png"), &rows, data.shape, 1)?;
+        image_grid(
+            &out.join("manifold.png"),
+            &rows,
+            data.shape,
+            Grid::figure(1),
+        )?;
     }
     let last = trained.history.last().ok_or("no epochs")?;
     println!(

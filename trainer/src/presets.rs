@@ -22,6 +22,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("keras-denoise", "Keras blog denoising conv AE: Conv32/32 + MaxPool, gaussian noise 0.5 clipped, 100 epochs, batch 128"),
     ("keras-vae", "Keras VAE example: 784-256-2 (2-D latent), BCE + KL, 50 epochs, batch 100"),
     ("pytorch-vae", "PyTorch VAE example: 784-400-20, BCE + KL, 10 epochs, batch 128"),
+    ("mlperf-ad", "MLPerf Tiny anomaly detection (ToyADMOS): 640-128-128-128-128-8-128-128-128-128-640 dense AE (ReLU, linear output), MSE, 100 epochs, batch 512"),
     ("keras-lstm", "LSTM sequence AE (Keras blog): LSTM encoder, repeated code, LSTM decoder, MSE, 50 epochs, batch 64"),
 ];
 
@@ -116,6 +117,10 @@ pub fn preset(name: &str, input: [usize; 3]) -> Result<(ModelSpec, TrainConfig),
                 Act::Sigmoid,
             ),
             cfg(10, 128, Loss::Bce),
+        ),
+        "mlperf-ad" => (
+            spec(dense(&[128, 128, 128, 128], 8), Act::Identity),
+            cfg(100, 512, Loss::Mse),
         ),
         "keras-lstm" => (
             spec(Architecture::Lstm { code: 64 }, Act::Identity),

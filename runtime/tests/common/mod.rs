@@ -13,7 +13,7 @@ pub fn dense_ae(seed: u64) -> Graph {
 
 /// The small conv autoencoder with a ConvTranspose decoder.
 pub fn conv_ae(seed: u64) -> Graph {
-    aedge_runtime::zoo::conv_transpose(seed)
+    aedge_runtime::zoo::small_conv_transpose(seed)
 }
 
 fn conv(r: &mut Rng, input: Shape, in_c: u16, out_c: u16, stride: u8, act: Activation) -> Layer {

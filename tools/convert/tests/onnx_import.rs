@@ -175,7 +175,7 @@ fn own_onnx_exports_import_back_to_the_same_model() {
     for g in [
         zoo::mnist_dense(16, 1),
         zoo::keras_conv(2),
-        zoo::conv_transpose(3),
+        zoo::small_conv_transpose(3),
         zoo::lstm_ae(16, 2, 8, 4),
     ] {
         let onnx = to_onnx(&g, Part::Whole).unwrap();

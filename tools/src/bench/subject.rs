@@ -9,9 +9,9 @@ use aedge_runtime::rng::SplitMix;
 use aedge_runtime::Precision;
 use aedge_trainer::data::Dataset;
 use aedge_trainer::export::to_graph;
-use aedge_trainer::model::{Act, Architecture, AutoEncoder, ModelSpec, Upsampling};
+use aedge_trainer::model::{Act, AutoEncoder, ModelSpec};
 
-/// The built-in reference models: (name, description).
+/// The built-in reference models, (name, description): the presets (`aedge_trainer::presets`) the bench measures with seeded random weights.
 pub const REFERENCES: &[(&str, &str)] = &[
     ("seed-dense", "the seed's dense AE, 784-36-784 (ReLU code, sigmoid output)"),
     ("keras-conv", "the Keras blog's conv AE: Conv16/8/8 + MaxPool to 4x4x8, Conv + Upsample back"),
@@ -36,31 +36,11 @@ pub struct Subject {
     pub origin: String,
 }
 
+/// The preset's architecture at the input the reference runs on.
 fn spec_of(name: &str) -> Result<ModelSpec, String> {
-    let image = |arch| ModelSpec {
-        input: [28, 28, 1],
-        arch,
-        out_act: Act::Sigmoid,
-    };
-    Ok(match name {
-        "seed-dense" => image(Architecture::Dense {
-            hidden: vec![],
-            code: 36,
-            code_act: Act::Relu,
-        }),
-        "keras-conv" => image(Architecture::Conv {
-            channels: vec![16, 8, 8],
-            upsampling: Upsampling::Nearest,
-        }),
-        "mlperf-ad" => ModelSpec {
-            input: [1, 1, 640],
-            arch: Architecture::Dense {
-                hidden: vec![128, 128, 128, 128],
-                code: 8,
-                code_act: Act::Relu,
-            },
-            out_act: Act::Identity,
-        },
+    let input = match name {
+        "mlperf-ad" => [1, 1, 640],
+        "seed-dense" | "keras-conv" => [28, 28, 1],
         other => {
             let names: Vec<&str> = REFERENCES.iter().map(|r| r.0).collect();
             return Err(format!(
@@ -68,7 +48,8 @@ fn spec_of(name: &str) -> Result<ModelSpec, String> {
                 names.join(", ")
             ));
         }
-    })
+    };
+    Ok(aedge_trainer::presets::preset(name, input)?.0)
 }
 
 /// Sample data for a reference model: the bundled MNIST digits for the image models (when
