@@ -4,4 +4,5 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod chart;
 pub mod mcu;

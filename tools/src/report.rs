@@ -109,6 +109,14 @@ impl Report {
         Ok(())
     }
 
+    /// An inline SVG figure (a chart from [`aedge::chart`]).
+    pub fn svg(&mut self, svg: &str, caption: &str) {
+        self.body.push_str(&format!(
+            "<figure>{svg}<figcaption>{}</figcaption></figure>\n",
+            esc(caption)
+        ));
+    }
+
     /// The whole page.
     pub fn finish(self) -> String {
         format!(

@@ -2,7 +2,7 @@
 //! IDX file you give), then writes to `runs/<preset>/` the metrics, a checkpoint, ONNX files
 //! (whole, encoder, decoder), `.aedge` files in f32, f16 and int8 with a calibrated anomaly
 //! threshold (int8 with min/max or percentile ranges, whichever reproduces f32 better),
-//! `parity.json` (every hop: f32 vs burn, f16/int8 vs f32), and PNG figures.
+//! `parity.json` (every hop: f32 vs burn, f16/int8 vs f32), and PNG image grids.
 //!
 //! `cargo run --release -p aedge-trainer --example train_mnist -- [PRESET] [EPOCHS] [IDX_IMAGES]`
 
@@ -192,33 +192,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Grid::figure(3),
         )?;
     }
-    aedge_trainer::chart::loss_curves(
-        &out.join("loss.png"),
-        &format!(
-            "{name}: training objective per epoch ({} loss)",
-            cfg.loss.metric()
-        ),
-        &trained.history,
-    )?;
-    // Two-dimensional latent spaces (keras-vae): the codes of the validation digits coloured
-    // by label, and the decoded manifold over [-3, 3]².
+    // Two-dimensional latent spaces (keras-vae): the codes of the validation digits with their
+    // labels, and the decoded manifold over [-3, 3]².
     if f32_model.latent_shape().len() == 2 {
+        // As CSV: charts are drawn by the CLI (`aedge train` writes loss.png).
         if let Some(labels) = &val.labels {
-            let points: Vec<([f32; 2], u8)> = (0..val.len())
-                .map(|i| {
-                    let mut z = [0.0f32; 2];
-                    f32_model
-                        .encode(&val.raw(i), &mut z, &mut arena)
-                        .map(|_| (z, labels[i]))
-                })
-                .collect::<Result<_, _>>()?;
-            aedge_trainer::chart::scatter(
-                &out.join("latent.png"),
-                &format!("{name}: 2-D codes of validation digits"),
-                "z0",
-                "z1",
-                &points,
-            )?;
+            let mut csv = String::from("z0,z1,label\n");
+            for (i, label) in labels.iter().enumerate().take(val.len()) {
+                let mut z = [0.0f32; 2];
+                f32_model.encode(&val.raw(i), &mut z, &mut arena)?;
+                csv.push_str(&format!("{},{},{label}\n", z[0], z[1]));
+            }
+            fs::write_atomic(out.join("latent.csv"), csv.as_bytes())?;
         }
         let g = 15;
         let points = aedge_trainer::plot::latent_grid(g, 3.0);

@@ -16,7 +16,6 @@
 //! train to the same losses (checked in `tests/kinds.rs`).
 #![warn(missing_docs)]
 
-pub mod chart;
 pub mod checkpoint;
 pub mod corrupt;
 pub mod data;

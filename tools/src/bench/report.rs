@@ -179,7 +179,7 @@ pub fn write(r: &Report, dir: &Path) -> Result<(), String> {
         "bench.json",
         &serde_json::to_vec_pretty(r).map_err(|e| e.to_string())?,
     )?;
-    let groups: Vec<aedge_trainer::chart::BarGroup> = r
+    let groups: Vec<crate::chart::BarGroup> = r
         .models
         .iter()
         .map(|m| {
@@ -196,10 +196,10 @@ pub fn write(r: &Report, dir: &Path) -> Result<(), String> {
                     .collect(),
             )
         })
-        .filter(|g: &aedge_trainer::chart::BarGroup| !g.1.is_empty())
+        .filter(|g: &crate::chart::BarGroup| !g.1.is_empty())
         .collect();
     if !groups.is_empty() {
-        aedge_trainer::chart::bar_chart(
+        crate::chart::bar_chart(
             &dir.join("bench.png"),
             "aedge bench: batch-1 latency (median, lower is better)",
             "microseconds (log scale)",

@@ -401,7 +401,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
                 .collect::<Vec<_>>(),
         )
     };
-    aedge_trainer::chart::line_chart(
+    let loss_svg = aedge::chart::line_chart(
         &loss_png,
         "training loss (BCE) per epoch",
         "epoch",
@@ -411,10 +411,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             curve(&an.history, "anomaly"),
         ],
     )?;
-    report.figure(&Figure {
-        path: loss_png,
-        caption: "Training loss per epoch of both models".into(),
-    })?;
+    report.svg(&loss_svg, "Training loss per epoch of both models");
     report.section(
         &format!("Anomaly detection (normal = digit {})", a.normal_digit),
         cmd,

@@ -57,7 +57,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     let val_ref = (!val.is_empty()).then_some(&val);
     let t = train(&spec, &cfg, &train_set, val_ref, &opts)?;
     let last = t.history.last().ok_or("no epochs ran")?;
-    aedge_trainer::chart::loss_curves(
+    aedge::chart::loss_curves(
         &a.out.join("loss.png"),
         &format!("{}: loss per epoch", a.preset),
         &t.history,
