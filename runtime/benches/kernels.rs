@@ -4,7 +4,7 @@
 use aedge_runtime::calibrate::{ranges, RangeMethod};
 use aedge_runtime::fixed::{multiply_by_quantized_multiplier, quantize_multiplier};
 use aedge_runtime::ir::Graph;
-use aedge_runtime::kernels::{float, int8, int8_dense, spatial, Window};
+use aedge_runtime::kernels::{conv, dense, spatial, Requant, Window};
 use aedge_runtime::rng::SplitMix;
 use aedge_runtime::zoo;
 use aedge_runtime::{Activation, AlignedBytes, Model, Precision, Shape};
@@ -16,11 +16,11 @@ fn dense_kernels(c: &mut Criterion) {
     let x: Vec<i8> = (0..k).map(|_| r.next_u64() as i8).collect();
     let w: Vec<i8> = (0..n * k).map(|_| r.next_u64() as i8).collect();
     let mut packed = vec![0i8; w.len()];
-    int8_dense::pack(&w, n, k, &mut packed);
+    dense::int8::pack(&w, n, k, &mut packed);
     let bias = vec![100i32; n];
     let (m, s) = quantize_multiplier(0.004);
     let (mult, shift) = (vec![m; n], vec![s; n]);
-    let q = int8::Requant {
+    let q = Requant {
         input_zero_point: 0,
         bias: &bias,
         multiplier: &mult,
@@ -31,14 +31,14 @@ fn dense_kernels(c: &mut Criterion) {
     };
     let mut y = vec![0i8; n];
     c.bench_function("int8 dense 784x36", |b| {
-        b.iter(|| int8_dense::dense(black_box(&x), &packed, &q, &mut y))
+        b.iter(|| dense::int8::dense(black_box(&x), &packed, &q, &mut y))
     });
     let xf = r.vec(k, 0.0, 1.0);
     let wf = r.vec(n * k, -0.1, 0.1);
     let bf = vec![0.0f32; n];
     let mut yf = vec![0.0f32; n];
     c.bench_function("f32 dense 784x36", |b| {
-        b.iter(|| float::dense(black_box(&xf), &wf, &bf, Activation::Relu, &mut yf))
+        b.iter(|| dense::float::dense(black_box(&xf), &wf, &bf, Activation::Relu, &mut yf))
     });
     let acc: Vec<i32> = (0..1024)
         .map(|_| (r.next_u64() >> 40) as i32 - (1 << 23))
@@ -72,7 +72,7 @@ fn conv_kernel(c: &mut Criterion) {
         let bias = vec![0i32; oc as usize];
         let (m, s) = quantize_multiplier(0.002);
         let (mult, shift) = (vec![m; oc as usize], vec![s; oc as usize]);
-        let q = int8::Requant {
+        let q = Requant {
             input_zero_point: 5,
             bias: &bias,
             multiplier: &mult,
@@ -83,14 +83,14 @@ fn conv_kernel(c: &mut Criterion) {
         };
         let mut y = vec![0i8; output.len()];
         c.bench_function(&format!("int8 conv3x3 {h}x{h}x{ic}->{oc}"), |b| {
-            b.iter(|| int8::conv2d(black_box(&x), &w, &g, &q, &mut y, &mut []))
+            b.iter(|| conv::int8::conv2d(black_box(&x), &w, &g, &q, &mut y, &mut []))
         });
         let xf: Vec<f32> = x.iter().map(|&v| v as f32 / 128.0).collect();
         let wf: Vec<f32> = w.iter().map(|&v| v as f32 / 128.0).collect();
         let bf = vec![0.0f32; oc as usize];
         let mut yf = vec![0.0f32; output.len()];
         c.bench_function(&format!("f32 conv3x3 {h}x{h}x{ic}->{oc}"), |b| {
-            b.iter(|| float::conv2d(black_box(&xf), &wf, &bf, &g, Activation::Relu, &mut yf))
+            b.iter(|| conv::float::conv2d(black_box(&xf), &wf, &bf, &g, Activation::Relu, &mut yf))
         });
     }
 }

@@ -79,7 +79,7 @@ impl Layer<'_> {
             // The Cortex-M DSP kernel's staged window and per-channel constants (reserved on
             // every target, so host-computed arena sizes hold on the device).
             Op::Conv2d { .. } if precision == Precision::Int8 => {
-                4 * crate::kernels::int8::conv2d_scratch_words(&self.window)
+                4 * crate::kernels::conv::int8::conv2d_scratch_words(&self.window)
             }
             _ => 0,
         }

@@ -10,7 +10,7 @@ use crate::desc::{
 };
 use crate::error::Error;
 use crate::fixed::quantize_multiplier;
-use crate::kernels::int8_dense;
+use crate::kernels::dense;
 use crate::shape::Shape;
 use crate::writer::{count, preprocess_blobs, WeightsBuilder};
 use alloc::string::String;
@@ -208,9 +208,9 @@ pub(crate) fn int8_weighted(
         l.requant.iter().map(|&m| quantize_multiplier(m)).unzip();
     let mut bias = l.bias.clone();
     let weights = if matches!(l.op, Op::Dense { .. }) {
-        int8_dense::fold_zero_point(&l.weights, fan_in, in_q.zero_point as i32, &mut bias);
+        dense::int8::fold_zero_point(&l.weights, fan_in, in_q.zero_point as i32, &mut bias);
         let mut packed = alloc::vec![0i8; l.weights.len()];
-        int8_dense::pack(&l.weights, oc, fan_in, &mut packed);
+        dense::int8::pack(&l.weights, oc, fan_in, &mut packed);
         wb.i8s_aligned(&packed)?
     } else {
         wb.i8s(&l.weights)?

@@ -3,7 +3,7 @@
 
 use crate::desc::{Activation, Metric, Op, Precision, Quant};
 use crate::error::Error;
-use crate::kernels::{float, int8, int8_dense, lstm, spatial};
+use crate::kernels::{activation, conv, dense, lstm, spatial, Requant, Weight};
 use crate::layer::{Layer, Params};
 use crate::model::{Layers, Model};
 use crate::plan::{tensor_bytes, Side, ARENA_ALIGN};
@@ -181,8 +181,8 @@ impl<'a> Model<'a> {
 
     fn apply_in_place(&self, l: &Layer, buf: &mut [u8]) -> Result<(), Error> {
         match (l.desc.op, l.lut) {
-            (Op::Activation, Some(lut)) => int8::lookup(i8s_mut(buf), lut),
-            (Op::Activation, None) => float::activate(f32s_mut(buf)?, l.desc.act),
+            (Op::Activation, Some(lut)) => activation::lookup(i8s_mut(buf), lut),
+            (Op::Activation, None) => activation::activate(f32s_mut(buf)?, l.desc.act),
             _ => {} // reshape: same bytes, new shape
         }
         Ok(())
@@ -227,7 +227,7 @@ impl<'a> Model<'a> {
                 multiplier,
                 shift,
             } => {
-                let q = int8::Requant {
+                let q = Requant {
                     input_zero_point: in_quant.zero_point as i32,
                     bias: b,
                     multiplier,
@@ -242,14 +242,14 @@ impl<'a> Model<'a> {
                 };
                 let (x, y) = (i8s(x), i8s_mut(y));
                 match l.desc.op {
-                    Op::Dense { .. } => int8_dense::dense(x, w, &q, y),
+                    Op::Dense { .. } => dense::int8::dense(x, w, &q, y),
                     Op::Conv2d { .. } => {
                         // Whole words of the gap (the planner reserved the kernel's scratch).
                         let words = gap.len() / 4;
-                        int8::conv2d(x, w, g, &q, y, cast_mut(&mut gap[..4 * words])?)
+                        conv::int8::conv2d(x, w, g, &q, y, cast_mut(&mut gap[..4 * words])?)
                     }
-                    Op::DepthwiseConv2d { .. } => int8::depthwise2d(x, w, g, &q, y),
-                    Op::ConvTranspose2d { .. } => int8::conv_transpose2d(x, w, g, &q, y),
+                    Op::DepthwiseConv2d { .. } => conv::int8::depthwise2d(x, w, g, &q, y),
+                    Op::ConvTranspose2d { .. } => conv::int8::conv_transpose2d(x, w, g, &q, y),
                     _ => return Err(Error::Unsupported("weights on a layer without weights")),
                 }
             }
@@ -561,20 +561,13 @@ impl<'a> Model<'a> {
     }
 }
 
-fn float_op<W: float::Weight>(
-    l: &Layer,
-    x: &[f32],
-    w: &[W],
-    b: &[f32],
-    y: &mut [f32],
-    gap: &mut [f32],
-) {
+fn float_op<W: Weight>(l: &Layer, x: &[f32], w: &[W], b: &[f32], y: &mut [f32], gap: &mut [f32]) {
     let act = l.desc.act;
     match l.desc.op {
-        Op::Dense { .. } => float::dense(x, w, b, act, y),
-        Op::Conv2d { .. } => float::conv2d(x, w, b, &l.window, act, y),
-        Op::DepthwiseConv2d { .. } => float::depthwise2d(x, w, b, &l.window, act, y),
-        Op::ConvTranspose2d { .. } => float::conv_transpose2d(x, w, b, &l.window, act, y),
+        Op::Dense { .. } => dense::float::dense(x, w, b, act, y),
+        Op::Conv2d { .. } => conv::float::conv2d(x, w, b, &l.window, act, y),
+        Op::DepthwiseConv2d { .. } => conv::float::depthwise2d(x, w, b, &l.window, act, y),
+        Op::ConvTranspose2d { .. } => conv::float::conv_transpose2d(x, w, b, &l.window, act, y),
         Op::Lstm { units, .. } => {
             let (c, h) = gap.split_at_mut(units as usize);
             lstm::lstm_f32(x, w, b, &l.seq(), y, c, h);

@@ -7,7 +7,7 @@
 mod common;
 
 use aedge_runtime::fixed::{multiply_by_quantized_multiplier, quantize_multiplier};
-use aedge_runtime::kernels::{int8, int8_dense, isa, Window};
+use aedge_runtime::kernels::{conv, dense, isa, Requant, Window};
 use aedge_runtime::Shape;
 use common::Rng;
 use std::sync::Mutex;
@@ -56,9 +56,9 @@ fn case(r: &mut Rng, n: usize, k: usize) -> Case {
         .is_multiple_of(2)
         .then(|| core::array::from_fn(|i| (i as u8 ^ 0x5a) as i8));
     let mut packed = vec![0i8; w.len()];
-    int8_dense::pack(&w, n, k, &mut packed);
+    dense::int8::pack(&w, n, k, &mut packed);
     let mut folded = b.clone();
-    int8_dense::fold_zero_point(&w, k, zp_in, &mut folded);
+    dense::int8::fold_zero_point(&w, k, zp_in, &mut folded);
     let want = (0..n)
         .map(|o| {
             let acc = (0..k).fold(b[o], |a, i| {
@@ -91,7 +91,7 @@ fn case(r: &mut Rng, n: usize, k: usize) -> Case {
 }
 
 fn run(c: &Case) -> Vec<i8> {
-    let q = int8::Requant {
+    let q = Requant {
         input_zero_point: c.zp_in,
         bias: &c.folded,
         multiplier: &c.mult,
@@ -101,7 +101,7 @@ fn run(c: &Case) -> Vec<i8> {
         lut: c.lut.as_ref(),
     };
     let mut y = vec![0i8; c.n];
-    int8_dense::dense(&c.x, &c.packed, &q, &mut y);
+    dense::int8::dense(&c.x, &c.packed, &q, &mut y);
     y
 }
 
@@ -130,7 +130,7 @@ fn every_x86_level_gives_tflite_bits() {
 }
 
 /// TFLite's int8 convolution, written out: `Σ (x - zp)·w` over the in-range taps.
-fn ref_conv(x: &[i8], w: &[i8], g: &Window, q: &int8::Requant) -> Vec<i8> {
+fn ref_conv(x: &[i8], w: &[i8], g: &Window, q: &Requant) -> Vec<i8> {
     let ([ih, iw, ic], [oh, ow, oc]) = g.sizes();
     let [kh, kw] = g.kernel;
     let mut y = Vec::new();
@@ -218,7 +218,7 @@ fn every_x86_level_gives_the_same_int8_convolution() {
     for level in [isa::PORTABLE, isa::AVX2, isa::VNNI] {
         isa::cap(level);
         for (i, (g, x, w, b, m, s, zp_in, zp_out, min)) in cases.iter().enumerate() {
-            let q = int8::Requant {
+            let q = Requant {
                 input_zero_point: *zp_in,
                 bias: b,
                 multiplier: m,
@@ -229,7 +229,7 @@ fn every_x86_level_gives_the_same_int8_convolution() {
                 lut: (i % 3 == 0).then_some(&table),
             };
             let mut y = vec![0i8; g.output.len()];
-            int8::conv2d(x, w, g, &q, &mut y, &mut []);
+            conv::int8::conv2d(x, w, g, &q, &mut y, &mut []);
             assert_eq!(y, ref_conv(x, w, g, &q), "level {level}, {g:?}");
         }
     }
@@ -240,7 +240,7 @@ fn every_x86_level_gives_the_same_int8_convolution() {
 /// the same order, so they agree bit for bit.
 #[test]
 fn float_kernels_give_the_same_bits_on_every_level() {
-    use aedge_runtime::kernels::float;
+    use aedge_runtime::kernels::{conv, dense};
     use aedge_runtime::Activation;
     use half::f16;
     let mut r = Rng(0xf32);
@@ -283,17 +283,17 @@ fn float_kernels_give_the_same_bits_on_every_level() {
         for (k, x, w, b) in &dense {
             let w16: Vec<f16> = w.iter().map(|&v| f16::from_f32(v)).collect();
             let mut y = vec![0.0f32; b.len()];
-            float::dense(x, w, b, Activation::Sigmoid, &mut y);
+            dense::float::dense(x, w, b, Activation::Sigmoid, &mut y);
             bits.extend(y.iter().map(|v| v.to_bits()));
-            float::dense(&x[..*k], &w16, b, Activation::Identity, &mut y);
+            dense::float::dense(&x[..*k], &w16, b, Activation::Identity, &mut y);
             bits.extend(y.iter().map(|v| v.to_bits()));
         }
         for (g, x, w, b) in &convs {
             let w16: Vec<f16> = w.iter().map(|&v| f16::from_f32(v)).collect();
             let mut y = vec![0.0f32; g.output.len()];
-            float::conv2d(x, w, b, g, Activation::Relu, &mut y);
+            conv::float::conv2d(x, w, b, g, Activation::Relu, &mut y);
             bits.extend(y.iter().map(|v| v.to_bits()));
-            float::conv2d(x, &w16, b, g, Activation::Identity, &mut y);
+            conv::float::conv2d(x, &w16, b, g, Activation::Identity, &mut y);
             bits.extend(y.iter().map(|v| v.to_bits()));
         }
         runs.push(bits);

@@ -4,7 +4,7 @@ mod common;
 
 use aedge_runtime::fixed::multiply_by_quantized_multiplier;
 use aedge_runtime::fixed::quantize_multiplier;
-use aedge_runtime::kernels::{float, int8, int8_dense, spatial, Window};
+use aedge_runtime::kernels::{activation, conv, dense, spatial, Requant, Window};
 use aedge_runtime::{Activation, Shape};
 use common::Rng;
 use half::f16;
@@ -179,13 +179,13 @@ proptest! {
             .map(|o| act.apply(b[o] + (0..n_in).map(|i| w[o * n_in + i] * x[i]).sum::<f32>()))
             .collect();
         let mut y = vec![0.0; n_out];
-        float::dense(&x, &w, &b, act, &mut y);
+        dense::float::dense(&x, &w, &b, act, &mut y);
         close(&y, &want, 1e-5)?;
         let (wh, wback) = to_f16(&w);
         let want16: Vec<f32> = (0..n_out)
             .map(|o| act.apply(b[o] + (0..n_in).map(|i| wback[o * n_in + i] * x[i]).sum::<f32>()))
             .collect();
-        float::dense(&x, &wh, &b, act, &mut y);
+        dense::float::dense(&x, &wh, &b, act, &mut y);
         close(&y, &want16, 1e-5)?;
     }
 
@@ -197,10 +197,10 @@ proptest! {
         let w = r.vec(oc as usize * k[0] * k[1] * input.c as usize, -1.0, 1.0);
         let b = r.vec(oc as usize, -1.0, 1.0);
         let mut y = vec![f32::NAN; g.output.len()];
-        float::conv2d(&x, &w, &b, &g, ACTS[a], &mut y);
+        conv::float::conv2d(&x, &w, &b, &g, ACTS[a], &mut y);
         close(&y, &ref_conv(&x, &w, &b, &g, ACTS[a]), 1e-5)?;
         let (wh, wback) = to_f16(&w);
-        float::conv2d(&x, &wh, &b, &g, ACTS[a], &mut y);
+        conv::float::conv2d(&x, &wh, &b, &g, ACTS[a], &mut y);
         close(&y, &ref_conv(&x, &wback, &b, &g, ACTS[a]), 1e-5)?;
     }
 
@@ -222,7 +222,7 @@ proptest! {
         let wt = r.vec(oc as usize * kh * kw * c as usize, -1.0, 1.0);
         let b = r.vec(oc as usize, -1.0, 1.0);
         let mut y = vec![f32::NAN; g.output.len()];
-        float::conv_transpose2d(&x, &wt, &b, &g, ACTS[a], &mut y);
+        conv::float::conv_transpose2d(&x, &wt, &b, &g, ACTS[a], &mut y);
         close(&y, &ref_conv_t(&x, &wt, &b, &g, ACTS[a]), 1e-5)?;
     }
 
@@ -289,9 +289,9 @@ proptest! {
         let reals: Vec<f64> = (0..oc).map(|_| r.uniform(1e-4, 2e-2) as f64).collect();
         let (mult, shift): (Vec<i32>, Vec<i32>) = reals.iter().map(|&m| quantize_multiplier(m)).unzip();
         let min = if relu { zp_out } else { -128 };
-        let q = int8::Requant { input_zero_point: zp_in, bias: &b, multiplier: &mult, shift: &shift, output_zero_point: zp_out, min, lut: None };
+        let q = Requant { input_zero_point: zp_in, bias: &b, multiplier: &mult, shift: &shift, output_zero_point: zp_out, min, lut: None };
         let mut y = vec![0i8; g.output.len()];
-        int8::conv2d(&x, &w, &g, &q, &mut y, &mut []);
+        conv::int8::conv2d(&x, &w, &g, &q, &mut y, &mut []);
         let xf: Vec<f32> = x.iter().map(|&v| (v as i32 - zp_in) as f32).collect();
         let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
         let bf: Vec<f32> = b.iter().map(|&v| v as f32).collect();
@@ -317,12 +317,12 @@ proptest! {
         let real = r.uniform(1e-3, 1e-2) as f64;
         let (m, s) = quantize_multiplier(real);
         let (mult, shift) = (vec![m; oc as usize], vec![s; oc as usize]);
-        let q = int8::Requant { input_zero_point: zp_in, bias: &b, multiplier: &mult, shift: &shift, output_zero_point: 0, min: -128, lut: None };
+        let q = Requant { input_zero_point: zp_in, bias: &b, multiplier: &mult, shift: &shift, output_zero_point: 0, min: -128, lut: None };
         let xf: Vec<f32> = x.iter().map(|&v| (v as i32 - zp_in) as f32).collect();
         let wf: Vec<f32> = wq.iter().map(|&v| v as f32).collect();
         let bf: Vec<f32> = b.iter().map(|&v| v as f32).collect();
         let mut y = vec![0i8; out.len()];
-        int8::conv_transpose2d(&x, &wq, &g, &q, &mut y);
+        conv::int8::conv_transpose2d(&x, &wq, &g, &q, &mut y);
         for (&got, &a) in y.iter().zip(&ref_conv_t(&xf, &wf, &bf, &g, Activation::Identity)) {
             let want = ((a as f64 * real).round() as i32).clamp(-128, 127);
             prop_assert!((got as i32 - want).abs() <= 1);
@@ -332,11 +332,11 @@ proptest! {
         if input.len() >= n {
             let mut yd = vec![0i8; oc as usize];
             let mut packed = vec![0i8; wq.len()];
-            int8_dense::pack(&wq, oc as usize, n, &mut packed);
+            dense::int8::pack(&wq, oc as usize, n, &mut packed);
             let mut folded = b.clone();
-            int8_dense::fold_zero_point(&wq, n, zp_in, &mut folded);
-            let qd = int8::Requant { bias: &folded, ..q };
-            int8_dense::dense(&x[..n], &packed, &qd, &mut yd);
+            dense::int8::fold_zero_point(&wq, n, zp_in, &mut folded);
+            let qd = Requant { bias: &folded, ..q };
+            dense::int8::dense(&x[..n], &packed, &qd, &mut yd);
             for o in 0..oc as usize {
                 let a: i64 = b[o] as i64 + (0..n).map(|i| (x[i] as i64 - zp_in as i64) * wq[o * n + i] as i64).sum::<i64>();
                 let want = ((a as f64 * real).round() as i32).clamp(-128, 127);
@@ -356,15 +356,15 @@ proptest! {
         let (mult, shift): (Vec<i32>, Vec<i32>) = (0..n).map(|_| quantize_multiplier(r.uniform(1e-4, 3.0) as f64)).unzip();
         let min = if relu { zp_out } else { -128 };
         let mut packed = vec![0i8; w.len()];
-        int8_dense::pack(&w, n, k, &mut packed);
+        dense::int8::pack(&w, n, k, &mut packed);
         let mut back = vec![0i8; w.len()];
-        int8_dense::unpack(&packed, n, k, &mut back);
+        dense::int8::unpack(&packed, n, k, &mut back);
         prop_assert_eq!(&back, &w);
         let mut folded = b.clone();
-        int8_dense::fold_zero_point(&w, k, zp_in, &mut folded);
-        let q = int8::Requant { input_zero_point: zp_in, bias: &folded, multiplier: &mult, shift: &shift, output_zero_point: zp_out, min, lut: None };
+        dense::int8::fold_zero_point(&w, k, zp_in, &mut folded);
+        let q = Requant { input_zero_point: zp_in, bias: &folded, multiplier: &mult, shift: &shift, output_zero_point: zp_out, min, lut: None };
         let mut y = vec![0i8; n];
-        int8_dense::dense(&x, &packed, &q, &mut y);
+        dense::int8::dense(&x, &packed, &q, &mut y);
         for o in 0..n {
             let acc = b[o] + (0..k).map(|i| (x[i] as i32 - zp_in) * w[o * k + i] as i32).sum::<i32>();
             let want = (multiply_by_quantized_multiplier(acc, mult[o], shift[o]) + zp_out).clamp(min, 127);
@@ -378,7 +378,7 @@ proptest! {
         let table: [i8; 256] = core::array::from_fn(|_| r.next_u64() as i8);
         let mut v: Vec<i8> = (0..300).map(|_| r.next_u64() as i8).collect();
         let orig = v.clone();
-        int8::lookup(&mut v, &table);
+        activation::lookup(&mut v, &table);
         for (a, b) in v.iter().zip(&orig) {
             prop_assert_eq!(*a, table[(*b as i32 + 128) as usize]);
         }
@@ -436,8 +436,8 @@ fn depthwise_equals_the_expanded_convolution() {
         let x = r.vec(input.len(), -1.0, 1.0);
         let n = g.output.len();
         let (mut yd, mut yc) = (vec![0.0; n], vec![0.0; n]);
-        float::depthwise2d(&x, &dw, &b, &g, Activation::Relu, &mut yd);
-        float::conv2d(&x, &expanded, &b, &g, Activation::Relu, &mut yc);
+        conv::float::depthwise2d(&x, &dw, &b, &g, Activation::Relu, &mut yd);
+        conv::float::conv2d(&x, &expanded, &b, &g, Activation::Relu, &mut yc);
         close(&yd, &yc, 1e-5).unwrap();
 
         let q8 = |v: &[f32]| -> Vec<i8> { v.iter().map(|x| (x * 100.0) as i8).collect() };
@@ -445,7 +445,7 @@ fn depthwise_equals_the_expanded_convolution() {
         let bias: Vec<i32> = (0..oc as i32).map(|i| i * 37 - 50).collect();
         let (m1, s1) = quantize_multiplier(0.004);
         let (mult, shift) = (vec![m1; oc], vec![s1; oc]);
-        let q = int8::Requant {
+        let q = Requant {
             input_zero_point: 3,
             bias: &bias,
             multiplier: &mult,
@@ -455,8 +455,8 @@ fn depthwise_equals_the_expanded_convolution() {
             lut: None,
         };
         let (mut qd, mut qc) = (vec![0i8; n], vec![0i8; n]);
-        int8::depthwise2d(&xq, &dq, &g, &q, &mut qd);
-        int8::conv2d(&xq, &eq, &g, &q, &mut qc, &mut []);
+        conv::int8::depthwise2d(&xq, &dq, &g, &q, &mut qd);
+        conv::int8::conv2d(&xq, &eq, &g, &q, &mut qc, &mut []);
         assert_eq!(qd, qc, "case {case}");
     }
 }

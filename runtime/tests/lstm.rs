@@ -82,12 +82,7 @@ fn reference_quantized(x: &[f32], w: &[f32], b: &[f32], s: Seq, qi: Quant, qh: Q
     all
 }
 
-fn run_f32<W: aedge_runtime::kernels::float::Weight>(
-    x: &[f32],
-    w: &[W],
-    b: &[f32],
-    s: Seq,
-) -> Vec<f32> {
+fn run_f32<W: aedge_runtime::kernels::Weight>(x: &[f32], w: &[W], b: &[f32], s: Seq) -> Vec<f32> {
     let n_out = if s.return_sequences {
         s.steps * s.units
     } else {

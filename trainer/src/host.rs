@@ -1,5 +1,5 @@
 //! Host-side numerics for the CPU backend: reading tensors back, writing them, flushing
-//! values that would turn subnormal, and compiling a loop for the best x86 instruction set.
+//! values that would turn subnormal.
 //!
 //! On burn-flex a tensor's values are a plain copy away, so the trainer computes the loss and
 //! the optimiser updates in single vectorised passes here instead of a chain of burn ops.
@@ -41,38 +41,6 @@ pub fn read<const D: usize>(t: &Tensor<D>) -> Option<Vec<f32>> {
 pub fn write<const D: usize>(values: Vec<f32>, shape: Shape, device: &Device) -> Tensor<D> {
     Tensor::from_data(TensorData::new(values, shape), device)
 }
-
-/// Defines `fn $name(args) -> ret` that runs the `#[inline(always)]` function `$body`
-/// compiled for AVX-512, AVX2 + FMA, or the baseline, whichever this CPU has. `$body` must
-/// call only inlined code (no closures): a closure is its own function and would not inherit
-/// the target features.
-macro_rules! multiversion {
-    ($vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty => $body:ident) => {
-        $vis fn $name($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx2,fma")]
-                fn v4($($arg: $ty),*) -> $ret {
-                    $body($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                fn v3($($arg: $ty),*) -> $ret {
-                    $body($($arg),*)
-                }
-                if std::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the features `v4` is compiled for were just detected.
-                    return unsafe { v4($($arg),*) };
-                }
-                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                    // SAFETY: as above, for `v3`.
-                    return unsafe { v3($($arg),*) };
-                }
-            }
-            $body($($arg),*)
-        }
-    };
-}
-pub(crate) use multiversion;
 
 /// One optimiser step on the host: reads back a parameter, its gradient and the two running
 /// averages of `state` (zeros before the first step), runs `update(param, grad, a, b)` on

@@ -7,7 +7,7 @@
 //! here and gives burn the surrogate `Σ out · g` with `g` a constant, whose gradient is
 //! exactly `∂L/∂out` (the reported loss is the value computed here, not the surrogate's).
 
-use crate::host::{self, multiversion, TINY};
+use crate::host::{self, TINY};
 
 /// A per-element reconstruction loss that [`value_and_grad`] computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +62,11 @@ pub fn value_and_grad(
     sums.iter().sum()
 }
 
-multiversion!(fn block_sum(kind: HostLoss, p: &[f32], t: &[f32], scale: f32, g: &mut [f32]) -> f64 => sum_portable);
+aedge_runtime::dispatch! {
+    /// One block's loss and gradient, compiled for AVX-512, AVX2 + FMA and the baseline.
+    fn block_sum [] (kind: HostLoss, p: &[f32], t: &[f32], scale: f32, g: &mut [f32]) -> f64
+        => sum_portable [] for [avx512 avx2]
+}
 
 /// One block of the batch (inlined into each instruction-set variant of `block_sum`).
 #[inline(always)]

@@ -9,8 +9,9 @@
 //! layer's int8 output quantization. Sigmoid and tanh come from 257-entry Q0.15 tables with
 //! linear interpolation, generated at build time.
 
-use super::float::{dot, Weight};
-use super::int8;
+use super::dot::float::dot;
+use super::dot::int8;
+use super::Weight;
 use crate::fixed::{multiply_by_quantized_multiplier, rounding_divide_by_pot};
 
 include!(concat!(env!("OUT_DIR"), "/lstm_tables.rs"));

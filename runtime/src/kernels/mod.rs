@@ -1,101 +1,78 @@
 //! Layer kernels. They take caller-owned slices whose lengths were checked when the model was
 //! parsed, and never allocate.
+//!
+//! Organised by op family, one file per precision and one per architecture (tract's
+//! `linalg` layout): `dot/`, `dense/`, `conv/` and `activation/` each hold `float.rs` /
+//! `int8.rs` (portable) and `x86.rs` (`std` on x86-64: AVX2, VNNI, AVX-512) or `cortex_m.rs`
+//! (the DSP extension) beside them. [`isa`] says which x86 level this CPU may use, and
+//! [`dispatch!`](crate::dispatch) compiles a kernel once per level and picks one at run time.
 
-pub mod float;
-#[cfg(feature = "std")]
-mod host_conv;
-pub mod int8;
-#[cfg(aedge_dsp)]
-mod int8_conv_dsp;
-pub mod int8_dense;
+pub mod activation;
+pub mod conv;
+pub mod dense;
+pub mod dot;
+#[cfg(target_arch = "x86_64")]
+pub mod isa;
 pub mod lstm;
+mod requant;
 pub mod spatial;
+mod weight;
+
+pub use requant::Requant;
+pub use weight::Weight;
 
 use crate::shape::Shape;
 
-/// Whether this x86-64 host has AVX2, FMA and F16C (checked once, then cached by std). Hot kernels
-/// are compiled a second time for these features and picked at run time, so one binary runs
-/// on any x86-64 CPU and uses 256-bit vectors where they exist. The arithmetic is the same
-/// (no reassociation), so results do not depend on the CPU.
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
-#[inline]
-pub(crate) fn avx2() -> bool {
-    isa::allows(isa::AVX2)
-        && std::is_x86_feature_detected!("avx2")
-        && std::is_x86_feature_detected!("fma")
-        && std::is_x86_feature_detected!("f16c")
-}
-
-/// The x86-64 instruction-set levels the kernels pick from at run time, and a cap on them so
-/// tests can check every path gives the same bits on one machine (and benchmarks can
-/// compare them).
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
+/// Defines `fn $name` that runs the `#[inline(always)]` function `$imp` compiled for each
+/// listed x86-64 level ([`isa`]) this CPU has (best first: `avx512`, `avx2`), else its portable build. `$imp`
+/// must call only inlined code, and no closures: a closure is its own function and would not
+/// inherit the target features.
+///
+/// ```ignore
+/// aedge_runtime::dispatch! {
+///     /// Doc comment.
+///     pub fn name [W: Weight] (x: &[f32], w: &[W]) -> f32 => name_impl [W] for [avx2]
+/// }
+/// ```
 #[doc(hidden)]
-pub mod isa {
-    use core::sync::atomic::{AtomicU8, Ordering};
-
-    /// Plain x86-64 (SSE2).
-    pub const PORTABLE: u8 = 0;
-    /// AVX2 and FMA.
-    pub const AVX2: u8 = 1;
-    /// AVX-VNNI or AVX-512 VNNI (int8 dot products).
-    pub const VNNI: u8 = 2;
-
-    static CAP: AtomicU8 = AtomicU8::new(u8::MAX);
-
-    /// Caps the levels the kernels may use (process-wide); `u8::MAX` lifts the cap.
-    pub fn cap(level: u8) {
-        CAP.store(level, Ordering::Relaxed);
-    }
-
-    /// Whether `level` is allowed by the cap (the CPU must still be checked).
-    #[inline]
-    pub(crate) fn allows(level: u8) -> bool {
-        CAP.load(Ordering::Relaxed) >= level
-    }
-
-    /// The VNNI encoding to use, if allowed and present: `Some(true)` for AVX-512 VNNI with
-    /// VL (EVEX), `Some(false)` for AVX-VNNI (VEX).
-    #[inline]
-    pub(crate) fn vnni() -> Option<bool> {
-        if !allows(VNNI) {
-            None
-        } else if std::is_x86_feature_detected!("avx512vnni")
-            && std::is_x86_feature_detected!("avx512vl")
-        {
-            Some(true)
-        } else if std::is_x86_feature_detected!("avxvnni") {
-            Some(false)
-        } else {
-            None
-        }
-    }
-}
-
-/// Defines `$name` as a run-time dispatch between an AVX2 + FMA build of `$imp` and the
-/// portable one. `$imp` must be `#[inline(always)]` so it is compiled inside each.
+#[macro_export]
 macro_rules! dispatch {
-    ($(#[$m:meta])* pub fn $name:ident [$($g:tt)*] ($($a:ident : $t:ty),*) => $imp:ident [$($gi:tt)*]) => {
+    ($(#[$m:meta])* $vis:vis fn $name:ident [$($g:tt)*] ($($a:ident : $t:ty),* $(,)?) $(-> $ret:ty)?
+        => $imp:ident [$($gi:tt)*] for [$($tier:ident)*]) => {
         $(#[$m])*
         // Out of line: the interpreter's frame then holds one kernel's locals at a time.
         #[inline(never)]
-        pub fn $name<$($g)*>($($a: $t),*) {
-            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        $vis fn $name<$($g)*>($($a: $t),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
             {
-                #[target_feature(enable = "avx2,fma,f16c")]
-                unsafe fn wide<$($g)*>($($a: $t),*) {
-                    $imp::<$($gi)*>($($a),*)
-                }
-                if super::avx2() {
-                    // SAFETY: the CPU has AVX2 and FMA (checked just above).
-                    return unsafe { wide::<$($gi)*>($($a),*) };
-                }
+                $crate::dispatch!(@tiers [$($tier)*] [$($g)*] ($($a: $t),*) [$($ret)?] => $imp [$($gi)*]);
             }
             $imp::<$($gi)*>($($a),*)
         }
     };
+    (@tiers [] $($rest:tt)*) => {};
+    (@tiers [$tier:ident $($more:ident)*] $g:tt $args:tt $ret:tt => $imp:ident $gi:tt) => {
+        $crate::dispatch!(@tier $tier $g $args $ret => $imp $gi);
+        $crate::dispatch!(@tiers [$($more)*] $g $args $ret => $imp $gi);
+    };
+    (@tier avx512 $($rest:tt)*) => {
+        $crate::dispatch!(@build AVX512 "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c" $($rest)*);
+    };
+    (@tier avx2 $($rest:tt)*) => {
+        $crate::dispatch!(@build AVX2 "avx2,fma,f16c" $($rest)*);
+    };
+    (@build $level:ident $features:literal [$($g:tt)*] ($($a:ident : $t:ty),*) [$($ret:ty)?]
+        => $imp:ident [$($gi:tt)*]) => {
+        if $crate::kernels::isa::has($crate::kernels::isa::$level) {
+            #[target_feature(enable = $features)]
+            unsafe fn build<$($g)*>($($a: $t),*) $(-> $ret)? {
+                $imp::<$($gi)*>($($a),*)
+            }
+            // SAFETY: this CPU has the features `build` is compiled for (checked just above).
+            return unsafe { build::<$($gi)*>($($a),*) };
+        }
+    };
 }
-pub(crate) use dispatch;
 
 /// Geometry of a sliding-window layer (convolution, transposed convolution, pooling).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! parameter, with running averages below [`TINY`] stored as zero (see [`crate::host`]).
 
 use crate::device::reads_back_cheaply;
-use crate::host::{self, flush, multiversion, SQRT_TINY, TINY};
+use crate::host::{self, flush, SQRT_TINY, TINY};
 use burn::optim::{Optimizer, RecordState, StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
 
@@ -126,7 +126,11 @@ impl Adadelta {
     }
 }
 
-multiversion!(fn update(c: [f32; 3], p: &mut [f32], g: &[f32], g2: &mut [f32], u2: &mut [f32]) -> () => update_loop);
+aedge_runtime::dispatch! {
+    /// One update pass, compiled for AVX-512, AVX2 + FMA and the baseline.
+    fn update [] (c: [f32; 3], p: &mut [f32], g: &[f32], g2: &mut [f32], u2: &mut [f32])
+        => update_loop [] for [avx512 avx2]
+}
 
 #[inline(always)]
 fn update_loop(c: [f32; 3], p: &mut [f32], g: &[f32], g2: &mut [f32], u2: &mut [f32]) {

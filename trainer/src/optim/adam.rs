@@ -9,7 +9,7 @@
 //! tensor ops. Its checkpoint record has burn's Adam layout.
 
 use crate::device::reads_back_cheaply;
-use crate::host::{self, flush, multiversion, SQRT_TINY, TINY};
+use crate::host::{self, flush, SQRT_TINY, TINY};
 use burn::optim::{Optimizer, RecordState, StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
 
@@ -181,7 +181,11 @@ struct Coefficients {
     eps: f32,
 }
 
-multiversion!(fn update(c: &Coefficients, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) -> () => update_loop);
+aedge_runtime::dispatch! {
+    /// One update pass, compiled for AVX-512, AVX2 + FMA and the baseline.
+    fn update [] (c: &Coefficients, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32])
+        => update_loop [] for [avx512 avx2]
+}
 
 #[inline(always)]
 fn update_loop(c: &Coefficients, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {

@@ -4,7 +4,7 @@
 //! buffer decayed into subnormals (see [`crate::host`]).
 
 use crate::device::reads_back_cheaply;
-use crate::host::{self, flush, multiversion, SQRT_TINY, TINY};
+use crate::host::{self, flush, SQRT_TINY, TINY};
 use burn::optim::{Optimizer, RecordState, StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
 
@@ -131,7 +131,11 @@ impl RmsProp {
     }
 }
 
-multiversion!(fn update(c: [f32; 4], p: &mut [f32], g: &[f32], sq: &mut [f32], buf: &mut [f32]) -> () => update_loop);
+aedge_runtime::dispatch! {
+    /// One update pass, compiled for AVX-512, AVX2 + FMA and the baseline.
+    fn update [] (c: [f32; 4], p: &mut [f32], g: &[f32], sq: &mut [f32], buf: &mut [f32])
+        => update_loop [] for [avx512 avx2]
+}
 
 #[inline(always)]
 fn update_loop(c: [f32; 4], p: &mut [f32], g: &[f32], sq: &mut [f32], buf: &mut [f32]) {

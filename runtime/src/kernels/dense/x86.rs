@@ -1,6 +1,7 @@
 //! x86-64 paths of the int8 dense layer (AVX2, and VNNI where the CPU has it).
 
-use super::{CHUNK, ROWS};
+use super::int8::{CHUNK, ROWS};
+use crate::kernels::Requant;
 use core::arch::x86_64::*;
 
 /// The main part of one block with AVX2: per chunk the 8 inputs are widened to i16 and
@@ -51,13 +52,7 @@ pub unsafe fn block(x: &[i8], w: &[i8], acc: &mut [i32; ROWS]) {
 /// (and writes nothing) if a multiplier is negative, where only the scalar code handles
 /// TFLite's saturation case; parsed models never have one.
 #[target_feature(enable = "avx2")]
-pub unsafe fn requant8(
-    acc: &[i32; 8],
-    m: &[i32],
-    sh: &[i32],
-    q: &super::Requant,
-    y: &mut [i8],
-) -> bool {
+pub unsafe fn requant8(acc: &[i32; 8], m: &[i32], sh: &[i32], q: &Requant, y: &mut [i8]) -> bool {
     assert!(m.len() == 8 && sh.len() == 8 && y.len() == 8);
     // SAFETY: unaligned 32-byte loads of three 8-element i32 arrays.
     let (a, mv, sv) = unsafe {
@@ -80,12 +75,7 @@ pub unsafe fn requant8(
 /// `sv`. `None` if a multiplier is negative.
 #[target_feature(enable = "avx2")]
 #[inline]
-pub(crate) fn requant8v(
-    a: __m256i,
-    mv: __m256i,
-    sv: __m256i,
-    q: &super::Requant,
-) -> Option<__m256i> {
+pub(crate) fn requant8v(a: __m256i, mv: __m256i, sv: __m256i, q: &Requant) -> Option<__m256i> {
     if _mm256_movemask_ps(_mm256_castsi256_ps(mv)) != 0 {
         return None;
     }
@@ -145,7 +135,7 @@ pub(crate) fn right_shifts_only(multiplier: &[i32], shift: &[i32]) -> bool {
 /// same results in 12 fewer operations. `sv` holds the (negative) shifts.
 #[target_feature(enable = "avx2")]
 #[inline]
-pub(crate) fn requant8_right(a: __m256i, mv: __m256i, sv: __m256i, q: &super::Requant) -> __m256i {
+pub(crate) fn requant8_right(a: __m256i, mv: __m256i, sv: __m256i, q: &Requant) -> __m256i {
     let one = _mm256_set1_epi32(1);
     let v = doubling_high_mul(a, mv);
     // right - 1 = -shift - 1 = !shift.
@@ -162,7 +152,7 @@ pub(crate) fn requant8_right(a: __m256i, mv: __m256i, sv: __m256i, q: &super::Re
 /// Writes eight requantized values (in `q.min..=127`) to `y`, through the table if any.
 #[target_feature(enable = "avx2")]
 #[inline]
-pub(crate) fn store8(v: __m256i, q: &super::Requant, y: &mut [i8]) {
+pub(crate) fn store8(v: __m256i, q: &Requant, y: &mut [i8]) {
     let mut out = [0i32; 8];
     // SAFETY: a 32-byte unaligned store into an 8-element i32 array.
     unsafe { _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, v) };
@@ -182,7 +172,7 @@ pub(crate) fn store8(v: __m256i, q: &super::Requant, y: &mut [i8]) {
 /// `vpdpbusd` multiplies unsigned by signed bytes, so the weights are flipped to `w + 128`
 /// (one XOR) and `128 · Σx`, the same for every row, is subtracted once: in wrapping i32
 /// arithmetic `Σ (w + 128)·x - 128·Σx = Σ w·x`, the portable sum bit for bit.
-pub fn dense_vnni(x: &[i8], w: &[i8], q: &super::Requant, y: &mut [i8]) -> usize {
+pub fn dense_vnni(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) -> usize {
     match crate::kernels::isa::vnni() {
         // SAFETY: the CPU has AVX-512 VNNI and VL, hence AVX2.
         Some(true) => unsafe { pairs_avx512(x, w, q, y) },
@@ -193,13 +183,13 @@ pub fn dense_vnni(x: &[i8], w: &[i8], q: &super::Requant, y: &mut [i8]) -> usize
 }
 
 #[target_feature(enable = "avx2,avx512vnni,avx512vl")]
-unsafe fn pairs_avx512(x: &[i8], w: &[i8], q: &super::Requant, y: &mut [i8]) -> usize {
+unsafe fn pairs_avx512(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) -> usize {
     // SAFETY: the caller checked the features `pairs` uses.
     unsafe { pairs::<true>(x, w, q, y) }
 }
 
 #[target_feature(enable = "avx2,avxvnni")]
-unsafe fn pairs_avx(x: &[i8], w: &[i8], q: &super::Requant, y: &mut [i8]) -> usize {
+unsafe fn pairs_avx(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) -> usize {
     // SAFETY: the caller checked the features `pairs` uses.
     unsafe { pairs::<false>(x, w, q, y) }
 }
@@ -231,7 +221,7 @@ pub(crate) unsafe fn dp<const EVEX: bool>(acc: __m256i, u: __m256i, s: __m256i) 
 }
 
 #[inline(always)]
-unsafe fn pairs<const EVEX: bool>(x: &[i8], w: &[i8], q: &super::Requant, y: &mut [i8]) -> usize {
+unsafe fn pairs<const EVEX: bool>(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) -> usize {
     let k = x.len();
     let main = k - k % CHUNK;
     let t = k % CHUNK;
@@ -242,7 +232,7 @@ unsafe fn pairs<const EVEX: bool>(x: &[i8], w: &[i8], q: &super::Requant, y: &mu
     }
     assert!(w.len() >= pairs * 2 * ROWS * k && q.bias.len() >= pairs * 2 * ROWS);
     // The activation table, if any, is applied to all rows at once at the end.
-    let (lut, q) = (q.lut, &super::Requant { lut: None, ..*q });
+    let (lut, q) = (q.lut, &Requant { lut: None, ..*q });
     let sum = |v: &[i8]| v.iter().fold(0i32, |a, &b| a.wrapping_add(b as i32));
     let (xm, xt) = x.split_at(main);
     let flip = _mm256_set1_epi8(-128);
@@ -319,7 +309,7 @@ unsafe fn pairs<const EVEX: bool>(x: &[i8], w: &[i8], q: &super::Requant, y: &mu
             let tails = |b: usize| &w[o * k + b * ROWS * k + ROWS * main..][..ROWS * t];
             for (i, a) in acc.iter_mut().enumerate() {
                 let row = &tails(i / ROWS)[(i % ROWS) * t..][..t];
-                *a = a.wrapping_add(super::dot(xt, row));
+                *a = a.wrapping_add(super::int8::dot(xt, row));
             }
             s = unsafe { _mm256_loadu_si256(acc.as_ptr() as *const __m256i) };
         }
@@ -351,7 +341,7 @@ unsafe fn pairs<const EVEX: bool>(x: &[i8], w: &[i8], q: &super::Requant, y: &mu
         }
     }
     if let Some(t) = lut {
-        crate::kernels::int8::lookup(&mut y[..pairs * 2 * ROWS], t);
+        crate::kernels::activation::lookup(&mut y[..pairs * 2 * ROWS], t);
     }
     pairs * 2 * ROWS
 }

@@ -11,8 +11,7 @@
 //!
 //! Sums wrap in 32 bits like the portable kernel's, so results are bit-identical.
 
-use super::int8::Requant;
-use super::{conv_range, Window};
+use crate::kernels::{conv_range, Requant, Window};
 use core::arch::asm;
 
 /// Runs the convolution if `scratch` is large enough; `false` (nothing written) otherwise.

@@ -1,0 +1,444 @@
+//! int8 convolution with VNNI (AVX-512 VNNI or AVX-VNNI) on the hosts' panel layout.
+
+use super::host::{filled, row_slices, window_rows, LANES, MAX_KH, MAX_TAPS};
+use crate::kernels::dense::x86::{dp, dp128, requant8_right, requant8v, right_shifts_only, store8};
+use crate::kernels::{Requant, Window};
+use core::arch::x86_64::*;
+use core::mem::MaybeUninit;
+
+/// Packed int8 weights in one panel (36 KB).
+const PANEL: usize = MAX_TAPS * 16;
+/// Output channels in one panel.
+const PANEL_CHANNELS: usize = 512;
+/// Input bytes the flipped copy may hold (64 KB); larger inputs use the in-place kernel.
+const MAX_INPUT: usize = 1 << 16;
+/// Up to this many output channels, [`narrow`] vectorises along the taps instead.
+const MAX_NARROW: usize = 3;
+
+pub fn conv2d(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
+    match crate::kernels::isa::vnni() {
+        // SAFETY: the CPU has AVX-512 VNNI and VL, hence AVX-512 F and AVX2.
+        Some(true) => unsafe { conv_avx512(x, w, g, q, y) },
+        // SAFETY: the CPU has AVX-VNNI, hence AVX2.
+        Some(false) => unsafe { conv_avx(x, w, g, q, y) },
+        None => false,
+    }
+}
+
+#[target_feature(enable = "avx2,avx512vnni,avx512vl")]
+unsafe fn conv_avx512(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
+    // SAFETY: the caller checked the features `conv` uses.
+    unsafe { conv::<true>(x, w, g, q, y) }
+}
+
+#[target_feature(enable = "avx2,avxvnni")]
+unsafe fn conv_avx(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
+    // SAFETY: the caller checked the features `conv` uses.
+    unsafe { conv::<false>(x, w, g, q, y) }
+}
+
+/// Weights are packed `[ky][quad][channel][4 taps]`, each kernel row padded with zero
+/// weights to whole quads, so one `vpdpbusd` with four input bytes broadcast adds four taps
+/// to eight channels, reading interior windows straight from the input. `vpdpbusd` takes
+/// unsigned bytes on one side: the input is copied flipped to `x + 128` first, and the
+/// bias becomes `bias - (zp + 128) · Σw`, so each output is TFLite's
+/// `Σ (x - zp)·w` exactly (padding holds zp, which adds nothing).
+#[inline(always)]
+unsafe fn conv<const EVEX: bool>(
+    x: &[i8],
+    w: &[i8],
+    g: &Window,
+    q: &Requant,
+    y: &mut [i8],
+) -> bool {
+    let (_, [oh, ow, oc]) = g.sizes();
+    let [kh, kw] = g.kernel;
+    let row = kw * g.input.c as usize;
+    let row_q = row.div_ceil(4);
+    let row_len = row_q * 4;
+    let taps = kh * row;
+    let block = kh * row_len * LANES;
+    if taps == 0 || kh * row_len > MAX_TAPS || kh > MAX_KH || oc == 0 || q.bias.len() < oc {
+        return false;
+    }
+    if x.len() > MAX_INPUT {
+        return false;
+    }
+    // The input flipped to u8 once, so every broadcast is a single load.
+    let mut xbuf = [MaybeUninit::<i8>::uninit(); MAX_INPUT];
+    for (d, &v) in xbuf.iter_mut().zip(x) {
+        d.write(v ^ -128);
+    }
+    // SAFETY: the first x.len() elements were just written.
+    let x = unsafe { &*(&xbuf[..x.len()] as *const [MaybeUninit<i8>] as *const [i8]) };
+    let zp = q.input_zero_point;
+    if oc <= MAX_NARROW {
+        return narrow::<EVEX>(x, w, g, q, y);
+    }
+    let blocks = oc.div_ceil(LANES);
+    let per_panel = (PANEL / block).min(PANEL_CHANNELS / LANES);
+    let mut panel_buf = [MaybeUninit::<i8>::uninit(); PANEL];
+    let mut bias_buf = [MaybeUninit::<i32>::uninit(); PANEL_CHANNELS];
+    let mut mult_buf = [MaybeUninit::<i32>::uninit(); PANEL_CHANNELS];
+    let mut shift_buf = [MaybeUninit::<i32>::uninit(); PANEL_CHANNELS];
+    let mut col_buf = [MaybeUninit::<i8>::uninit(); MAX_TAPS];
+    let col = filled(&mut col_buf[..kh * row_len], 0);
+    let mut first = 0;
+    while first < blocks {
+        let nb = per_panel.min(blocks - first);
+        let panel = filled(&mut panel_buf[..nb * block], 0);
+        let bias = filled(&mut bias_buf[..nb * LANES], 0);
+        // Written once per panel: vectors loaded right after scalar stores would stall.
+        let mult = filled(&mut mult_buf[..nb * LANES], 0);
+        let shift = filled(&mut shift_buf[..nb * LANES], 0);
+        for (i, (m, s)) in mult.iter_mut().zip(shift.iter_mut()).enumerate() {
+            (*m, *s) = q.channel((first * LANES + i).min(oc - 1));
+        }
+        let fast = right_shifts_only(mult, shift);
+        for (bi, dst) in panel.chunks_exact_mut(block).enumerate() {
+            for j in 0..LANES.min(oc - (first + bi) * LANES) {
+                let o = (first + bi) * LANES + j;
+                let mut sum = 0i32;
+                for (ky, src) in w[o * taps..][..taps].chunks_exact(row).enumerate() {
+                    let dr = &mut dst[ky * row_len * LANES..][..row_len * LANES];
+                    for (t, &v) in src.iter().enumerate() {
+                        dr[(t / 4) * 4 * LANES + j * 4 + t % 4] = v;
+                        sum += v as i32;
+                    }
+                }
+                bias[bi * LANES + j] = q.bias[o].wrapping_sub((zp + 128).wrapping_mul(sum));
+            }
+        }
+        let mut rows = [core::ptr::null(); MAX_KH];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                window_rows(x, g, (oy, ox), row_len, zp as i8 ^ -128, col, &mut rows);
+                let out = &mut y[(oy * ow + ox) * oc..][..oc];
+                // (`block_sums` is called directly: a closure would not get the caller's
+                // target features and its intrinsics would become calls.)
+                let rows = &rows[..kh];
+                let mut bi = 0;
+                while bi < nb {
+                    let o0 = (first + bi) * LANES;
+                    // Two full blocks at once with AVX-512: one 16-lane requantization.
+                    if EVEX && fast && q.lut.is_none() && bi + 1 < nb && o0 + 2 * LANES <= oc {
+                        // SAFETY: rows just set by window_rows (row_len bytes each).
+                        let (s0, s1) = unsafe {
+                            (
+                                block_sums::<EVEX>(rows, row_len, panel, bias, bi),
+                                block_sums::<EVEX>(rows, row_len, panel, bias, bi + 1),
+                            )
+                        };
+                        // SAFETY: AVX-512 F is present with VNNI (EVEX); 16 multipliers and
+                        // shifts from bi·8, 16 outputs from o0.
+                        unsafe {
+                            let mv = _mm512_loadu_si512(mult.as_ptr().add(bi * LANES) as *const _);
+                            let sv = _mm512_loadu_si512(shift.as_ptr().add(bi * LANES) as *const _);
+                            let v = requant16_right(s0, s1, mv, sv, q);
+                            _mm_storeu_si128(out.as_mut_ptr().add(o0) as *mut __m128i, v);
+                        }
+                        bi += 2;
+                        continue;
+                    }
+                    // SAFETY: as above.
+                    let s = unsafe { block_sums::<EVEX>(rows, row_len, panel, bias, bi) };
+                    let (m, sh) = (&mult[bi * LANES..][..LANES], &shift[bi * LANES..][..LANES]);
+                    bi += 1;
+                    let n = (oc - o0).min(LANES);
+                    // SAFETY: loads of two 8-element slices.
+                    let (mv, sv) = unsafe {
+                        (
+                            _mm256_loadu_si256(m.as_ptr() as *const __m256i),
+                            _mm256_loadu_si256(sh.as_ptr() as *const __m256i),
+                        )
+                    };
+                    if fast && n == LANES {
+                        let v = requant8_right(s, mv, sv, q);
+                        if EVEX && q.lut.is_none() {
+                            // SAFETY: AVX-512 F and VL are present (EVEX); 8 outputs at o0.
+                            unsafe { store8_evex(v, &mut out[o0..o0 + LANES]) };
+                        } else {
+                            store8(v, q, &mut out[o0..o0 + LANES]);
+                        }
+                        continue;
+                    }
+                    let mut tmp = [0i8; LANES];
+                    match requant8v(s, mv, sv, q) {
+                        Some(v) if n == LANES => {
+                            store8(v, q, &mut out[o0..o0 + LANES]);
+                            continue;
+                        }
+                        Some(v) => store8(v, q, &mut tmp),
+                        None => {
+                            let mut acc = [0i32; LANES];
+                            // SAFETY: a store into an 8-element i32 array.
+                            unsafe { _mm256_storeu_si256(acc.as_mut_ptr() as *mut __m256i, s) };
+                            for j in 0..n {
+                                tmp[j] = q.finish_with(acc[j], m[j], sh[j]);
+                            }
+                        }
+                    }
+                    for (d, &v) in out[o0..o0 + n].iter_mut().zip(&tmp) {
+                        *d = v;
+                    }
+                }
+            }
+        }
+        first += nb;
+    }
+    true
+}
+
+/// The eight channel sums of block `bi` of the panel, bias included.
+///
+/// # Safety
+/// As [`dot8`]: `rows` from `window_rows` with this `row_len`, still valid.
+#[inline(always)]
+unsafe fn block_sums<const EVEX: bool>(
+    rows: &[*const i8],
+    row_len: usize,
+    panel: &[i8],
+    bias: &[i32],
+    bi: usize,
+) -> __m256i {
+    let block = rows.len() * row_len * LANES;
+    let p = &panel[bi * block..][..block];
+    let b = &bias[bi * LANES..][..LANES];
+    // SAFETY: the caller's contract; `p` is one whole block.
+    unsafe {
+        let s = if rows.len() == 3 && row_len == 4 {
+            dot8::<EVEX, 3, 1>(rows, row_len, p)
+        } else {
+            dot8::<EVEX, 0, 0>(rows, row_len, p)
+        };
+        _mm256_add_epi32(s, _mm256_loadu_si256(b.as_ptr() as *const __m256i))
+    }
+}
+
+/// Eight values in -128..=127 to `y[..8]` with one truncating pack (`vpmovdb`).
+#[target_feature(enable = "avx512f,avx512vl")]
+#[inline]
+fn store8_evex(v: __m256i, y: &mut [i8]) {
+    let y = &mut y[..8];
+    // SAFETY: an 8-byte store into `y`, which holds 8 bytes.
+    unsafe { _mm_storel_epi64(y.as_mut_ptr() as *mut __m128i, _mm256_cvtepi32_epi8(v)) };
+}
+
+/// [`requant8_right`] on sixteen channels (`lo`, `hi`) with AVX-512, packed to bytes.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn requant16_right(lo: __m256i, hi: __m256i, mv: __m512i, sv: __m512i, q: &Requant) -> __m128i {
+    let a = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    let nudge = _mm512_set1_epi64(1 << 30);
+    let even = _mm512_add_epi64(_mm512_mul_epi32(a, mv), nudge);
+    let odd = _mm512_add_epi64(
+        _mm512_mul_epi32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(mv, 32)),
+        nudge,
+    );
+    let v = _mm512_mask_blend_epi32(
+        0xaaaa,
+        _mm512_srli_epi64(even, 31),
+        _mm512_slli_epi64(odd, 1),
+    );
+    let rm1 = _mm512_xor_si512(sv, _mm512_set1_epi32(-1));
+    let t = _mm512_srav_epi32(_mm512_add_epi32(v, _mm512_srai_epi32(v, 31)), rm1);
+    let one = _mm512_set1_epi32(1);
+    let v = _mm512_add_epi32(_mm512_srai_epi32(t, 1), _mm512_and_si512(t, one));
+    let v = _mm512_add_epi32(v, _mm512_set1_epi32(q.output_zero_point));
+    let v = _mm512_min_epi32(
+        _mm512_max_epi32(v, _mm512_set1_epi32(q.min)),
+        _mm512_set1_epi32(127),
+    );
+    // In -128..=127 already: the truncating pack is exact.
+    _mm512_cvtepi32_epi8(v)
+}
+
+/// Eight channel sums of `u · w` over every row (`u = x + 128`, already flipped), four
+/// accumulators in flight.
+#[inline(always)]
+unsafe fn dot8<const EVEX: bool, const KH: usize, const Q: usize>(
+    rows: &[*const i8],
+    row_len: usize,
+    p: &[i8],
+) -> __m256i {
+    let z = _mm256_setzero_si256();
+    let mut a = [z; 4];
+    let mut pp = p.as_ptr() as *const __m256i;
+    let (rows, quads) = if KH > 0 {
+        (&rows[..KH], Q)
+    } else {
+        (rows, row_len / 4)
+    };
+    for (ky, &r) in rows.iter().enumerate() {
+        let cp = r as *const i32;
+        let mut t = 0;
+        // SAFETY: t < quads: 4 bytes of the row and 32 of the panel (kh·quads·32 bytes
+        // in all, the caller's contract) are in bounds; unaligned loads.
+        unsafe {
+            let bx = |t: usize| _mm256_set1_epi32(cp.add(t).read_unaligned());
+            while t + 4 <= quads {
+                for (g, acc) in a.iter_mut().enumerate() {
+                    *acc = dp::<EVEX>(*acc, bx(t + g), _mm256_loadu_si256(pp.add(t + g)));
+                }
+                t += 4;
+            }
+            // Short rows start at the row's own chain, so a 3×3 one-channel kernel
+            // (one quad per row) still has three chains in flight.
+            while t < quads {
+                let g = (ky + t) % 4;
+                a[g] = dp::<EVEX>(a[g], bx(t), _mm256_loadu_si256(pp.add(t)));
+                t += 1;
+            }
+            pp = pp.add(quads);
+        }
+    }
+    _mm256_add_epi32(_mm256_add_epi32(a[0], a[1]), _mm256_add_epi32(a[2], a[3]))
+}
+
+/// The convolution of [`conv`] for layers with at most [`MAX_NARROW`] output channels,
+/// on the flipped input `x`.
+#[inline(always)]
+unsafe fn narrow<const EVEX: bool>(
+    x: &[i8],
+    w: &[i8],
+    g: &Window,
+    q: &Requant,
+    y: &mut [i8],
+) -> bool {
+    let (_, [oh, ow, oc]) = g.sizes();
+    let [kh, kw] = g.kernel;
+    let row = kw * g.input.c as usize;
+    let taps = kh * row;
+    let zp = q.input_zero_point;
+    let mut bias = [0i32; MAX_NARROW];
+    for (o, b) in bias.iter_mut().enumerate().take(oc) {
+        let sum = w[o * taps..][..taps]
+            .iter()
+            .fold(0i32, |a, &v| a + v as i32);
+        *b = q.bias[o].wrapping_sub((zp + 128).wrapping_mul(sum));
+    }
+    let mut col_buf = [MaybeUninit::<i8>::uninit(); MAX_TAPS];
+    let col = filled(&mut col_buf[..taps], 0);
+    let mut rows = [core::ptr::null(); MAX_KH];
+    let (m0, s0) = q.channel(0);
+    let (mv, sv) = (_mm256_set1_epi32(m0), _mm256_set1_epi32(s0));
+    let fast = right_shifts_only(&[m0], &[s0]);
+    for oy in 0..oh {
+        let mut ox = 0;
+        // One output channel: eight neighbouring pixels' sums are reduced together and
+        // requantized as one vector.
+        while oc == 1 && ox + LANES <= ow {
+            let mut part = [_mm256_setzero_si256(); LANES];
+            for (i, p) in part.iter_mut().enumerate() {
+                window_rows(x, g, (oy, ox + i), row, zp as i8 ^ -128, col, &mut rows);
+                // SAFETY: rows just set by window_rows (`row` bytes each); `taps` weights.
+                *p = unsafe {
+                    narrow_partial::<EVEX>(row_slices(&rows[..kh], row), &w[..taps], row)
+                };
+            }
+            let lo = _mm256_hadd_epi32(
+                _mm256_hadd_epi32(part[0], part[1]),
+                _mm256_hadd_epi32(part[2], part[3]),
+            );
+            let hi = _mm256_hadd_epi32(
+                _mm256_hadd_epi32(part[4], part[5]),
+                _mm256_hadd_epi32(part[6], part[7]),
+            );
+            let sum = _mm256_add_epi32(
+                _mm256_permute2x128_si256(lo, hi, 0x20),
+                _mm256_permute2x128_si256(lo, hi, 0x31),
+            );
+            let acc = _mm256_add_epi32(sum, _mm256_set1_epi32(bias[0]));
+            let out = &mut y[oy * ow + ox..][..LANES];
+            match fast {
+                true => store8(requant8_right(acc, mv, sv, q), q, out),
+                false => match requant8v(acc, mv, sv, q) {
+                    Some(v) => store8(v, q, out),
+                    None => {
+                        let mut a = [0i32; LANES];
+                        // SAFETY: a store into an 8-element i32 array.
+                        unsafe { _mm256_storeu_si256(a.as_mut_ptr() as *mut __m256i, acc) };
+                        for (d, a) in out.iter_mut().zip(a) {
+                            *d = q.finish(a, 0);
+                        }
+                    }
+                },
+            }
+            ox += LANES;
+        }
+        for ox in ox..ow {
+            window_rows(x, g, (oy, ox), row, zp as i8 ^ -128, col, &mut rows);
+            let out = &mut y[(oy * ow + ox) * oc..][..oc];
+            for (o, yo) in out.iter_mut().enumerate() {
+                // SAFETY: rows just set by window_rows (`row` bytes each); `taps` weights.
+                let d = unsafe {
+                    narrow_dot::<EVEX>(row_slices(&rows[..kh], row), &w[o * taps..][..taps], row)
+                };
+                *yo = q.finish(bias[o].wrapping_add(d), o);
+            }
+        }
+    }
+    true
+}
+
+/// Layers with few output channels (such as a decoder's last, one-channel convolution): each
+/// output is one long dot product of the window rows (flipped input, 32 and 16 bytes per
+/// instruction) with the weight rows as stored, so no lane is idle. Returns eight lanes
+/// that add up to it.
+#[inline(always)]
+unsafe fn narrow_partial<'r, const EVEX: bool>(
+    rows: impl Iterator<Item = &'r [i8]>,
+    w: &[i8],
+    row: usize,
+) -> __m256i {
+    let mut a = _mm256_setzero_si256();
+    let mut b = _mm_setzero_si128();
+    let mut rest = 0i32;
+    for (r, wr) in rows.zip(w.chunks_exact(row)) {
+        let r = &r[..row];
+        let mut i = 0;
+        // SAFETY: every load reads bytes i..i+32 (or +16, +4) with that end <= row.
+        unsafe {
+            while i + 32 <= row {
+                let u = _mm256_loadu_si256(r.as_ptr().add(i) as *const __m256i);
+                let v = _mm256_loadu_si256(wr.as_ptr().add(i) as *const __m256i);
+                a = dp::<EVEX>(a, u, v);
+                i += 32;
+            }
+            if i + 16 <= row {
+                let u = _mm_loadu_si128(r.as_ptr().add(i) as *const __m128i);
+                let v = _mm_loadu_si128(wr.as_ptr().add(i) as *const __m128i);
+                b = dp128::<EVEX>(b, u, v);
+                i += 16;
+            }
+            while i + 4 <= row {
+                let u = _mm_cvtsi32_si128((r.as_ptr().add(i) as *const i32).read_unaligned());
+                let v = _mm_cvtsi32_si128((wr.as_ptr().add(i) as *const i32).read_unaligned());
+                b = dp128::<EVEX>(b, u, v);
+                i += 4;
+            }
+        }
+        for (&u, &v) in r[i..].iter().zip(&wr[i..]) {
+            rest = rest.wrapping_add((u as u8 as i32) * v as i32);
+        }
+    }
+    // Lanes whose total is the dot product (the 128-bit part and the scalar rest folded
+    // into the low lanes).
+    let b = _mm_add_epi32(b, _mm_cvtsi32_si128(rest));
+    _mm256_add_epi32(a, _mm256_zextsi128_si256(b))
+}
+
+/// The dot product [`narrow_partial`] spreads over eight lanes.
+#[inline(always)]
+unsafe fn narrow_dot<'r, const EVEX: bool>(
+    rows: impl Iterator<Item = &'r [i8]>,
+    w: &[i8],
+    row: usize,
+) -> i32 {
+    // SAFETY: the caller's contract.
+    let a = unsafe { narrow_partial::<EVEX>(rows, w, row) };
+    let s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+    _mm_cvtsi128_si32(s)
+}
