@@ -1,6 +1,6 @@
 //! Generates burn models from aedge's exported ONNX fixtures with burn-import, so the
 //! `burn_import` test can check a second, independent ONNX consumer.
-#![allow(deprecated)] // burn-import is a shim over burn-onnx; the issue asks for it by name
+#![allow(deprecated)] // burn-import is a shim over burn-onnx (see tests/Cargo.toml)
 
 fn main() {
     for name in ["aedge_dense_ae", "aedge_conv_ae", "aedge_convt_ae"] {

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 // Training allocates and frees a tensor per operation; glibc serves blocks this large with
 // mmap/munmap, and the page faults and TLB shootdowns cost about a quarter of a dense AE's
-// training time. mimalloc keeps them (31k -> 41k+ samples/s on seed-dense here).
+// training time. mimalloc keeps them (about a third more samples/s on seed-dense).
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

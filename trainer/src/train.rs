@@ -173,24 +173,81 @@ fn host_kind(loss: Loss, act: Act) -> Option<HostLoss> {
     }
 }
 
-/// Computes one batch's objective. `host` computes the reconstruction loss and its gradient
-/// on the host (burn-flex); `grad` builds the tensor to differentiate (training), otherwise
-/// the reconstruction value is read back too (evaluation).
+/// What an objective is computed for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// Build the tensor to differentiate.
+    Train,
+    /// Read the reconstruction value back too.
+    Evaluate,
+}
+
+/// Where the reconstruction loss is computed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LossPath {
+    /// On the host (burn-flex), in one vectorised pass, when the loss has a host kernel.
+    Host,
+    /// As burn tensor ops.
+    Tensor,
+}
+
+/// The host path when allowed and the device's tensors read back cheaply.
+fn loss_path(host_passes: bool, device: &Device) -> LossPath {
+    if host_passes && reads_back_cheaply(device) {
+        LossPath::Host
+    } else {
+        LossPath::Tensor
+    }
+}
+
+/// A batch's forward pass up to the loss.
+struct Forward {
+    /// The output, or its logits when BCE follows a sigmoid.
+    pred: Tensor<2>,
+    /// Whether `pred` holds logits.
+    logits: bool,
+    /// The output activation.
+    act: Act,
+    /// The terms besides the reconstruction: β·KL and the L1 penalty on the code.
+    extra: Option<Tensor<1>>,
+    /// The reconstruction's weight (the VAE's objective is per sample: summed over features).
+    rec_scale: f32,
+}
+
+/// Computes one batch's objective, its reconstruction loss on `path` for `purpose`.
 fn objective(
     model: &AutoEncoder,
     cfg: &TrainConfig,
     batch: Batch,
     eps_seed: u64,
-    host: bool,
-    grad: bool,
+    path: LossPath,
+    purpose: Purpose,
 ) -> Objective {
-    let device = batch.input.device();
+    let Batch {
+        input,
+        clean,
+        shape,
+    } = batch;
+    let device = input.device();
     // Without corruption the target is the input: keep its tensor rather than build another.
-    let same = cfg.corruption.is_none().then(|| batch.input.clone());
+    let same = cfg.corruption.is_none().then(|| input.clone());
+    let f = forward(model, cfg, input, eps_seed);
+    let kind = host_kind(cfg.loss, f.act).filter(|_| path == LossPath::Host);
+    if let Some((kind, values)) = kind.and_then(|k| Some((k, host::read(&f.pred)?))) {
+        return host_objective(f, kind, &values, &clean, shape, purpose);
+    }
+    let target = same.unwrap_or_else(|| Tensor::from_data(TensorData::new(clean, shape), &device));
+    tensor_objective(f, cfg.loss, target, purpose)
+}
+
+/// The forward pass: encode (sampling the VAE's code with ε from the host RNG, which keeps
+/// the run reproducible across resumes and backends), add the code's penalties, decode.
+fn forward(model: &AutoEncoder, cfg: &TrainConfig, input: Tensor<2>, eps_seed: u64) -> Forward {
+    let device = input.device();
+    let features = input.dims()[1];
     let (code, kl) = match model {
         AutoEncoder::Vae(v) => {
-            let (mean, log_var) = v.encode(batch.input);
-            // ε from the host RNG keeps the run reproducible across resumes and backends.
+            let (mean, log_var) = v.encode(input);
             let [b, k] = mean.dims();
             let mut r = SplitMix(eps_seed);
             let eps: Vec<f32> = (0..b * k).map(|_| normal(&mut r)).collect();
@@ -198,14 +255,9 @@ fn objective(
             let (z, kl) = Vae::sample_with(mean, log_var, eps);
             (z, Some(kl))
         }
-        m => (m.encode(batch.input), None),
+        m => (m.encode(input), None),
     };
-    // The VAE's objective is per sample: reconstruction summed over features, plus β·KL.
-    let rec_scale = if kl.is_some() {
-        batch.shape[1] as f32
-    } else {
-        1.0
-    };
+    let rec_scale = if kl.is_some() { features as f32 } else { 1.0 };
     let mut extra: Option<Tensor<1>> = kl.map(|kl| kl * cfg.beta);
     if cfg.l1_code > 0.0 {
         let l1 = code.clone().abs().sum_dim(1).mean() * cfg.l1_code;
@@ -218,41 +270,62 @@ fn objective(
     // BCE after a sigmoid works on the logits (the sigmoid folded into the loss).
     let logits = cfg.loss == Loss::Bce && act == Act::Sigmoid;
     let pred = if logits { out } else { act.apply(out) };
-    let kind = host_kind(cfg.loss, act).filter(|_| host);
-    if let Some((kind, values)) = kind.and_then(|k| Some((k, host::read(&pred)?))) {
-        let n = batch.clean.len().max(1);
-        let mut g = vec![0.0f32; batch.clean.len()];
-        let scale = rec_scale / n as f32;
-        let rec = host_loss::value_and_grad(kind, &values, &batch.clean, scale, &mut g) / n as f64;
-        let extra_value = extra.clone().map_or(0.0, scalar);
-        let root = grad.then(|| {
-            let surrogate = (pred * host::write(g, batch.shape.into(), &device)).sum();
-            match extra {
-                Some(e) => surrogate + e,
-                None => surrogate,
-            }
-        });
-        return Objective {
-            root,
-            total: rec * rec_scale as f64 + extra_value,
-            recon: rec,
-        };
+    Forward {
+        pred,
+        logits,
+        act,
+        extra,
+        rec_scale,
     }
-    let target = same
-        .unwrap_or_else(|| Tensor::from_data(TensorData::new(batch.clean, batch.shape), &device));
-    let rec = if logits {
-        Loss::bce_with_logits(pred, target)
+}
+
+/// The objective with the reconstruction loss and its gradient computed on the host from
+/// `values` (the read-back `pred`); for training, a surrogate `Σ pred·grad` carries that
+/// gradient back into the graph.
+fn host_objective(
+    f: Forward,
+    kind: HostLoss,
+    values: &[f32],
+    clean: &[f32],
+    shape: [usize; 2],
+    purpose: Purpose,
+) -> Objective {
+    let device = f.pred.device();
+    let n = clean.len().max(1);
+    let mut g = vec![0.0f32; clean.len()];
+    let scale = f.rec_scale / n as f32;
+    let rec = host_loss::value_and_grad(kind, values, clean, scale, &mut g) / n as f64;
+    let extra_value = f.extra.clone().map_or(0.0, scalar);
+    let root = (purpose == Purpose::Train).then(|| {
+        let surrogate = (f.pred * host::write(g, shape.into(), &device)).sum();
+        match f.extra {
+            Some(e) => surrogate + e,
+            None => surrogate,
+        }
+    });
+    Objective {
+        root,
+        total: rec * f.rec_scale as f64 + extra_value,
+        recon: rec,
+    }
+}
+
+/// The objective as burn tensor ops.
+fn tensor_objective(f: Forward, loss: Loss, target: Tensor<2>, purpose: Purpose) -> Objective {
+    let rec = if f.logits {
+        Loss::bce_with_logits(f.pred, target)
     } else {
-        cfg.loss.forward(pred, target)
+        loss.forward(f.pred, target)
     };
-    let total = match extra {
-        Some(e) => rec.clone() * rec_scale + e,
+    let total = match f.extra {
+        Some(e) => rec.clone() * f.rec_scale + e,
         None => rec.clone(),
     };
+    let train = purpose == Purpose::Train;
     Objective {
         total: scalar(total.clone()),
-        recon: if grad { f64::NAN } else { scalar(rec) },
-        root: grad.then_some(total),
+        recon: if train { f64::NAN } else { scalar(rec) },
+        root: train.then_some(total),
     }
 }
 
@@ -271,7 +344,7 @@ pub fn evaluate(
     host_passes: bool,
 ) -> (f64, f64) {
     let plain = device.clone().without_autodiff();
-    let host = host_passes && reads_back_cheaply(&plain);
+    let path = loss_path(host_passes, &plain);
     let m = model.valid();
     let (mut tot, mut rec, mut n) = (0.0, 0.0, 0usize);
     let idx: Vec<usize> = (0..data.len()).collect();
@@ -284,7 +357,7 @@ pub fn evaluate(
             &plain,
         );
         let seed = step_seed(cfg.seed, epoch, step, 4);
-        let o = objective(&m, cfg, b, seed, host, false);
+        let o = objective(&m, cfg, b, seed, path, Purpose::Evaluate);
         tot += o.total * chunk.len() as f64;
         rec += o.recon * chunk.len() as f64;
         n += chunk.len();
@@ -345,7 +418,7 @@ pub fn train(
     }
     let device = &opts.device;
     device.seed(cfg.seed);
-    let host = opts.host_passes && reads_back_cheaply(device);
+    let path = loss_path(opts.host_passes, device);
     let mut model = spec.build(device)?;
     let mut optim = cfg.optimizer.init(opts.host_passes);
     let mut history = Vec::new();
@@ -393,7 +466,7 @@ pub fn train(
                 device,
             );
             let seed = step_seed(cfg.seed, epoch, step, 5);
-            let o = objective(&model, cfg, b, seed, host, true);
+            let o = objective(&model, cfg, b, seed, path, Purpose::Train);
             let value = o.total;
             if !value.is_finite() {
                 return Err(format!("the loss became {value} at epoch {epoch}, step {step}; lower the learning rate"));

@@ -5,9 +5,9 @@
 //! the input: SXTB16 splits four input bytes into two i16 pairs once, and two output channels
 //! take two SMLADs each from them. Windows that overlap the padding, and layers whose rows are
 //! not whole words (channel counts not a multiple of four, such as a first layer on grayscale
-//! input), are first copied into the scratch with padded taps set to the zero point. The
-//! row-by-row kernel this replaces re-extended and re-offset the input for every output
-//! channel and paid a call per kernel row (10.5 instructions per MAC on keras-conv).
+//! input), are first copied into the scratch with padded taps set to the zero point. So each
+//! input byte is extended and offset once per window, not once per output channel, and no
+//! kernel row costs a call.
 //!
 //! Sums wrap in 32 bits like the portable kernel's, so results are bit-identical.
 

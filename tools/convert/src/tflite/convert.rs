@@ -277,7 +277,18 @@ fn u16_of(index: usize, code: fb::BuiltinOperator, v: usize, what: &str) -> Resu
         .map_err(|_| unsupported(index, code, format!("{what} {v} is larger than 65535")))
 }
 
+/// The operator being converted: its position, code, table, inputs and output tensor.
+#[derive(Clone, Copy)]
+struct Site<'s, 'a> {
+    index: usize,
+    code: fb::BuiltinOperator,
+    op: &'s fb::Operator<'a>,
+    ins: &'s [i32],
+    out_t: &'s Tensor<'a>,
+}
+
 impl Walk<'_, '_> {
+    /// Converts one operator after the first into layers.
     fn op(
         &mut self,
         index: usize,
@@ -287,314 +298,26 @@ impl Walk<'_, '_> {
         out: i32,
     ) -> Result<(), Error> {
         let out_t = self.file.tensor(out)?;
-        let missing = || unsupported(index, code, "its options are missing");
+        let site = Site {
+            index,
+            code,
+            op,
+            ins,
+            out_t: &out_t,
+        };
         use fb::BuiltinOperator as B;
         match code {
-            B::FULLY_CONNECTED => {
-                let o = op
-                    .builtin_options_as_fully_connected_options()
-                    .ok_or_else(missing)?;
-                if o.weights_format() != fb::FullyConnectedOptionsWeightsFormat::DEFAULT {
-                    return Err(unsupported(
-                        index,
-                        code,
-                        "only the default weights format imports",
-                    ));
-                }
-                let w = self.file.tensor(operand(ins, 1, index, code)?)?;
-                let units = match w.dims.as_slice() {
-                    [u, k] if *u > 0 && *k as usize == self.shape.len() => *u as usize,
-                    _ => {
-                        return Err(unsupported(
-                            index,
-                            code,
-                            format!(
-                                "weights {:?} do not match an input of {} values",
-                                w.dims,
-                                self.shape.len()
-                            ),
-                        ))
-                    }
-                };
-                let units16 = u16_of(index, code, units, "units")?;
-                let (weights, scales) = w.weights(0, units)?;
-                // TFLM: per-channel scales in double; a single scale as the f32 product of
-                // the input and filter scales (GetQuantizedConvolutionMultipler).
-                let per_channel = w.scales.len() > 1;
-                let spec = Weighted {
-                    op: Op::Dense { units: units16 },
-                    weights,
-                    scales,
-                    double: per_channel,
-                    bias: ins.get(2).copied(),
-                    act: o.fused_activation_function(),
-                };
-                self.weighted(index, code, spec, &out_t)
-            }
-            B::CONV_2D => {
-                let o = op
-                    .builtin_options_as_conv_2_doptions()
-                    .ok_or_else(missing)?;
-                no_dilation(index, code, o.dilation_h_factor(), o.dilation_w_factor())?;
-                let w = self.file.tensor(operand(ins, 1, index, code)?)?;
-                let [oc, kh, kw, ic] = dims4(&w, index, code)?;
-                self.input_channels(index, code, ic)?;
-                let (kernel, stride) = window(
-                    index,
-                    code,
-                    [kh as i32, kw as i32],
-                    [o.stride_h(), o.stride_w()],
-                )?;
-                let (weights, scales) = w.weights(0, oc)?;
-                let op = Op::Conv2d {
-                    out_c: u16_of(index, code, oc, "channels")?,
-                    kernel,
-                    stride,
-                    pad: padding(o.padding(), self.shape, kernel, stride),
-                };
-                let spec = Weighted {
-                    op,
-                    weights,
-                    scales,
-                    double: true,
-                    bias: ins.get(2).copied(),
-                    act: o.fused_activation_function(),
-                };
-                self.weighted(index, code, spec, &out_t)
-            }
-            B::DEPTHWISE_CONV_2D => {
-                let o = op
-                    .builtin_options_as_depthwise_conv_2_doptions()
-                    .ok_or_else(missing)?;
-                no_dilation(index, code, o.dilation_h_factor(), o.dilation_w_factor())?;
-                let w = self.file.tensor(operand(ins, 1, index, code)?)?;
-                let [one, kh, kw, oc] = dims4(&w, index, code)?;
-                let ic = self.shape.c as usize;
-                if one != 1 || oc % ic != 0 {
-                    return Err(unsupported(
-                        index,
-                        code,
-                        format!("filter {:?} does not fit {ic} input channels", w.dims),
-                    ));
-                }
-                let multiplier = u8::try_from(oc / ic)
-                    .map_err(|_| unsupported(index, code, "depth multiplier above 255"))?;
-                let (kernel, stride) = window(
-                    index,
-                    code,
-                    [kh as i32, kw as i32],
-                    [o.stride_h(), o.stride_w()],
-                )?;
-                let (dw, scales) = w.weights(3, oc)?;
-                // TFLite's [1][kh][kw][out_c] as the runtime's [out_c][kh][kw].
-                let mut weights = vec![0i8; dw.len()];
-                for o_c in 0..oc {
-                    for t in 0..kh * kw {
-                        weights[o_c * kh * kw + t] = dw[t * oc + o_c];
-                    }
-                }
-                let op = Op::DepthwiseConv2d {
-                    multiplier,
-                    kernel,
-                    stride,
-                    pad: padding(o.padding(), self.shape, kernel, stride),
-                };
-                let spec = Weighted {
-                    op,
-                    weights,
-                    scales,
-                    double: true,
-                    bias: ins.get(2).copied(),
-                    act: o.fused_activation_function(),
-                };
-                self.weighted(index, code, spec, &out_t)
-            }
-            B::TRANSPOSE_CONV => {
-                let o = op
-                    .builtin_options_as_transpose_conv_options()
-                    .ok_or_else(missing)?;
-                let w = self.file.tensor(operand(ins, 1, index, code)?)?;
-                let [oc, kh, kw, ic] = dims4(&w, index, code)?;
-                self.input_channels(index, code, ic)?;
-                let out_shape = out_t.shape()?;
-                let (kernel, stride) = window(
-                    index,
-                    code,
-                    [kh as i32, kw as i32],
-                    [o.stride_h(), o.stride_w()],
-                )?;
-                // TFLM pads as for a convolution from the output to the input; only the
-                // top / left amounts are used (out = in·stride - pad + k).
-                let pad = if o.padding() == fb::Padding::SAME {
-                    let p = same_padding(out_shape, kernel, stride);
-                    [p[0], p[1]]
-                } else {
-                    let total = |o_len: u16, k: u8, s: u8| {
-                        let n = (o_len as usize).saturating_sub(k as usize) / s as usize + 1;
-                        (((n - 1) * s as usize + k as usize).saturating_sub(o_len as usize) / 2)
-                            as u8
-                    };
-                    [
-                        total(out_shape.h, kernel[0], stride[0]),
-                        total(out_shape.w, kernel[1], stride[1]),
-                    ]
-                };
-                let (weights, scales) = w.weights(0, oc)?;
-                let op = Op::ConvTranspose2d {
-                    out_c: u16_of(index, code, oc, "channels")?,
-                    kernel,
-                    stride,
-                    pad,
-                    out: [out_shape.h, out_shape.w],
-                };
-                let bias = ins.get(3).copied();
-                let spec = Weighted {
-                    op,
-                    weights,
-                    scales,
-                    double: true,
-                    bias,
-                    act: o.fused_activation_function(),
-                };
-                self.weighted(index, code, spec, &out_t)
-            }
-            B::MAX_POOL_2D | B::AVERAGE_POOL_2D => {
-                let o = op
-                    .builtin_options_as_pool_2_doptions()
-                    .ok_or_else(missing)?;
-                self.same_quant(index, code, &out_t)?;
-                let (kernel, stride) = window(
-                    index,
-                    code,
-                    [o.filter_height(), o.filter_width()],
-                    [o.stride_h(), o.stride_w()],
-                )?;
-                let pad = padding(o.padding(), self.shape, kernel, stride);
-                let op = if code == B::MAX_POOL_2D {
-                    Op::MaxPool2d {
-                        kernel,
-                        stride,
-                        pad,
-                    }
-                } else {
-                    Op::AvgPool2d {
-                        kernel,
-                        stride,
-                        pad,
-                    }
-                };
-                self.push(index, code, QLayer::plain(op, self.quant), &out_t)?;
-                match fused(index, code, o.fused_activation_function(), self.quant)? {
-                    Fused::None => Ok(()),
-                    Fused::Relu => {
-                        let lo = tables::quantized_bound(0.0, self.quant).max(-128);
-                        self.clamp_layer(Activation::Relu, lo, 127)
-                    }
-                    Fused::Clip { min, max, lo, hi } => {
-                        self.clamp_layer(Activation::Clip { min, max }, lo, hi)
-                    }
-                }
-            }
-            B::RESIZE_NEAREST_NEIGHBOR => {
-                let o = op
-                    .builtin_options_as_resize_nearest_neighbor_options()
-                    .ok_or_else(missing)?;
-                self.same_quant(index, code, &out_t)?;
-                let out_shape = out_t.shape()?;
-                let f = |i: u16, o_len: u16| -> Option<u8> {
-                    let f = o_len.is_multiple_of(i).then(|| o_len / i)?;
-                    // TFLite's index mapping, evaluated as it does in f32; it must be the
-                    // runtime's o / f for every output row / column.
-                    let scale = if o.align_corners() && o_len > 1 {
-                        (i - 1) as f32 / (o_len - 1) as f32
-                    } else {
-                        i as f32 / o_len as f32
-                    };
-                    let offset = if o.half_pixel_centers() { 0.5 } else { 0.0 };
-                    let exact = (0..o_len).all(|y| {
-                        let v = (y as f32 + offset) * scale;
-                        let src = if o.align_corners() {
-                            v.round()
-                        } else {
-                            v.floor()
-                        };
-                        (src as i32).clamp(0, i as i32 - 1) == (y / f) as i32
-                    });
-                    exact.then_some(f).and_then(|f| u8::try_from(f).ok())
-                };
-                match (f(self.shape.h, out_shape.h), f(self.shape.w, out_shape.w)) {
-                    (Some(fh), Some(fw)) if out_shape.c == self.shape.c => {
-                        let op = Op::Upsample2d { factor: [fh, fw] };
-                        self.push(index, code, QLayer::plain(op, self.quant), &out_t)
-                    }
-                    _ => Err(unsupported(
-                        index,
-                        code,
-                        format!(
-                            "resizing {}×{} to {}×{} is not a whole-number nearest-neighbour upsampling",
-                            self.shape.h, self.shape.w, out_shape.h, out_shape.w
-                        ),
-                    )),
-                }
-            }
-            B::RESHAPE | B::SQUEEZE | B::EXPAND_DIMS => {
-                self.same_quant(index, code, &out_t)?;
-                let to = out_t.shape()?;
-                self.push(
-                    index,
-                    code,
-                    QLayer::plain(Op::Reshape { to }, self.quant),
-                    &out_t,
-                )
-            }
-            B::LOGISTIC => {
-                let q = out_t.quant()?;
-                if q.zero_point != -128 {
-                    return Err(unsupported(
-                        index,
-                        code,
-                        "int8 LOGISTIC needs output zero point -128 (TFLite's fixed 1/256 scale)",
-                    ));
-                }
-                let l = QLayer::table(
-                    Activation::Sigmoid,
-                    self.quant,
-                    q,
-                    tables::logistic_table(self.quant),
-                );
-                self.push(index, code, l, &out_t)
-            }
-            B::TANH => {
-                let q = out_t.quant()?;
-                let l = QLayer::table(
-                    Activation::Tanh,
-                    self.quant,
-                    q,
-                    tables::tanh_table(self.quant),
-                );
-                self.push(index, code, l, &out_t)
-            }
-            B::RELU => {
-                let q = out_t.quant()?;
-                let l = QLayer::table(
-                    Activation::Relu,
-                    self.quant,
-                    q,
-                    tables::relu_table(self.quant, q),
-                );
-                self.push(index, code, l, &out_t)
-            }
-            B::RELU6 => {
-                // TFLM clamps the input codes to [zero point, quantized 6] and writes them as
-                // they are, whatever the output tensor's quantization says.
-                let q = out_t.quant()?;
-                let lo = self.quant.zero_point as i32;
-                // FloatToQuantizedType saturates to the int8 range.
-                let hi = tables::quantized_bound(6.0, self.quant).clamp(-128, 127);
-                let act = Activation::Clip { min: 0.0, max: 6.0 };
-                let l = QLayer::table(act, self.quant, q, tables::clamp_table(lo, hi));
-                self.push(index, code, l, &out_t)
-            }
+            B::FULLY_CONNECTED => self.fully_connected(&site),
+            B::CONV_2D => self.conv2d(&site),
+            B::DEPTHWISE_CONV_2D => self.depthwise_conv2d(&site),
+            B::TRANSPOSE_CONV => self.transpose_conv(&site),
+            B::MAX_POOL_2D | B::AVERAGE_POOL_2D => self.pool(&site),
+            B::RESIZE_NEAREST_NEIGHBOR => self.resize_nearest(&site),
+            B::RESHAPE | B::SQUEEZE | B::EXPAND_DIMS => self.reshape(&site),
+            B::LOGISTIC => self.logistic(&site),
+            B::TANH => self.tanh(&site),
+            B::RELU => self.relu(&site),
+            B::RELU6 => self.relu6(&site),
             B::QUANTIZE => Err(unsupported(
                 index,
                 code,
@@ -609,6 +332,396 @@ impl Walk<'_, '_> {
                  QUANTIZE and DEQUANTIZE)",
             )),
         }
+    }
+
+    /// A fully-connected layer.
+    fn fully_connected(&mut self, site: &Site) -> Result<(), Error> {
+        let Site {
+            index,
+            code,
+            op,
+            ins,
+            out_t,
+        } = *site;
+        let missing = || unsupported(index, code, "its options are missing");
+        let o = op
+            .builtin_options_as_fully_connected_options()
+            .ok_or_else(missing)?;
+        if o.weights_format() != fb::FullyConnectedOptionsWeightsFormat::DEFAULT {
+            return Err(unsupported(
+                index,
+                code,
+                "only the default weights format imports",
+            ));
+        }
+        let w = self.file.tensor(operand(ins, 1, index, code)?)?;
+        let units = match w.dims.as_slice() {
+            [u, k] if *u > 0 && *k as usize == self.shape.len() => *u as usize,
+            _ => {
+                return Err(unsupported(
+                    index,
+                    code,
+                    format!(
+                        "weights {:?} do not match an input of {} values",
+                        w.dims,
+                        self.shape.len()
+                    ),
+                ))
+            }
+        };
+        let units16 = u16_of(index, code, units, "units")?;
+        let (weights, scales) = w.weights(0, units)?;
+        // TFLM: per-channel scales in double; a single scale as the f32 product of
+        // the input and filter scales (GetQuantizedConvolutionMultipler).
+        let per_channel = w.scales.len() > 1;
+        let spec = Weighted {
+            op: Op::Dense { units: units16 },
+            weights,
+            scales,
+            double: per_channel,
+            bias: ins.get(2).copied(),
+            act: o.fused_activation_function(),
+        };
+        self.weighted(index, code, spec, out_t)
+    }
+
+    /// A 2-D convolution.
+    fn conv2d(&mut self, site: &Site) -> Result<(), Error> {
+        let Site {
+            index,
+            code,
+            op,
+            ins,
+            out_t,
+        } = *site;
+        let missing = || unsupported(index, code, "its options are missing");
+        let o = op
+            .builtin_options_as_conv_2_doptions()
+            .ok_or_else(missing)?;
+        no_dilation(index, code, o.dilation_h_factor(), o.dilation_w_factor())?;
+        let w = self.file.tensor(operand(ins, 1, index, code)?)?;
+        let [oc, kh, kw, ic] = dims4(&w, index, code)?;
+        self.input_channels(index, code, ic)?;
+        let (kernel, stride) = window(
+            index,
+            code,
+            [kh as i32, kw as i32],
+            [o.stride_h(), o.stride_w()],
+        )?;
+        let (weights, scales) = w.weights(0, oc)?;
+        let op = Op::Conv2d {
+            out_c: u16_of(index, code, oc, "channels")?,
+            kernel,
+            stride,
+            pad: padding(o.padding(), self.shape, kernel, stride),
+        };
+        let spec = Weighted {
+            op,
+            weights,
+            scales,
+            double: true,
+            bias: ins.get(2).copied(),
+            act: o.fused_activation_function(),
+        };
+        self.weighted(index, code, spec, out_t)
+    }
+
+    /// A depthwise convolution (weights reordered to the runtime's layout).
+    fn depthwise_conv2d(&mut self, site: &Site) -> Result<(), Error> {
+        let Site {
+            index,
+            code,
+            op,
+            ins,
+            out_t,
+        } = *site;
+        let missing = || unsupported(index, code, "its options are missing");
+        let o = op
+            .builtin_options_as_depthwise_conv_2_doptions()
+            .ok_or_else(missing)?;
+        no_dilation(index, code, o.dilation_h_factor(), o.dilation_w_factor())?;
+        let w = self.file.tensor(operand(ins, 1, index, code)?)?;
+        let [one, kh, kw, oc] = dims4(&w, index, code)?;
+        let ic = self.shape.c as usize;
+        if one != 1 || oc % ic != 0 {
+            return Err(unsupported(
+                index,
+                code,
+                format!("filter {:?} does not fit {ic} input channels", w.dims),
+            ));
+        }
+        let multiplier = u8::try_from(oc / ic)
+            .map_err(|_| unsupported(index, code, "depth multiplier above 255"))?;
+        let (kernel, stride) = window(
+            index,
+            code,
+            [kh as i32, kw as i32],
+            [o.stride_h(), o.stride_w()],
+        )?;
+        let (dw, scales) = w.weights(3, oc)?;
+        // TFLite's [1][kh][kw][out_c] as the runtime's [out_c][kh][kw].
+        let mut weights = vec![0i8; dw.len()];
+        for o_c in 0..oc {
+            for t in 0..kh * kw {
+                weights[o_c * kh * kw + t] = dw[t * oc + o_c];
+            }
+        }
+        let op = Op::DepthwiseConv2d {
+            multiplier,
+            kernel,
+            stride,
+            pad: padding(o.padding(), self.shape, kernel, stride),
+        };
+        let spec = Weighted {
+            op,
+            weights,
+            scales,
+            double: true,
+            bias: ins.get(2).copied(),
+            act: o.fused_activation_function(),
+        };
+        self.weighted(index, code, spec, out_t)
+    }
+
+    /// A transposed convolution, padded as TFLM pads it.
+    fn transpose_conv(&mut self, site: &Site) -> Result<(), Error> {
+        let Site {
+            index,
+            code,
+            op,
+            ins,
+            out_t,
+        } = *site;
+        let missing = || unsupported(index, code, "its options are missing");
+        let o = op
+            .builtin_options_as_transpose_conv_options()
+            .ok_or_else(missing)?;
+        let w = self.file.tensor(operand(ins, 1, index, code)?)?;
+        let [oc, kh, kw, ic] = dims4(&w, index, code)?;
+        self.input_channels(index, code, ic)?;
+        let out_shape = out_t.shape()?;
+        let (kernel, stride) = window(
+            index,
+            code,
+            [kh as i32, kw as i32],
+            [o.stride_h(), o.stride_w()],
+        )?;
+        // TFLM pads as for a convolution from the output to the input; only the
+        // top / left amounts are used (out = in·stride - pad + k).
+        let pad = if o.padding() == fb::Padding::SAME {
+            let p = same_padding(out_shape, kernel, stride);
+            [p[0], p[1]]
+        } else {
+            let total = |o_len: u16, k: u8, s: u8| {
+                let n = (o_len as usize).saturating_sub(k as usize) / s as usize + 1;
+                (((n - 1) * s as usize + k as usize).saturating_sub(o_len as usize) / 2) as u8
+            };
+            [
+                total(out_shape.h, kernel[0], stride[0]),
+                total(out_shape.w, kernel[1], stride[1]),
+            ]
+        };
+        let (weights, scales) = w.weights(0, oc)?;
+        let op = Op::ConvTranspose2d {
+            out_c: u16_of(index, code, oc, "channels")?,
+            kernel,
+            stride,
+            pad,
+            out: [out_shape.h, out_shape.w],
+        };
+        let bias = ins.get(3).copied();
+        let spec = Weighted {
+            op,
+            weights,
+            scales,
+            double: true,
+            bias,
+            act: o.fused_activation_function(),
+        };
+        self.weighted(index, code, spec, out_t)
+    }
+
+    /// Max or average pooling, with its fused activation as a clamp layer.
+    fn pool(&mut self, site: &Site) -> Result<(), Error> {
+        let Site {
+            index,
+            code,
+            op,
+            out_t,
+            ..
+        } = *site;
+        use fb::BuiltinOperator as B;
+        let missing = || unsupported(index, code, "its options are missing");
+        let o = op
+            .builtin_options_as_pool_2_doptions()
+            .ok_or_else(missing)?;
+        self.same_quant(index, code, out_t)?;
+        let (kernel, stride) = window(
+            index,
+            code,
+            [o.filter_height(), o.filter_width()],
+            [o.stride_h(), o.stride_w()],
+        )?;
+        let pad = padding(o.padding(), self.shape, kernel, stride);
+        let op = if code == B::MAX_POOL_2D {
+            Op::MaxPool2d {
+                kernel,
+                stride,
+                pad,
+            }
+        } else {
+            Op::AvgPool2d {
+                kernel,
+                stride,
+                pad,
+            }
+        };
+        self.push(index, code, QLayer::plain(op, self.quant), out_t)?;
+        match fused(index, code, o.fused_activation_function(), self.quant)? {
+            Fused::None => Ok(()),
+            Fused::Relu => {
+                let lo = tables::quantized_bound(0.0, self.quant).max(-128);
+                self.clamp_layer(Activation::Relu, lo, 127)
+            }
+            Fused::Clip { min, max, lo, hi } => {
+                self.clamp_layer(Activation::Clip { min, max }, lo, hi)
+            }
+        }
+    }
+
+    /// Nearest-neighbour resizing, if it is a whole-number upsampling.
+    fn resize_nearest(&mut self, site: &Site) -> Result<(), Error> {
+        let Site {
+            index,
+            code,
+            op,
+            out_t,
+            ..
+        } = *site;
+        let missing = || unsupported(index, code, "its options are missing");
+        let o = op
+            .builtin_options_as_resize_nearest_neighbor_options()
+            .ok_or_else(missing)?;
+        self.same_quant(index, code, out_t)?;
+        let out_shape = out_t.shape()?;
+        let f = |i: u16, o_len: u16| -> Option<u8> {
+            let f = o_len.is_multiple_of(i).then(|| o_len / i)?;
+            // TFLite's index mapping, evaluated as it does in f32; it must be the
+            // runtime's o / f for every output row / column.
+            let scale = if o.align_corners() && o_len > 1 {
+                (i - 1) as f32 / (o_len - 1) as f32
+            } else {
+                i as f32 / o_len as f32
+            };
+            let offset = if o.half_pixel_centers() { 0.5 } else { 0.0 };
+            let exact = (0..o_len).all(|y| {
+                let v = (y as f32 + offset) * scale;
+                let src = if o.align_corners() {
+                    v.round()
+                } else {
+                    v.floor()
+                };
+                (src as i32).clamp(0, i as i32 - 1) == (y / f) as i32
+            });
+            exact.then_some(f).and_then(|f| u8::try_from(f).ok())
+        };
+        match (f(self.shape.h, out_shape.h), f(self.shape.w, out_shape.w)) {
+            (Some(fh), Some(fw)) if out_shape.c == self.shape.c => {
+                let op = Op::Upsample2d { factor: [fh, fw] };
+                self.push(index, code, QLayer::plain(op, self.quant), out_t)
+            }
+            _ => Err(unsupported(
+                index,
+                code,
+                format!(
+                    "resizing {}×{} to {}×{} is not a whole-number nearest-neighbour upsampling",
+                    self.shape.h, self.shape.w, out_shape.h, out_shape.w
+                ),
+            )),
+        }
+    }
+
+    /// A reshape (RESHAPE, SQUEEZE, EXPAND_DIMS).
+    fn reshape(&mut self, site: &Site) -> Result<(), Error> {
+        let Site {
+            index, code, out_t, ..
+        } = *site;
+        self.same_quant(index, code, out_t)?;
+        let to = out_t.shape()?;
+        self.push(
+            index,
+            code,
+            QLayer::plain(Op::Reshape { to }, self.quant),
+            out_t,
+        )
+    }
+
+    /// LOGISTIC as a 256-entry table.
+    fn logistic(&mut self, site: &Site) -> Result<(), Error> {
+        let Site {
+            index, code, out_t, ..
+        } = *site;
+        let q = out_t.quant()?;
+        if q.zero_point != -128 {
+            return Err(unsupported(
+                index,
+                code,
+                "int8 LOGISTIC needs output zero point -128 (TFLite's fixed 1/256 scale)",
+            ));
+        }
+        let l = QLayer::table(
+            Activation::Sigmoid,
+            self.quant,
+            q,
+            tables::logistic_table(self.quant),
+        );
+        self.push(index, code, l, out_t)
+    }
+
+    /// TANH as a 256-entry table.
+    fn tanh(&mut self, site: &Site) -> Result<(), Error> {
+        let Site {
+            index, code, out_t, ..
+        } = *site;
+        let q = out_t.quant()?;
+        let l = QLayer::table(
+            Activation::Tanh,
+            self.quant,
+            q,
+            tables::tanh_table(self.quant),
+        );
+        self.push(index, code, l, out_t)
+    }
+
+    /// RELU as a 256-entry table.
+    fn relu(&mut self, site: &Site) -> Result<(), Error> {
+        let Site {
+            index, code, out_t, ..
+        } = *site;
+        let q = out_t.quant()?;
+        let l = QLayer::table(
+            Activation::Relu,
+            self.quant,
+            q,
+            tables::relu_table(self.quant, q),
+        );
+        self.push(index, code, l, out_t)
+    }
+
+    /// RELU6 as a clamp table.
+    fn relu6(&mut self, site: &Site) -> Result<(), Error> {
+        let Site {
+            index, code, out_t, ..
+        } = *site;
+        // TFLM clamps the input codes to [zero point, quantized 6] and writes them as
+        // they are, whatever the output tensor's quantization says.
+        let q = out_t.quant()?;
+        let lo = self.quant.zero_point as i32;
+        // FloatToQuantizedType saturates to the int8 range.
+        let hi = tables::quantized_bound(6.0, self.quant).clamp(-128, 127);
+        let act = Activation::Clip { min: 0.0, max: 6.0 };
+        let l = QLayer::table(act, self.quant, q, tables::clamp_table(lo, hi));
+        self.push(index, code, l, out_t)
     }
 
     /// A dense, convolution or transposed-convolution layer.
