@@ -94,7 +94,7 @@ fn newer_ops() -> Graph {
 /// Two dense layers with one requantization multiplier each (format 3's per-tensor blobs).
 fn per_tensor() -> Result<Vec<u8>, String> {
     use aedge_runtime::qgraph::{QGraph, QLayer};
-    use aedge_runtime::{ErrorStats, Metric, Quant, ThresholdRule};
+    use aedge_runtime::Quant;
     let mut r = SplitMix(17);
     let q = Quant {
         scale: 0.05,
@@ -115,21 +115,9 @@ fn per_tensor() -> Result<Vec<u8>, String> {
         lut: None,
     };
     let layers = vec![layer(16, 8, &mut r), layer(8, 16, &mut r)];
-    QGraph {
-        name: "per-tensor".into(),
-        input: Shape::vector(16),
-        input_quant: q,
-        preprocess_scale: vec![1.0],
-        preprocess_offset: vec![0.0],
-        encoder_layers: 1,
-        metric: Metric::Mse,
-        threshold: f32::INFINITY,
-        threshold_rule: ThresholdRule::Manual,
-        errors: ErrorStats::default(),
-        layers,
-    }
-    .to_aedge()
-    .map_err(|e| e.to_string())
+    QGraph::chain("per-tensor", Shape::vector(16), q, 1, layers)
+        .to_aedge()
+        .map_err(|e| e.to_string())
 }
 
 fn write(dir: &Path, name: &str, g: &Graph, precisions: &[Precision]) -> Result<(), String> {

@@ -1,9 +1,17 @@
 //! Quality and timing statistics, one copy for calibration, `aedge eval`, the bench, the
-//! quickstart and the tests: PSNR, percentiles (interpolated, so the p99 a report prints is
-//! the p99 a threshold stores) and AUROC.
+//! quickstart and the tests: PSNR, the largest difference, percentiles (interpolated, so the
+//! p99 a report prints is the p99 a threshold stores) and AUROC.
 
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
+
+/// The largest `|a[i] - b[i]|` over the common length (0 for empty slices).
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
 
 /// PSNR of `b` against `a` for signals whose peak is `peak`, in dB. Identical signals give
 /// 200 dB, a finite figure for reports and JSON.

@@ -14,6 +14,7 @@ use crate::kernels::dense;
 use crate::shape::Shape;
 use crate::writer::{count, preprocess_blobs, WeightsBuilder};
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 
 /// One int8 layer.
@@ -96,6 +97,30 @@ pub struct QGraph {
 }
 
 impl QGraph {
+    /// A chain of int8 `layers` on inputs of `input` quantized by `input_quant`, the encoder
+    /// its first `encoder_layers`: no preprocessing, MSE, no threshold yet.
+    pub fn chain(
+        name: &str,
+        input: Shape,
+        input_quant: Quant,
+        encoder_layers: usize,
+        layers: Vec<QLayer>,
+    ) -> QGraph {
+        QGraph {
+            name: name.into(),
+            input,
+            input_quant,
+            preprocess_scale: vec![1.0],
+            preprocess_offset: vec![0.0],
+            encoder_layers,
+            metric: Metric::Mse,
+            threshold: f32::INFINITY,
+            threshold_rule: ThresholdRule::Manual,
+            errors: ErrorStats::default(),
+            layers,
+        }
+    }
+
     /// Writes the int8 `.aedge` file.
     pub fn to_aedge(&self) -> Result<Vec<u8>, Error> {
         let mut wb = WeightsBuilder::default();

@@ -244,20 +244,7 @@ fn random_model(
     layers: Vec<aedge_runtime::qgraph::QLayer>,
     samples: Vec<Vec<f32>>,
 ) -> Result<FirmwareModel, String> {
-    use aedge_runtime::{ErrorStats, Metric};
-    let g = aedge_runtime::qgraph::QGraph {
-        name: name.into(),
-        input,
-        input_quant,
-        preprocess_scale: vec![1.0],
-        preprocess_offset: vec![0.0],
-        encoder_layers,
-        metric: Metric::Mse,
-        threshold: f32::INFINITY,
-        threshold_rule: ThresholdRule::Manual,
-        errors: ErrorStats::default(),
-        layers,
-    };
+    let g = aedge_runtime::qgraph::QGraph::chain(name, input, input_quant, encoder_layers, layers);
     Ok(FirmwareModel {
         name,
         files: vec![(Precision::Int8, g.to_aedge().map_err(|e| e.to_string())?)],
@@ -448,11 +435,8 @@ pub fn check(
                 dev.recon.len()
             ));
         }
-        let diff = y
-            .iter()
-            .zip(&dev.recon)
-            .map(|(a, b)| (a - b).abs())
-            .fold((s.error - dev.error).abs(), f32::max);
+        let diff =
+            aedge_runtime::metrics::max_abs_diff(&y, &dev.recon).max((s.error - dev.error).abs());
         worst = worst.max(diff);
         if precision == Precision::Int8 {
             let same = y

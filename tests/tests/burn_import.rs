@@ -65,10 +65,7 @@ fn pattern(k: usize) -> Vec<f32> {
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    aedge_runtime::metrics::max_abs_diff(a, b)
 }
 
 macro_rules! burn_matches_runtime {

@@ -6,7 +6,7 @@
 use crate::data::Dataset;
 use crate::model::AutoEncoder;
 use aedge_runtime::calibrate::RangeMethod;
-use aedge_runtime::metrics::{auroc, psnr};
+use aedge_runtime::metrics::{auroc, max_abs_diff, psnr};
 use aedge_runtime::precisions::{peak_of, run_samples, Exported};
 use aedge_runtime::{AlignedBytes, Model};
 use burn::module::Module;
@@ -135,6 +135,14 @@ pub fn burn_reconstructions(
     out
 }
 
+/// The largest difference between paired reconstructions.
+fn largest_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| max_abs_diff(x, y))
+        .fold(0.0, f32::max)
+}
+
 fn method_name(m: RangeMethod) -> String {
     match m {
         RangeMethod::MinMax => "minmax".into(),
@@ -171,11 +179,7 @@ pub fn report(
         .collect();
     let f32_all = run_samples(&files.f32, &all).map_err(|e| e.to_string())?;
     let f32_recon = &f32_all.recon[..samples.len()];
-    let f32_vs_burn = f32_recon
-        .iter()
-        .zip(burn)
-        .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
-        .fold(0.0f32, f32::max);
+    let f32_vs_burn = largest_diff(f32_recon, burn);
     let peak = peak_of(f32_recon);
     let threshold = {
         let m = AlignedBytes::from(files.f32.clone());
@@ -194,11 +198,7 @@ pub fn report(
             .zip(f32_recon)
             .map(|(a, b)| psnr(b, a, peak))
             .collect();
-        let max_abs = q.recon[..n]
-            .iter()
-            .zip(f32_recon)
-            .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
-            .fold(0.0f32, f32::max);
+        let max_abs = largest_diff(&q.recon[..n], f32_recon);
         let agree = q
             .verdicts
             .iter()

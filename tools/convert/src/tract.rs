@@ -112,9 +112,5 @@ pub fn verify(onnx: &[u8], graph: &Graph, sample: &[f32]) -> Result<f32, String>
             got.len()
         ));
     }
-    Ok(got
-        .iter()
-        .zip(&expected)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max))
+    Ok(aedge_runtime::metrics::max_abs_diff(&got, &expected))
 }

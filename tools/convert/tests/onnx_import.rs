@@ -17,10 +17,7 @@ fn repo() -> PathBuf {
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    aedge_runtime::metrics::max_abs_diff(a, b)
 }
 
 struct Fixture {

@@ -2,31 +2,22 @@
 //! errors, how many samples it flags, the AUROC when labels say which are anomalies, and with
 //! `--noise` the denoising PSNR against the clean samples.
 
-use crate::{input, Out, Result};
+use crate::{Out, Result};
 use aedge_runtime::metrics::psnr;
 use aedge_runtime::{AlignedBytes, Model};
 use aedge_trainer::corrupt::Corruption;
+use serde_json::json;
 
 /// The `p`-th percentile of the sorted errors, as the threshold calibration computes it.
 fn percentile(sorted: &[f32], p: f32) -> f32 {
     aedge_runtime::metrics::percentile(sorted, p).unwrap_or(f32::NAN)
 }
-use serde_json::json;
-use std::path::PathBuf;
 
 /// Arguments of `aedge eval`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The .aedge model.
-    model: PathBuf,
-    /// Samples: IDX images, a PNG, raw f32 (.f32) or CSV rows, in sensor units.
-    inputs: PathBuf,
-    /// IDX labels of the inputs; with --normal, gives the AUROC.
-    #[arg(long, requires = "normal")]
-    labels: Option<PathBuf>,
-    /// Labels that count as normal; all others are anomalies.
-    #[arg(long, value_delimiter = ',', requires = "labels")]
-    normal: Vec<u8>,
+    #[command(flatten)]
+    scoring: super::Scoring,
     /// Also measure denoising: add gaussian noise of this σ (in model units, clipped to
     /// [0, 1]) and compare the model's output with the clean sample.
     #[arg(long)]
@@ -35,25 +26,17 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(a: Args, out: Out) -> Result<()> {
-    let bytes = super::read_model(&a.model)?;
+    let (bytes, samples) = a.scoring.load(None)?;
     let m = Model::parse(&bytes).map_err(|e| e.to_string())?;
-    let samples = input::load(&a.inputs, m.input_shape().len())?;
-    let mut arena = AlignedBytes::zeroed(m.arena_len());
-    let mut errors = Vec::with_capacity(samples.len());
-    for (i, x) in samples.iter().enumerate() {
-        errors.push(
-            m.score(x, &mut arena)
-                .map_err(|e| format!("sample {i}: {e}"))?
-                .error,
-        );
-    }
+    let errors: Vec<f32> = super::score_all(&m, &samples)?
+        .iter()
+        .map(|s| s.error)
+        .collect();
     let flagged = errors.iter().filter(|&&e| e > m.threshold()).count();
     let mut sorted = errors.clone();
     sorted.sort_by(f32::total_cmp);
-    let au = match &a.labels {
-        Some(path) => Some(super::auroc_from_labels(path, &a.normal, &errors)?),
-        None => None,
-    };
+    let au = a.scoring.auroc(&errors)?;
+    let mut arena = AlignedBytes::zeroed(m.arena_len());
     let denoise = match a.noise {
         Some(sigma) if !(sigma.is_finite() && sigma >= 0.0) => {
             return Err("--noise must be a non-negative number".into())

@@ -10,8 +10,59 @@ pub mod quickstart;
 pub mod score;
 pub mod train;
 
-use aedge_runtime::{AlignedBytes, Model};
-use std::path::Path;
+use aedge_runtime::{AlignedBytes, Model, Score};
+use std::path::{Path, PathBuf};
+
+/// A model and the samples to score with it, optionally labelled: what `score` and `eval`
+/// take.
+#[derive(clap::Args)]
+pub struct Scoring {
+    /// The .aedge model.
+    model: PathBuf,
+    /// Samples: IDX images, a PNG, raw f32 (.f32) or CSV rows, in sensor units.
+    inputs: PathBuf,
+    /// IDX labels of the inputs; with --normal, gives the AUROC.
+    #[arg(long, requires = "normal")]
+    labels: Option<PathBuf>,
+    /// Labels that count as normal (e.g. 1 or 0,6); all others are anomalies.
+    #[arg(long, value_delimiter = ',', requires = "labels")]
+    normal: Vec<u8>,
+}
+
+impl Scoring {
+    /// The model file (aligned; parse it with [`Model::parse`]) and its samples, at most
+    /// `limit` of them.
+    pub fn load(&self, limit: Option<usize>) -> crate::Result<(AlignedBytes, Vec<Vec<f32>>)> {
+        let bytes = read_model(&self.model)?;
+        let m = Model::parse(&bytes).map_err(|e| e.to_string())?;
+        let mut samples = crate::input::load(&self.inputs, m.input_shape().len())?;
+        if let Some(n) = limit {
+            samples.truncate(n.max(1));
+        }
+        Ok((bytes, samples))
+    }
+
+    /// The AUROC of `errors` when labels were given.
+    pub fn auroc(&self, errors: &[f32]) -> crate::Result<Option<f64>> {
+        match &self.labels {
+            Some(path) => auroc_from_labels(path, &self.normal, errors).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Scores every sample; an error names the sample.
+pub fn score_all(m: &Model, samples: &[Vec<f32>]) -> crate::Result<Vec<Score>> {
+    let mut arena = AlignedBytes::zeroed(m.arena_len());
+    samples
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            m.score(x, &mut arena)
+                .map_err(|e| format!("sample {i}: {e}"))
+        })
+        .collect()
+}
 
 /// AUROC of `errors` (one per sample, in order) against the IDX `labels` file: labels in
 /// `normal` are normal, all others anomalies.

@@ -129,6 +129,22 @@ struct Trained {
     history: Vec<aedge_trainer::train::EpochMetrics>,
 }
 
+impl Trained {
+    fn new(
+        graph: aedge_runtime::ir::Graph,
+        files: aedge_runtime::precisions::Exported,
+        cfg: &TrainConfig,
+        run: aedge_trainer::train::Trained,
+    ) -> Trained {
+        Trained {
+            graph,
+            files,
+            epochs: cfg.epochs,
+            history: run.history,
+        }
+    }
+}
+
 /// Mean PSNR (dB) of each denoising method on the held-out digits.
 struct DenoiseScores {
     noisy: f64,
@@ -280,12 +296,7 @@ fn train_denoiser(a: &Args, data: &Data, opts: &RunOptions) -> Result<Trained> {
         &RANGE_METHODS,
     )
     .map_err(|e| e.to_string())?;
-    Ok(Trained {
-        graph,
-        files,
-        epochs: cfg.epochs,
-        history: run.history,
-    })
+    Ok(Trained::new(graph, files, &cfg, run))
 }
 
 /// Step 2: a one-class anomaly AE trained on the normal digit only, its threshold the 99th
@@ -312,12 +323,7 @@ fn train_anomaly(a: &Args, data: &Data, normal: &Dataset, opts: &RunOptions) -> 
         .map_err(|e| e.to_string())?;
     let files = export_precisions(&graph, &normal_raw, &normal_raw, &RANGE_METHODS)
         .map_err(|e| e.to_string())?;
-    Ok(Trained {
-        graph,
-        files,
-        epochs: cfg.epochs,
-        history: run.history,
-    })
+    Ok(Trained::new(graph, files, &cfg, run))
 }
 
 /// Step 3: ONNX (whole, encoder, decoder) and `.aedge` in f32 and int8, with their sizes.

@@ -34,10 +34,7 @@ pub fn burn_run(
 /// Largest absolute difference of two equally long slices.
 pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    aedge_runtime::metrics::max_abs_diff(a, b)
 }
 
 /// A 28×28 model of `arch` trained for one epoch on `data` (BCE, sigmoid output).

@@ -8,7 +8,7 @@ use super::{Error, Imported, OpReport};
 use crate::boundary::encoder_end;
 use aedge_runtime::ir::same_padding;
 use aedge_runtime::qgraph::{QGraph, QLayer};
-use aedge_runtime::{Activation, ErrorStats, Metric, Op, Quant, Shape, ThresholdRule};
+use aedge_runtime::{Activation, Op, Quant, Shape};
 
 /// State of the walk down the chain of operators.
 struct Walk<'f, 'a> {
@@ -133,19 +133,7 @@ pub(super) fn convert(file: &File, name: &str) -> Result<Imported, Error> {
         ));
     }
     let encoder_layers = bottleneck(input_shape, &walk.layers)?;
-    let graph = QGraph {
-        name: name.into(),
-        input: input_shape,
-        input_quant,
-        preprocess_scale: vec![1.0],
-        preprocess_offset: vec![0.0],
-        encoder_layers,
-        metric: Metric::Mse,
-        threshold: f32::INFINITY,
-        threshold_rule: ThresholdRule::Manual,
-        errors: ErrorStats::default(),
-        layers: walk.layers,
-    };
+    let graph = QGraph::chain(name, input_shape, input_quant, encoder_layers, walk.layers);
     Ok(Imported {
         graph,
         float_input,
@@ -287,6 +275,19 @@ struct Site<'s, 'a> {
     out_t: &'s Tensor<'a>,
 }
 
+impl<'a> Site<'_, 'a> {
+    /// The operator's options of one kind, or an error if they are missing.
+    fn options<T>(&self, kind: impl Fn(&fb::Operator<'a>) -> Option<T>) -> Result<T, Error> {
+        kind(self.op).ok_or_else(|| unsupported(self.index, self.code, "its options are missing"))
+    }
+
+    /// A kernel of `kernel` taps and the operator's stride, as the runtime's sizes.
+    fn window(&self, kernel: [usize; 2], stride: [i32; 2]) -> Result<([u8; 2], [u8; 2]), Error> {
+        let k = kernel.map(|v| i32::try_from(v).unwrap_or(i32::MAX));
+        window(self.index, self.code, k, stride)
+    }
+}
+
 impl Walk<'_, '_> {
     /// Converts one operator after the first into layers.
     fn op(
@@ -336,17 +337,8 @@ impl Walk<'_, '_> {
 
     /// A fully-connected layer.
     fn fully_connected(&mut self, site: &Site) -> Result<(), Error> {
-        let Site {
-            index,
-            code,
-            op,
-            ins,
-            out_t,
-        } = *site;
-        let missing = || unsupported(index, code, "its options are missing");
-        let o = op
-            .builtin_options_as_fully_connected_options()
-            .ok_or_else(missing)?;
+        let (index, code) = (site.index, site.code);
+        let o = site.options(|op| op.builtin_options_as_fully_connected_options())?;
         if o.weights_format() != fb::FullyConnectedOptionsWeightsFormat::DEFAULT {
             return Err(unsupported(
                 index,
@@ -354,7 +346,7 @@ impl Walk<'_, '_> {
                 "only the default weights format imports",
             ));
         }
-        let w = self.file.tensor(operand(ins, 1, index, code)?)?;
+        let w = self.file.tensor(operand(site.ins, 1, index, code)?)?;
         let units = match w.dims.as_slice() {
             [u, k] if *u > 0 && *k as usize == self.shape.len() => *u as usize,
             _ => {
@@ -379,68 +371,37 @@ impl Walk<'_, '_> {
             weights,
             scales,
             double: per_channel,
-            bias: ins.get(2).copied(),
+            bias: site.ins.get(2).copied(),
             act: o.fused_activation_function(),
         };
-        self.weighted(index, code, spec, out_t)
+        self.weighted(index, code, spec, site.out_t)
     }
 
     /// A 2-D convolution.
     fn conv2d(&mut self, site: &Site) -> Result<(), Error> {
-        let Site {
-            index,
-            code,
-            op,
-            ins,
-            out_t,
-        } = *site;
-        let missing = || unsupported(index, code, "its options are missing");
-        let o = op
-            .builtin_options_as_conv_2_doptions()
-            .ok_or_else(missing)?;
+        let (index, code) = (site.index, site.code);
+        let o = site.options(|op| op.builtin_options_as_conv_2_doptions())?;
         no_dilation(index, code, o.dilation_h_factor(), o.dilation_w_factor())?;
-        let w = self.file.tensor(operand(ins, 1, index, code)?)?;
+        let w = self.file.tensor(operand(site.ins, 1, index, code)?)?;
         let [oc, kh, kw, ic] = dims4(&w, index, code)?;
         self.input_channels(index, code, ic)?;
-        let (kernel, stride) = window(
-            index,
-            code,
-            [kh as i32, kw as i32],
-            [o.stride_h(), o.stride_w()],
-        )?;
-        let (weights, scales) = w.weights(0, oc)?;
+        let (kernel, stride) = site.window([kh, kw], [o.stride_h(), o.stride_w()])?;
+        let weights = w.weights(0, oc)?;
         let op = Op::Conv2d {
             out_c: u16_of(index, code, oc, "channels")?,
             kernel,
             stride,
             pad: padding(o.padding(), self.shape, kernel, stride),
         };
-        let spec = Weighted {
-            op,
-            weights,
-            scales,
-            double: true,
-            bias: ins.get(2).copied(),
-            act: o.fused_activation_function(),
-        };
-        self.weighted(index, code, spec, out_t)
+        self.convolution(site, op, weights, 2, o.fused_activation_function())
     }
 
     /// A depthwise convolution (weights reordered to the runtime's layout).
     fn depthwise_conv2d(&mut self, site: &Site) -> Result<(), Error> {
-        let Site {
-            index,
-            code,
-            op,
-            ins,
-            out_t,
-        } = *site;
-        let missing = || unsupported(index, code, "its options are missing");
-        let o = op
-            .builtin_options_as_depthwise_conv_2_doptions()
-            .ok_or_else(missing)?;
+        let (index, code) = (site.index, site.code);
+        let o = site.options(|op| op.builtin_options_as_depthwise_conv_2_doptions())?;
         no_dilation(index, code, o.dilation_h_factor(), o.dilation_w_factor())?;
-        let w = self.file.tensor(operand(ins, 1, index, code)?)?;
+        let w = self.file.tensor(operand(site.ins, 1, index, code)?)?;
         let [one, kh, kw, oc] = dims4(&w, index, code)?;
         let ic = self.shape.c as usize;
         if one != 1 || oc % ic != 0 {
@@ -452,12 +413,7 @@ impl Walk<'_, '_> {
         }
         let multiplier = u8::try_from(oc / ic)
             .map_err(|_| unsupported(index, code, "depth multiplier above 255"))?;
-        let (kernel, stride) = window(
-            index,
-            code,
-            [kh as i32, kw as i32],
-            [o.stride_h(), o.stride_w()],
-        )?;
+        let (kernel, stride) = site.window([kh, kw], [o.stride_h(), o.stride_w()])?;
         let (dw, scales) = w.weights(3, oc)?;
         // TFLite's [1][kh][kw][out_c] as the runtime's [out_c][kh][kw].
         let mut weights = vec![0i8; dw.len()];
@@ -472,40 +428,24 @@ impl Walk<'_, '_> {
             stride,
             pad: padding(o.padding(), self.shape, kernel, stride),
         };
-        let spec = Weighted {
+        self.convolution(
+            site,
             op,
-            weights,
-            scales,
-            double: true,
-            bias: ins.get(2).copied(),
-            act: o.fused_activation_function(),
-        };
-        self.weighted(index, code, spec, out_t)
+            (weights, scales),
+            2,
+            o.fused_activation_function(),
+        )
     }
 
     /// A transposed convolution, padded as TFLM pads it.
     fn transpose_conv(&mut self, site: &Site) -> Result<(), Error> {
-        let Site {
-            index,
-            code,
-            op,
-            ins,
-            out_t,
-        } = *site;
-        let missing = || unsupported(index, code, "its options are missing");
-        let o = op
-            .builtin_options_as_transpose_conv_options()
-            .ok_or_else(missing)?;
-        let w = self.file.tensor(operand(ins, 1, index, code)?)?;
+        let (index, code) = (site.index, site.code);
+        let o = site.options(|op| op.builtin_options_as_transpose_conv_options())?;
+        let w = self.file.tensor(operand(site.ins, 1, index, code)?)?;
         let [oc, kh, kw, ic] = dims4(&w, index, code)?;
         self.input_channels(index, code, ic)?;
-        let out_shape = out_t.shape()?;
-        let (kernel, stride) = window(
-            index,
-            code,
-            [kh as i32, kw as i32],
-            [o.stride_h(), o.stride_w()],
-        )?;
+        let out_shape = site.out_t.shape()?;
+        let (kernel, stride) = site.window([kh, kw], [o.stride_h(), o.stride_w()])?;
         // TFLM pads as for a convolution from the output to the input; only the
         // top / left amounts are used (out = in·stride - pad + k).
         let pad = if o.padding() == fb::Padding::SAME {
@@ -521,7 +461,7 @@ impl Walk<'_, '_> {
                 total(out_shape.w, kernel[1], stride[1]),
             ]
         };
-        let (weights, scales) = w.weights(0, oc)?;
+        let weights = w.weights(0, oc)?;
         let op = Op::ConvTranspose2d {
             out_c: u16_of(index, code, oc, "channels")?,
             kernel,
@@ -529,33 +469,15 @@ impl Walk<'_, '_> {
             pad,
             out: [out_shape.h, out_shape.w],
         };
-        let bias = ins.get(3).copied();
-        let spec = Weighted {
-            op,
-            weights,
-            scales,
-            double: true,
-            bias,
-            act: o.fused_activation_function(),
-        };
-        self.weighted(index, code, spec, out_t)
+        self.convolution(site, op, weights, 3, o.fused_activation_function())
     }
 
     /// Max or average pooling, with its fused activation as a clamp layer.
     fn pool(&mut self, site: &Site) -> Result<(), Error> {
-        let Site {
-            index,
-            code,
-            op,
-            out_t,
-            ..
-        } = *site;
+        let (index, code) = (site.index, site.code);
         use fb::BuiltinOperator as B;
-        let missing = || unsupported(index, code, "its options are missing");
-        let o = op
-            .builtin_options_as_pool_2_doptions()
-            .ok_or_else(missing)?;
-        self.same_quant(index, code, out_t)?;
+        let o = site.options(|op| op.builtin_options_as_pool_2_doptions())?;
+        self.same_quant(index, code, site.out_t)?;
         let (kernel, stride) = window(
             index,
             code,
@@ -576,7 +498,7 @@ impl Walk<'_, '_> {
                 pad,
             }
         };
-        self.push(index, code, QLayer::plain(op, self.quant), out_t)?;
+        self.push(index, code, QLayer::plain(op, self.quant), site.out_t)?;
         match fused(index, code, o.fused_activation_function(), self.quant)? {
             Fused::None => Ok(()),
             Fused::Relu => {
@@ -591,19 +513,10 @@ impl Walk<'_, '_> {
 
     /// Nearest-neighbour resizing, if it is a whole-number upsampling.
     fn resize_nearest(&mut self, site: &Site) -> Result<(), Error> {
-        let Site {
-            index,
-            code,
-            op,
-            out_t,
-            ..
-        } = *site;
-        let missing = || unsupported(index, code, "its options are missing");
-        let o = op
-            .builtin_options_as_resize_nearest_neighbor_options()
-            .ok_or_else(missing)?;
-        self.same_quant(index, code, out_t)?;
-        let out_shape = out_t.shape()?;
+        let (index, code) = (site.index, site.code);
+        let o = site.options(|op| op.builtin_options_as_resize_nearest_neighbor_options())?;
+        self.same_quant(index, code, site.out_t)?;
+        let out_shape = site.out_t.shape()?;
         let f = |i: u16, o_len: u16| -> Option<u8> {
             let f = o_len.is_multiple_of(i).then(|| o_len / i)?;
             // TFLite's index mapping, evaluated as it does in f32; it must be the
@@ -628,7 +541,7 @@ impl Walk<'_, '_> {
         match (f(self.shape.h, out_shape.h), f(self.shape.w, out_shape.w)) {
             (Some(fh), Some(fw)) if out_shape.c == self.shape.c => {
                 let op = Op::Upsample2d { factor: [fh, fw] };
-                self.push(index, code, QLayer::plain(op, self.quant), out_t)
+                self.push(index, code, QLayer::plain(op, self.quant), site.out_t)
             }
             _ => Err(unsupported(
                 index,
@@ -643,25 +556,21 @@ impl Walk<'_, '_> {
 
     /// A reshape (RESHAPE, SQUEEZE, EXPAND_DIMS).
     fn reshape(&mut self, site: &Site) -> Result<(), Error> {
-        let Site {
-            index, code, out_t, ..
-        } = *site;
-        self.same_quant(index, code, out_t)?;
-        let to = out_t.shape()?;
+        let (index, code) = (site.index, site.code);
+        self.same_quant(index, code, site.out_t)?;
+        let to = site.out_t.shape()?;
         self.push(
             index,
             code,
             QLayer::plain(Op::Reshape { to }, self.quant),
-            out_t,
+            site.out_t,
         )
     }
 
     /// LOGISTIC as a 256-entry table.
     fn logistic(&mut self, site: &Site) -> Result<(), Error> {
-        let Site {
-            index, code, out_t, ..
-        } = *site;
-        let q = out_t.quant()?;
+        let (index, code) = (site.index, site.code);
+        let q = site.out_t.quant()?;
         if q.zero_point != -128 {
             return Err(unsupported(
                 index,
@@ -675,53 +584,68 @@ impl Walk<'_, '_> {
             q,
             tables::logistic_table(self.quant),
         );
-        self.push(index, code, l, out_t)
+        self.push(index, code, l, site.out_t)
     }
 
     /// TANH as a 256-entry table.
     fn tanh(&mut self, site: &Site) -> Result<(), Error> {
-        let Site {
-            index, code, out_t, ..
-        } = *site;
-        let q = out_t.quant()?;
+        let (index, code) = (site.index, site.code);
+        let q = site.out_t.quant()?;
         let l = QLayer::table(
             Activation::Tanh,
             self.quant,
             q,
             tables::tanh_table(self.quant),
         );
-        self.push(index, code, l, out_t)
+        self.push(index, code, l, site.out_t)
     }
 
     /// RELU as a 256-entry table.
     fn relu(&mut self, site: &Site) -> Result<(), Error> {
-        let Site {
-            index, code, out_t, ..
-        } = *site;
-        let q = out_t.quant()?;
+        let (index, code) = (site.index, site.code);
+        let q = site.out_t.quant()?;
         let l = QLayer::table(
             Activation::Relu,
             self.quant,
             q,
             tables::relu_table(self.quant, q),
         );
-        self.push(index, code, l, out_t)
+        self.push(index, code, l, site.out_t)
     }
 
     /// RELU6 as a clamp table.
     fn relu6(&mut self, site: &Site) -> Result<(), Error> {
-        let Site {
-            index, code, out_t, ..
-        } = *site;
+        let (index, code) = (site.index, site.code);
         // TFLM clamps the input codes to [zero point, quantized 6] and writes them as
         // they are, whatever the output tensor's quantization says.
-        let q = out_t.quant()?;
+        let q = site.out_t.quant()?;
         let lo = self.quant.zero_point as i32;
         // FloatToQuantizedType saturates to the int8 range.
         let hi = tables::quantized_bound(6.0, self.quant).clamp(-128, 127);
         let act = Activation::Clip { min: 0.0, max: 6.0 };
         let l = QLayer::table(act, self.quant, q, tables::clamp_table(lo, hi));
-        self.push(index, code, l, out_t)
+        self.push(index, code, l, site.out_t)
+    }
+
+    /// A convolution-like layer: weights per output channel with their scales (TFLM takes
+    /// them in double), the bias read from input `bias_input`, and the fused activation.
+    fn convolution(
+        &mut self,
+        site: &Site,
+        op: Op,
+        (weights, scales): (Vec<i8>, Vec<f32>),
+        bias_input: usize,
+        act: fb::ActivationFunctionType,
+    ) -> Result<(), Error> {
+        let spec = Weighted {
+            op,
+            weights,
+            scales,
+            double: true,
+            bias: site.ins.get(bias_input).copied(),
+            act,
+        };
+        self.weighted(site.index, site.code, spec, site.out_t)
     }
 
     /// A dense, convolution or transposed-convolution layer.
