@@ -117,7 +117,7 @@ impl Activation {
 pub enum Op {
     /// Fully connected: the input (any shape) is flattened; output `1 × 1 × units`.
     /// Weights `[units][inputs]`, bias `[units]`. In int8 models the weights are packed
-    /// (see [`crate::kernels::int8_dense`]) and the bias includes `-input_zero_point · Σw`.
+    /// (see [`crate::kernels::dense::int8`]) and the bias includes `-input_zero_point · Σw`.
     Dense {
         /// Output features.
         units: u16,

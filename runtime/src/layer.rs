@@ -261,7 +261,7 @@ pub(crate) fn resolve<'a>(
             }
             let bias = blob::<i32>(weights, desc.bias, out_c)?;
             // The per-tensor dense kernels rely on |bias| < 2^29 so that accumulators stay
-            // below 2^30 (see `kernels::int8_dense`); the writer only uses per-tensor blobs
+            // below 2^30 (see `kernels::dense::int8`); the writer only uses per-tensor blobs
             // then.
             if full_check && per_tensor && bias.iter().any(|b| b.unsigned_abs() >= 1 << 29) {
                 return Err("per-tensor requantization needs biases below 2^29");

@@ -121,7 +121,7 @@ fn short_requant(q: &Requant, oc: usize, taps: usize) -> bool {
 }
 
 /// TFLite's requantization, zero point and clamp of one accumulator, in the form the
-/// dense per-tensor kernel uses (see `int8_dense`): with |acc| < 2^30 the rounding doubling
+/// dense per-tensor kernel uses (see `kernels::dense::int8`): with |acc| < 2^30 the rounding doubling
 /// high multiply is `SMMULR` of `2·acc`, and the rounding right shift by `r` with the zero
 /// point folded in is `(t + 2^(r−1) + zp·2^r − [t < 0]) >> r`, without overflow for r ≤ 22.
 /// `c` is the channel's `[offset, multiplier, r, 2^(r−1) + zp·2^r]`.
