@@ -272,6 +272,32 @@ mod tests {
         }
     }
 
+    /// The AVX-512, AVX2 and portable builds of the block pass give the same bits (the
+    /// levels this CPU lacks fall back, so they are checked on a machine that has them).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn every_instruction_set_gives_the_same_bits() {
+        use aedge_runtime::kernels::isa;
+        let (p, t) = cases(BLOCK + 37);
+        for kind in [HostLoss::BceLogits, HostLoss::Mse, HostLoss::Mae] {
+            let mut runs = Vec::new();
+            for level in [isa::PORTABLE, isa::AVX2, isa::AVX512] {
+                isa::cap(level);
+                let mut g = vec![0.0f32; p.len()];
+                let sum = block_sum(kind, &p, &t, 0.5, &mut g);
+                runs.push((
+                    sum.to_bits(),
+                    g.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                ));
+            }
+            isa::cap(u8::MAX);
+            assert!(
+                runs.windows(2).all(|w| w[0] == w[1]),
+                "{kind:?}: levels differ"
+            );
+        }
+    }
+
     #[test]
     fn exp_and_log1p_are_accurate_across_their_ranges() {
         let mut worst_exp = 0.0f64;
