@@ -47,7 +47,7 @@ fn detected(level: u8) -> bool {
     match level {
         PORTABLE => true,
         AVX2 => avx2(),
-        VNNI => vnni().is_some() || x!("avx512vbmi") && x!("avx512bw"),
+        VNNI => vnni().is_some() || vbmi(),
         AVX512 => avx2() && x!("avx512f") && x!("avx512bw") && x!("avx512dq") && x!("avx512vl"),
         _ => false,
     }
@@ -57,6 +57,14 @@ fn detected(level: u8) -> bool {
 #[inline]
 fn detected(level: u8) -> bool {
     level == PORTABLE
+}
+
+/// Whether AVX-512 VBMI (with BW) is allowed and present: the int8 table lookup.
+#[cfg(feature = "std")]
+#[inline]
+pub(crate) fn vbmi() -> bool {
+    use std::is_x86_feature_detected as x;
+    allows(VNNI) && x!("avx512vbmi") && x!("avx512bw")
 }
 
 /// The VNNI encoding to use, if allowed and present: `Some(true)` for AVX-512 VNNI with VL

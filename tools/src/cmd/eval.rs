@@ -26,8 +26,9 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(a: Args, out: Out) -> Result<()> {
-    let (bytes, samples) = a.scoring.load(None)?;
+    let bytes = a.scoring.model()?;
     let m = Model::parse(&bytes).map_err(|e| e.to_string())?;
+    let samples = a.scoring.samples(&m, None)?;
     let errors: Vec<f32> = super::score_all(&m, &samples)?
         .iter()
         .map(|s| s.error)

@@ -30,16 +30,18 @@ pub struct Scoring {
 }
 
 impl Scoring {
-    /// The model file (aligned; parse it with [`Model::parse`]) and its samples, at most
-    /// `limit` of them.
-    pub fn load(&self, limit: Option<usize>) -> crate::Result<(AlignedBytes, Vec<Vec<f32>>)> {
-        let bytes = read_model(&self.model)?;
-        let m = Model::parse(&bytes).map_err(|e| e.to_string())?;
+    /// The model file, aligned and checked (parse it with [`Model::parse`]).
+    pub fn model(&self) -> crate::Result<AlignedBytes> {
+        read_model(&self.model)
+    }
+
+    /// The samples for `m`, at most `limit` of them.
+    pub fn samples(&self, m: &Model, limit: Option<usize>) -> crate::Result<Vec<Vec<f32>>> {
         let mut samples = crate::input::load(&self.inputs, m.input_shape().len())?;
         if let Some(n) = limit {
             samples.truncate(n.max(1));
         }
-        Ok((bytes, samples))
+        Ok(samples)
     }
 
     /// The AUROC of `errors` when labels were given.

@@ -119,6 +119,8 @@ struct Data {
     all: Dataset,
     train: Dataset,
     test: Dataset,
+    /// The held-out samples in sensor units.
+    test_raw: Vec<Vec<f32>>,
 }
 
 /// A trained model's graph, its files in every precision and its loss per epoch.
@@ -195,7 +197,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
 
     out.line("4/4 evaluating");
     let (psnr, den_lat) = evaluate_denoiser(&a.out, &data.test, &den.files)?;
-    let anomaly = evaluate_anomaly(&data.test, &an.files, a.normal_digit)?;
+    let anomaly = evaluate_anomaly(&data, &an.files, a.normal_digit)?;
 
     let tables = tables(&psnr, &den_lat, &anomaly, data.test.len());
     let summary = format!(
@@ -252,7 +254,13 @@ fn load(a: &Args) -> Result<Data> {
     }
     let all = Dataset::from_images(&images, Some(labels));
     let (train, test) = all.split(0.2, 42);
-    Ok(Data { all, train, test })
+    let test_raw = raw(&test);
+    Ok(Data {
+        all,
+        train,
+        test,
+        test_raw,
+    })
 }
 
 fn config(epochs: usize, corruption: Option<Corruption>) -> TrainConfig {
@@ -288,7 +296,7 @@ fn train_denoiser(a: &Args, data: &Data, opts: &RunOptions) -> Result<Trained> {
     let run = train(&spec, &cfg, &data.train, Some(&data.test), opts).map_err(|e| e.to_string())?;
     let graph = to_graph("denoiser", &run.model, &spec, &data.all, cfg.loss)?;
     let calib: Vec<Vec<f32>> = raw(&data.train).into_iter().take(200).collect();
-    let test_raw = raw(&data.test);
+    let test_raw = &data.test_raw;
     let files = export_precisions(
         &graph,
         &calib,
@@ -433,12 +441,12 @@ fn evaluate_denoiser(
 /// Step 4b: AUROC of the anomaly model (normal digit vs all others) on every held-out digit,
 /// how many it flags above its threshold, and its latency on this host.
 fn evaluate_anomaly(
-    test: &Dataset,
+    data: &Data,
     files: &aedge_runtime::precisions::Exported,
     normal_digit: u8,
 ) -> Result<Vec<AnomalyScore>> {
-    let test_raw = raw(test);
-    let labels = test.labels.clone().unwrap_or_default();
+    let test_raw = &data.test_raw;
+    let labels = data.test.labels.clone().unwrap_or_default();
     let anomalous: Vec<bool> = labels.iter().map(|&l| l != normal_digit).collect();
     let mut scores = Vec::new();
     for (precision, bytes) in [("f32", &files.f32), ("int8", &files.int8)] {

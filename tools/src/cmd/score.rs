@@ -17,8 +17,9 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(a: Args, out: Out) -> Result<()> {
-    let (bytes, samples) = a.scoring.load(a.limit)?;
+    let bytes = a.scoring.model()?;
     let m = Model::parse(&bytes).map_err(|e| e.to_string())?;
+    let samples = a.scoring.samples(&m, a.limit)?;
     let scores = super::score_all(&m, &samples)?;
     let errors: Vec<f32> = scores.iter().map(|s| s.error).collect();
     let verdicts: Vec<bool> = scores.iter().map(|s| s.anomalous).collect();

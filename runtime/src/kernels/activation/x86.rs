@@ -6,10 +6,7 @@ use core::arch::x86_64::*;
 /// the index's low 7 bits in one half of the table, and the top bit picks the half.
 /// Returns false (nothing written) on CPUs without it.
 pub fn lookup(y: &mut [i8], lut: &[i8; 256]) -> bool {
-    if !crate::kernels::isa::allows(crate::kernels::isa::VNNI)
-        || !std::is_x86_feature_detected!("avx512vbmi")
-        || !std::is_x86_feature_detected!("avx512bw")
-    {
+    if !crate::kernels::isa::vbmi() {
         return false;
     }
     // SAFETY: the CPU has AVX-512 F, BW and VBMI (VBMI implies F; checked above).

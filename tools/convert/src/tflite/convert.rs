@@ -315,10 +315,7 @@ impl Walk<'_, '_> {
             B::MAX_POOL_2D | B::AVERAGE_POOL_2D => self.pool(&site),
             B::RESIZE_NEAREST_NEIGHBOR => self.resize_nearest(&site),
             B::RESHAPE | B::SQUEEZE | B::EXPAND_DIMS => self.reshape(&site),
-            B::LOGISTIC => self.logistic(&site),
-            B::TANH => self.tanh(&site),
-            B::RELU => self.relu(&site),
-            B::RELU6 => self.relu6(&site),
+            B::LOGISTIC | B::TANH | B::RELU | B::RELU6 => self.activation_table(&site),
             B::QUANTIZE => Err(unsupported(
                 index,
                 code,
@@ -567,63 +564,33 @@ impl Walk<'_, '_> {
         )
     }
 
-    /// LOGISTIC as a 256-entry table.
-    fn logistic(&mut self, site: &Site) -> Result<(), Error> {
+    /// LOGISTIC, TANH, RELU or RELU6 as a 256-entry table.
+    fn activation_table(&mut self, site: &Site) -> Result<(), Error> {
+        use fb::BuiltinOperator as B;
         let (index, code) = (site.index, site.code);
         let q = site.out_t.quant()?;
-        if q.zero_point != -128 {
-            return Err(unsupported(
-                index,
-                code,
-                "int8 LOGISTIC needs output zero point -128 (TFLite's fixed 1/256 scale)",
-            ));
-        }
-        let l = QLayer::table(
-            Activation::Sigmoid,
-            self.quant,
-            q,
-            tables::logistic_table(self.quant),
-        );
-        self.push(index, code, l, site.out_t)
-    }
-
-    /// TANH as a 256-entry table.
-    fn tanh(&mut self, site: &Site) -> Result<(), Error> {
-        let (index, code) = (site.index, site.code);
-        let q = site.out_t.quant()?;
-        let l = QLayer::table(
-            Activation::Tanh,
-            self.quant,
-            q,
-            tables::tanh_table(self.quant),
-        );
-        self.push(index, code, l, site.out_t)
-    }
-
-    /// RELU as a 256-entry table.
-    fn relu(&mut self, site: &Site) -> Result<(), Error> {
-        let (index, code) = (site.index, site.code);
-        let q = site.out_t.quant()?;
-        let l = QLayer::table(
-            Activation::Relu,
-            self.quant,
-            q,
-            tables::relu_table(self.quant, q),
-        );
-        self.push(index, code, l, site.out_t)
-    }
-
-    /// RELU6 as a clamp table.
-    fn relu6(&mut self, site: &Site) -> Result<(), Error> {
-        let (index, code) = (site.index, site.code);
-        // TFLM clamps the input codes to [zero point, quantized 6] and writes them as
-        // they are, whatever the output tensor's quantization says.
-        let q = site.out_t.quant()?;
-        let lo = self.quant.zero_point as i32;
-        // FloatToQuantizedType saturates to the int8 range.
-        let hi = tables::quantized_bound(6.0, self.quant).clamp(-128, 127);
-        let act = Activation::Clip { min: 0.0, max: 6.0 };
-        let l = QLayer::table(act, self.quant, q, tables::clamp_table(lo, hi));
+        let (act, table) = match code {
+            B::LOGISTIC if q.zero_point != -128 => {
+                return Err(unsupported(
+                    index,
+                    code,
+                    "int8 LOGISTIC needs output zero point -128 (TFLite's fixed 1/256 scale)",
+                ))
+            }
+            B::LOGISTIC => (Activation::Sigmoid, tables::logistic_table(self.quant)),
+            B::TANH => (Activation::Tanh, tables::tanh_table(self.quant)),
+            B::RELU => (Activation::Relu, tables::relu_table(self.quant, q)),
+            _ => {
+                // RELU6: TFLM clamps the input codes to [zero point, quantized 6] and writes
+                // them as they are, whatever the output tensor's quantization says;
+                // FloatToQuantizedType saturates to the int8 range.
+                let lo = self.quant.zero_point as i32;
+                let hi = tables::quantized_bound(6.0, self.quant).clamp(-128, 127);
+                let act = Activation::Clip { min: 0.0, max: 6.0 };
+                (act, tables::clamp_table(lo, hi))
+            }
+        };
+        let l = QLayer::table(act, self.quant, q, table);
         self.push(index, code, l, site.out_t)
     }
 
