@@ -305,10 +305,13 @@ pub struct LayerQuant {
     pub lut: Blob,
 }
 
-/// How the reconstruction error is measured.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// How the reconstruction error is measured, in model units.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Metric {
-    /// Mean squared error.
+    /// Mean squared error: the default anomaly score. BCE of a reconstruction grows with an
+    /// image's brightness, so scored by BCE bright normal images look as anomalous as dark
+    /// anomalies (Fashion-MNIST T-shirts: AUROC 0.53 by BCE, 0.85 by MSE, same model).
+    #[default]
     Mse,
     /// Mean absolute error.
     Mae,

@@ -1,11 +1,11 @@
 //! One graph written in every precision: f32, f16 weights and int8, with the int8 range
 //! method chosen by how close its reconstructions come to f32's.
 
-use crate::calibrate::{ranges, RangeMethod};
+use crate::calibrate::{ranges, threshold, RangeMethod};
 use crate::error::Error;
 use crate::ir::Graph;
 use crate::metrics::psnr;
-use crate::{AlignedBytes, Model, Precision};
+use crate::{AlignedBytes, Model, Precision, ThresholdRule};
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -73,6 +73,14 @@ impl Exported {
             (Precision::Int8, &self.int8),
         ]
     }
+
+    fn bytes_mut(&mut self, p: Precision) -> &mut Vec<u8> {
+        match p {
+            Precision::F32 => &mut self.f32,
+            Precision::F16 => &mut self.f16,
+            Precision::Int8 => &mut self.int8,
+        }
+    }
 }
 
 /// The value range of reconstructions: the peak their PSNR is measured against.
@@ -130,4 +138,29 @@ pub fn export_precisions<S: AsRef<[f32]>, T: AsRef<[f32]>>(
         int8_ranges: method,
         candidates,
     })
+}
+
+/// Gives each of `files` a threshold from its own errors on `held_out` normal samples (raw
+/// units) under `rule`: an int8 model's errors differ from f32's, so one threshold copied
+/// across precisions would flag a different share of normal data on each. `graph` and
+/// `calib` must be those the files were written from (int8 is requantized with the same
+/// range method, so its weights and ranges do not change). `graph` keeps the f32 threshold.
+pub fn calibrate_thresholds<S: AsRef<[f32]>, T: AsRef<[f32]>>(
+    graph: &mut Graph,
+    files: &mut Exported,
+    calib: &[S],
+    held_out: &[T],
+    rule: ThresholdRule,
+) -> Result<(), Error> {
+    let int8_ranges = ranges(graph, calib.iter().map(|v| v.as_ref()), files.int8_ranges)?;
+    for precision in [Precision::Int8, Precision::F16, Precision::F32] {
+        let errors = run_samples(files.bytes_mut(precision), held_out)?.errors;
+        (graph.threshold, graph.errors) = threshold(&errors, rule)?;
+        graph.threshold_rule = rule;
+        *files.bytes_mut(precision) = match precision {
+            Precision::Int8 => graph.to_aedge_int8(&int8_ranges)?,
+            p => graph.to_aedge(p)?,
+        };
+    }
+    Ok(())
 }

@@ -51,7 +51,7 @@ fn build_model(
     let (train_set, val) = data.split(0.2, 3);
     let opts = RunOptions::new(device(Backend::Flex).map_err(|e| e.to_string())?);
     let t = train(&spec, &cfg, &train_set, Some(&val), &opts).map_err(|e| e.to_string())?;
-    let mut g = to_graph(name, &t.model, &spec, data, cfg.loss)?;
+    let mut g = to_graph(name, &t.model, &spec, data, cfg.loss.metric())?;
     let raw_val: Vec<Vec<f32>> = (0..val.len()).map(|i| val.raw(i)).collect();
     g.calibrate_threshold(
         raw_val.iter().map(Vec::as_slice),

@@ -2,6 +2,7 @@
 //! for one-class anomaly models) or a CSV series cut into standardised windows.
 
 use aedge_trainer::data::{read_labels, Dataset, Images, Series};
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Where training data comes from.
@@ -62,4 +63,66 @@ pub fn load(a: &DataArgs) -> crate::Result<Dataset> {
         return Err(format!("{}: no samples to train on", a.data.display()));
     }
     Ok(d)
+}
+
+/// The samples `aedge train` held out for validation, recorded beside the checkpoint so
+/// `aedge export` calibrates the anomaly threshold on normal samples the training never saw.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct Holdout {
+    /// Share of the samples held out.
+    pub fraction: f32,
+    /// Seed of the split.
+    pub seed: u64,
+    /// Samples in the whole set.
+    pub samples: usize,
+    /// FNV-1a of the whole set's values: the split applies to this data only.
+    pub fingerprint: u32,
+}
+
+impl Holdout {
+    /// The file name inside the checkpoint directory.
+    pub const FILE: &'static str = "holdout.json";
+
+    /// The split of `d` that `train` makes.
+    pub fn new(d: &Dataset, fraction: f32) -> Holdout {
+        Holdout {
+            fraction,
+            seed: 1,
+            samples: d.len(),
+            fingerprint: fingerprint(d),
+        }
+    }
+
+    /// (training, held-out) parts of `d`.
+    pub fn split(&self, d: &Dataset) -> (Dataset, Dataset) {
+        d.split(self.fraction, self.seed)
+    }
+
+    /// Whether `d` is the data this split was made of.
+    pub fn matches(&self, d: &Dataset) -> bool {
+        self.samples == d.len() && self.fingerprint == fingerprint(d)
+    }
+
+    /// Writes the record into the checkpoint directory `dir`.
+    pub fn save(&self, dir: &Path) -> crate::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
+        let p = dir.join(Self::FILE);
+        aedge_runtime::fs::write_atomic(&p, &json).map_err(|e| format!("{}: {e}", p.display()))
+    }
+
+    /// The record in the checkpoint directory `dir`, if `train` wrote one.
+    pub fn load(dir: &Path) -> crate::Result<Option<Holdout>> {
+        let p = dir.join(Self::FILE);
+        match std::fs::read(&p) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| format!("{}: {e}", p.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", p.display())),
+        }
+    }
+}
+
+fn fingerprint(d: &Dataset) -> u32 {
+    aedge_runtime::fnv1a(d.x.iter().flat_map(|v| v.to_bits().to_le_bytes()))
 }

@@ -2,6 +2,7 @@
 //! files are read by `input`, images written by `output`. User errors print one line and exit
 //! with code 1 (clap's usage errors exit with 2).
 
+mod baseline;
 mod cmd;
 mod data;
 mod input;

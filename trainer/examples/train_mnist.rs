@@ -59,7 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     opts.checkpoint_dir = Some(out.join("checkpoint"));
     let trained = train(&spec, &cfg, &train_set, Some(&val), &opts)?;
 
-    let mut graph = to_graph(name, &trained.model, &spec, &data, cfg.loss)?;
+    let mut graph = to_graph(name, &trained.model, &spec, &data, cfg.loss.metric())?;
     // Threshold: 99th percentile of the f32 reconstruction errors on held-out digits.
     let f32_bytes = AlignedBytes::from(graph.to_aedge(Precision::F32)?);
     let f32_model = Model::parse(&f32_bytes)?;

@@ -2,13 +2,12 @@
 //! leaves this module; everything downstream (`.aedge` in every precision, ONNX) reads the IR.
 
 use crate::data::Dataset;
-use crate::loss::Loss;
 use crate::model::conv::ConvAe;
 use crate::model::dense::Mlp;
 use crate::model::lstm::LstmAe;
 use crate::model::{Act, AutoEncoder, ModelSpec};
 use aedge_runtime::ir::{same_padding, Graph, Layer};
-use aedge_runtime::{Activation, Op, Shape};
+use aedge_runtime::{Activation, Metric, Op, Shape};
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{Linear, Lstm, PaddingConfig2d};
@@ -233,13 +232,15 @@ fn lstm_layers(m: &LstmAe, g: &mut Graph) -> Result<(), String> {
 }
 
 /// Converts a trained model into the runtime's graph IR, with the dataset's preprocessing and
-/// the training loss as the score metric. The VAE's deployed encoder outputs the mean.
+/// `metric` as the anomaly score ([`Metric::default`], MSE, unless the caller has a reason:
+/// the training loss is not necessarily a good score). The VAE's deployed encoder outputs
+/// the mean.
 pub fn to_graph(
     name: &str,
     model: &AutoEncoder,
     spec: &ModelSpec,
     data: &Dataset,
-    loss: Loss,
+    metric: Metric,
 ) -> Result<Graph, String> {
     let [h, w, c] = spec.input;
     let input = Shape::new(
@@ -250,7 +251,7 @@ pub fn to_graph(
     let mut g = Graph::new(name, input);
     g.preprocess_scale = data.scale.clone();
     g.preprocess_offset = data.offset.clone();
-    g.metric = loss.metric();
+    g.metric = metric;
     match model {
         AutoEncoder::Dense(m) => {
             g.layers = mlp(&m.encoder)?;

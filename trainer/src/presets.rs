@@ -15,6 +15,7 @@ use crate::train::TrainConfig;
 /// Every preset: (name, what it is).
 pub const PRESETS: &[(&str, &str)] = &[
     ("seed-dense", "784-36-784 dense AE (ReLU code, sigmoid output), BCE, 10 epochs, batch 256"),
+    ("keras-simple", "784-32-784 dense AE, the Keras blog's simplest (ReLU code, sigmoid output), BCE, 50 epochs, batch 256"),
     ("keras-sparse", "784-32-784 dense AE with an L1 penalty of 1e-4 on the code (Keras blog), 100 epochs"),
     ("keras-deep", "784-128-64-32-64-128-784 deep dense AE (Keras blog), 100 epochs"),
     ("keras-conv", "Keras blog conv AE: Conv16/8/8 + MaxPool to a 4x4x8 code, Conv + Upsample back, 50 epochs, batch 128"),
@@ -51,6 +52,7 @@ pub fn preset(name: &str, input: [usize; 3]) -> Result<(ModelSpec, TrainConfig),
     };
     Ok(match name {
         "seed-dense" => (spec(dense(&[], 36), Act::Sigmoid), cfg(10, 256, Loss::Bce)),
+        "keras-simple" => (spec(dense(&[], 32), Act::Sigmoid), cfg(50, 256, Loss::Bce)),
         "keras-sparse" => (
             spec(dense(&[], 32), Act::Sigmoid),
             TrainConfig {

@@ -27,7 +27,7 @@ fn check(arch: Architecture) {
 }
 
 fn check_trained(spec: &ModelSpec, cfg: &TrainConfig, trained: &Trained, data: &Dataset) {
-    let g = to_graph("t", &trained.model, spec, data, cfg.loss).unwrap();
+    let g = to_graph("t", &trained.model, spec, data, cfg.loss.metric()).unwrap();
     let bytes = AlignedBytes::from(g.to_aedge(Precision::F32).unwrap());
     let m = Model::parse(&bytes).unwrap();
     let mut arena = AlignedBytes::zeroed(m.arena_len());

@@ -35,7 +35,7 @@ fn check(arch: Architecture) {
 }
 
 fn check_trained(spec: &ModelSpec, cfg: &TrainConfig, t: &Trained, data: &Dataset) {
-    let g = to_graph("onnx-test", &t.model, spec, data, cfg.loss).unwrap();
+    let g = to_graph("onnx-test", &t.model, spec, data, cfg.loss.metric()).unwrap();
     let latent = g.shapes().unwrap()[g.encoder_layers - 1];
     let latent_in = dims(latent);
     let input = dims(g.input);

@@ -22,7 +22,7 @@ fn parity_of(
     data: &Dataset,
     shift: f32,
 ) -> ParityReport {
-    let mut g = to_graph("parity", &t.model, spec, data, cfg.loss).unwrap();
+    let mut g = to_graph("parity", &t.model, spec, data, cfg.loss.metric()).unwrap();
     let raw: Vec<Vec<f32>> = (0..data.len()).map(|i| data.raw(i)).collect();
     let f32b = AlignedBytes::from(g.to_aedge(Precision::F32).unwrap());
     let m = Model::parse(&f32b).unwrap();

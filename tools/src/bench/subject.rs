@@ -99,7 +99,7 @@ pub fn from_model(
     loss: aedge_trainer::loss::Loss,
     origin: &str,
 ) -> Result<Subject, String> {
-    let graph = to_graph(name, &model, spec, data, loss)?;
+    let graph = to_graph(name, &model, spec, data, loss.metric())?;
     let samples: Vec<Vec<f32>> = (0..data.len().min(64)).map(|i| data.raw(i)).collect();
     let files =
         export_precisions(&graph, &samples, &samples, &RANGE_METHODS).map_err(|e| e.to_string())?;

@@ -1,11 +1,11 @@
 //! `aedge export`: a training checkpoint becomes ONNX (whole, encoder or decoder) or a
 //! `.aedge` file in f32, f16 or int8, with the anomaly threshold calibrated on the data.
 
-use crate::data::{self, DataArgs};
+use super::{rule_text, MetricArg, ThresholdArgs};
+use crate::data::{self, DataArgs, Holdout};
 use crate::{Out, Result};
 use aedge_convert::onnx::{to_onnx, Part};
-use aedge_runtime::precisions::{export_precisions, RANGE_METHODS};
-use aedge_runtime::ThresholdRule;
+use aedge_runtime::precisions::{calibrate_thresholds, export_precisions, RANGE_METHODS};
 use aedge_trainer::checkpoint::load_model;
 use aedge_trainer::export::to_graph;
 use aedge_trainer::parity::{self, Labelled};
@@ -39,7 +39,8 @@ pub struct Args {
     /// The checkpoint directory written by `aedge train`.
     #[arg(long)]
     checkpoint: PathBuf,
-    /// The training data (preprocessing, calibration and the threshold come from it).
+    /// The training data: preprocessing and int8 ranges come from it, the threshold from the
+    /// part `aedge train` held out.
     #[command(flatten)]
     data: DataArgs,
     /// Output format.
@@ -51,9 +52,11 @@ pub struct Args {
     /// Part of the autoencoder for ONNX.
     #[arg(long, value_enum, default_value = "whole")]
     part: PartArg,
-    /// Percentile of the data's reconstruction errors used as the anomaly threshold.
-    #[arg(long, default_value_t = 99.0)]
-    percentile: f32,
+    /// The anomaly score the model file records.
+    #[arg(long, value_enum, default_value = "mse")]
+    metric: MetricArg,
+    #[command(flatten)]
+    threshold: ThresholdArgs,
     /// Output file.
     #[arg(short, long)]
     output: PathBuf,
@@ -78,13 +81,21 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "model".into());
-    let mut g = to_graph(&name, &model, &state.spec, &d, state.config.loss)?;
-    let raw: Vec<Vec<f32>> = (0..d.len()).map(|i| d.raw(i)).collect();
-    let rule = ThresholdRule::Percentile(a.percentile.clamp(0.0, 100.0));
-    g.calibrate_threshold(raw.iter().map(Vec::as_slice), rule)
-        .map_err(|e| e.to_string())?;
-    let calib: Vec<Vec<f32>> = raw.iter().take(200).cloned().collect();
-    let files = export_precisions(&g, &calib, &calib, &RANGE_METHODS).map_err(|e| e.to_string())?;
+    let rule = a.threshold.rule()?;
+    let mut g = to_graph(&name, &model, &state.spec, &d, a.metric.into())?;
+    let (fit, held_out, source) = threshold_samples(&a, &d)?;
+    let raw = |s: &aedge_trainer::data::Dataset| -> Vec<Vec<f32>> {
+        (0..s.len()).map(|i| s.raw(i)).collect()
+    };
+    let calib: Vec<Vec<f32>> = raw(&fit).into_iter().take(200).collect();
+    let held_raw = raw(&held_out);
+    let mut files =
+        export_precisions(&g, &calib, &calib, &RANGE_METHODS).map_err(|e| e.to_string())?;
+    calibrate_thresholds(&mut g, &mut files, &calib, &held_raw, rule).map_err(|e| e.to_string())?;
+    let threshold =
+        aedge_runtime::Model::parse(&aedge_runtime::AlignedBytes::from(files.int8.clone()))
+            .map(|m| m.threshold())
+            .map_err(|e| e.to_string())?;
     let bytes = match a.format {
         Format::Onnx => to_onnx(
             &g,
@@ -103,10 +114,10 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     aedge_runtime::fs::write_atomic(&a.output, &bytes)
         .map_err(|e| format!("{}: {e}", a.output.display()))?;
     let report = if let Some(p) = &a.parity {
-        let n = raw.len().min(200);
+        let n = calib.len();
         let idx: Vec<usize> = (0..n).collect();
-        let burn = parity::burn_reconstructions(&model, &d, &idx, &dev);
-        let r = parity::report(&name, &files, &raw[..n], &burn, None::<Labelled<'_>>)?;
+        let burn = parity::burn_reconstructions(&model, &fit, &idx, &dev);
+        let r = parity::report(&name, &files, &calib, &burn, None::<Labelled<'_>>)?;
         let json = serde_json::to_vec_pretty(&r).map_err(|e| e.to_string())?;
         aedge_runtime::fs::write_atomic(p, &json).map_err(|e| format!("{}: {e}", p.display()))?;
         out.line(r.summary());
@@ -117,17 +128,63 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     out.json(json!({
         "output": a.output.display().to_string(),
         "bytes": bytes.len(),
-        "threshold": g.threshold,
+        "metric": g.metric.to_string(),
+        "threshold": {"f32": g.threshold, "int8": threshold, "rule": rule_text(rule),
+                      "samples": held_raw.len(), "from": source},
         "int8_ranges": format!("{:?}", files.int8_ranges),
         "parity": report.map(|r| serde_json::to_value(r).unwrap_or_default()),
     }));
+    let shown = match (a.format, a.precision) {
+        (Format::Aedge, PrecisionArg::Int8) => threshold,
+        _ => g.threshold,
+    };
     out.line(format!(
-        "wrote {} ({} B); threshold {} (p{} of {} samples)",
+        "wrote {} ({} B); {} score, threshold {shown} ({} of the errors of {} {source})",
         a.output.display(),
         bytes.len(),
-        g.threshold,
-        a.percentile,
-        raw.len()
+        g.metric,
+        rule_text(rule),
+        held_raw.len(),
     ));
+    if held_raw.len() < 100 {
+        out.line(format!(
+            "note: {} calibration samples make a rough {}; hold out more with --val",
+            held_raw.len(),
+            rule_text(rule)
+        ));
+    }
     Ok(())
+}
+
+/// The samples to fit int8 ranges on and those to calibrate the threshold on, with where the
+/// latter come from in words.
+fn threshold_samples(
+    a: &Args,
+    d: &aedge_trainer::data::Dataset,
+) -> Result<(
+    aedge_trainer::data::Dataset,
+    aedge_trainer::data::Dataset,
+    &'static str,
+)> {
+    Ok(match Holdout::load(&a.checkpoint)? {
+        Some(h) if h.matches(d) && h.fraction > 0.0 => {
+            let (fit, held_out) = h.split(d);
+            (fit, held_out, "held-out samples the training never saw")
+        }
+        Some(h) if h.matches(d) => (
+            d.clone(),
+            d.clone(),
+            "training samples (trained with --val 0, nothing was held out)",
+        ),
+        Some(_) => (
+            d.clone(),
+            d.clone(),
+            "samples of --data, which is not the data the checkpoint was trained on",
+        ),
+        None => (
+            d.clone(),
+            d.clone(),
+            "samples of --data (the checkpoint records no held-out split)",
+        ),
+    })
 }

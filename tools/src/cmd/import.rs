@@ -2,13 +2,14 @@
 //! are checked against tract-onnx on the way and can be written in f32, f16 or int8; int8
 //! TFLite models keep their quantization and compute what TensorFlow Lite Micro computes.
 
+use super::{MetricArg, ThresholdArgs};
 use crate::{input, Out, Result};
 use aedge_convert::onnx::{from_onnx, input_dims, to_onnx_order, ImportOptions};
 use aedge_convert::tflite;
 use aedge_convert::tract::verify;
 use aedge_runtime::calibrate::{ranges, threshold, RangeMethod};
 use aedge_runtime::precisions::{export_precisions, RANGE_METHODS, RANGE_PERCENTILE};
-use aedge_runtime::{AlignedBytes, Metric, Model, Precision, ThresholdRule};
+use aedge_runtime::{AlignedBytes, Model, Precision};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -27,13 +28,6 @@ enum RangesArg {
     Auto,
     Minmax,
     Percentile,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum MetricArg {
-    Mse,
-    Mae,
-    Bce,
 }
 
 /// Arguments of `aedge import`.
@@ -62,15 +56,14 @@ pub struct Args {
     /// Preprocessing offset, one value or one per channel.
     #[arg(long, value_delimiter = ',', default_value = "0")]
     offset: Vec<f32>,
-    /// Reconstruction error metric for scoring.
+    /// The anomaly score the model file records.
     #[arg(long, value_enum, default_value = "mse")]
     metric: MetricArg,
-    /// Held-out normal samples: the anomaly threshold is their error at --percentile.
+    /// Held-out normal samples: the anomaly threshold follows from their errors.
     #[arg(long)]
     normal: Option<PathBuf>,
-    /// Percentile of the normal errors used as the threshold.
-    #[arg(long, default_value_t = 99.0)]
-    percentile: f32,
+    #[command(flatten)]
+    threshold: ThresholdArgs,
     /// Layers in the encoder (default: up to the bottleneck).
     #[arg(long)]
     encoder_layers: Option<usize>,
@@ -98,7 +91,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     let opts = ImportOptions {
         name: a.name.clone(),
         encoder_layers: a.encoder_layers,
-        metric: metric(a.metric),
+        metric: a.metric.into(),
         preprocess_scale: a.scale.clone(),
         preprocess_offset: a.offset.clone(),
     };
@@ -136,7 +129,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     }
     if let Some(p) = &a.normal {
         let normal = input::load(p, len)?;
-        let rule = ThresholdRule::Percentile(a.percentile.clamp(0.0, 100.0));
+        let rule = a.threshold.rule()?;
         g.calibrate_threshold(normal.iter().map(Vec::as_slice), rule)
             .map_err(|e| format!("{}: {e}", p.display()))?;
     }
@@ -207,14 +200,6 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     Ok(())
 }
 
-fn metric(m: MetricArg) -> Metric {
-    match m {
-        MetricArg::Mse => Metric::Mse,
-        MetricArg::Mae => Metric::Mae,
-        MetricArg::Bce => Metric::Bce,
-    }
-}
-
 /// `--scale` / `--offset` give one value or one per input channel.
 fn check_channels(a: &Args, c: usize) -> Result<()> {
     for (what, v) in [("scale", &a.scale), ("offset", &a.offset)] {
@@ -252,7 +237,7 @@ fn run_tflite(a: Args, bytes: &[u8], out: Out) -> Result<()> {
     check_channels(&a, g.input.c as usize)?;
     g.preprocess_scale = a.scale.clone();
     g.preprocess_offset = a.offset.clone();
-    g.metric = metric(a.metric);
+    g.metric = a.metric.into();
     if let Some(n) = a.encoder_layers {
         if n == 0 || n > g.layers.len() {
             return Err(format!(
@@ -275,7 +260,7 @@ fn run_tflite(a: Args, bytes: &[u8], out: Out) -> Result<()> {
             .map(|x| m.score(x, &mut arena).map(|s| s.error))
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| format!("{}: {e}", p.display()))?;
-        let rule = ThresholdRule::Percentile(a.percentile.clamp(0.0, 100.0));
+        let rule = a.threshold.rule()?;
         (g.threshold, g.errors) = threshold(&errors, rule).map_err(|e| e.to_string())?;
         g.threshold_rule = rule;
         file = g.to_aedge().map_err(|e| format!("{shown}: {e}"))?;

@@ -92,3 +92,59 @@ pub fn read_model(path: &Path) -> crate::Result<AlignedBytes> {
     Model::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(bytes)
 }
+
+/// The anomaly score, as `--metric` names it.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum MetricArg {
+    /// Mean squared error in model units (the default: unlike BCE it does not grow with an
+    /// image's brightness).
+    Mse,
+    /// Mean absolute error in model units.
+    Mae,
+    /// Mean binary cross-entropy (inputs in [0, 1]).
+    Bce,
+}
+
+impl From<MetricArg> for aedge_runtime::Metric {
+    fn from(m: MetricArg) -> Self {
+        match m {
+            MetricArg::Mse => aedge_runtime::Metric::Mse,
+            MetricArg::Mae => aedge_runtime::Metric::Mae,
+            MetricArg::Bce => aedge_runtime::Metric::Bce,
+        }
+    }
+}
+
+/// How the anomaly threshold follows from the errors of held-out normal samples.
+#[derive(clap::Args, Clone, Copy)]
+pub struct ThresholdArgs {
+    /// The threshold is this percentile of the held-out normal errors.
+    #[arg(long, default_value_t = 99.0, conflicts_with = "k_sigma")]
+    percentile: f32,
+    /// Instead: the threshold is their mean plus K standard deviations.
+    #[arg(long, value_name = "K")]
+    k_sigma: Option<f32>,
+}
+
+impl ThresholdArgs {
+    /// The rule, checked.
+    pub fn rule(&self) -> crate::Result<aedge_runtime::ThresholdRule> {
+        match self.k_sigma {
+            Some(k) if k.is_finite() => Ok(aedge_runtime::ThresholdRule::MeanPlusKStd(k)),
+            Some(_) => Err("--k-sigma must be a finite number".into()),
+            None if (0.0..=100.0).contains(&self.percentile) => {
+                Ok(aedge_runtime::ThresholdRule::Percentile(self.percentile))
+            }
+            None => Err("--percentile must be in [0, 100]".into()),
+        }
+    }
+}
+
+/// The rule in words, for outputs and reports ("p99", "mean + 3σ").
+pub fn rule_text(rule: aedge_runtime::ThresholdRule) -> String {
+    match rule {
+        aedge_runtime::ThresholdRule::Percentile(p) => format!("p{p}"),
+        aedge_runtime::ThresholdRule::MeanPlusKStd(k) => format!("mean + {k}σ"),
+        aedge_runtime::ThresholdRule::Manual => "set by hand".into(),
+    }
+}

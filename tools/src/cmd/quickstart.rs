@@ -3,12 +3,13 @@
 //! them (denoising PSNR against a median filter, AUROC f32 vs int8, sizes, host latency), and
 //! writes `runs/quickstart/` with the models, figures and a self-contained `report.html`.
 
+use crate::baseline::{measure, Psnr, NOISE};
 use crate::report::{Figure, Report, Table};
-use crate::{output, Out, Result};
+use crate::{Out, Result};
 use aedge_convert::onnx::{to_onnx, Part};
-use aedge_runtime::metrics::{auroc, psnr};
-use aedge_runtime::precisions::{export_precisions, RANGE_METHODS};
-use aedge_runtime::{AlignedBytes, Model, Precision, ThresholdRule};
+use aedge_runtime::metrics::auroc;
+use aedge_runtime::precisions::{calibrate_thresholds, export_precisions, RANGE_METHODS};
+use aedge_runtime::{AlignedBytes, Metric, Model, Precision, ThresholdRule};
 use aedge_trainer::corrupt::Corruption;
 use aedge_trainer::data::{read_labels, Dataset, Images};
 use aedge_trainer::export::to_graph;
@@ -48,39 +49,6 @@ fn repo_data(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join(rel)
-}
-
-fn noisy(x: &[f32], seed: u64) -> Vec<f32> {
-    let mut v = x.to_vec();
-    let mut rng = aedge_runtime::rng::SplitMix(seed);
-    Corruption::Gaussian {
-        factor: 0.5,
-        clip: true,
-    }
-    .apply(&mut v, &mut rng);
-    v
-}
-
-/// 3×3 median filter (edges replicated), the classical baseline for denoising.
-fn median3(x: &[f32], h: usize, w: usize) -> Vec<f32> {
-    let mut out = vec![0.0; x.len()];
-    for y in 0..h {
-        for xx in 0..w {
-            let mut win = [0.0f32; 9];
-            let mut k = 0;
-            for dy in [-1i64, 0, 1] {
-                for dx in [-1i64, 0, 1] {
-                    let yy = (y as i64 + dy).clamp(0, h as i64 - 1) as usize;
-                    let xq = (xx as i64 + dx).clamp(0, w as i64 - 1) as usize;
-                    win[k] = x[yy * w + xq];
-                    k += 1;
-                }
-            }
-            win.sort_by(f32::total_cmp);
-            out[y * w + xx] = win[4];
-        }
-    }
-    out
 }
 
 fn parse(bytes: &[u8]) -> Result<(AlignedBytes, usize)> {
@@ -145,14 +113,6 @@ impl Trained {
             history: run.history,
         }
     }
-}
-
-/// Mean PSNR (dB) of each denoising method on the held-out digits.
-struct DenoiseScores {
-    noisy: f64,
-    median: f64,
-    f32: f64,
-    int8: f64,
 }
 
 /// One anomaly model precision on the held-out digits.
@@ -288,13 +248,9 @@ fn train_denoiser(a: &Args, data: &Data, opts: &RunOptions) -> Result<Trained> {
         },
         out_act: Act::Sigmoid,
     };
-    let noise = Corruption::Gaussian {
-        factor: 0.5,
-        clip: true,
-    };
-    let cfg = config(a.epochs.max(1), Some(noise));
+    let cfg = config(a.epochs.max(1), Some(NOISE));
     let run = train(&spec, &cfg, &data.train, Some(&data.test), opts).map_err(|e| e.to_string())?;
-    let graph = to_graph("denoiser", &run.model, &spec, &data.all, cfg.loss)?;
+    let graph = to_graph("denoiser", &run.model, &spec, &data.all, Metric::default())?;
     let calib: Vec<Vec<f32>> = raw(&data.train).into_iter().take(200).collect();
     let test_raw = &data.test_raw;
     let files = export_precisions(
@@ -307,8 +263,9 @@ fn train_denoiser(a: &Args, data: &Data, opts: &RunOptions) -> Result<Trained> {
     Ok(Trained::new(graph, files, &cfg, run))
 }
 
-/// Step 2: a one-class anomaly AE trained on the normal digit only, its threshold the 99th
-/// percentile of the f32 errors on those training digits.
+/// Step 2: a one-class anomaly AE trained on the normal digit only (a fifth of those digits
+/// held out), scored by MSE, its threshold in each precision the 99th percentile of that
+/// precision's errors on the held-out normal digits.
 fn train_anomaly(a: &Args, data: &Data, normal: &Dataset, opts: &RunOptions) -> Result<Trained> {
     let spec = ModelSpec {
         input: data.all.shape,
@@ -320,17 +277,20 @@ fn train_anomaly(a: &Args, data: &Data, normal: &Dataset, opts: &RunOptions) -> 
         out_act: Act::Sigmoid,
     };
     let cfg = config(a.epochs.max(1) * 2, None);
-    let run = train(&spec, &cfg, normal, None, opts).map_err(|e| e.to_string())?;
-    let mut graph = to_graph("anomaly", &run.model, &spec, &data.all, cfg.loss)?;
-    let normal_raw = raw(normal);
-    graph
-        .calibrate_threshold(
-            normal_raw.iter().map(Vec::as_slice),
-            ThresholdRule::Percentile(99.0),
-        )
-        .map_err(|e| e.to_string())?;
-    let files = export_precisions(&graph, &normal_raw, &normal_raw, &RANGE_METHODS)
-        .map_err(|e| e.to_string())?;
+    let (fit, held_out) = normal.split(0.2, 7);
+    let run = train(&spec, &cfg, &fit, None, opts).map_err(|e| e.to_string())?;
+    let mut graph = to_graph("anomaly", &run.model, &spec, &data.all, Metric::default())?;
+    let (fit_raw, held_raw) = (raw(&fit), raw(&held_out));
+    let mut files =
+        export_precisions(&graph, &fit_raw, &fit_raw, &RANGE_METHODS).map_err(|e| e.to_string())?;
+    calibrate_thresholds(
+        &mut graph,
+        &mut files,
+        &fit_raw,
+        &held_raw,
+        ThresholdRule::Percentile(99.0),
+    )
+    .map_err(|e| e.to_string())?;
     Ok(Trained::new(graph, files, &cfg, run))
 }
 
@@ -373,8 +333,15 @@ fn evaluate_denoiser(
     dir: &Path,
     test: &Dataset,
     files: &aedge_runtime::precisions::Exported,
-) -> Result<(DenoiseScores, [(&'static str, f64); 2])> {
-    let [h, w, _] = test.shape;
+) -> Result<(Psnr, [(&'static str, f64); 2])> {
+    let scores = measure(
+        &files.f32,
+        &files.int8,
+        test,
+        100,
+        1000,
+        &dir.join("denoising.png"),
+    )?;
     let (d32, a32) = parse(&files.f32)?;
     let (d8, a8) = parse(&files.int8)?;
     let (m32, m8) = (
@@ -382,37 +349,6 @@ fn evaluate_denoiser(
         Model::parse(&d8).map_err(|e| e.to_string())?,
     );
     let mut arena = AlignedBytes::zeroed(a32.max(a8));
-    let n_eval = test.len().min(100);
-    let (mut p_noisy, mut p_median, mut p32, mut p8) = (0.0, 0.0, 0.0, 0.0);
-    let mut fig_rows: Vec<Vec<Vec<f32>>> = vec![Vec::new(); 5];
-    for i in 0..n_eval {
-        let clean = test.sample(i);
-        let nx = noisy(clean, 1000 + i as u64);
-        let nraw: Vec<f32> = nx.iter().map(|v| v * 255.0).collect();
-        let med = median3(&nx, h, w);
-        let mut y32 = vec![0.0; clean.len()];
-        let mut y8 = vec![0.0; clean.len()];
-        m32.reconstruct(&nraw, &mut y32, &mut arena)
-            .map_err(|e| e.to_string())?;
-        m8.reconstruct(&nraw, &mut y8, &mut arena)
-            .map_err(|e| e.to_string())?;
-        p_noisy += psnr(clean, &nx, 1.0);
-        p_median += psnr(clean, &med, 1.0);
-        p32 += psnr(clean, &y32, 1.0);
-        p8 += psnr(clean, &y8, 1.0);
-        if i < 10 {
-            for (r, v) in [clean.to_vec(), nx, med, y32, y8].into_iter().enumerate() {
-                fig_rows[r].push(v.iter().map(|p| p * 255.0).collect());
-            }
-        }
-    }
-    let k = n_eval as f64;
-    let rows: Vec<Vec<&[f32]>> = fig_rows
-        .iter()
-        .map(|r| r.iter().map(Vec::as_slice).collect())
-        .collect();
-    output::png_grid(&dir.join("denoising.png"), &rows, h, w, 1)?;
-
     let x0 = test.raw(0);
     let mut y = vec![0.0; x0.len()];
     let latency = [
@@ -429,12 +365,6 @@ fn evaluate_denoiser(
             }),
         ),
     ];
-    let scores = DenoiseScores {
-        noisy: p_noisy / k,
-        median: p_median / k,
-        f32: p32 / k,
-        int8: p8 / k,
-    };
     Ok((scores, latency))
 }
 
@@ -475,7 +405,7 @@ fn evaluate_anomaly(
 
 /// The PSNR, AUROC and latency tables.
 fn tables(
-    psnr: &DenoiseScores,
+    psnr: &Psnr,
     den_lat: &[(&'static str, f64)],
     anomaly: &[AnomalyScore],
     held_out: usize,

@@ -1,7 +1,7 @@
 //! `aedge train`: trains a preset on your data with progress bars, per-epoch metrics
 //! (metrics.csv, loss.png) and a resumable checkpoint; `aedge export` turns the checkpoint into files.
 
-use crate::data::{self, DataArgs};
+use crate::data::{self, DataArgs, Holdout};
 use crate::{Out, Result};
 use aedge_trainer::presets::preset;
 use aedge_trainer::{device, train, Backend, RunOptions};
@@ -11,7 +11,7 @@ use std::path::PathBuf;
 /// Arguments of `aedge train`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Preset: seed-dense, keras-sparse, keras-deep, keras-conv, conv-transpose,
+    /// Preset: seed-dense, keras-simple, keras-sparse, keras-deep, keras-conv, conv-transpose,
     /// keras-denoise, keras-vae, pytorch-vae, keras-lstm.
     #[arg(long)]
     preset: String,
@@ -26,7 +26,8 @@ pub struct Args {
     /// Continue from the checkpoint in the output directory.
     #[arg(long)]
     resume: bool,
-    /// Fraction of the data held out for validation.
+    /// Fraction of the data held out for validation; `aedge export` calibrates the anomaly
+    /// threshold on these samples.
     #[arg(long, default_value_t = 0.1)]
     val: f32,
 }
@@ -41,12 +42,16 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     if !(0.0..1.0).contains(&a.val) {
         return Err("--val must be in [0, 1)".into());
     }
-    let (train_set, val) = d.split(a.val, 1);
+    let holdout = Holdout::new(&d, a.val);
+    let (train_set, val) = holdout.split(&d);
     let mut opts = RunOptions::new(device(Backend::Flex).map_err(|e| e.to_string())?);
     opts.progress = !out.quiet && !out.json;
     opts.metrics = Some(a.out.join("metrics.csv"));
     opts.checkpoint_dir = Some(a.out.join("checkpoint"));
     opts.resume = a.resume;
+    std::fs::create_dir_all(a.out.join("checkpoint"))
+        .map_err(|e| format!("{}: {e}", a.out.display()))?;
+    holdout.save(&a.out.join("checkpoint"))?;
     out.line(format!(
         "training {} on {} samples ({} validation) for {} epochs",
         a.preset,
