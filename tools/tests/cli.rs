@@ -271,6 +271,41 @@ fn train_export_and_eval() {
     assert_eq!(th["samples"], 13, "{th}");
     assert_eq!(th["rule"], "p99");
     assert!(th["int8"].as_f64().unwrap() > 0.0);
+    let ks: serde_json::Value = serde_json::from_str(&stdout(
+        aedge()
+            .args([
+                "export",
+                "--json",
+                "--k-sigma",
+                "3",
+                "--metric",
+                "mae",
+                "--normal",
+                "1",
+            ])
+            .arg("--checkpoint")
+            .arg(dir.join("checkpoint"))
+            .arg("--data")
+            .arg(mnist())
+            .arg("--labels")
+            .arg(labels())
+            .arg("-o")
+            .arg(dir.join("k-sigma.aedge")),
+    ))
+    .unwrap();
+    assert_eq!(ks["metric"], "mae");
+    assert_eq!(ks["threshold"]["rule"], "mean + 3σ");
+    let e = fails(
+        aedge()
+            .args(["export", "--percentile", "101", "-o"])
+            .arg(dir.join("p101.aedge"))
+            .arg("--checkpoint")
+            .arg(dir.join("checkpoint"))
+            .arg("--data")
+            .arg(mnist()),
+    );
+    assert!(e.contains("--percentile"), "{e}");
+    assert!(!dir.join("p101.aedge").exists());
     let onnx = dir.join("encoder.onnx");
     stdout(
         aedge()

@@ -20,6 +20,10 @@ pub struct Args {
     /// Epochs (default: the preset's).
     #[arg(long)]
     epochs: Option<usize>,
+    /// Samples per step (default: the preset's; smaller takes more steps per epoch on small
+    /// data).
+    #[arg(long)]
+    batch_size: Option<usize>,
     /// Output directory: checkpoint/, metrics.csv.
     #[arg(long, default_value = "runs/train")]
     out: PathBuf,
@@ -39,6 +43,12 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     if let Some(e) = a.epochs {
         cfg.epochs = e;
     }
+    if let Some(b) = a.batch_size {
+        if b == 0 {
+            return Err("--batch-size must be at least 1".into());
+        }
+        cfg.batch_size = b;
+    }
     if !(0.0..1.0).contains(&a.val) {
         return Err("--val must be in [0, 1)".into());
     }
@@ -52,13 +62,21 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     std::fs::create_dir_all(a.out.join("checkpoint"))
         .map_err(|e| format!("{}: {e}", a.out.display()))?;
     holdout.save(&a.out.join("checkpoint"))?;
+    let steps = train_set.len().div_ceil(cfg.batch_size);
     out.line(format!(
-        "training {} on {} samples ({} validation) for {} epochs",
+        "training {} on {} samples ({} validation) for {} epochs of {steps} steps (batch {})",
         a.preset,
         train_set.len(),
         val.len(),
-        cfg.epochs
+        cfg.epochs,
+        cfg.batch_size
     ));
+    if steps * cfg.epochs < 500 {
+        out.line(format!(
+            "note: {} optimiser steps in all is little; more --epochs or a smaller --batch-size train further",
+            steps * cfg.epochs
+        ));
+    }
     let val_ref = (!val.is_empty()).then_some(&val);
     let t = train(&spec, &cfg, &train_set, val_ref, &opts)?;
     let last = t.history.last().ok_or("no epochs ran")?;
