@@ -16,6 +16,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -498,14 +499,19 @@ pub fn train(
             seconds,
             samples_per_sec: n as f64 / seconds.max(1e-9),
         };
-        bar.finish_with_message(format!(
+        let summary = format!(
             "loss {:.4}{} {:.0} samples/s",
             m.train_loss,
             m.val_loss
                 .map(|v| format!(" val {v:.4}"))
                 .unwrap_or_default(),
             m.samples_per_sec
-        ));
+        );
+        // Bars draw only on a terminal; a log (CI, `> file`) gets one line per epoch.
+        if opts.progress && !std::io::stderr().is_terminal() {
+            eprintln!("epoch {epoch}/{}: {summary}", cfg.epochs);
+        }
+        bar.finish_with_message(summary);
         history.push(m);
         if let Some(path) = &opts.metrics {
             write_metrics(path, &history)?;
