@@ -10,15 +10,23 @@ use std::sync::Once;
 /// Size of every chart, pixels.
 const SIZE: (u32, u32) = (800, 480);
 
-/// Series colours, in order.
-const PALETTE: [RGBColor; 6] = [
+/// Series colours, in order: ten, so a chart of ten classes repeats none.
+const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
     RGBColor(214, 39, 40),
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
 ];
+
+/// Series with more points than this are drawn as lines only: markers on a dense curve (a
+/// ROC of 10,000 samples) merge into a thick smear.
+const MARKER_LIMIT: usize = 60;
 
 /// The font family the charts name; registered once from the embedded file.
 const FONT: &str = "sans-serif";
@@ -102,9 +110,11 @@ fn draw_lines<DB: DrawingBackend>(
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
             });
-        chart
-            .draw_series(finite.iter().map(|&p| Circle::new(p, 3, colour.filled())))
-            .map_err(err)?;
+        if finite.len() <= MARKER_LIMIT {
+            chart
+                .draw_series(finite.iter().map(|&p| Circle::new(p, 3, colour.filled())))
+                .map_err(err)?;
+        }
     }
     chart
         .configure_series_labels()
