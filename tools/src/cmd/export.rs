@@ -83,12 +83,13 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         .unwrap_or_else(|| "model".into());
     let rule = a.threshold.rule()?;
     let mut g = to_graph(&name, &model, &state.spec, &d, a.metric.into())?;
-    let (fit, held_out, source) = threshold_samples(&a, &d)?;
+    let (split, source) = threshold_samples(&a, &d)?;
+    let (fit, held_out) = split.as_ref().map_or((&d, &d), |(f, h)| (f, h));
     let raw = |s: &aedge_trainer::data::Dataset| -> Vec<Vec<f32>> {
         (0..s.len()).map(|i| s.raw(i)).collect()
     };
-    let calib: Vec<Vec<f32>> = raw(&fit).into_iter().take(200).collect();
-    let held_raw = raw(&held_out);
+    let calib: Vec<Vec<f32>> = raw(fit).into_iter().take(200).collect();
+    let held_raw = raw(held_out);
     let mut files =
         export_precisions(&g, &calib, &calib, &RANGE_METHODS).map_err(|e| e.to_string())?;
     calibrate_thresholds(&mut g, &mut files, &calib, &held_raw, rule).map_err(|e| e.to_string())?;
@@ -116,7 +117,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     let report = if let Some(p) = &a.parity {
         let n = calib.len();
         let idx: Vec<usize> = (0..n).collect();
-        let burn = parity::burn_reconstructions(&model, &fit, &idx, &dev);
+        let burn = parity::burn_reconstructions(&model, fit, &idx, &dev);
         let r = parity::report(&name, &files, &calib, &burn, None::<Labelled<'_>>)?;
         let json = serde_json::to_vec_pretty(&r).map_err(|e| e.to_string())?;
         aedge_runtime::fs::write_atomic(p, &json).map_err(|e| format!("{}: {e}", p.display()))?;
@@ -156,34 +157,26 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     Ok(())
 }
 
-/// The samples to fit int8 ranges on and those to calibrate the threshold on, with where the
-/// latter come from in words.
-fn threshold_samples(
-    a: &Args,
-    d: &aedge_trainer::data::Dataset,
-) -> Result<(
-    aedge_trainer::data::Dataset,
-    aedge_trainer::data::Dataset,
-    &'static str,
-)> {
+/// The (training, held-out) parts `train` recorded when they apply to `d`, else `None`
+/// (range fitting and the threshold then both use all of `d`), with where the threshold's
+/// samples come from in words.
+type Split = Option<(aedge_trainer::data::Dataset, aedge_trainer::data::Dataset)>;
+
+fn threshold_samples(a: &Args, d: &aedge_trainer::data::Dataset) -> Result<(Split, &'static str)> {
     Ok(match Holdout::load(&a.checkpoint)? {
         Some(h) if h.matches(d) && h.fraction > 0.0 => {
-            let (fit, held_out) = h.split(d);
-            (fit, held_out, "held-out samples the training never saw")
+            (Some(h.split(d)), "held-out samples the training never saw")
         }
         Some(h) if h.matches(d) => (
-            d.clone(),
-            d.clone(),
+            None,
             "training samples (trained with --val 0, nothing was held out)",
         ),
         Some(_) => (
-            d.clone(),
-            d.clone(),
+            None,
             "samples of --data, which is not the data the checkpoint was trained on",
         ),
         None => (
-            d.clone(),
-            d.clone(),
+            None,
             "samples of --data (the checkpoint records no held-out split)",
         ),
     })

@@ -135,6 +135,8 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         let normal = train_all.with_labels(&[class]);
         let (fit, held_out) = normal.split(HOLDOUT, 1);
         let anomalous: Vec<bool> = test_labels.iter().map(|&l| l != class).collect();
+        let (fit_raw, held_raw) = (raw(&fit), raw(&held_out));
+        let calib = &fit_raw[..fit_raw.len().min(200)];
         for seed in 0..a.seeds {
             let t0 = std::time::Instant::now();
             let mut c = cfg.clone();
@@ -147,18 +149,12 @@ pub fn run(a: Args, out: Out) -> Result<()> {
                 &train_all,
                 Metric::default(),
             )?;
-            let (fit_raw, held_raw) = (raw(&fit), raw(&held_out));
-            let calib = &fit_raw[..fit_raw.len().min(200)];
             let mut files =
                 export_precisions(&g, calib, calib, &RANGE_METHODS).map_err(|e| e.to_string())?;
             calibrate_thresholds(&mut g, &mut files, calib, &held_raw, rule)
                 .map_err(|e| e.to_string())?;
-            let f32_errors = errors(&files.f32, &test_raw)?;
-            let (int8_errors, threshold) = {
-                let b = AlignedBytes::from(files.int8.clone());
-                let m = Model::parse(&b).map_err(|e| e.to_string())?;
-                (errors(&files.int8, &test_raw)?, m.threshold())
-            };
+            let (f32_errors, _) = errors(&files.f32, &test_raw)?;
+            let (int8_errors, threshold) = errors(&files.int8, &test_raw)?;
             let au = |e: &[f32]| auroc(e, &anomalous).ok_or("AUROC needs both kinds of sample");
             let share = |want: bool| {
                 let n = anomalous.iter().filter(|&&x| x == want).count().max(1);
@@ -209,14 +205,15 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     )
 }
 
-/// The model's errors on every sample.
-fn errors(bytes: &[u8], samples: &[Vec<f32>]) -> Result<Vec<f32>> {
+/// The model's errors on every sample, and its threshold.
+fn errors(bytes: &[u8], samples: &[Vec<f32>]) -> Result<(Vec<f32>, f32)> {
     let b = AlignedBytes::from(bytes.to_vec());
     let m = Model::parse(&b).map_err(|e| e.to_string())?;
-    Ok(crate::cmd::score_all(&m, samples)?
+    let e = crate::cmd::score_all(&m, samples)?
         .iter()
         .map(|s| s.error)
-        .collect())
+        .collect();
+    Ok((e, m.threshold()))
 }
 
 /// The per-class table, the figures and the report files.
