@@ -6,6 +6,7 @@ mod baseline;
 mod cmd;
 mod data;
 mod input;
+mod nab;
 mod output;
 mod report;
 

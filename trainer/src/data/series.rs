@@ -37,6 +37,16 @@ pub enum SeriesError {
         /// The text found.
         value: String,
     },
+    /// An empty cell.
+    #[error("{path}: row {row}, column '{column}' is empty (a gap: fill it or drop the row)")]
+    Gap {
+        /// The file.
+        path: PathBuf,
+        /// 1-based data row.
+        row: usize,
+        /// Column name.
+        column: String,
+    },
     /// Too few rows for one window, or no numeric columns.
     #[error("{path}: {message}")]
     TooShort {
@@ -54,6 +64,9 @@ pub struct Series {
     pub columns: Vec<String>,
     /// `rows × channels` values.
     pub values: Vec<f32>,
+    /// The first non-numeric column (a timestamp, usually): its name and text per row, kept
+    /// so scores can be written beside the rows they belong to.
+    pub time: Option<(String, Vec<String>)>,
 }
 
 impl Series {
@@ -69,6 +82,7 @@ impl Series {
 
     /// Reads `columns` (by header name) from a CSV file with a header row; with no columns
     /// given, every column whose first value is numeric (so a `timestamp` column is skipped).
+    /// Empty cells (gaps) and non-finite values are errors naming the row and column.
     pub fn read(path: impl AsRef<Path>, columns: &[&str]) -> Result<Series, SeriesError> {
         let path = path.as_ref();
         let err = |e: csv::Error| SeriesError::Csv {
@@ -120,11 +134,24 @@ impl Series {
                 message: "no numeric columns".into(),
             });
         }
+        let time_col =
+            (0..header.len()).find(|&i| first.get(i).is_some_and(|v| v.parse::<f32>().is_err()));
+        let mut times = Vec::new();
         let mut values = Vec::new();
         for (row, rec) in std::iter::once(Ok(first)).chain(records).enumerate() {
             let rec = rec.map_err(err)?;
+            if let Some(t) = time_col {
+                times.push(rec.get(t).unwrap_or("").to_string());
+            }
             for &c in &picked {
                 let text = rec.get(c).unwrap_or("");
+                if text.is_empty() {
+                    return Err(SeriesError::Gap {
+                        path: path.into(),
+                        row: row + 1,
+                        column: header[c].clone(),
+                    });
+                }
                 let v: f32 = text
                     .parse()
                     .ok()
@@ -141,6 +168,7 @@ impl Series {
         Ok(Series {
             columns: picked.iter().map(|&i| header[i].clone()).collect(),
             values,
+            time: time_col.map(|t| (header[t].clone(), times)),
         })
     }
 
@@ -228,6 +256,11 @@ mod tests {
         let p = file("timestamp,value,temp\n2014-01-01 00:00:00,1,10\n2014-01-01 00:05:00,2,20\n2014-01-01 00:10:00,3,30\n2014-01-01 00:15:00,4,40\n");
         let s = Series::read(&p, &[]).unwrap();
         assert_eq!(s.columns, vec!["value", "temp"]);
+        let (name, times) = s.time.as_ref().unwrap();
+        assert_eq!(
+            (name.as_str(), times[3].as_str()),
+            ("timestamp", "2014-01-01 00:15:00")
+        );
         assert_eq!(s.rows(), 4);
         let (mean, std) = s.stats(4);
         assert_eq!(mean, vec![2.5, 25.0]);
@@ -245,6 +278,8 @@ mod tests {
     fn bad_files_are_clear_errors() {
         let e = |t: &str, cols: &[&str]| Series::read(file(t), cols).unwrap_err().to_string();
         assert!(e("a,b\n1,2\n3,x\n", &[]).contains("row 2, column 'b': 'x' is not a number"));
+        assert!(e("a,b\n1,2\n3,\n", &[]).contains("row 2, column 'b' is empty"));
+        assert!(e("a,b\n1,2\n3,NaN\n", &[]).contains("row 2, column 'b': 'NaN' is not a number"));
         assert!(e("a,b\n1,2\n", &["c"]).contains("no column named 'c'"));
         assert!(e("a,b\n", &[]).contains("no data rows"));
         assert!(e("t\nfoo\n", &[]).contains("no numeric columns"));

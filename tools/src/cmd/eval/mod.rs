@@ -4,6 +4,7 @@
 //! benchmark protocols end to end (train, export, run on aedge-runtime, score, report).
 
 mod denoising;
+mod nab;
 mod one_class;
 mod protocol;
 mod recipes;
@@ -42,6 +43,9 @@ enum Protocol {
     /// Denoising (gaussian noise 0.5, clipped) on Fashion-MNIST and MNIST: PSNR of f32 and
     /// int8 beside the noisy input, a 3×3 median filter and the published figures.
     Denoising(denoising::Args),
+    /// The Numenta Anomaly Benchmark: 58 series, each scored causally by a model trained on
+    /// its first 15 %, with NAB's three scoring profiles beside the scoreboard.
+    Nab(nab::Args),
     /// The seed and Keras-blog recipes trained side by side: validation loss per model.
     Recipes(recipes::Args),
 }
@@ -52,6 +56,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         (Some(Protocol::OneClass(p)), _) => one_class::run(p, out),
         (Some(Protocol::Denoising(p)), _) => denoising::run(p, out),
         (Some(Protocol::Recipes(p)), _) => recipes::run(p, out),
+        (Some(Protocol::Nab(p)), _) => nab::run(p, out),
         (None, Some(s)) => evaluate(&s, a.noise, out),
         (None, None) => Err("give a model and samples, or a protocol (aedge eval --help)".into()),
     }

@@ -1,0 +1,84 @@
+//! `aedge eval nab`: the scorer against NAB's own published figures, and the detector end to
+//! end on the bundled NAB sample.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = repo().join("target/nab-tests").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The NAB corpus: `$AEDGE_SHARED_DATA/nab`, else `../shared/data/nab` beside the clone. A
+/// user's clone has neither; the test says it did not run rather than fail there.
+fn corpus() -> Option<PathBuf> {
+    let root = std::env::var_os("AEDGE_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/data"));
+    let nab = root.join("nab");
+    nab.join("results/windowedGaussian").is_dir().then_some(nab)
+}
+
+#[test]
+fn scorer_reproduces_nabs_published_windowed_gaussian_scores() {
+    let Some(nab) = corpus() else {
+        eprintln!("NOT RUN: no NAB corpus (set AEDGE_SHARED_DATA to the folder holding nab/)");
+        return;
+    };
+    let out = tmp("windowed-gaussian");
+    let r = Command::cargo_bin("aedge")
+        .unwrap()
+        .args(["--json", "eval", "nab", "--data"])
+        .arg(&nab)
+        .arg("--results")
+        .arg(nab.join("results/windowedGaussian"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    let score = |name: &str| {
+        j["profiles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["profile"] == name)
+            .unwrap()["score"]
+            .as_f64()
+            .unwrap()
+    };
+    // NAB's results/final_results.json, to the four decimals NAB prints.
+    for (profile, published) in [
+        ("standard", 39.6495),
+        ("reward_low_FP_rate", 20.8680),
+        ("reward_low_FN_rate", 47.4100),
+    ] {
+        let ours = score(profile);
+        assert!(
+            (ours - published).abs() < 5e-5,
+            "{profile}: {ours} vs published {published}"
+        );
+    }
+    assert!(out.join("report.md").is_file());
+}
+
+#[test]
+fn bad_corpus_and_results_are_one_line_errors() {
+    let dir = tmp("bad");
+    let r = Command::cargo_bin("aedge")
+        .unwrap()
+        .args(["eval", "nab", "--data"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&r.stderr);
+    assert!(e.contains("no NAB corpus") && e.lines().count() == 1, "{e}");
+}
