@@ -85,11 +85,8 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     let mut g = to_graph(&name, &model, &state.spec, &d, a.metric.into())?;
     let (split, source) = threshold_samples(&a, &d)?;
     let (fit, held_out) = split.as_ref().map_or((&d, &d), |(f, h)| (f, h));
-    let raw = |s: &aedge_trainer::data::Dataset| -> Vec<Vec<f32>> {
-        (0..s.len()).map(|i| s.raw(i)).collect()
-    };
-    let calib: Vec<Vec<f32>> = raw(fit).into_iter().take(200).collect();
-    let held_raw = raw(held_out);
+    let calib = fit.raw_first(200);
+    let held_raw = held_out.raw_all();
     let mut files =
         export_precisions(&g, &calib, &calib, &RANGE_METHODS).map_err(|e| e.to_string())?;
     calibrate_thresholds(&mut g, &mut files, &calib, &held_raw, rule).map_err(|e| e.to_string())?;

@@ -214,7 +214,7 @@ fn load(a: &Args) -> Result<Data> {
     }
     let all = Dataset::from_images(&images, Some(labels));
     let (train, test) = all.split(0.2, 42);
-    let test_raw = raw(&test);
+    let test_raw = test.raw_all();
     Ok(Data {
         all,
         train,
@@ -233,10 +233,6 @@ fn config(epochs: usize, corruption: Option<Corruption>) -> TrainConfig {
     }
 }
 
-fn raw(d: &Dataset) -> Vec<Vec<f32>> {
-    (0..d.len()).map(|i| d.raw(i)).collect()
-}
-
 /// Step 1: a denoising conv AE (Keras-blog style, gaussian noise 0.5, clipped), calibrated
 /// on 200 training digits.
 fn train_denoiser(a: &Args, data: &Data, opts: &RunOptions) -> Result<Trained> {
@@ -251,7 +247,7 @@ fn train_denoiser(a: &Args, data: &Data, opts: &RunOptions) -> Result<Trained> {
     let cfg = config(a.epochs.max(1), Some(NOISE));
     let run = train(&spec, &cfg, &data.train, Some(&data.test), opts).map_err(|e| e.to_string())?;
     let graph = to_graph("denoiser", &run.model, &spec, &data.all, Metric::default())?;
-    let calib: Vec<Vec<f32>> = raw(&data.train).into_iter().take(200).collect();
+    let calib: Vec<Vec<f32>> = data.train.raw_first(200);
     let test_raw = &data.test_raw;
     let files = export_precisions(
         &graph,
@@ -280,7 +276,7 @@ fn train_anomaly(a: &Args, data: &Data, normal: &Dataset, opts: &RunOptions) -> 
     let (fit, held_out) = normal.split(0.2, 7);
     let run = train(&spec, &cfg, &fit, None, opts).map_err(|e| e.to_string())?;
     let mut graph = to_graph("anomaly", &run.model, &spec, &data.all, Metric::default())?;
-    let (fit_raw, held_raw) = (raw(&fit), raw(&held_out));
+    let (fit_raw, held_raw) = (fit.raw_all(), held_out.raw_all());
     let mut files =
         export_precisions(&graph, &fit_raw, &fit_raw, &RANGE_METHODS).map_err(|e| e.to_string())?;
     calibrate_thresholds(

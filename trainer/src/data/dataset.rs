@@ -62,6 +62,17 @@ impl Dataset {
             .collect()
     }
 
+    /// The first `n` samples (or all, if fewer) in raw units, each as its own vector: what
+    /// the runtime's entry points and the calibrator take.
+    pub fn raw_first(&self, n: usize) -> Vec<Vec<f32>> {
+        (0..n.min(self.len())).map(|i| self.raw(i)).collect()
+    }
+
+    /// Every sample in raw units.
+    pub fn raw_all(&self) -> Vec<Vec<f32>> {
+        self.raw_first(self.len())
+    }
+
     /// The samples at `idx`, in that order.
     pub fn select(&self, idx: &[usize]) -> Dataset {
         let mut x = Vec::with_capacity(idx.len() * self.dim());

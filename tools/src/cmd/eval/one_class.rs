@@ -5,7 +5,7 @@
 //! published figures.
 
 use super::protocol::{
-    self, dataset_dir, histogram, idx_split, pm, raw, roc_points, Footprint, LossArg, Progress,
+    self, dataset_dir, histogram, idx_split, pm, roc_points, Footprint, LossArg, Progress,
 };
 use crate::report::Table;
 use crate::{Out, Result};
@@ -110,7 +110,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     let dir = dataset_dir(&a.data, "fashion-mnist")?;
     let train_all = idx_split(&dir, "train")?;
     let test = idx_split(&dir, "t10k")?;
-    let test_raw = raw(&test);
+    let test_raw = test.raw_all();
     let test_labels = test.labels.clone().unwrap_or_default();
     let (spec, mut cfg) = preset(&a.preset, train_all.shape)?;
     if let Some(e) = a.epochs {
@@ -135,7 +135,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         let normal = train_all.with_labels(&[class]);
         let (fit, held_out) = normal.split(HOLDOUT, 1);
         let anomalous: Vec<bool> = test_labels.iter().map(|&l| l != class).collect();
-        let (fit_raw, held_raw) = (raw(&fit), raw(&held_out));
+        let (fit_raw, held_raw) = (fit.raw_all(), held_out.raw_all());
         let calib = &fit_raw[..fit_raw.len().min(200)];
         for seed in 0..a.seeds {
             let t0 = std::time::Instant::now();

@@ -56,11 +56,6 @@ pub fn idx_split(dir: &Path, prefix: &str) -> Result<Dataset> {
     Ok(Dataset::from_images(&images, Some(labels)))
 }
 
-/// Every sample of `d` in sensor units.
-pub fn raw(d: &Dataset) -> Vec<Vec<f32>> {
-    (0..d.len()).map(|i| d.raw(i)).collect()
-}
-
 /// Steps done out of a known total, printed with the elapsed time and an ETA.
 pub struct Progress {
     total: usize,
