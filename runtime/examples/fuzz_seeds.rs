@@ -1,5 +1,5 @@
 //! Writes the fuzzer's seed models and the `include_model!` doc-test model
-//! (`runtime/fuzz/seeds/*.aedge`): a tiny dense AE, a small conv AE, an LSTM AE and one with
+//! (`runtime/fuzz/seeds/*.aedge`): a tiny dense AE, a small conv AE, an LSTM AE (also as a series model) and one with
 //! the ops TFLite import brought (depthwise convolution, average pooling, clip), in every
 //! precision the runtime has, from the zoo's seeded weights, plus a per-tensor int8 dense
 //! model written through the int8 IR. Run after a format change:
@@ -52,6 +52,17 @@ fn conv() -> Graph {
         r.vec(1, -0.05, 0.05),
         Activation::Sigmoid,
     ));
+    g
+}
+
+/// The LSTM AE as a series model: a window of 5 samples of 2 channels, scored every 2.
+fn series() -> Graph {
+    let mut g = zoo::lstm_ae(5, 2, 3, 5);
+    g.series = Some(aedge_runtime::ir::Series {
+        columns: vec!["value".into(), "load".into()],
+        stride: 2,
+        likelihood: aedge_runtime::Likelihood::NAB,
+    });
     g
 }
 
@@ -153,6 +164,12 @@ fn main() -> Result<(), String> {
         &[Precision::F32, Precision::Int8],
     )?;
     write(&dir, "newer-ops", &newer_ops(), &all)?;
+    write(
+        &dir,
+        "series",
+        &series(),
+        &[Precision::F32, Precision::Int8],
+    )?;
     let path = dir.join("per-tensor-int8.aedge");
     let bytes = per_tensor()?;
     aedge_runtime::fs::write_atomic(&path, &bytes).map_err(|e| e.to_string())?;

@@ -229,7 +229,12 @@ pub(crate) fn quantize(graph: &Graph, ranges: &Ranges) -> Result<Vec<u8>, Error>
         };
         descs.push(desc);
     }
-    wb.finish(&graph.meta(Precision::Int8, input_quant, pre)?, &descs)
+    crate::ir::finish(
+        wb,
+        &graph.meta(Precision::Int8, input_quant, pre)?,
+        &descs,
+        graph.series.as_ref(),
+    )
 }
 
 fn quantize_weighted(

@@ -19,10 +19,11 @@ use crate::error::Error;
 /// The first four bytes of every `.aedge` file.
 pub const MAGIC: [u8; 4] = *b"AEDG";
 /// The format version this runtime writes (and the newest it reads).
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 
 /// The oldest format version still read: version 3 only added per-tensor requantization
-/// (one multiplier and shift for a whole int8 layer), so version 2 files load unchanged.
+/// (one multiplier and shift for a whole int8 layer) and version 4 the optional series record
+/// after the layers, so version 2 and 3 files load unchanged (as models without a series).
 pub const MIN_FORMAT_VERSION: u16 = 2;
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 32;
@@ -32,6 +33,7 @@ pub const WEIGHTS_ALIGN: usize = 16;
 
 /// The sections of a checked container.
 pub(crate) struct Sections<'a> {
+    pub version: u16,
     pub graph: &'a [u8],
     pub weights: &'a [u8],
 }
@@ -129,6 +131,7 @@ pub(crate) fn open(bytes: &[u8]) -> Result<Sections<'_>, Error> {
         ));
     }
     Ok(Sections {
+        version,
         graph: &file[HEADER_LEN..graph_end],
         weights: &file[weights_off..weights_end],
     })

@@ -413,3 +413,40 @@ pub struct LayerDesc {
     /// int8 parameters (int8 models only).
     pub quant: Option<LayerQuant>,
 }
+
+/// How a series model turns a stream of samples into per-timestamp anomaly scores: the
+/// optional record after the layers (format version 4). The model's input is `window × 1 ×
+/// channels`, one row per timestamp; the preprocessing holds the series' standardisation.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct SeriesDesc<'a> {
+    /// The sensor column names, comma-separated, one per input channel, in channel order.
+    #[serde(borrow)]
+    pub columns: &'a str,
+    /// Samples between two scored windows (1 = a score for every timestamp).
+    pub stride: u16,
+    /// How a window's error becomes a score in `[0, 1]`.
+    pub likelihood: Likelihood,
+}
+
+/// A running estimate of the distribution of window errors, turned into an anomaly
+/// likelihood as NAB's "anomaly likelihood" does: how improbable the recent mean error is
+/// under the errors seen so far (see [`crate::Stream`]).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct Likelihood {
+    /// Windows the long-run estimate remembers (older errors fade out).
+    pub memory: u32,
+    /// Windows averaged into the recent error.
+    pub short: u16,
+    /// Scores at or above this are anomalous.
+    pub alarm: f32,
+}
+
+impl Likelihood {
+    /// NAB's choices: a long-run memory of 8640 windows (a month of 5-minute samples), a
+    /// recent mean over about 10, and an alarm at 0.5 (a tail probability of 10⁻⁵).
+    pub const NAB: Likelihood = Likelihood {
+        memory: 8640,
+        short: 10,
+        alarm: 0.5,
+    };
+}

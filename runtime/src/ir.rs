@@ -3,8 +3,8 @@
 //! Layers and metadata use the same types as the `.aedge` format; weights are owned `f32`.
 
 use crate::desc::{
-    Activation, ErrorStats, LayerDesc, Meta, Metric, Op, Precision, Preprocess, Quant,
-    ThresholdRule,
+    Activation, ErrorStats, LayerDesc, Likelihood, Meta, Metric, Op, Precision, Preprocess, Quant,
+    SeriesDesc, ThresholdRule,
 };
 use crate::error::Error;
 use crate::geometry::geometry;
@@ -157,6 +157,56 @@ pub struct Graph {
     pub errors: ErrorStats,
     /// The layers in order.
     pub layers: Vec<Layer>,
+    /// How a series model scores a stream (None for models of whole samples).
+    pub series: Option<Series>,
+}
+
+/// The series definition a graph carries into its files (see [`crate::SeriesDesc`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Sensor column names, one per input channel (no commas).
+    pub columns: Vec<String>,
+    /// Samples between two scored windows.
+    pub stride: u16,
+    /// How window errors become scores.
+    pub likelihood: Likelihood,
+}
+
+impl Series {
+    /// The joined column names for [`Series::desc`], or an error if a name holds a comma.
+    pub(crate) fn joined_columns(&self) -> Result<String, Error> {
+        if self.columns.iter().any(|c| c.contains(',') || c.is_empty()) {
+            return Err(Error::Unsupported(
+                "series column names must be non-empty and hold no comma",
+            ));
+        }
+        Ok(self.columns.join(","))
+    }
+
+    /// The stored record, borrowing `columns` (from [`Series::joined_columns`]).
+    pub(crate) fn desc<'c>(&self, columns: &'c str) -> SeriesDesc<'c> {
+        SeriesDesc {
+            columns,
+            stride: self.stride,
+            likelihood: self.likelihood,
+        }
+    }
+}
+
+/// Writes `meta`, `descs` and the graph's series record.
+pub(crate) fn finish(
+    wb: WeightsBuilder,
+    meta: &Meta,
+    descs: &[LayerDesc],
+    series: Option<&Series>,
+) -> Result<Vec<u8>, Error> {
+    match series {
+        None => wb.finish(meta, descs, None),
+        Some(s) => {
+            let columns = s.joined_columns()?;
+            wb.finish(meta, descs, Some(&s.desc(&columns)))
+        }
+    }
 }
 
 impl Graph {
@@ -173,6 +223,7 @@ impl Graph {
             threshold_rule: ThresholdRule::Manual,
             errors: ErrorStats::default(),
             layers: Vec::new(),
+            series: None,
         }
     }
 
@@ -252,6 +303,11 @@ impl Graph {
                 quant: None,
             });
         }
-        wb.finish(&self.meta(precision, Quant::NONE, pre)?, &descs)
+        finish(
+            wb,
+            &self.meta(precision, Quant::NONE, pre)?,
+            &descs,
+            self.series.as_ref(),
+        )
     }
 }

@@ -48,6 +48,7 @@ pub mod rng;
 mod run;
 mod scaling;
 mod shape;
+mod stream;
 
 #[cfg(feature = "alloc")]
 pub mod calibrate;
@@ -70,8 +71,8 @@ pub use container::{
     update_checksum, FORMAT_VERSION, HEADER_LEN, MAGIC, MIN_FORMAT_VERSION, WEIGHTS_ALIGN,
 };
 pub use desc::{
-    Activation, Blob, ErrorStats, LayerDesc, LayerQuant, Meta, Metric, Op, Precision, Preprocess,
-    Quant, ThresholdRule,
+    Activation, Blob, ErrorStats, LayerDesc, LayerQuant, Likelihood, Meta, Metric, Op, Precision,
+    Preprocess, Quant, SeriesDesc, ThresholdRule,
 };
 pub use error::Error;
 pub use model::{LayerInfo, Model};
@@ -79,3 +80,4 @@ pub use plan::ARENA_ALIGN;
 pub use run::{element_error, Activations, Score};
 pub use scaling::Scaling;
 pub use shape::{Shape, MAX_ELEMENTS};
+pub use stream::{Point, Running, Stream};

@@ -1,7 +1,9 @@
 //! A parsed, validated model that borrows its parameters from the file bytes.
 
 use crate::container;
-use crate::desc::{ErrorStats, LayerDesc, Meta, Metric, Precision, Quant, ThresholdRule};
+use crate::desc::{
+    ErrorStats, LayerDesc, Meta, Metric, Precision, Quant, SeriesDesc, ThresholdRule,
+};
 use crate::error::Error;
 use crate::layer::{self, Layer};
 use crate::plan;
@@ -12,6 +14,8 @@ use crate::shape::Shape;
 #[derive(Clone, Copy, Debug)]
 pub struct Model<'a> {
     pub(crate) meta: Meta<'a>,
+    pub(crate) series: Option<SeriesDesc<'a>>,
+    pub(crate) version: u16,
     /// postcard-encoded layer records.
     pub(crate) layers: &'a [u8],
     /// The aligned weights section.
@@ -72,6 +76,8 @@ impl<'a> Model<'a> {
             .map_err(|_| Error::Malformed("model metadata cannot be decoded"))?;
         let mut model = Model {
             meta,
+            series: None,
+            version: sections.version,
             layers,
             weights: sections.weights,
             file_len: container_len(bytes),
@@ -148,6 +154,16 @@ impl<'a> Model<'a> {
                 self.latent_quant = quant;
             }
         }
+        if self.version >= 4 {
+            let (series, tail): (Option<SeriesDesc<'a>>, &'a [u8]) =
+                postcard::take_from_bytes(rest)
+                    .map_err(|_| Error::Malformed("series record cannot be decoded"))?;
+            rest = tail;
+            if let Some(s) = series {
+                check_series(&s, m.input)?;
+            }
+            self.series = series;
+        }
         if !rest.is_empty() {
             return Err(Error::Malformed("extra bytes after the last layer record"));
         }
@@ -199,6 +215,16 @@ impl<'a> Model<'a> {
     /// The stored metadata.
     pub fn meta(&self) -> &Meta<'a> {
         &self.meta
+    }
+
+    /// How the model scores a stream of samples, for series models (see [`crate::Stream`]).
+    pub fn series(&self) -> Option<&SeriesDesc<'a>> {
+        self.series.as_ref()
+    }
+
+    /// The format version the file was written in.
+    pub fn format_version(&self) -> u16 {
+        self.version
     }
 
     /// The model's name.
@@ -296,6 +322,32 @@ impl<'a> Model<'a> {
             })
         })
     }
+}
+
+fn check_series(s: &SeriesDesc, input: Shape) -> Result<(), Error> {
+    if s.stride == 0 {
+        return Err(invalid(META, "series stride must be at least 1"));
+    }
+    if input.w != 1 {
+        return Err(invalid(
+            META,
+            "a series model's input must be window x 1 x channels",
+        ));
+    }
+    if s.columns.split(',').count() != input.c as usize || s.columns.split(',').any(str::is_empty) {
+        return Err(invalid(
+            META,
+            "series columns must name each input channel once",
+        ));
+    }
+    let l = s.likelihood;
+    if l.memory == 0 || l.short == 0 || !(l.alarm.is_finite() && (0.0..=1.0).contains(&l.alarm)) {
+        return Err(invalid(
+            META,
+            "series likelihood needs memory and short of at least 1 and an alarm in [0, 1]",
+        ));
+    }
+    Ok(())
 }
 
 fn container_len(bytes: &[u8]) -> usize {

@@ -57,11 +57,37 @@ fn unknown_version() {
             supported: FORMAT_VERSION
         })
     );
-    // Version 2 files (no per-tensor requantization) still load; version 1 does not.
+    // Version 2 and 3 files (no per-tensor requantization, no series record) still load;
+    // version 1 does not. An old file is a new one without the series record's `None` byte.
     let mut f = file();
-    f[4..6].copy_from_slice(&MIN_FORMAT_VERSION.to_le_bytes());
+    assert_eq!(
+        Model::parse(&AlignedBytes::copy_from(&f))
+            .unwrap()
+            .format_version(),
+        4
+    );
+    let graph_len = u32::from_le_bytes(f[8..12].try_into().unwrap());
+    assert_eq!(
+        f[32 + graph_len as usize - 1],
+        0,
+        "a model without series ends in None"
+    );
+    f[8..12].copy_from_slice(&(graph_len - 1).to_le_bytes());
+    for version in [3, MIN_FORMAT_VERSION] {
+        f[4..6].copy_from_slice(&version.to_le_bytes());
+        update_checksum(&mut f);
+        assert_eq!(parse_and_run(&f), Ok(()));
+        let b = AlignedBytes::copy_from(&f);
+        let m = Model::parse(&b).unwrap();
+        assert_eq!((m.format_version(), m.series()), (version, None));
+    }
+    // Read as version 4, the same bytes lack the series record.
+    f[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     update_checksum(&mut f);
-    assert_eq!(parse_and_run(&f), Ok(()));
+    assert_eq!(
+        parse_and_run(&f),
+        Err(Error::Malformed("series record cannot be decoded"))
+    );
     f[4..6].copy_from_slice(&(MIN_FORMAT_VERSION - 1).to_le_bytes());
     update_checksum(&mut f);
     assert_eq!(

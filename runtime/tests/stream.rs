@@ -1,0 +1,177 @@
+//! Series models: the series record round-trips and is validated, and `Stream` scores the
+//! same windows `Model::score` does, when it should.
+
+mod common;
+
+use aedge_runtime::calibrate::{ranges, RangeMethod};
+use aedge_runtime::ir::{Graph, Layer, Series};
+use aedge_runtime::{
+    Activation, AlignedBytes, Error, ErrorStats, Likelihood, Model, Precision, Running, Shape,
+    Stream,
+};
+use common::Rng;
+
+const WINDOW: u16 = 8;
+
+/// A 8×1×2 → 4 → 8×1×2 dense autoencoder over two channels, with a series record.
+fn series_graph(stride: u16) -> Graph {
+    let mut r = Rng(3);
+    let input = Shape::new(WINDOW, 1, 2);
+    let n = input.len();
+    let mut g = Graph::new("series", input);
+    g.push(Layer::dense(
+        4,
+        r.vec(4 * n, -0.3, 0.3),
+        r.vec(4, -0.1, 0.1),
+        Activation::Tanh,
+    ));
+    g.push(Layer::dense(
+        n as u16,
+        r.vec(4 * n, -0.3, 0.3),
+        r.vec(n, -0.1, 0.1),
+        Activation::Identity,
+    ));
+    g.encoder_layers = 1;
+    g.preprocess_scale = vec![0.5, 2.0];
+    g.preprocess_offset = vec![-1.0, 0.25];
+    g.errors = ErrorStats {
+        count: 500,
+        mean: 0.2,
+        std: 0.05,
+        ..ErrorStats::default()
+    };
+    g.series = Some(Series {
+        columns: vec!["temp".into(), "current".into()],
+        stride,
+        likelihood: Likelihood::NAB,
+    });
+    g
+}
+
+fn signal(t: usize) -> [f32; 2] {
+    let x = t as f32 * 0.3;
+    [2.0 + x.sin(), 0.1 * x.cos()]
+}
+
+#[test]
+fn series_record_round_trips() {
+    let bytes = AlignedBytes::from(series_graph(3).to_aedge(Precision::F32).unwrap());
+    let m = Model::parse(&bytes).unwrap();
+    let s = m.series().unwrap();
+    assert_eq!((s.columns, s.stride), ("temp,current", 3));
+    assert_eq!(s.likelihood, Likelihood::NAB);
+}
+
+#[test]
+fn bad_series_records_are_refused() {
+    let mut g = series_graph(0);
+    assert!(matches!(
+        g.to_aedge(Precision::F32),
+        Err(Error::InvalidGraph { reason, .. }) if reason.contains("stride")
+    ));
+    g.series.as_mut().unwrap().stride = 1;
+    g.series.as_mut().unwrap().columns = vec!["temp".into()];
+    assert!(matches!(
+        g.to_aedge(Precision::F32),
+        Err(Error::InvalidGraph { reason, .. }) if reason.contains("columns")
+    ));
+    g.series.as_mut().unwrap().columns = vec!["a,b".into(), "c".into()];
+    assert!(g.to_aedge(Precision::F32).is_err());
+    g.series.as_mut().unwrap().columns = vec!["a".into(), "b".into()];
+    g.series.as_mut().unwrap().likelihood.alarm = f32::NAN;
+    assert!(g.to_aedge(Precision::F32).is_err());
+}
+
+/// Pushes `n` samples; returns, per sample, the point the stream gave.
+fn stream_points(bytes: &[u8], n: usize) -> Vec<Option<aedge_runtime::Point>> {
+    let bytes = AlignedBytes::copy_from(bytes);
+    let m = Model::parse(&bytes).unwrap();
+    let mut arena = AlignedBytes::zeroed(m.arena_len());
+    let mut window = vec![0.0; Stream::window_len(&m)];
+    let mut s = Stream::new(m, &mut window).unwrap();
+    (0..n)
+        .map(|t| s.push(&signal(t), &mut arena).unwrap())
+        .collect()
+}
+
+#[test]
+fn stream_scores_every_stride_once_the_window_is_full() {
+    for precision in [Precision::F32, Precision::Int8] {
+        let g = series_graph(3);
+        let bytes = match precision {
+            Precision::Int8 => {
+                let calib: Vec<Vec<f32>> = (0..40)
+                    .map(|s| (s..s + WINDOW as usize).flat_map(signal).collect())
+                    .collect();
+                let r =
+                    ranges(&g, calib.iter().map(|v| v.as_slice()), RangeMethod::MinMax).unwrap();
+                g.to_aedge_int8(&r).unwrap()
+            }
+            p => g.to_aedge(p).unwrap(),
+        };
+        let points = stream_points(&bytes, 30);
+        let m_bytes = AlignedBytes::copy_from(&bytes);
+        let m = Model::parse(&m_bytes).unwrap();
+        let mut arena = AlignedBytes::zeroed(m.arena_len());
+        let mut running = Running::new(Likelihood::NAB, 500, 0.2, 0.05);
+        for (t, p) in points.iter().enumerate() {
+            let last = WINDOW as usize - 1;
+            let due = t >= last && (t - last).is_multiple_of(3);
+            assert_eq!(p.is_some(), due, "{precision} sample {t}");
+            if let Some(p) = p {
+                let window: Vec<f32> = (t - last..=t).flat_map(signal).collect();
+                let error = m.score(&window, &mut arena).unwrap().error;
+                assert_eq!(p.error.to_bits(), error.to_bits(), "{precision} sample {t}");
+                assert_eq!(*p, running.update(error));
+            }
+        }
+    }
+}
+
+#[test]
+fn stream_checks_its_buffers_and_samples() {
+    let bytes = AlignedBytes::from(series_graph(1).to_aedge(Precision::F32).unwrap());
+    let m = Model::parse(&bytes).unwrap();
+    let mut arena = AlignedBytes::zeroed(m.arena_len());
+    let mut short = vec![0.0; 3];
+    assert!(matches!(
+        Stream::new(m, &mut short),
+        Err(Error::BadLength { .. })
+    ));
+    let mut window = vec![0.0; Stream::window_len(&m)];
+    let mut s = Stream::new(m, &mut window).unwrap();
+    assert!(matches!(
+        s.push(&[1.0], &mut arena),
+        Err(Error::BadLength { .. })
+    ));
+    assert_eq!(
+        s.push(&[1.0, f32::NAN], &mut arena),
+        Err(Error::NonFiniteInput { index: 1 })
+    );
+    let plain = AlignedBytes::from(common::dense_ae(1).to_aedge(Precision::F32).unwrap());
+    let plain = Model::parse(&plain).unwrap();
+    let mut w = vec![0.0; Stream::window_len(&plain)];
+    assert!(matches!(
+        Stream::new(plain, &mut w),
+        Err(Error::Unsupported(_))
+    ));
+}
+
+#[test]
+fn likelihood_rises_on_a_sustained_jump_only() {
+    let mut r = Rng(7);
+    let mut run = Running::new(Likelihood::NAB, 1000, 1.0, 0.1);
+    let normal: Vec<f32> = (0..300)
+        .map(|_| {
+            let p = run.update(1.0 + r.uniform(-0.15, 0.15));
+            p.score
+        })
+        .collect();
+    assert!(normal.iter().all(|&s| s < 0.5), "normal errors flagged");
+    let jump: Vec<_> = (0..20).map(|_| run.update(3.0)).collect();
+    assert!(jump.last().unwrap().anomalous, "a 20σ jump is not flagged");
+    assert!(jump.last().unwrap().score > jump[0].score);
+    // Uncalibrated: the first window gives 0, later ones are measured against it.
+    let mut fresh = Running::new(Likelihood::NAB, 0, 0.0, 0.0);
+    assert_eq!(fresh.update(5.0).score, 0.0);
+}
