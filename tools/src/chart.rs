@@ -260,6 +260,134 @@ pub fn bar_chart(path: &Path, title: &str, unit: &str, groups: &[BarGroup]) -> R
     png(path, |root| draw_bars(root, title, unit, &bars))
 }
 
+/// What [`series_scores`] draws: the series by row, its per-row scores and which rows are
+/// flagged.
+pub struct ScoredSeries<'a> {
+    /// Column names, one per channel.
+    pub columns: &'a [String],
+    /// `rows × channels` values in sensor units.
+    pub values: &'a [f32],
+    /// Score per row in `[0, 1]` (`None` before the first full window).
+    pub scores: &'a [Option<f32>],
+    /// The score at which a row is flagged.
+    pub alarm: f32,
+}
+
+fn draw_scored<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    s: &ScoredSeries,
+) -> Result<(), String> {
+    let c = s.columns.len().max(1);
+    let rows = s.values.len() / c;
+    if rows == 0 {
+        return Err("nothing to plot".into());
+    }
+    root.fill(&WHITE).map_err(err)?;
+    let (top, bottom) = root.split_vertically(SIZE.1 * 62 / 100);
+    let (y0, y1) = range(s.values.iter().map(|&v| v as f64)).ok_or("nothing to plot")?;
+    let x1 = (rows - 1).max(1) as f64;
+    let mut chart = ChartBuilder::on(&top)
+        .caption(title, (FONT, 20))
+        .margin(10)
+        .x_label_area_size(24)
+        .y_label_area_size(72)
+        .build_cartesian_2d(0.0..x1, y0..y1)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .y_desc("value")
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 15))
+        .draw()
+        .map_err(err)?;
+    // Flagged rows as shaded spans behind the values.
+    let flagged = |r: usize| {
+        s.scores
+            .get(r)
+            .copied()
+            .flatten()
+            .is_some_and(|v| v >= s.alarm)
+    };
+    let mut spans = Vec::new();
+    let mut r = 0;
+    while r < rows {
+        if flagged(r) {
+            let start = r;
+            while r < rows && flagged(r) {
+                r += 1;
+            }
+            spans.push((start as f64, (r as f64).min(x1)));
+        } else {
+            r += 1;
+        }
+    }
+    chart
+        .draw_series(spans.iter().map(|&(a, b)| {
+            Rectangle::new(
+                [(a, y0), (b.max(a + 0.5), y1)],
+                RGBColor(214, 39, 40).mix(0.2).filled(),
+            )
+        }))
+        .map_err(err)?;
+    for ch in 0..c {
+        let colour = PALETTE[ch % PALETTE.len()];
+        let pts = (0..rows).map(|r| (r as f64, s.values[r * c + ch] as f64));
+        let name = s.columns.get(ch).cloned().unwrap_or_default();
+        chart
+            .draw_series(LineSeries::new(pts, colour.stroke_width(1)))
+            .map_err(err)?
+            .label(name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    let mut chart = ChartBuilder::on(&bottom)
+        .margin(10)
+        .x_label_area_size(36)
+        .y_label_area_size(72)
+        .build_cartesian_2d(0.0..x1, 0.0..1.0)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("row")
+        .y_desc("score")
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 15))
+        .draw()
+        .map_err(err)?;
+    let scored = (0..rows).filter_map(|r| {
+        s.scores
+            .get(r)
+            .copied()
+            .flatten()
+            .map(|v| (r as f64, v as f64))
+    });
+    chart
+        .draw_series(LineSeries::new(scored, PALETTE[3].stroke_width(1)))
+        .map_err(err)?;
+    let alarm = s.alarm as f64;
+    chart
+        .draw_series(LineSeries::new(
+            [(0.0, alarm), (x1, alarm)],
+            BLACK.mix(0.6).stroke_width(1),
+        ))
+        .map_err(err)?;
+    root.present().map_err(err)
+}
+
+/// A series with its anomaly scores below it and flagged rows shaded, as a PNG at `path`.
+pub fn series_scores(path: &Path, title: &str, s: &ScoredSeries) -> Result<(), String> {
+    png(path, |root| draw_scored(root, title, s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

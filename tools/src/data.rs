@@ -1,6 +1,8 @@
 //! Training data for `train` and `export`: IDX images (optionally restricted to some labels,
-//! for one-class anomaly models) or a CSV series cut into standardised windows.
+//! for one-class anomaly models) or a CSV series cut into standardised windows of its normal
+//! stretch (see [`crate::series`]).
 
+use crate::series::Definition;
 use aedge_trainer::data::{read_labels, Dataset, Images, Series};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -17,12 +19,50 @@ pub struct DataArgs {
     /// Classes to keep (one-class anomaly training), e.g. 1 or 0,6.
     #[arg(long, value_delimiter = ',', requires = "labels")]
     pub normal: Vec<u8>,
-    /// Window length for CSV series.
-    #[arg(long, default_value_t = 24)]
-    pub window: usize,
-    /// Rows of the series used for the standardisation statistics (the normal part).
-    #[arg(long, default_value_t = 2000)]
-    pub stats_rows: usize,
+    /// CSV series: rows per window (default 24; a series checkpoint keeps its own).
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// CSV series: the sensor columns, e.g. temp,current (default: every numeric column).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Vec<String>,
+    /// CSV series: the share of rows at the start taken as normal (training, standardisation,
+    /// threshold), as NAB's probationary period; 1 trains on a whole file of normal data.
+    #[arg(long, default_value_t = 0.15)]
+    pub normal_part: f32,
+    /// CSV series: rows between two scored windows (1 scores every row).
+    #[arg(long, default_value_t = 1)]
+    pub stride: usize,
+}
+
+impl DataArgs {
+    /// Arguments for `data` alone, with every default.
+    pub fn of(data: PathBuf) -> DataArgs {
+        DataArgs {
+            data,
+            labels: None,
+            normal: Vec::new(),
+            window: None,
+            columns: Vec::new(),
+            normal_part: 0.15,
+            stride: 1,
+        }
+    }
+
+    /// The window length asked for.
+    pub fn window_len(&self) -> usize {
+        self.window.unwrap_or(24)
+    }
+
+    /// The series of a CSV `--data` (its `--columns`), or `None` for images.
+    pub fn series(&self) -> crate::Result<Option<Series>> {
+        if !is_csv(&self.data) {
+            return Ok(None);
+        }
+        let cols: Vec<&str> = self.columns.iter().map(String::as_str).collect();
+        Series::read(&self.data, &cols)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
 }
 
 fn is_csv(p: &Path) -> bool {
@@ -31,10 +71,8 @@ fn is_csv(p: &Path) -> bool {
 
 /// Loads the dataset the arguments describe.
 pub fn load(a: &DataArgs) -> crate::Result<Dataset> {
-    let d = if is_csv(&a.data) {
-        let s = Series::read(&a.data, &[]).map_err(|e| e.to_string())?;
-        let (mean, std) = s.stats(a.stats_rows);
-        s.windows(a.window, a.window, &mean, &std)?
+    let d = if let Some(s) = a.series()? {
+        Definition::new(a, &s, 0.0)?.normal(&s)?
     } else {
         let im = Images::read(&a.data).map_err(|e| e.to_string())?;
         let labels = match &a.labels {

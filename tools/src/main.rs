@@ -9,6 +9,7 @@ mod input;
 mod nab;
 mod output;
 mod report;
+mod series;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -24,6 +24,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("keras-vae", "Keras VAE example: 784-256-2 (2-D latent), BCE + KL, 50 epochs, batch 100"),
     ("pytorch-vae", "PyTorch VAE example: 784-400-20, BCE + KL, 10 epochs, batch 128"),
     ("mlperf-ad", "MLPerf Tiny anomaly detection (ToyADMOS): 640-128-128-128-128-8-128-128-128-128-640 dense AE (ReLU, linear output), MSE, 100 epochs, batch 512"),
+    ("series-dense", "small dense AE for sensor windows: window-32-8-32-window (ReLU), linear output, MSE, 40 epochs, batch 32 (a 24-row window: 2.1 K params)"),
     ("keras-lstm", "LSTM sequence AE (Keras blog): LSTM encoder, repeated code, LSTM decoder, MSE, 50 epochs, batch 64"),
 ];
 
@@ -124,6 +125,7 @@ pub fn preset(name: &str, input: [usize; 3]) -> Result<(ModelSpec, TrainConfig),
             spec(dense(&[128, 128, 128, 128], 8), Act::Identity),
             cfg(100, 512, Loss::Mse),
         ),
+        "series-dense" => (spec(dense(&[32], 8), Act::Identity), cfg(40, 32, Loss::Mse)),
         "keras-lstm" => (
             spec(Architecture::Lstm { code: 64 }, Act::Identity),
             cfg(50, 64, Loss::Mse),

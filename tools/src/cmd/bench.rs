@@ -78,13 +78,18 @@ fn subjects(a: &Args) -> Result<Vec<Subject>> {
     if let Some(dir) = &a.checkpoint {
         let dev = device(Backend::Flex)?;
         let (model, state) = load_model(dir, &dev)?;
-        let d = data::load(&DataArgs {
-            data: a.data.clone().ok_or("--checkpoint needs --data")?,
-            labels: None,
-            normal: Vec::new(),
-            window: state.spec.input[0],
-            stats_rows: 2000,
-        })?;
+        let data = a.data.clone().ok_or("--checkpoint needs --data")?;
+        let d = match crate::series::Definition::load(dir)? {
+            Some(def) => {
+                let s = def.read(&data)?;
+                def.check(&s, &data)?;
+                def.normal(&s)?
+            }
+            None => data::load(&DataArgs {
+                window: Some(state.spec.input[0]),
+                ..DataArgs::of(data)
+            })?,
+        };
         if d.shape != state.spec.input {
             return Err(format!(
                 "the data's samples are {:?}, the checkpoint's model takes {:?}",

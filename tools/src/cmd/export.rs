@@ -3,6 +3,7 @@
 
 use super::{rule_text, MetricArg, ThresholdArgs};
 use crate::data::{self, DataArgs, Holdout};
+use crate::series::{spread, Definition};
 use crate::{Out, Result};
 use aedge_convert::onnx::{to_onnx, Part};
 use aedge_runtime::precisions::{calibrate_thresholds, export_precisions, RANGE_METHODS};
@@ -69,7 +70,24 @@ pub struct Args {
 pub fn run(a: Args, out: Out) -> Result<()> {
     let dev = device(Backend::Flex).map_err(|e| e.to_string())?;
     let (model, state) = load_model(&a.checkpoint, &dev)?;
-    let d = data::load(&a.data)?;
+    let series = Definition::load(&a.checkpoint)?;
+    let (d, series_split) = match &series {
+        Some(def) => {
+            if a.data.window.is_some_and(|w| w != def.window) {
+                return Err(format!(
+                    "--window {} differs from the checkpoint's window of {} rows; leave it out",
+                    a.data.window_len(),
+                    def.window
+                ));
+            }
+            let s = def.read(&a.data.data)?;
+            def.check(&s, &a.data.data)?;
+            let d = def.normal(&s)?;
+            let split = def.split(&d)?;
+            (d, Some(split))
+        }
+        None => (data::load(&a.data)?, None),
+    };
     if d.shape != state.spec.input {
         return Err(format!(
             "the data's samples are {:?}, the checkpoint's model takes {:?}",
@@ -83,9 +101,28 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         .unwrap_or_else(|| "model".into());
     let rule = a.threshold.rule()?;
     let mut g = to_graph(&name, &model, &state.spec, &d, a.metric.into())?;
-    let (split, source) = threshold_samples(&a, &d)?;
+    let (split, source) = match (series_split, &series) {
+        (Some(split), Some(def)) => {
+            g.series = Some(def.runtime()?);
+            let source = if split.1.is_empty() {
+                "training windows (trained with --val 0, nothing was held out)"
+            } else {
+                "held-out windows at the end of the normal stretch"
+            };
+            let split = if split.1.is_empty() {
+                None
+            } else {
+                Some(split)
+            };
+            (split, source)
+        }
+        _ => threshold_samples(&a, &d)?,
+    };
     let (fit, held_out) = split.as_ref().map_or((&d, &d), |(f, h)| (f, h));
-    let calib = fit.raw_first(200);
+    // Spread over the data: stride-1 windows of a series overlap, and the first 200 would
+    // cover only a short stretch of it.
+    let calib_idx = spread(fit.len(), 200);
+    let calib: Vec<Vec<f32>> = calib_idx.iter().map(|&i| fit.raw(i)).collect();
     let held_raw = held_out.raw_all();
     let mut files =
         export_precisions(&g, &calib, &calib, &RANGE_METHODS).map_err(|e| e.to_string())?;
@@ -112,9 +149,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     aedge_runtime::fs::write_atomic(&a.output, &bytes)
         .map_err(|e| format!("{}: {e}", a.output.display()))?;
     let report = if let Some(p) = &a.parity {
-        let n = calib.len();
-        let idx: Vec<usize> = (0..n).collect();
-        let burn = parity::burn_reconstructions(&model, fit, &idx, &dev);
+        let burn = parity::burn_reconstructions(&model, fit, &calib_idx, &dev);
         let r = parity::report(&name, &files, &calib, &burn, None::<Labelled<'_>>)?;
         let json = serde_json::to_vec_pretty(&r).map_err(|e| e.to_string())?;
         aedge_runtime::fs::write_atomic(p, &json).map_err(|e| format!("{}: {e}", p.display()))?;

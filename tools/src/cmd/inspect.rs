@@ -81,6 +81,15 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         "metric": m.metric().to_string(),
         "threshold": m.threshold(),
         "threshold_rule": format!("{:?}", m.threshold_rule()),
+        "format_version": m.format_version(),
+        "series": m.series().map(|s| json!({
+            "columns": s.columns.split(',').collect::<Vec<_>>(),
+            "window": m.input_shape().h,
+            "stride": s.stride,
+            "memory": s.likelihood.memory,
+            "short": s.likelihood.short,
+            "alarm": s.likelihood.alarm,
+        })),
         "calibration_errors": {
             "count": stats.count, "mean": stats.mean, "std": stats.std, "min": stats.min,
             "p50": stats.p50, "p95": stats.p95, "p99": stats.p99, "max": stats.max,
@@ -139,5 +148,16 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         stats.p99,
         stats.max
     ));
+    if let Some(s) = m.series() {
+        out.line(format!(
+            "series: columns {}, windows of {} rows scored every {}; score from a running error estimate over {} windows, recent mean over {}, flagged at {}",
+            s.columns,
+            m.input_shape().h,
+            s.stride,
+            s.likelihood.memory,
+            s.likelihood.short,
+            s.likelihood.alarm
+        ));
+    }
     Ok(())
 }

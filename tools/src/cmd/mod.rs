@@ -30,14 +30,25 @@ pub struct Scoring {
 }
 
 impl Scoring {
+    /// The samples' path.
+    pub fn inputs(&self) -> &Path {
+        &self.inputs
+    }
+
     /// The model file, aligned and checked (parse it with [`Model::parse`]).
     pub fn model(&self) -> crate::Result<AlignedBytes> {
         read_model(&self.model)
     }
 
-    /// The samples for `m`, at most `limit` of them.
+    /// The samples for `m`, at most `limit` of them: for a series model the windows of the
+    /// CSV series it scores, else one sample per image, file or row.
     pub fn samples(&self, m: &Model, limit: Option<usize>) -> crate::Result<Vec<Vec<f32>>> {
-        let mut samples = crate::input::load(&self.inputs, m.input_shape().len())?;
+        let mut samples = if m.series().is_some() {
+            let s = crate::series::read_for(m, &self.inputs)?;
+            crate::series::raw_windows(m, &s)?
+        } else {
+            crate::input::load(&self.inputs, m.input_shape().len())?
+        };
         if let Some(n) = limit {
             samples.truncate(n.max(1));
         }

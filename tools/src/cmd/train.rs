@@ -2,6 +2,7 @@
 //! (metrics.csv, loss.png) and a resumable checkpoint; `aedge export` turns the checkpoint into files.
 
 use crate::data::{self, DataArgs, Holdout};
+use crate::series::Definition;
 use crate::{Out, Result};
 use aedge_trainer::presets::preset;
 use aedge_trainer::{device, train, Backend, RunOptions};
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 pub struct Args {
     /// Preset: seed-dense, keras-simple, keras-sparse, keras-deep, keras-conv, conv-transpose,
-    /// keras-denoise, keras-vae, pytorch-vae, keras-lstm.
+    /// keras-denoise, keras-vae, pytorch-vae, mlperf-ad; for series: series-dense, keras-lstm.
     #[arg(long)]
     preset: String,
     #[command(flatten)]
@@ -38,7 +39,24 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(a: Args, out: Out) -> Result<()> {
-    let d = data::load(&a.data)?;
+    if !(0.0..1.0).contains(&a.val) {
+        return Err("--val must be in [0, 1)".into());
+    }
+    // A series is cut by a definition kept with the checkpoint, so export, score and the
+    // device cut it the same way; images are split at random.
+    let (d, split, series) = match a.data.series()? {
+        Some(s) => {
+            let def = Definition::new(&a.data, &s, a.val)?;
+            let d = def.normal(&s)?;
+            let split = def.split(&d)?;
+            (d, split, Some(def))
+        }
+        None => {
+            let d = data::load(&a.data)?;
+            let split = Holdout::new(&d, a.val).split(&d);
+            (d, split, None)
+        }
+    };
     let (spec, mut cfg) = preset(&a.preset, d.shape)?;
     if let Some(e) = a.epochs {
         cfg.epochs = e;
@@ -49,11 +67,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         }
         cfg.batch_size = b;
     }
-    if !(0.0..1.0).contains(&a.val) {
-        return Err("--val must be in [0, 1)".into());
-    }
-    let holdout = Holdout::new(&d, a.val);
-    let (train_set, val) = holdout.split(&d);
+    let (train_set, val) = split;
     let mut opts = RunOptions::new(device(Backend::Flex).map_err(|e| e.to_string())?);
     opts.progress = !out.quiet && !out.json;
     opts.metrics = Some(a.out.join("metrics.csv"));
@@ -61,7 +75,34 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     opts.resume = a.resume;
     std::fs::create_dir_all(a.out.join("checkpoint"))
         .map_err(|e| format!("{}: {e}", a.out.display()))?;
-    holdout.save(&a.out.join("checkpoint"))?;
+    let ckpt = a.out.join("checkpoint");
+    match &series {
+        Some(def) => {
+            def.save(&ckpt)?;
+            out.line(format!(
+                "series: column(s) {}, windows of {} rows; the normal stretch is rows 1-{} (--normal-part {}), standardised on it; the last {} of its {} windows held out",
+                def.columns.join(","),
+                def.window,
+                def.normal_rows,
+                a.data.normal_part,
+                val.len(),
+                d.len()
+            ));
+        }
+        None => Holdout::new(&d, a.val).save(&ckpt)?,
+    }
+    // A record of the other kind from an earlier run in this directory would mislead export.
+    let stale = if series.is_some() {
+        Holdout::FILE
+    } else {
+        Definition::FILE
+    };
+    match std::fs::remove_file(ckpt.join(stale)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("{}: {e}", ckpt.join(stale).display()))
+        }
+        _ => {}
+    }
     let steps = train_set.len().div_ceil(cfg.batch_size);
     out.line(format!(
         "training {} on {} samples ({} validation) for {} epochs of {steps} steps (batch {})",
@@ -103,5 +144,11 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         a.out.join("checkpoint").display(),
         a.data.data.display()
     ));
+    if series.is_some() {
+        out.line(format!(
+            "then: aedge score model.aedge {} -o scores.csv",
+            a.data.data.display()
+        ));
+    }
     Ok(())
 }

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 pub struct File {
     /// Path under `data/`, e.g. `realKnownCause/nyc_taxi.csv` (NAB's key).
     pub name: String,
+    /// The timestamps, as written.
+    pub times: Vec<String>,
     /// The `value` column.
     pub values: Vec<f32>,
     /// Anomaly windows, first and last row inclusive, in order.
@@ -73,6 +75,7 @@ fn file(path: &Path, name: &str, windows: &[[String; 2]]) -> crate::Result<File>
         .collect::<crate::Result<_>>()?;
     Ok(File {
         name: name.to_string(),
+        times,
         values: s.values,
         windows: rows,
     })

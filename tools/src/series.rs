@@ -1,0 +1,271 @@
+//! Series models on the host: the series definition `aedge train` keeps beside a checkpoint
+//! (columns, window, stride, the normal stretch and its standardisation), the windows it
+//! cuts for training and calibration, and per-row scores through the runtime's own
+//! [`Stream`], so the host's scores are the device's.
+
+use crate::data::DataArgs;
+use aedge_runtime::{Likelihood, Model, Point, Stream};
+use aedge_trainer::data::{Dataset, Series};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// How a series is cut and scored, fixed at training time.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Definition {
+    /// The sensor columns, in channel order.
+    pub columns: Vec<String>,
+    /// Rows per window.
+    pub window: usize,
+    /// Rows between two scored windows.
+    pub stride: usize,
+    /// Rows of the series the model was built from: the normal stretch at its start.
+    pub normal_rows: usize,
+    /// Share of the normal stretch's windows (its end) held out for the threshold.
+    pub val: f32,
+    /// Per-column mean over the normal stretch.
+    pub mean: Vec<f32>,
+    /// Per-column standard deviation over the normal stretch (0 becomes 1).
+    pub std: Vec<f32>,
+    /// Windows the running error estimate remembers.
+    pub memory: u32,
+    /// Windows in the recent mean error.
+    pub short: u16,
+    /// Score at which a row is flagged.
+    pub alarm: f32,
+    /// FNV-1a of the normal stretch's values: export checks it is given the same series.
+    pub fingerprint: u32,
+}
+
+impl Definition {
+    /// The file name inside the checkpoint directory.
+    pub const FILE: &'static str = "series.json";
+
+    /// The definition `train` makes of `s` under the arguments `a`, holding out `val`.
+    pub fn new(a: &DataArgs, s: &Series, val: f32) -> crate::Result<Definition> {
+        if !(a.normal_part > 0.0 && a.normal_part <= 1.0) {
+            return Err("--normal-part must be in (0, 1]".into());
+        }
+        let normal_rows = ((s.rows() as f64 * a.normal_part as f64).ceil() as usize).min(s.rows());
+        Self::with_normal_rows(a, s, val, normal_rows)
+    }
+
+    /// As [`Definition::new`] with the normal stretch given in rows.
+    pub fn with_normal_rows(
+        a: &DataArgs,
+        s: &Series,
+        val: f32,
+        normal_rows: usize,
+    ) -> crate::Result<Definition> {
+        let path = a.data.display();
+        let window = a.window_len();
+        if window == 0 || a.stride == 0 {
+            return Err("--window and --stride must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&val) {
+            return Err("--val must be in [0, 1)".into());
+        }
+        let normal_rows = normal_rows.min(s.rows());
+        if normal_rows < window + 1 {
+            return Err(format!(
+                "{path}: the normal stretch is {normal_rows} of {} rows (--normal-part {}), fewer than one window of {window} plus one; give a longer series, a larger --normal-part or a smaller --window",
+                s.rows(),
+                a.normal_part,
+            ));
+        }
+        let (mean, std) = s.stats(normal_rows);
+        let l = Likelihood::NAB;
+        Ok(Definition {
+            columns: s.columns.clone(),
+            window,
+            stride: a.stride,
+            normal_rows,
+            val,
+            mean,
+            std,
+            memory: l.memory,
+            short: l.short,
+            alarm: l.alarm,
+            fingerprint: fingerprint(s, normal_rows),
+        })
+    }
+
+    /// Reads this definition's columns from the CSV at `path`.
+    pub fn read(&self, path: &Path) -> crate::Result<Series> {
+        let cols: Vec<&str> = self.columns.iter().map(String::as_str).collect();
+        Series::read(path, &cols).map_err(|e| e.to_string())
+    }
+
+    /// Checks that `s` is the series the definition was made of.
+    pub fn check(&self, s: &Series, path: &Path) -> crate::Result<()> {
+        if s.rows() < self.normal_rows || fingerprint(s, self.normal_rows) != self.fingerprint {
+            return Err(format!(
+                "{}: its first {} rows are not the normal stretch the checkpoint was trained on; give the same --data as to aedge train",
+                path.display(),
+                self.normal_rows
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every window (stride 1) of the normal stretch, standardised.
+    pub fn normal(&self, s: &Series) -> crate::Result<Dataset> {
+        let c = s.channels();
+        let part = Series {
+            columns: s.columns.clone(),
+            values: s.values[..self.normal_rows * c].to_vec(),
+            time: None,
+        };
+        part.windows(self.window, 1, &self.mean, &self.std)
+    }
+
+    /// (training, held-out) windows of [`Definition::normal`]: the held-out ones are the
+    /// last `val` of them, and the `window - 1` windows before those are dropped so no
+    /// training window shares a row with a held-out one.
+    pub fn split(&self, d: &Dataset) -> crate::Result<(Dataset, Dataset)> {
+        let n = d.len();
+        let n_val = (n as f64 * self.val as f64).round() as usize;
+        if n_val == 0 {
+            return Ok((d.clone(), d.select(&[])));
+        }
+        let n_train = n.saturating_sub(n_val + self.window - 1);
+        if n_train == 0 {
+            return Err(format!(
+                "the normal stretch has {n} windows, too few to hold out {n_val} and train on the rest; give a larger --normal-part or a smaller --val"
+            ));
+        }
+        let train: Vec<usize> = (0..n_train).collect();
+        let val: Vec<usize> = (n - n_val..n).collect();
+        Ok((d.select(&train), d.select(&val)))
+    }
+
+    /// The series record the model files carry.
+    pub fn runtime(&self) -> crate::Result<aedge_runtime::ir::Series> {
+        Ok(aedge_runtime::ir::Series {
+            columns: self.columns.clone(),
+            stride: u16::try_from(self.stride).map_err(|_| "--stride must be at most 65535")?,
+            likelihood: Likelihood {
+                memory: self.memory,
+                short: self.short,
+                alarm: self.alarm,
+            },
+        })
+    }
+
+    /// Writes the definition into the checkpoint directory `dir`.
+    pub fn save(&self, dir: &Path) -> crate::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
+        let p = dir.join(Self::FILE);
+        aedge_runtime::fs::write_atomic(&p, &json).map_err(|e| format!("{}: {e}", p.display()))
+    }
+
+    /// The definition in the checkpoint directory `dir`, if it was trained on a series.
+    pub fn load(dir: &Path) -> crate::Result<Option<Definition>> {
+        let p = dir.join(Self::FILE);
+        match std::fs::read(&p) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| format!("{}: {e}", p.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", p.display())),
+        }
+    }
+}
+
+fn fingerprint(s: &Series, rows: usize) -> u32 {
+    let n = rows * s.channels();
+    aedge_runtime::fnv1a(s.values[..n].iter().flat_map(|v| v.to_bits().to_le_bytes()))
+}
+
+/// Evenly spread indices, at most `n` of `0..len` (windows for int8 ranges: consecutive
+/// stride-1 windows would cover only a short stretch of the series).
+pub fn spread(len: usize, n: usize) -> Vec<usize> {
+    let k = n.min(len);
+    (0..k).map(|i| i * len / k.max(1)).collect()
+}
+
+/// The series model's columns of the CSV at `path`.
+pub fn read_for(m: &Model, path: &Path) -> crate::Result<Series> {
+    let s = m.series().ok_or(
+        "the model has no series definition; export it from a checkpoint trained on a CSV series",
+    )?;
+    let cols: Vec<&str> = s.columns.split(',').collect();
+    Series::read(path, &cols).map_err(|e| e.to_string())
+}
+
+/// Per row of `s`, the point of the last window scored at or before it (`None` before the
+/// first full window): causal, each row's score uses rows up to it only.
+pub fn score_rows(m: &Model, s: &Series) -> crate::Result<Vec<Option<Point>>> {
+    let mut arena = aedge_runtime::AlignedBytes::zeroed(m.arena_len());
+    let mut window = vec![0.0; Stream::window_len(m)];
+    let mut stream = Stream::new(*m, &mut window).map_err(|e| e.to_string())?;
+    let rows = m.input_shape().h as usize;
+    if s.rows() < rows {
+        return Err(format!(
+            "the series has {} rows, fewer than the model's window of {rows}",
+            s.rows()
+        ));
+    }
+    let c = s.channels();
+    let mut last = None;
+    let mut out = Vec::with_capacity(s.rows());
+    for (r, sample) in s.values.chunks_exact(c).enumerate() {
+        if let Some(p) = stream
+            .push(sample, &mut arena)
+            .map_err(|e| format!("row {}: {e}", r + 1))?
+        {
+            last = Some(p);
+        }
+        out.push(last);
+    }
+    Ok(out)
+}
+
+/// Writes one CSV row per series row: the timestamp (when the series has one), the values,
+/// the raw window error, the score and the verdict (empty before the first full window).
+pub fn write_scores(path: &Path, s: &Series, points: &[Option<Point>]) -> crate::Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = Vec::new();
+    if let Some((name, _)) = &s.time {
+        header.push(name.clone());
+    }
+    header.extend(s.columns.iter().cloned());
+    header.extend(["error", "score", "anomalous"].map(String::from));
+    let csv_err = |e: csv::Error| format!("{}: {e}", path.display());
+    w.write_record(&header).map_err(csv_err)?;
+    let c = s.channels();
+    for (r, p) in points.iter().enumerate() {
+        let mut rec: Vec<String> = Vec::with_capacity(header.len());
+        if let Some((_, times)) = &s.time {
+            rec.push(times[r].clone());
+        }
+        rec.extend(s.values[r * c..(r + 1) * c].iter().map(|v| v.to_string()));
+        match p {
+            Some(p) => {
+                rec.push(p.error.to_string());
+                rec.push(p.score.to_string());
+                rec.push(p.anomalous.to_string());
+            }
+            None => rec.extend([String::new(), String::new(), String::new()]),
+        }
+        w.write_record(&rec).map_err(csv_err)?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.to_string())?;
+    aedge_runtime::fs::write_atomic(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Raw (sensor-unit) windows of `s` for a series model: every `stride` rows, as `Stream`
+/// scores them.
+pub fn raw_windows(m: &Model, s: &Series) -> crate::Result<Vec<Vec<f32>>> {
+    let desc = m.series().ok_or("the model has no series definition")?;
+    let (rows, c) = (m.input_shape().h as usize, s.channels());
+    if s.rows() < rows {
+        return Err(format!(
+            "the series has {} rows, fewer than the model's window of {rows}",
+            s.rows()
+        ));
+    }
+    Ok((0..=s.rows() - rows)
+        .step_by(desc.stride as usize)
+        .map(|start| s.values[start * c..(start + rows) * c].to_vec())
+        .collect())
+}

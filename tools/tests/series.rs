@@ -1,0 +1,247 @@
+//! A sensor series end to end on the bundled NAB sample, as the README tells a user: train on
+//! the CSV, export and score with only `--data` repeated, one score per row (causal), the
+//! plot, and bad series as one-line errors with nothing written.
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn sample() -> PathBuf {
+    repo().join("data/nab-sample/art_daily_jumpsup.csv")
+}
+
+fn aedge() -> Command {
+    Command::cargo_bin("aedge").unwrap()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = repo().join("target/series-tests");
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+fn fails(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    err
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn rows(path: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn train_export_score_a_series() {
+    let run = tmp("run");
+    let text = stdout(
+        aedge()
+            .args([
+                "train",
+                "--preset",
+                "keras-lstm",
+                "--window",
+                "16",
+                "--epochs",
+                "3",
+            ])
+            .arg("--data")
+            .arg(sample())
+            .arg("--out")
+            .arg(&run),
+    );
+    // 4032 rows: the normal stretch is the first 15% (605 rows, NAB's probationary period).
+    assert!(text.contains("normal stretch is rows 1-605"), "{text}");
+    assert!(text.contains("then: aedge score"), "{text}");
+    assert!(run.join("checkpoint/series.json").exists());
+
+    let model = tmp("series.aedge");
+    let text = stdout(
+        aedge()
+            .args(["export", "--checkpoint"])
+            .arg(run.join("checkpoint"))
+            .arg("--data")
+            .arg(sample())
+            .arg("-o")
+            .arg(&model),
+    );
+    assert!(
+        text.contains("held-out windows at the end of the normal stretch"),
+        "{text}"
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(&stdout(aedge().args(["inspect", "--json"]).arg(&model))).unwrap();
+    assert_eq!(info["series"]["window"], 16);
+    assert_eq!(info["series"]["columns"][0], "value");
+
+    let scores = tmp("scores.csv");
+    let _ = std::fs::remove_file(&scores);
+    stdout(
+        aedge()
+            .arg("score")
+            .arg(&model)
+            .arg(sample())
+            .arg("-o")
+            .arg(&scores),
+    );
+    let all = rows(&scores);
+    assert_eq!(
+        all[0],
+        ["timestamp", "value", "error", "score", "anomalous"]
+    );
+    assert_eq!(all.len(), 4033);
+    // Rows before the first full window have no score; every later row has one in [0, 1].
+    assert!(all[1..16]
+        .iter()
+        .all(|r| r[2].is_empty() && r[4].is_empty()));
+    for r in &all[16..] {
+        let s: f32 = r[3].parse().unwrap();
+        assert!((0.0..=1.0).contains(&s), "{r:?}");
+        assert!(r[4] == "true" || r[4] == "false");
+    }
+    assert!(tmp("scores.png").exists());
+    // The labelled anomaly (2014-04-10 16:15 to 2014-04-12 01:45) is flagged somewhere.
+    assert!(
+        all.iter().any(|r| r[4] == "true"
+            && r[0].as_str() >= "2014-04-10 16:15"
+            && r[0].as_str() <= "2014-04-12 01:45"),
+        "the labelled anomaly is not flagged"
+    );
+
+    // Causal: scoring only the first 2000 rows gives the same scores for them.
+    let head = tmp("head.csv");
+    let text = std::fs::read_to_string(sample()).unwrap();
+    let first: Vec<&str> = text.lines().take(2001).collect();
+    std::fs::write(&head, first.join("\n") + "\n").unwrap();
+    let head_scores = tmp("head-scores.csv");
+    stdout(
+        aedge()
+            .arg("score")
+            .arg(&model)
+            .arg(&head)
+            .arg("-o")
+            .arg(&head_scores),
+    );
+    assert_eq!(rows(&head_scores)[..], all[..2001]);
+
+    // eval takes the series too (its windows, every stride rows).
+    let ev: serde_json::Value = serde_json::from_str(&stdout(
+        aedge().args(["eval", "--json"]).arg(&model).arg(sample()),
+    ))
+    .unwrap();
+    assert_eq!(ev["samples"], 4032 - 15);
+
+    // Export refuses another window or another series; nothing is written.
+    let never = tmp("never.aedge");
+    let _ = std::fs::remove_file(&never);
+    let e = fails(
+        aedge()
+            .args(["export", "--window", "32", "--checkpoint"])
+            .arg(run.join("checkpoint"))
+            .arg("--data")
+            .arg(sample())
+            .arg("-o")
+            .arg(&never),
+    );
+    assert!(e.contains("window"), "{e}");
+    let other = tmp("other.csv");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[1] = "2014-04-01 00:00:00,99.5".into();
+    std::fs::write(&other, lines.join("\n") + "\n").unwrap();
+    let e = fails(
+        aedge()
+            .args(["export", "--checkpoint"])
+            .arg(run.join("checkpoint"))
+            .arg("--data")
+            .arg(&other)
+            .arg("-o")
+            .arg(&never),
+    );
+    assert!(e.contains("not the normal stretch"), "{e}");
+    assert!(!never.exists());
+
+    // Bad series to score: each a one-line error naming the row and column; no output.
+    let bad = |name: &str, body: &str| {
+        let p = tmp(name);
+        std::fs::write(&p, body).unwrap();
+        let out = tmp(&format!("{name}.scores.csv"));
+        let _ = std::fs::remove_file(&out);
+        let e = fails(aedge().arg("score").arg(&model).arg(&p).arg("-o").arg(&out));
+        assert!(
+            !out.exists() && !out.with_extension("png").exists(),
+            "{name}"
+        );
+        e
+    };
+    let e = bad(
+        "gap.csv",
+        "timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,\n",
+    );
+    assert!(e.contains("row 2, column 'value' is empty"), "{e}");
+    let e = bad(
+        "nan.csv",
+        "timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,NaN\n",
+    );
+    assert!(
+        e.contains("row 2, column 'value': 'NaN' is not a number"),
+        "{e}"
+    );
+    let e = bad(
+        "text.csv",
+        "timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,high\n",
+    );
+    assert!(e.contains("'high' is not a number"), "{e}");
+    let e = bad("short.csv", "timestamp,value\n2014-01-01 00:00:00,1\n");
+    assert!(e.contains("fewer than the model's window of 16"), "{e}");
+    let e = bad("column.csv", "timestamp,temp\n2014-01-01 00:00:00,1\n");
+    assert!(e.contains("no column named 'value'"), "{e}");
+}
+
+#[test]
+fn series_training_checks_its_arguments() {
+    let e = fails(
+        aedge()
+            .args(["train", "--preset", "keras-lstm", "--window", "700"])
+            .arg("--data")
+            .arg(sample())
+            .arg("--out")
+            .arg(tmp("never-run")),
+    );
+    assert!(e.contains("fewer than one window of 700"), "{e}");
+    let e = fails(
+        aedge()
+            .args(["train", "--preset", "keras-lstm", "--normal-part", "0"])
+            .arg("--data")
+            .arg(sample())
+            .arg("--out")
+            .arg(tmp("never-run")),
+    );
+    assert!(e.contains("--normal-part"), "{e}");
+    let e = fails(
+        aedge()
+            .args(["train", "--preset", "keras-lstm", "--columns", "temp"])
+            .arg("--data")
+            .arg(sample())
+            .arg("--out")
+            .arg(tmp("never-run")),
+    );
+    assert!(e.contains("no column named 'temp'"), "{e}");
+}
