@@ -54,12 +54,24 @@ fn main() {
     let samples = fs::read(&samples_path)
         .unwrap_or_else(|e| fail(format!("AEDGE_SAMPLES {}: {e}", samples_path.display())));
     let input_len = model.input_shape().len();
-    if samples.is_empty() || samples.len() % (4 * input_len) != 0 {
+    // A series model streams samples of one value per channel; others take whole inputs.
+    let series = model.series().is_some();
+    let sample_len = if series {
+        model.input_shape().c as usize
+    } else {
+        input_len
+    };
+    if samples.is_empty() || samples.len() % (4 * sample_len) != 0 {
         fail(format!(
-            "AEDGE_SAMPLES {} holds {} bytes, not a whole number of {}-value f32 inputs",
+            "AEDGE_SAMPLES {} holds {} bytes, not a whole number of {}-value f32 {}",
             samples_path.display(),
             samples.len(),
-            input_len
+            sample_len,
+            if series {
+                "samples (one value per channel)"
+            } else {
+                "inputs"
+            }
         ));
     }
     // The arena, one input and one output buffer are static; leave 16 KiB for the stack.
@@ -78,11 +90,13 @@ fn main() {
          /// Arena bytes (`Model::arena_len`, checked at build time).\npub const ARENA_LEN: usize = {arena};\n\
          /// Values per input sample.\npub const INPUT_LEN: usize = {input_len};\n\
          /// Values per reconstruction.\npub const OUTPUT_LEN: usize = {};\n\
-         /// Embedded sample inputs.\npub const SAMPLE_COUNT: usize = {};\n\
+         /// Values per embedded sample (a whole input, or one row of a series).\npub const SAMPLE_LEN: usize = {sample_len};\n\
+         /// Whether the model is a series model (samples are streamed).\npub const SERIES: bool = {series};\n\
+         /// Embedded samples.\npub const SAMPLE_COUNT: usize = {};\n\
          /// The model file, 16-byte aligned.\npub static MODEL: &[u8] = aedge_runtime::include_model!(\"{}\");\n\
          /// Sample inputs, little-endian f32.\npub static SAMPLES: &[u8] = aedge_runtime::include_model!(\"{}\");\n",
         model.output_shape().len(),
-        samples.len() / (4 * input_len),
+        samples.len() / (4 * sample_len),
         out.join("model.aedge").display(),
         out.join("samples.f32").display(),
     );

@@ -2,7 +2,9 @@
 //! runs `score` (anomaly verdict against the calibrated threshold), `denoise` and
 //! `reconstruct`, and logs the results, an output checksum, the full reconstruction bytes
 //! (for the host's bit-exact check) and the timing over defmt. Ends with the stack
-//! high-water mark. The inference path returns errors instead of panicking.
+//! high-water mark. A series model instead streams the embedded rows one sample at a time
+//! through `Stream` and logs every scored window with the cost of its push. The inference
+//! path returns errors instead of panicking.
 #![no_std]
 #![no_main]
 
@@ -10,7 +12,7 @@ mod board;
 mod stack;
 mod timer;
 
-use aedge_runtime::{Arena, Error, Model};
+use aedge_runtime::{Arena, Error, Model, Stream};
 use core::ptr::addr_of_mut;
 use cortex_m_rt::{entry, exception, ExceptionFrame};
 
@@ -45,6 +47,17 @@ fn run() -> Result<(), Error> {
         model.arena_len(),
         model.threshold()
     );
+    if SERIES {
+        // SAFETY: main runs once and is the only user of these statics; INPUT is the window.
+        let (arena, window) = unsafe {
+            (
+                (*addr_of_mut!(ARENA)).as_mut_slice(),
+                &mut *addr_of_mut!(INPUT),
+            )
+        };
+        timer::init();
+        return stream(model, arena, window);
+    }
     // SAFETY: main runs once and is the only user of these statics.
     let (arena, input, output) = unsafe {
         (
@@ -84,6 +97,51 @@ fn run() -> Result<(), Error> {
     defmt::info!("stack high-water {=usize} B", stack::high_water());
     bench(&model, arena)?;
     profile(&model, arena)
+}
+
+/// Streams the embedded rows through `Stream` (the window buffer is caller-owned: `window`)
+/// and logs each scored window with the instructions of its push; a push that only shifts
+/// the window is timed too, as the cost between scores.
+fn stream(model: Model, arena: &mut [u8], window: &mut [f32]) -> Result<(), Error> {
+    let mut s = Stream::new(model, window)?;
+    let mut sample = [0.0f32; SAMPLE_LEN];
+    let (mut shift_max, mut scored) = (0u32, 0usize);
+    for r in 0..SAMPLE_COUNT {
+        let bytes = &SAMPLES[r * 4 * SAMPLE_LEN..][..4 * SAMPLE_LEN];
+        for (x, b) in sample.iter_mut().zip(bytes.chunks_exact(4)) {
+            *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        let t = timer::now();
+        let p = s.push(&sample, arena)?;
+        let ticks = timer::elapsed(t);
+        match p {
+            Some(p) => {
+                scored += 1;
+                defmt::info!(
+                    "point {=usize} error {=f32} score {=f32} anomalous {=bool} push {=u32} {=str}",
+                    r,
+                    p.error,
+                    p.score,
+                    p.anomalous,
+                    ticks,
+                    timer::UNIT
+                );
+            }
+            None => shift_max = shift_max.max(ticks),
+        }
+    }
+    defmt::info!(
+        "stream rows {=usize} scored {=usize} unscored-push-max {=u32} {=str} arena {=usize} B window {=usize} B state {=usize} B",
+        SAMPLE_COUNT,
+        scored,
+        shift_max,
+        timer::UNIT,
+        model.arena_len(),
+        4 * INPUT_LEN,
+        core::mem::size_of::<Stream>()
+    );
+    defmt::info!("stack high-water {=usize} B", stack::high_water());
+    Ok(())
 }
 
 /// Writes sample 0, preprocessed (and quantized for int8), straight into the arena's input

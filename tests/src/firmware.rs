@@ -521,3 +521,160 @@ pub fn check(
         first_recon: run.samples[0].recon.clone(),
     })
 }
+
+/// Rows of the bundled NAB sample streamed on the device: the run-up to its labelled anomaly
+/// (2014-04-10 16:15 onwards is row 2992) and into it.
+const STREAM_ROWS: std::ops::Range<usize> = 2800..3200;
+
+/// A series model as `aedge train` and `aedge export` make one (the series-dense preset's
+/// architecture, a 24-row window), trained on the bundled NAB sample's normal stretch (its
+/// first 605 rows, standardised on them), its error statistics from the last 10 % of their
+/// windows; samples are [`STREAM_ROWS`] of the series, one value per row.
+pub fn series_model() -> Result<FirmwareModel, String> {
+    let path = crate::repo_root().join("data/nab-sample/art_daily_jumpsup.csv");
+    let s = aedge_trainer::data::Series::read(&path, &["value"]).map_err(|e| e.to_string())?;
+    let (window, normal_rows) = (24, 605);
+    let (mean, std) = s.stats(normal_rows);
+    let normal = aedge_trainer::data::Series {
+        columns: s.columns.clone(),
+        values: s.values[..normal_rows].to_vec(),
+        time: None,
+    };
+    let d = normal.windows(window, 1, &mean, &std)?;
+    let n_val = d.len() / 10;
+    let fit = d.select(&(0..d.len() - n_val - window + 1).collect::<Vec<_>>());
+    let held = d.select(&(d.len() - n_val..d.len()).collect::<Vec<_>>());
+    let (spec, mut cfg) = aedge_trainer::presets::preset("series-dense", d.shape)?;
+    cfg.epochs = 10;
+    let opts = RunOptions::new(device(Backend::Flex).map_err(|e| e.to_string())?);
+    let t = train(&spec, &cfg, &fit, None, &opts).map_err(|e| e.to_string())?;
+    let mut g = to_graph(
+        "series-dense",
+        &t.model,
+        &spec,
+        &d,
+        aedge_runtime::Metric::Mse,
+    )?;
+    g.series = Some(aedge_runtime::ir::Series {
+        columns: vec!["value".into()],
+        stride: 1,
+        likelihood: aedge_runtime::Likelihood::NAB,
+    });
+    let calib: Vec<Vec<f32>> = (0..200).map(|i| fit.raw(i * fit.len() / 200)).collect();
+    let mut files =
+        export_precisions(&g, &calib, &calib, &RANGE_METHODS).map_err(|e| e.to_string())?;
+    aedge_runtime::precisions::calibrate_thresholds(
+        &mut g,
+        &mut files,
+        &calib,
+        &held.raw_all(),
+        ThresholdRule::Percentile(99.0),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(FirmwareModel {
+        name: "series-dense",
+        files: vec![(Precision::Int8, files.int8), (Precision::F32, files.f32)],
+        samples: s.values[STREAM_ROWS].iter().map(|&v| vec![v]).collect(),
+    })
+}
+
+/// A series model's run on the device, checked against the host.
+#[derive(Clone, Debug)]
+pub struct StreamReport {
+    /// ELF sizes.
+    pub sizes: Sizes,
+    /// Rows streamed and windows scored.
+    pub rows: usize,
+    /// Windows scored (every row once the window is full, at stride 1).
+    pub scored: usize,
+    /// Windows the device flagged.
+    pub flagged: usize,
+    /// Median instructions of a push that scores a window.
+    pub push_insns: u64,
+    /// Most instructions of a push that only fills the window.
+    pub fill_insns: u64,
+    /// The window buffer plus the `Stream` value, bytes (beside the arena).
+    pub stream_bytes: usize,
+    /// Stack high-water mark in bytes.
+    pub stack: usize,
+    /// "bit-identical" (int8) or the largest score difference (f32).
+    pub agreement: String,
+}
+
+/// Streams a series model's samples through the firmware in QEMU and compares every scored
+/// window with `Stream` on the host: int8 errors, scores and verdicts bit-identical, f32
+/// within 1e-5.
+pub fn check_stream(
+    m: &FirmwareModel,
+    precision: Precision,
+    bytes: &[u8],
+    work: &Path,
+    target: &Path,
+) -> Result<StreamReport, String> {
+    let model_path = work.join(format!("{}-{precision}.aedge", m.name));
+    let samples_path = work.join(format!("{}.f32", m.name));
+    aedge_runtime::fs::write_atomic(&model_path, bytes).map_err(|e| e.to_string())?;
+    aedge_runtime::fs::write_atomic(&samples_path, &samples_bytes(&m.samples))
+        .map_err(|e| e.to_string())?;
+    let elf = build(&model_path, &samples_path, None, target)?;
+    let kept = work.join(format!("{}-{precision}.elf", m.name));
+    std::fs::copy(&elf, &kept).map_err(|e| e.to_string())?;
+    let lines = decode(&kept, &run_qemu(&kept, 120)?)?;
+    let dev = aedge::mcu::log::parse_stream(&lines)?;
+    let file = AlignedBytes::from(bytes.to_vec());
+    let model = Model::parse(&file).map_err(|e| e.to_string())?;
+    let mut arena = AlignedBytes::zeroed(model.arena_len());
+    let mut window = vec![0.0; aedge_runtime::Stream::window_len(&model)];
+    let mut s = aedge_runtime::Stream::new(model, &mut window).map_err(|e| e.to_string())?;
+    let mut host = Vec::new();
+    for (r, x) in m.samples.iter().enumerate() {
+        if let Some(p) = s.push(x, &mut arena).map_err(|e| e.to_string())? {
+            host.push((r, p));
+        }
+    }
+    if dev.rows != m.samples.len() || dev.points.len() != host.len() {
+        return Err(format!(
+            "{} {precision}: the device scored {} windows of {} rows, the host {} of {}",
+            m.name,
+            dev.points.len(),
+            dev.rows,
+            host.len(),
+            m.samples.len()
+        ));
+    }
+    let mut worst = 0.0f32;
+    for (d, (row, h)) in dev.points.iter().zip(&host) {
+        let same_row = d.row == *row && d.anomalous == h.anomalous;
+        let diff = (d.error - h.error).abs().max((d.score - h.score).abs());
+        worst = worst.max(diff);
+        let ok = match precision {
+            Precision::Int8 => {
+                d.error.to_bits() == h.error.to_bits() && d.score.to_bits() == h.score.to_bits()
+            }
+            _ => diff <= 1e-5,
+        };
+        if !(ok && same_row) {
+            return Err(format!(
+                "{} {precision} row {row}: device error {} score {} {}, host {} {} {}",
+                m.name, d.error, d.score, d.anomalous, h.error, h.score, h.anomalous
+            ));
+        }
+    }
+    let mut pushes: Vec<u32> = dev.points.iter().map(|p| p.push_ticks).collect();
+    pushes.sort_unstable();
+    Ok(StreamReport {
+        sizes: sizes(&kept)?,
+        rows: dev.rows,
+        scored: dev.points.len(),
+        flagged: dev.points.iter().filter(|p| p.anomalous).count(),
+        push_insns: instructions(pushes[pushes.len() / 2]),
+        fill_insns: instructions(dev.unscored_push_max),
+        stream_bytes: dev.window_bytes + dev.state_bytes,
+        stack: dev.stack,
+        agreement: if precision == Precision::Int8 {
+            "bit-identical".into()
+        } else {
+            format!("max diff {worst:.1e}")
+        },
+    })
+}

@@ -5,6 +5,7 @@
 //! `firmware/`, run on QEMU's mps2-an386
 //! (Cortex-M4F), and compared with aedge-runtime on this host: int8 bit-identical, f32 within
 //! 1e-5. Prints flash, static RAM, arena, stack high-water mark and instructions per inference.
+//! A series model is streamed one sample at a time and its every scored window compared too.
 //! Needs qemu-system-arm (scripts/test.sh installs it).
 
 use aedge_runtime::{AlignedBytes, Model};
@@ -69,5 +70,45 @@ fn firmware_matches_the_host_in_qemu() {
                 r.agreement
             );
         }
+    }
+}
+
+/// A series model streamed one sample at a time: every scored window as on the host, with
+/// the per-sample cost.
+#[test]
+fn firmware_matches_the_host_in_qemu_for_series() {
+    let work = repo_root().join("target/firmware-check");
+    std::fs::create_dir_all(&work).unwrap();
+    let target = firmware::target_dir();
+    let series = firmware::series_model().unwrap();
+    println!("| series model | precision | flash B | static RAM B | rows | windows scored | flagged | insns per scoring push | insns per filling push | window + Stream B | stack B | device vs host |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for (p, bytes) in &series.files {
+        let r = firmware::check_stream(&series, *p, bytes, &work, &target)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            r.scored,
+            r.rows - 23,
+            "a 24-row window scored at every row once full"
+        );
+        assert!(r.push_insns > r.fill_insns && r.fill_insns > 0);
+        assert!(
+            r.flagged > 0,
+            "the labelled anomaly in the streamed rows is not flagged"
+        );
+        println!(
+            "| {} | {p} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            series.name,
+            r.sizes.flash,
+            r.sizes.ram,
+            r.rows,
+            r.scored,
+            r.flagged,
+            r.push_insns,
+            r.fill_insns,
+            r.stream_bytes,
+            r.stack,
+            r.agreement
+        );
     }
 }

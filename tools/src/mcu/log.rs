@@ -7,6 +7,8 @@
 //! stack high-water <bytes> B
 //! bench run <ticks> <qemu-ticks|cycles> stack <B> B arena <B> B state <B> B output-fnv <hex>
 //! layer <index> <ticks> <qemu-ticks|cycles>    one per layer, in order
+//! point <row> error <f32> score <f32> anomalous <bool> push <ticks> <unit>   series models
+//! stream rows <n> scored <n> unscored-push-max <ticks> <unit> arena <B> B window <B> B state <B> B
 //! inference failed … | panic …                 the run failed
 //! ```
 
@@ -145,6 +147,79 @@ pub fn parse_run(lines: &[String]) -> Result<DeviceRun, String> {
     }
     Ok(DeviceRun {
         samples,
+        stack: stack.ok_or("no stack high-water line")?,
+    })
+}
+
+/// One scored window of a series model streamed on the device.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DevicePoint {
+    /// The row whose push completed the window.
+    pub row: usize,
+    /// The window's reconstruction error.
+    pub error: f32,
+    /// Its anomaly score.
+    pub score: f32,
+    /// Its verdict.
+    pub anomalous: bool,
+    /// Counter ticks of that push (inference and scoring included).
+    pub push_ticks: u32,
+}
+
+/// A series model's run on the device.
+#[derive(Clone, Debug)]
+pub struct StreamRun {
+    /// Every scored window, in order.
+    pub points: Vec<DevicePoint>,
+    /// Rows pushed.
+    pub rows: usize,
+    /// Most ticks a push that scored nothing took (the window shift alone).
+    pub unscored_push_max: u32,
+    /// The window buffer, bytes.
+    pub window_bytes: usize,
+    /// The `Stream` value, bytes.
+    pub state_bytes: usize,
+    /// Stack high-water mark in bytes.
+    pub stack: usize,
+}
+
+/// Parses the log of a series model's run.
+pub fn parse_stream(lines: &[String]) -> Result<StreamRun, String> {
+    let bad = |l: &str| format!("unexpected log line: {l}");
+    let mut points = Vec::new();
+    let mut summary = None;
+    let mut stack = None;
+    for l in lines {
+        let num = |k: &str| -> Result<&str, String> { field(l, k).ok_or_else(|| bad(l)) };
+        if l.starts_with("point ") {
+            points.push(DevicePoint {
+                row: num("point")?.parse().map_err(|_| bad(l))?,
+                error: num("error")?.parse().map_err(|_| bad(l))?,
+                score: num("score")?.parse().map_err(|_| bad(l))?,
+                anomalous: num("anomalous")?.parse().map_err(|_| bad(l))?,
+                push_ticks: num("push")?.parse().map_err(|_| bad(l))?,
+            });
+        } else if l.starts_with("stream rows ") {
+            summary = Some((
+                num("rows")?.parse().map_err(|_| bad(l))?,
+                num("unscored-push-max")?.parse().map_err(|_| bad(l))?,
+                num("window")?.parse().map_err(|_| bad(l))?,
+                num("state")?.parse().map_err(|_| bad(l))?,
+            ));
+        } else if let Some(rest) = l.strip_prefix("stack high-water ") {
+            stack = rest.trim_end_matches(" B").parse().ok();
+        } else if l.starts_with("inference failed") || l.starts_with("panic") {
+            return Err(l.clone());
+        }
+    }
+    let (rows, unscored_push_max, window_bytes, state_bytes) =
+        summary.ok_or("no stream summary line")?;
+    Ok(StreamRun {
+        points,
+        rows,
+        unscored_push_max,
+        window_bytes,
+        state_bytes,
         stack: stack.ok_or("no stack high-water line")?,
     })
 }
