@@ -61,6 +61,7 @@ fn series() -> Graph {
     g.series = Some(aedge_runtime::ir::Series {
         columns: vec!["value".into(), "load".into()],
         stride: 2,
+        tail: 2,
         likelihood: aedge_runtime::Likelihood::NAB,
     });
     g

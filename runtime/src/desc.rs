@@ -424,6 +424,9 @@ pub struct SeriesDesc<'a> {
     pub columns: &'a str,
     /// Samples between two scored windows (1 = a score for every timestamp).
     pub stride: u16,
+    /// The window's error is that of its newest `tail` rows (the window as context for
+    /// them); `tail` = window length scores the whole window.
+    pub tail: u16,
     /// How a window's error becomes a score in `[0, 1]`.
     pub likelihood: Likelihood,
 }
@@ -446,7 +449,7 @@ impl Likelihood {
     /// recent mean over about 10, and an alarm at 0.5 (a tail probability of 10⁻⁵).
     pub const NAB: Likelihood = Likelihood {
         memory: 8640,
-        short: 10,
+        short: 1,
         alarm: 0.5,
     };
 }

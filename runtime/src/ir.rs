@@ -168,6 +168,8 @@ pub struct Series {
     pub columns: Vec<String>,
     /// Samples between two scored windows.
     pub stride: u16,
+    /// Newest rows of the window whose error is the window's (see [`crate::SeriesDesc`]).
+    pub tail: u16,
     /// How window errors become scores.
     pub likelihood: Likelihood,
 }
@@ -188,6 +190,7 @@ impl Series {
         SeriesDesc {
             columns,
             stride: self.stride,
+            tail: self.tail,
             likelihood: self.likelihood,
         }
     }

@@ -328,6 +328,12 @@ fn check_series(s: &SeriesDesc, input: Shape) -> Result<(), Error> {
     if s.stride == 0 {
         return Err(invalid(META, "series stride must be at least 1"));
     }
+    if s.tail == 0 || s.tail > input.h {
+        return Err(invalid(
+            META,
+            "series tail must be between 1 and the window length",
+        ));
+    }
     if input.w != 1 {
         return Err(invalid(
             META,

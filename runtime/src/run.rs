@@ -466,6 +466,27 @@ impl<'a> Model<'a> {
         })
     }
 
+    /// Mean reconstruction error (the model's metric, model units) of the values from index
+    /// `from` on: a series window's newest rows. Summed in order in f32 (a few values).
+    pub(crate) fn error_from(
+        &self,
+        input: &[f32],
+        arena: &mut [u8],
+        from: usize,
+    ) -> Result<f32, Error> {
+        let arena = self.arena(arena)?;
+        let (cur, q) = self.forward(input, arena)?;
+        let scaling = self.scaling();
+        let metric = self.meta.metric;
+        let mut sum = 0.0f32;
+        self.read_output(arena, cur, q, |i, y| {
+            if i >= from {
+                sum += element_error(metric, scaling.to_model(i, input[i]), y);
+            }
+        })?;
+        Ok(sum / (input.len().saturating_sub(from)).max(1) as f32)
+    }
+
     /// The reconstruction mapped back to sensor units: `input` and `output` both raw.
     pub fn denoise(
         &self,

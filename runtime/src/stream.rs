@@ -13,8 +13,9 @@ use crate::model::Model;
 pub struct Point {
     /// The window's reconstruction error (the model's metric, model units).
     pub error: f32,
-    /// Anomaly score in `[0, 1]`: `-log10` of the tail probability of the recent mean error
-    /// under the errors seen so far, over 10 (so 0.5 is a tail probability of 10⁻⁵).
+    /// Anomaly score in `[0, 1)`: `1 − exp(−L/10)` where `L = −log10` of the tail probability
+    /// of the recent mean error under the errors seen so far (0.5 is a tail probability of
+    /// about 10⁻⁷; the score keeps rising, never saturating, for rarer errors).
     pub score: f32,
     /// `score >= alarm` of the model's likelihood settings.
     pub anomalous: bool,
@@ -25,6 +26,19 @@ pub struct Point {
 /// first small wobble after it would be called a certain anomaly.
 const STD_FLOOR_REL: f32 = 0.05;
 const STD_FLOOR_ABS: f32 = 1e-6;
+
+/// `-log10` of the standard normal upper tail probability at `z`: by `erfc` where f32 holds
+/// it, by the asymptotic series beyond (so far-out errors still rank above less far ones,
+/// rather than all scoring the same).
+fn neg_log10_tail(z: f32) -> f32 {
+    if z < 5.0 {
+        -libm::log10f(0.5 * libm::erfcf(z * core::f32::consts::FRAC_1_SQRT_2))
+    } else {
+        // Q(z) ≈ φ(z) / z · (1 − 1/z²); ln φ(z) = −z²/2 − ln √(2π).
+        let ln_q = -0.5 * z * z - 0.918_938_5 - libm::logf(z) + libm::logf(1.0 - 1.0 / (z * z));
+        -ln_q * core::f32::consts::LOG10_E
+    }
+}
 
 /// The running error distribution and recent mean behind the scores.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -72,8 +86,7 @@ impl Running {
                 .max(STD_FLOOR_REL * libm::fabsf(self.mean))
                 .max(STD_FLOOR_ABS);
             let z = (self.recent - self.mean) / std;
-            let tail = 0.5 * libm::erfcf(z * core::f32::consts::FRAC_1_SQRT_2);
-            (-libm::log10f(tail + 1e-10) / 10.0).clamp(0.0, 1.0)
+            1.0 - libm::expf(-neg_log10_tail(z) / 10.0)
         };
         self.n = (self.n + 1).min(s.memory);
         let n = self.n as f32;
@@ -163,7 +176,14 @@ impl<'m, 'b> Stream<'m, 'b> {
             return Ok(None);
         }
         self.since = 0;
-        let error = self.model.score(self.window, arena)?.error;
+        let rows = self.window.len() / self.channels;
+        let tail = self.series.tail as usize;
+        let error = if tail >= rows {
+            self.model.score(self.window, arena)?.error
+        } else {
+            self.model
+                .error_from(self.window, arena, (rows - tail) * self.channels)?
+        };
         Ok(Some(self.running.update(error)))
     }
 

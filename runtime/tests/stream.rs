@@ -43,6 +43,7 @@ fn series_graph(stride: u16) -> Graph {
     g.series = Some(Series {
         columns: vec!["temp".into(), "current".into()],
         stride,
+        tail: WINDOW,
         likelihood: Likelihood::NAB,
     });
     g
@@ -158,7 +159,7 @@ fn stream_checks_its_buffers_and_samples() {
 }
 
 #[test]
-fn likelihood_rises_on_a_sustained_jump_only() {
+fn likelihood_flags_a_jump_then_adapts_to_it() {
     let mut r = Rng(7);
     let mut run = Running::new(Likelihood::NAB, 1000, 1.0, 0.1);
     let normal: Vec<f32> = (0..300)
@@ -168,10 +169,40 @@ fn likelihood_rises_on_a_sustained_jump_only() {
         })
         .collect();
     assert!(normal.iter().all(|&s| s < 0.5), "normal errors flagged");
-    let jump: Vec<_> = (0..20).map(|_| run.update(3.0)).collect();
-    assert!(jump.last().unwrap().anomalous, "a 20σ jump is not flagged");
-    assert!(jump.last().unwrap().score > jump[0].score);
+    let jump: Vec<_> = (0..200).map(|_| run.update(3.0)).collect();
+    assert!(jump[0].anomalous, "a 20σ jump is not flagged");
+    // A level that persists becomes part of the distribution: the score falls.
+    assert!(jump[199].score < jump[0].score && !jump[199].anomalous);
     // Uncalibrated: the first window gives 0, later ones are measured against it.
     let mut fresh = Running::new(Likelihood::NAB, 0, 0.0, 0.0);
     assert_eq!(fresh.update(5.0).score, 0.0);
+}
+
+#[test]
+fn a_tail_scores_the_newest_rows_only() {
+    let mut g = series_graph(1);
+    g.series.as_mut().unwrap().tail = 2;
+    let bytes = AlignedBytes::from(g.to_aedge(Precision::F32).unwrap());
+    let m = Model::parse(&bytes).unwrap();
+    let mut arena = AlignedBytes::zeroed(m.arena_len());
+    let points = stream_points(&bytes, WINDOW as usize);
+    let p = points.last().unwrap().unwrap();
+    // By hand: the squared errors of the last two rows (4 values), in model units.
+    let window: Vec<f32> = (0..WINDOW as usize).flat_map(signal).collect();
+    let mut y = vec![0.0; window.len()];
+    m.reconstruct(&window, &mut y, &mut arena).unwrap();
+    let s = m.scaling();
+    let n = window.len();
+    let by_hand: f32 = (n - 4..n)
+        .map(|i| (s.to_model(i, window[i]) - y[i]).powi(2))
+        .sum::<f32>()
+        / 4.0;
+    assert!(
+        (p.error - by_hand).abs() <= 1e-6 * by_hand.max(1.0),
+        "{} vs {by_hand}",
+        p.error
+    );
+    assert_ne!(p.error, m.score(&window, &mut arena).unwrap().error);
+    g.series.as_mut().unwrap().tail = WINDOW + 1;
+    assert!(g.to_aedge(Precision::F32).is_err());
 }

@@ -558,6 +558,7 @@ pub fn series_model() -> Result<FirmwareModel, String> {
     g.series = Some(aedge_runtime::ir::Series {
         columns: vec!["value".into()],
         stride: 1,
+        tail: 1,
         likelihood: aedge_runtime::Likelihood::NAB,
     });
     let calib: Vec<Vec<f32>> = (0..200).map(|i| fit.raw(i * fit.len() / 200)).collect();

@@ -32,6 +32,11 @@ pub struct DataArgs {
     /// CSV series: rows between two scored windows (1 scores every row).
     #[arg(long, default_value_t = 1)]
     pub stride: usize,
+    /// CSV series: a window's error is that of its newest N rows, the rest of the window
+    /// their context (1: each row's score is about that row; the window length: about the
+    /// whole window).
+    #[arg(long, default_value_t = 1)]
+    pub tail: usize,
 }
 
 impl DataArgs {
@@ -45,6 +50,7 @@ impl DataArgs {
             columns: Vec::new(),
             normal_part: 0.15,
             stride: 1,
+            tail: 1,
         }
     }
 

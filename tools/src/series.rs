@@ -18,6 +18,8 @@ pub struct Definition {
     pub window: usize,
     /// Rows between two scored windows.
     pub stride: usize,
+    /// The newest rows of a window whose error is the window's.
+    pub tail: usize,
     /// Rows of the series the model was built from: the normal stretch at its start.
     pub normal_rows: usize,
     /// Share of the normal stretch's windows (its end) held out for the threshold.
@@ -64,6 +66,12 @@ impl Definition {
         if !(0.0..1.0).contains(&val) {
             return Err("--val must be in [0, 1)".into());
         }
+        let tail = a.tail;
+        if tail == 0 || tail > window {
+            return Err(format!(
+                "--tail must be between 1 and the window ({window} rows)"
+            ));
+        }
         let normal_rows = normal_rows.min(s.rows());
         if normal_rows < window + 1 {
             return Err(format!(
@@ -78,6 +86,7 @@ impl Definition {
             columns: s.columns.clone(),
             window,
             stride: a.stride,
+            tail,
             normal_rows,
             val,
             mean,
@@ -143,6 +152,7 @@ impl Definition {
         Ok(aedge_runtime::ir::Series {
             columns: self.columns.clone(),
             stride: u16::try_from(self.stride).map_err(|_| "--stride must be at most 65535")?,
+            tail: u16::try_from(self.tail).map_err(|_| "--tail must be at most 65535")?,
             likelihood: Likelihood {
                 memory: self.memory,
                 short: self.short,

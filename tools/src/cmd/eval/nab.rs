@@ -48,8 +48,11 @@ pub struct Args {
     #[arg(long, default_value = "series-dense")]
     preset: String,
     /// Our detector: rows per window.
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = 16)]
     window: usize,
+    /// Our detector: a window's error is that of its newest N rows.
+    #[arg(long, default_value_t = 1)]
+    tail: usize,
     /// Our detector: training epochs (default: the preset's).
     #[arg(long)]
     epochs: Option<usize>,
@@ -97,6 +100,7 @@ fn detect(
         };
         let args = DataArgs {
             window: Some(a.window),
+            tail: a.tail,
             ..DataArgs::of(PathBuf::from(&f.name))
         };
         // Only the probationary rows, which NAB does not score, are seen before scoring.
@@ -149,10 +153,11 @@ fn detect(
         all,
         Detector {
             name: format!(
-                "aedge {} ({}, window {}{})",
+                "aedge {} ({}, window {}, error of the newest {}{})",
                 a.preset,
                 if a.f32 { "f32" } else { "int8" },
                 a.window,
+                a.tail,
                 a.epochs
                     .map(|e| format!(", {e} epochs"))
                     .unwrap_or_default()

@@ -197,14 +197,25 @@ impl Footprint {
 
     /// One line for reports.
     pub fn text(&self) -> String {
+        // Small models (a series detector of a few KB) keep their digits.
+        let kb = |b: usize| {
+            if b < 10 * 1024 {
+                format!("{b} B")
+            } else {
+                format!("{:.1} KB", b as f64 / 1024.0)
+            }
+        };
+        let macs = if self.macs < 1_000_000 {
+            format!("{:.1} K", self.macs as f64 / 1e3)
+        } else {
+            format!("{:.2} M", self.macs as f64 / 1e6)
+        };
         format!(
-            "int8 weights {:.1} KB ({:.1} KB with biases and requantization), file {:.1} KB, \
-             arena {:.1} KB, {:.2} M MACs per inference",
-            self.weights as f64 / 1024.0,
-            self.section as f64 / 1024.0,
-            self.file as f64 / 1024.0,
-            self.arena as f64 / 1024.0,
-            self.macs as f64 / 1e6
+            "int8 weights {} ({} with biases and requantization), file {}, arena {}, {macs} MACs per inference",
+            kb(self.weights),
+            kb(self.section),
+            kb(self.file),
+            kb(self.arena),
         )
     }
 }
