@@ -241,6 +241,16 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     report(&a.out, &detector, &results, ours.as_ref(), files.len(), out)
 }
 
+/// A normalised score to four decimals; "n/a" when the series that were run hold no anomaly
+/// window (NAB's normalisation divides by perfect − null, which is then 0).
+fn score_text(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.4}")
+    } else {
+        "n/a".into()
+    }
+}
+
 /// The report: our three scores beside the scoreboard.
 fn report(
     dir: &Path,
@@ -269,7 +279,7 @@ fn report(
     let mut t = Table::new(&["detector", "standard", "reward low FP", "reward low FN"]);
     t.row(
         std::iter::once(detector.to_string())
-            .chain(results.iter().map(|r| format!("{:.4}", r.normalized)))
+            .chain(results.iter().map(|r| score_text(r.normalized)))
             .collect(),
     );
     for (name, s) in PUBLISHED {
@@ -333,8 +343,14 @@ fn report(
         .iter()
         .map(|r| {
             format!(
-                "{:<20} {:>8.4}  (raw {:.4}, threshold {:.6}, {} of {} windows, {} false positives)",
-                r.profile.name, r.normalized, r.raw, r.threshold, r.detected, r.windows, r.false_positives
+                "{:<20} {:>8}  (raw {:.4}, threshold {:.6}, {} of {} windows, {} false positives)",
+                r.profile.name,
+                score_text(r.normalized),
+                r.raw,
+                r.threshold,
+                r.detected,
+                r.windows,
+                r.false_positives
             )
         })
         .collect();
