@@ -524,7 +524,7 @@ pub fn check(
 
 /// Rows of the bundled NAB sample streamed on the device: the run-up to its labelled anomaly
 /// (2014-04-10 16:15 onwards is row 2992) and into it.
-const STREAM_ROWS: std::ops::Range<usize> = 2800..3200;
+pub const STREAM_ROWS: std::ops::Range<usize> = 2800..3200;
 
 /// A series model as `aedge train` and `aedge export` make one (the series-dense preset's
 /// architecture, a 24-row window), trained on the bundled NAB sample's normal stretch (its
