@@ -163,8 +163,8 @@ impl<'m, 'b> Stream<'m, 'b> {
         // A shift rather than a ring: the model reads one contiguous window, and moving
         // window × channels floats costs little beside the inference.
         self.window.copy_within(self.channels.., 0);
-        let tail = self.window.len() - self.channels;
-        self.window[tail..].copy_from_slice(sample);
+        let newest = self.window.len() - self.channels;
+        self.window[newest..].copy_from_slice(sample);
         let rows = self.window.len() / self.channels;
         let first = self.filled + 1 == rows;
         self.filled = (self.filled + 1).min(rows);
@@ -176,7 +176,6 @@ impl<'m, 'b> Stream<'m, 'b> {
             return Ok(None);
         }
         self.since = 0;
-        let rows = self.window.len() / self.channels;
         let tail = self.series.tail as usize;
         let error = if tail >= rows {
             self.model.score(self.window, arena)?.error

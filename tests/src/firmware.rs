@@ -389,16 +389,15 @@ pub struct CheckReport {
     pub first_recon: Vec<f32>,
 }
 
-/// Builds the firmware for one model file, runs it in QEMU, and compares every sample with
-/// aedge-runtime on the host: int8 reconstructions, errors and verdicts must be
-/// bit-identical; f32 within 1e-5.
-pub fn check(
+/// Builds the firmware with one model file and `m`'s samples, runs it in QEMU; returns the
+/// kept ELF and the decoded log lines.
+fn build_and_run(
     m: &FirmwareModel,
     precision: Precision,
     bytes: &[u8],
     work: &Path,
     target: &Path,
-) -> Result<CheckReport, String> {
+) -> Result<(std::path::PathBuf, Vec<String>), String> {
     let model_path = work.join(format!("{}-{precision}.aedge", m.name));
     let samples_path = work.join(format!("{}.f32", m.name));
     aedge_runtime::fs::write_atomic(&model_path, bytes).map_err(|e| e.to_string())?;
@@ -410,6 +409,20 @@ pub fn check(
     std::fs::copy(&elf, &kept).map_err(|e| e.to_string())?;
     let raw = run_qemu(&kept, 120)?;
     let lines = decode(&kept, &raw)?;
+    Ok((kept, lines))
+}
+
+/// Builds the firmware for one model file, runs it in QEMU, and compares every sample with
+/// aedge-runtime on the host: int8 reconstructions, errors and verdicts must be
+/// bit-identical; f32 within 1e-5.
+pub fn check(
+    m: &FirmwareModel,
+    precision: Precision,
+    bytes: &[u8],
+    work: &Path,
+    target: &Path,
+) -> Result<CheckReport, String> {
+    let (kept, lines) = build_and_run(m, precision, bytes, work, target)?;
     let run = parse_run(&lines)?;
     let bench = aedge::mcu::parse_bench(&lines)?;
     if run.samples.len() != m.samples.len() {
@@ -612,15 +625,7 @@ pub fn check_stream(
     work: &Path,
     target: &Path,
 ) -> Result<StreamReport, String> {
-    let model_path = work.join(format!("{}-{precision}.aedge", m.name));
-    let samples_path = work.join(format!("{}.f32", m.name));
-    aedge_runtime::fs::write_atomic(&model_path, bytes).map_err(|e| e.to_string())?;
-    aedge_runtime::fs::write_atomic(&samples_path, &samples_bytes(&m.samples))
-        .map_err(|e| e.to_string())?;
-    let elf = build(&model_path, &samples_path, None, target)?;
-    let kept = work.join(format!("{}-{precision}.elf", m.name));
-    std::fs::copy(&elf, &kept).map_err(|e| e.to_string())?;
-    let lines = decode(&kept, &run_qemu(&kept, 120)?)?;
+    let (kept, lines) = build_and_run(m, precision, bytes, work, target)?;
     let dev = aedge::mcu::log::parse_stream(&lines)?;
     let file = AlignedBytes::from(bytes.to_vec());
     let model = Model::parse(&file).map_err(|e| e.to_string())?;

@@ -149,24 +149,42 @@ impl Holdout {
 
     /// Writes the record into the checkpoint directory `dir`.
     pub fn save(&self, dir: &Path) -> crate::Result<()> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
-        let p = dir.join(Self::FILE);
-        aedge_runtime::fs::write_atomic(&p, &json).map_err(|e| format!("{}: {e}", p.display()))
+        save_record(dir, Self::FILE, self)
     }
 
     /// The record in the checkpoint directory `dir`, if `train` wrote one.
     pub fn load(dir: &Path) -> crate::Result<Option<Holdout>> {
-        let p = dir.join(Self::FILE);
-        match std::fs::read(&p) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map(Some)
-                .map_err(|e| format!("{}: {e}", p.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("{}: {e}", p.display())),
-        }
+        load_record(dir, Self::FILE)
     }
 }
 
+/// Writes `record` as JSON to `dir/file` (a record `train` keeps beside its checkpoint).
+pub fn save_record<T: Serialize>(dir: &Path, file: &str, record: &T) -> crate::Result<()> {
+    let json = serde_json::to_vec_pretty(record).map_err(|e| e.to_string())?;
+    let p = dir.join(file);
+    aedge_runtime::fs::write_atomic(&p, &json).map_err(|e| format!("{}: {e}", p.display()))
+}
+
+/// The JSON record `dir/file`, or `None` when there is none.
+pub fn load_record<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    file: &str,
+) -> crate::Result<Option<T>> {
+    let p = dir.join(file);
+    match std::fs::read(&p) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", p.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: {e}", p.display())),
+    }
+}
+
+/// FNV-1a of the values' bit patterns: which data a record was made of.
+pub fn fingerprint_values(v: &[f32]) -> u32 {
+    aedge_runtime::fnv1a(v.iter().flat_map(|x| x.to_bits().to_le_bytes()))
+}
+
 fn fingerprint(d: &Dataset) -> u32 {
-    aedge_runtime::fnv1a(d.x.iter().flat_map(|v| v.to_bits().to_le_bytes()))
+    fingerprint_values(&d.x)
 }

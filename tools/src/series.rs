@@ -163,27 +163,29 @@ impl Definition {
 
     /// Writes the definition into the checkpoint directory `dir`.
     pub fn save(&self, dir: &Path) -> crate::Result<()> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
-        let p = dir.join(Self::FILE);
-        aedge_runtime::fs::write_atomic(&p, &json).map_err(|e| format!("{}: {e}", p.display()))
+        crate::data::save_record(dir, Self::FILE, self)
     }
 
     /// The definition in the checkpoint directory `dir`, if it was trained on a series.
     pub fn load(dir: &Path) -> crate::Result<Option<Definition>> {
-        let p = dir.join(Self::FILE);
-        match std::fs::read(&p) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map(Some)
-                .map_err(|e| format!("{}: {e}", p.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("{}: {e}", p.display())),
-        }
+        crate::data::load_record(dir, Self::FILE)
     }
 }
 
 fn fingerprint(s: &Series, rows: usize) -> u32 {
-    let n = rows * s.channels();
-    aedge_runtime::fnv1a(s.values[..n].iter().flat_map(|v| v.to_bits().to_le_bytes()))
+    crate::data::fingerprint_values(&s.values[..rows * s.channels()])
+}
+
+/// The rows of the model's window, checking that `s` holds at least one window.
+fn window_rows(m: &Model, s: &Series) -> crate::Result<usize> {
+    let rows = m.input_shape().h as usize;
+    if s.rows() < rows {
+        return Err(format!(
+            "the series has {} rows, fewer than the model's window of {rows}",
+            s.rows()
+        ));
+    }
+    Ok(rows)
 }
 
 /// Evenly spread indices, at most `n` of `0..len` (windows for int8 ranges: consecutive
@@ -208,13 +210,7 @@ pub fn score_rows(m: &Model, s: &Series) -> crate::Result<Vec<Option<Point>>> {
     let mut arena = aedge_runtime::AlignedBytes::zeroed(m.arena_len());
     let mut window = vec![0.0; Stream::window_len(m)];
     let mut stream = Stream::new(*m, &mut window).map_err(|e| e.to_string())?;
-    let rows = m.input_shape().h as usize;
-    if s.rows() < rows {
-        return Err(format!(
-            "the series has {} rows, fewer than the model's window of {rows}",
-            s.rows()
-        ));
-    }
+    window_rows(m, s)?;
     let c = s.channels();
     let mut last = None;
     let mut out = Vec::with_capacity(s.rows());
@@ -267,13 +263,7 @@ pub fn write_scores(path: &Path, s: &Series, points: &[Option<Point>]) -> crate:
 /// scores them.
 pub fn raw_windows(m: &Model, s: &Series) -> crate::Result<Vec<Vec<f32>>> {
     let desc = m.series().ok_or("the model has no series definition")?;
-    let (rows, c) = (m.input_shape().h as usize, s.channels());
-    if s.rows() < rows {
-        return Err(format!(
-            "the series has {} rows, fewer than the model's window of {rows}",
-            s.rows()
-        ));
-    }
+    let (rows, c) = (window_rows(m, s)?, s.channels());
     Ok((0..=s.rows() - rows)
         .step_by(desc.stride as usize)
         .map(|start| s.values[start * c..(start + rows) * c].to_vec())

@@ -1,14 +1,12 @@
 //! The `aedge` binary end to end on small data, including bad inputs: user errors exit with
 //! 1 and one line on stderr, never a panic or a half-written file.
 
+mod common;
+
 use aedge_runtime::calibrate::{ranges, RangeMethod};
 use aedge_runtime::{zoo, Precision};
-use assert_cmd::Command;
+use common::{aedge, fails, repo, stdout};
 use std::path::{Path, PathBuf};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn mnist() -> PathBuf {
     repo().join("data/mnist-sample/t1k-images-idx3-ubyte.gz")
@@ -18,35 +16,10 @@ fn labels() -> PathBuf {
     repo().join("data/mnist-sample/t1k-labels-idx1-ubyte.gz")
 }
 
-fn aedge() -> Command {
-    Command::cargo_bin("aedge").unwrap()
-}
-
 fn tmp(name: &str) -> PathBuf {
     let d = repo().join("target/cli-tests");
     std::fs::create_dir_all(&d).unwrap();
     d.join(name)
-}
-
-/// A user error: exit code 1, one `error:` line, no panic; returns the message.
-fn fails(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-fn stdout(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The seeded 784-32-784 reference model, int8, calibrated on the bundled digits.

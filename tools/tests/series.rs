@@ -2,44 +2,19 @@
 //! the CSV, export and score with only `--data` repeated, one score per row (causal), the
 //! plot, and bad series as one-line errors with nothing written.
 
-use assert_cmd::Command;
-use std::path::{Path, PathBuf};
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use common::{aedge, fails, repo, stdout};
+use std::path::{Path, PathBuf};
 
 fn sample() -> PathBuf {
     repo().join("data/nab-sample/art_daily_jumpsup.csv")
-}
-
-fn aedge() -> Command {
-    Command::cargo_bin("aedge").unwrap()
 }
 
 fn tmp(name: &str) -> PathBuf {
     let d = repo().join("target/series-tests");
     std::fs::create_dir_all(&d).unwrap();
     d.join(name)
-}
-
-fn fails(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
-    assert!(err.starts_with("error: "), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    err
-}
-
-fn stdout(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn rows(path: &Path) -> Vec<Vec<String>> {
