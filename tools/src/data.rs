@@ -1,24 +1,41 @@
-//! Training data for `train` and `export`: IDX images (optionally restricted to some labels,
-//! for one-class anomaly models) or a CSV series cut into standardised windows of its normal
-//! stretch (see [`crate::series`]).
+//! Training data for `train` and `export`: any sample file [`crate::input`] reads (IDX,
+//! NumPy, image folders, MVTec AD), optionally restricted to some classes for one-class
+//! anomaly models, or a CSV series cut into standardised windows of its normal stretch (see
+//! [`crate::series`]).
 
+use crate::input::{self, Reading, Samples};
 use crate::series::Definition;
-use aedge_trainer::data::{read_labels, Dataset, Images, Series};
+use aedge_trainer::data::{Color, Dataset, FolderOptions, Series};
+use aedge_trainer::recipe::{DataConfig, Resize};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Where training data comes from.
 #[derive(clap::Args, Clone)]
 pub struct DataArgs {
-    /// IDX images (pixels 0–255) or a CSV series (numeric columns).
+    /// The samples: IDX images, .npy/.npz, a folder of images (sub-folders are classes), an
+    /// MVTec AD category (trains on train/good), or a CSV series (numeric columns).
     #[arg(long)]
     pub data: PathBuf,
-    /// IDX labels for the images; with --normal, keep only those classes.
+    /// Labels of the samples (IDX, CSV or .npy; class folders give their own); with
+    /// --normal, keep only those classes.
     #[arg(long)]
     pub labels: Option<PathBuf>,
-    /// Classes to keep (one-class anomaly training), e.g. 1 or 0,6.
-    #[arg(long, value_delimiter = ',', requires = "labels")]
-    pub normal: Vec<u8>,
+    /// Classes to keep (one-class anomaly training), by number or folder name, e.g. 1 or
+    /// 0,6 or good.
+    #[arg(long, value_delimiter = ',')]
+    pub normal: Vec<String>,
+    /// Image folders: the sample size HxW every image is made (default: the first image's,
+    /// or the recipe's image-size).
+    #[arg(long, value_name = "HxW", value_parser = parse_size)]
+    pub image_size: Option<(u32, u32)>,
+    /// Image folders: gray or rgb (default: the recipe's, else as the first image).
+    #[arg(long, value_enum)]
+    pub color: Option<ColorArg>,
+    /// Image folders: stretch images of another size to it (bilinear), or refuse them
+    /// (default: the recipe's, else stretch).
+    #[arg(long, value_enum)]
+    pub resize: Option<ResizeArg>,
     /// CSV series: rows per window (default 24; a series checkpoint keeps its own).
     #[arg(long)]
     pub window: Option<usize>,
@@ -46,6 +63,9 @@ impl DataArgs {
             data,
             labels: None,
             normal: Vec::new(),
+            image_size: None,
+            color: None,
+            resize: None,
             window: None,
             columns: Vec::new(),
             normal_part: 0.15,
@@ -75,38 +95,144 @@ fn is_csv(p: &Path) -> bool {
     p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"))
 }
 
-/// Loads the dataset the arguments describe.
-pub fn load(a: &DataArgs) -> crate::Result<Dataset> {
-    let d = if let Some(s) = a.series()? {
-        Definition::new(a, &s, 0.0)?.normal(&s)?
-    } else {
-        let im = Images::read(&a.data).map_err(|e| e.to_string())?;
-        let labels = match &a.labels {
-            Some(p) => {
-                let l = read_labels(p).map_err(|e| e.to_string())?;
-                if l.len() != im.count {
-                    return Err(format!(
-                        "{}: {} labels for {} images",
-                        p.display(),
-                        l.len(),
-                        im.count
-                    ));
-                }
-                Some(l)
-            }
-            None => None,
-        };
-        let d = Dataset::from_images(&im, labels);
-        if a.normal.is_empty() {
-            d
-        } else {
-            d.with_labels(&a.normal)
+/// `--color`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ColorArg {
+    /// One channel.
+    Gray,
+    /// Three channels.
+    Rgb,
+}
+
+/// `--resize`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ResizeArg {
+    /// Resize (bilinear, aspect ratio not kept).
+    Stretch,
+    /// Refuse, naming the file.
+    Error,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("'{s}' is not HxW (e.g. 28x28)");
+    let (h, w) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    let (h, w): (u32, u32) = (
+        h.trim().parse().map_err(|_| bad())?,
+        w.trim().parse().map_err(|_| bad())?,
+    );
+    if h == 0 || w == 0 || h > 4096 || w > 4096 {
+        return Err(format!("{s}: each side must be 1 to 4096"));
+    }
+    Ok((h, w))
+}
+
+impl DataArgs {
+    /// How image folders are read: these flags over the recipe's `[data]`.
+    pub fn folder(&self, recipe: &DataConfig) -> FolderOptions {
+        FolderOptions {
+            size: self.image_size.or(recipe.image_size.map(|[h, w]| (h, w))),
+            color: match self.color {
+                Some(ColorArg::Gray) => Some(Color::Gray),
+                Some(ColorArg::Rgb) => Some(Color::Rgb),
+                None => recipe.color,
+            },
+            strict_size: match self.resize {
+                Some(r) => matches!(r, ResizeArg::Error),
+                None => recipe.resize == Resize::Error,
+            },
         }
+    }
+}
+
+/// How sample values become model units, decided from the training data and recorded in the
+/// model as its preprocessing.
+fn scaling(s: &Samples) -> (f32, f32, String) {
+    if s.pixels {
+        return (1.0 / 255.0, 0.0, "pixels / 255".into());
+    }
+    let (lo, hi) = s
+        .raw
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    if lo >= 0.0 && hi <= 1.0 {
+        (
+            1.0,
+            0.0,
+            "values already in [0, 1], used as they are".into(),
+        )
+    } else if hi > lo {
+        let scale = 1.0 / (hi - lo);
+        (
+            scale,
+            -lo * scale,
+            format!("values {lo}..{hi} mapped to [0, 1]"),
+        )
+    } else {
+        (1.0, -lo, format!("every value is {lo}; shifted to 0"))
+    }
+}
+
+/// The samples the arguments describe (images and arrays; not a series), with their labels,
+/// restricted to the `--normal` classes.
+pub fn samples(a: &DataArgs, folder: FolderOptions) -> crate::Result<Samples> {
+    let how = Reading {
+        folder,
+        model: None,
+        test: false,
+    };
+    let mut s = input::read(&a.data, &how)?;
+    if let Some(p) = &a.labels {
+        input::attach_labels(&mut s, p)?;
+    }
+    if !a.normal.is_empty() {
+        if s.labels.is_none() {
+            return Err(format!(
+                "--normal needs labels: give --labels, or class folders in {}",
+                a.data.display()
+            ));
+        }
+        let keep = s.classes_of(&a.normal)?;
+        s = s.select(&keep)?;
+    }
+    Ok(s)
+}
+
+/// Loads the dataset the arguments describe; `folder` says how image folders are read.
+/// Returns it with notes for the user (how values were scaled, images resized).
+pub fn load_noted(a: &DataArgs, folder: FolderOptions) -> crate::Result<(Dataset, Vec<String>)> {
+    let (d, notes) = if let Some(s) = a.series()? {
+        (Definition::new(a, &s, 0.0)?.normal(&s)?, Vec::new())
+    } else {
+        let s = samples(a, folder)?;
+        let (scale, offset, how) = scaling(&s);
+        let mut notes = s.notes.clone();
+        notes.push(format!("scaling: {how}"));
+        let d = Dataset {
+            shape: s.shape,
+            // Pixels divide exactly as the trainer's IDX reader does: the same bits.
+            x: if s.pixels {
+                s.raw.iter().map(|v| v / 255.0).collect()
+            } else {
+                s.raw.iter().map(|v| v * scale + offset).collect()
+            },
+            labels: s.labels,
+            scale: vec![scale],
+            offset: vec![offset],
+        };
+        (d, notes)
     };
     if d.is_empty() {
         return Err(format!("{}: no samples to train on", a.data.display()));
     }
-    Ok(d)
+    Ok((d, notes))
+}
+
+/// How `export` and `bench` read a checkpoint's image folders: at the model's size and
+/// colour, as training made them.
+pub fn folder_for(shape: [usize; 3]) -> FolderOptions {
+    Reading::for_model(shape).folder
 }
 
 /// The samples `aedge train` held out for validation, recorded beside the checkpoint so

@@ -36,8 +36,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a preset on your data (progress, metrics, resumable checkpoint).
+    /// Train a preset or a recipe file on your data (progress, metrics, resumable checkpoint).
     Train(cmd::train::Args),
+    /// The built-in recipes; `presets show NAME` prints one as a file to start from.
+    Presets(cmd::presets::Args),
     /// A checkpoint → ONNX or .aedge (f32, f16, int8) with a calibrated threshold.
     Export(cmd::export::Args),
     /// Layers, parameters, MACs, flash and arena bytes, threshold of a .aedge model.
@@ -46,8 +48,12 @@ enum Command {
     Import(cmd::import::Args),
     /// Reconstruction errors and anomaly verdicts of samples (AUROC with labels).
     Score(cmd::score::Args),
-    /// Denoise images: PNG or IDX in, PNG out.
+    /// Denoise images: any sample file in, a PNG out.
     Denoise(cmd::denoise::Args),
+    /// Reconstructions in sensor units: .npy, CSV or PNG out.
+    Reconstruct(cmd::reconstruct::Args),
+    /// Codes (latent vectors) of samples: .npy or CSV out.
+    Encode(cmd::reconstruct::Args),
     /// Error distribution, AUROC with labels, denoising PSNR with --noise.
     Eval(cmd::eval::Args),
     /// The main job on the bundled MNIST sample: train, export, evaluate, report.html.
@@ -92,11 +98,14 @@ fn main() -> ExitCode {
     };
     let r = match cli.command {
         Command::Train(a) => cmd::train::run(a, out),
+        Command::Presets(a) => cmd::presets::run(a, out),
         Command::Export(a) => cmd::export::run(a, out),
         Command::Inspect(a) => cmd::inspect::run(a, out),
         Command::Import(a) => cmd::import::run(a, out),
         Command::Score(a) => cmd::score::run(a, out),
         Command::Denoise(a) => cmd::denoise::run(a, out),
+        Command::Reconstruct(a) => cmd::reconstruct::run(a, cmd::reconstruct::Part::Whole, out),
+        Command::Encode(a) => cmd::reconstruct::run(a, cmd::reconstruct::Part::Encoder, out),
         Command::Eval(a) => cmd::eval::run(a, out),
         Command::Quickstart(a) => cmd::quickstart::run(a, out),
         Command::Bench(a) => cmd::bench::run(a, out),

@@ -4,8 +4,11 @@
 use aedge_runtime::rng::SplitMix;
 use serde::{Deserialize, Serialize};
 
-/// A corruption applied to model-unit inputs in `[0, 1]`.
+/// A corruption applied to model-unit inputs in `[0, 1]`. In a recipe file:
+/// `corruption = { kind = "gaussian", factor = 0.5, clip = true }` (or `salt-pepper` with
+/// `amount`, `masking` with `fraction`).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "CorruptionFile", into = "CorruptionFile")]
 pub enum Corruption {
     /// `x + factor · N(0, 1)`, clipped to `[0, 1]` if `clip` (the Keras blog uses 0.5, clipped).
     Gaussian {
@@ -24,6 +27,96 @@ pub enum Corruption {
         /// Fraction of values dropped.
         fraction: f32,
     },
+}
+
+/// A corruption as written: `{ kind, ... }`, flat (see `recipe::ModelFile` for why).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CorruptionFile {
+    kind: CorruptionKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    factor: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    clip: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    amount: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fraction: Option<f32>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum CorruptionKind {
+    #[default]
+    Gaussian,
+    SaltPepper,
+    Masking,
+}
+
+impl TryFrom<CorruptionFile> for Corruption {
+    type Error = String;
+    fn try_from(f: CorruptionFile) -> Result<Self, String> {
+        let (value, key, stray) = match f.kind {
+            CorruptionKind::Gaussian => (
+                f.factor,
+                "factor",
+                f.amount.is_some() || f.fraction.is_some(),
+            ),
+            CorruptionKind::SaltPepper => (
+                f.amount,
+                "amount",
+                f.factor.is_some() || f.fraction.is_some() || f.clip.is_some(),
+            ),
+            CorruptionKind::Masking => (
+                f.fraction,
+                "fraction",
+                f.factor.is_some() || f.amount.is_some() || f.clip.is_some(),
+            ),
+        };
+        if stray {
+            return Err(format!(
+                "a {:?} corruption takes only `{key}`{}",
+                f.kind,
+                if key == "factor" { " and `clip`" } else { "" }
+            )
+            .to_lowercase());
+        }
+        let v = value.ok_or_else(|| format!("the corruption needs `{key}`"))?;
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(format!("corruption `{key}` must be a non-negative number"));
+        }
+        Ok(match f.kind {
+            CorruptionKind::Gaussian => Corruption::Gaussian {
+                factor: v,
+                clip: f.clip.unwrap_or(true),
+            },
+            CorruptionKind::SaltPepper => Corruption::SaltPepper { amount: v },
+            CorruptionKind::Masking => Corruption::Masking { fraction: v },
+        })
+    }
+}
+
+impl From<Corruption> for CorruptionFile {
+    fn from(c: Corruption) -> Self {
+        match c {
+            Corruption::Gaussian { factor, clip } => CorruptionFile {
+                kind: CorruptionKind::Gaussian,
+                factor: Some(factor),
+                clip: Some(clip),
+                ..Default::default()
+            },
+            Corruption::SaltPepper { amount } => CorruptionFile {
+                kind: CorruptionKind::SaltPepper,
+                amount: Some(amount),
+                ..Default::default()
+            },
+            Corruption::Masking { fraction } => CorruptionFile {
+                kind: CorruptionKind::Masking,
+                fraction: Some(fraction),
+                ..Default::default()
+            },
+        }
+    }
 }
 
 /// A standard normal sample (Box–Muller).

@@ -40,9 +40,7 @@ pub fn device(backend: Backend) -> Result<Device, String> {
         #[cfg(feature = "wgpu")]
         Backend::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
         #[cfg(not(feature = "wgpu"))]
-        Backend::Wgpu => {
-            return Err("this build has no GPU support; rebuild with `--features aedge-trainer/wgpu` (the trainer's `wgpu` feature)".into())
-        }
+        Backend::Wgpu => return Err(NO_GPU.into()),
     };
     Ok(d.autodiff())
 }
@@ -55,11 +53,127 @@ pub fn reads_back_cheaply(device: &Device) -> bool {
     matches!(device.clone().without_autodiff().as_dispatch(), D::Flex(_))
 }
 
-/// The adapter burn-wgpu's default device picks (discrete, then integrated, virtual, CPU),
-/// described as "name, backend, type", and whether it is a software renderer on the CPU
-/// (Mesa's lavapipe on machines without a GPU).
+/// Where to run, as `--device` names it: `cpu`, `gpu` / `wgpu` (burn-wgpu's default
+/// adapter), `wgpu:N` (adapter N of [`gpu_adapters`]), or `auto` (a real GPU when there is
+/// one, else the CPU: a software renderer is slower than burn-flex).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceChoice {
+    /// burn-flex.
+    Cpu,
+    /// burn-wgpu: the default adapter, or adapter N.
+    Wgpu(Option<usize>),
+    /// A GPU when one is there, else the CPU.
+    Auto,
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim().to_ascii_lowercase();
+        Ok(match s.as_str() {
+            "cpu" | "flex" => DeviceChoice::Cpu,
+            "gpu" | "wgpu" => DeviceChoice::Wgpu(None),
+            "auto" => DeviceChoice::Auto,
+            other => match other.strip_prefix("wgpu:") {
+                Some(n) => DeviceChoice::Wgpu(Some(n.parse().map_err(|_| {
+                    format!("'{other}': the adapter after wgpu: is a number, e.g. wgpu:0")
+                })?)),
+                None => {
+                    return Err(format!(
+                        "unknown device '{other}' (expected cpu, gpu, wgpu, wgpu:N or auto)"
+                    ))
+                }
+            },
+        })
+    }
+}
+
+/// The autodiff device a choice names and a description of it for the user ("cpu
+/// (burn-flex)", "wgpu: NAME, BACKEND, TYPE").
+pub fn resolve(choice: DeviceChoice) -> Result<(Device, String), String> {
+    let cpu = || Ok((Device::flex().autodiff(), Backend::Flex.to_string()));
+    match choice {
+        DeviceChoice::Cpu => cpu(),
+        DeviceChoice::Auto => match gpu_adapters() {
+            Ok(list) => match list.first() {
+                Some(a) if !a.software => wgpu_at(0, &list),
+                Some(a) => {
+                    let (d, name) = cpu()?;
+                    Ok((
+                        d,
+                        format!(
+                            "{name}; the only GPU adapter is a software renderer ({})",
+                            a.name
+                        ),
+                    ))
+                }
+                None => cpu(),
+            },
+            Err(why) => {
+                let (d, name) = cpu()?;
+                Ok((d, format!("{name}; no GPU: {why}")))
+            }
+        },
+        DeviceChoice::Wgpu(None) => {
+            let list = gpu_adapters()?;
+            wgpu_at(0, &list)
+        }
+        DeviceChoice::Wgpu(Some(n)) => {
+            let list = gpu_adapters()?;
+            wgpu_at(n, &list)
+        }
+    }
+}
+
+/// One GPU adapter as wgpu reports it.
+#[derive(Clone, Debug)]
+pub struct Adapter {
+    /// "name, backend, type".
+    pub name: String,
+    /// A software renderer on the CPU (Mesa's lavapipe).
+    pub software: bool,
+    /// Its kind and index among adapters of that kind: what burn-wgpu selects by.
+    #[cfg(feature = "wgpu")]
+    kind: burn::tensor::DeviceKind,
+}
+
+fn wgpu_at(n: usize, list: &[Adapter]) -> Result<(Device, String), String> {
+    let (d, a) = adapter_device(n, list)?;
+    Ok((d.autodiff(), format!("wgpu:{n} ({})", a.name)))
+}
+
+/// The device (without autodiff) of adapter `n` of [`gpu_adapters`], and the adapter.
+pub fn gpu_device(n: usize) -> Result<(Device, Adapter), String> {
+    adapter_device(n, &gpu_adapters()?)
+}
+
 #[cfg(feature = "wgpu")]
-pub fn gpu_adapter() -> Result<(String, bool), String> {
+fn adapter_device(n: usize, list: &[Adapter]) -> Result<(Device, Adapter), String> {
+    let a = list.get(n).ok_or_else(|| {
+        format!(
+            "there is no GPU adapter {n}; adapters: {}",
+            list.iter()
+                .enumerate()
+                .map(|(i, a)| format!("wgpu:{i} = {}", a.name))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })?;
+    Ok((Device::wgpu(a.kind.clone()), a.clone()))
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn adapter_device(_: usize, _: &[Adapter]) -> Result<(Device, Adapter), String> {
+    Err(NO_GPU.into())
+}
+
+const NO_GPU: &str = "this build has no GPU support; rebuild with the wgpu feature (cargo install --path tools --features wgpu)";
+
+/// Every GPU adapter wgpu sees, best first (discrete, integrated, virtual, CPU): `wgpu:N`
+/// is the N-th.
+#[cfg(feature = "wgpu")]
+pub fn gpu_adapters() -> Result<Vec<Adapter>, String> {
+    use burn::tensor::DeviceKind;
     use std::future::Future;
     use std::task::{Context, Poll, Waker};
     let instance =
@@ -80,19 +194,46 @@ pub fn gpu_adapter() -> Result<(String, bool), String> {
         wgpu::DeviceType::Cpu => 3,
         wgpu::DeviceType::Other => 4,
     };
-    let info = adapters
-        .iter()
-        .map(|a| a.get_info())
-        .min_by_key(|i| rank(i.device_type))
-        .ok_or("no GPU adapter found (on a machine without a GPU, install Mesa's lavapipe: scripts/install-lavapipe.sh)")?;
-    Ok((
-        format!("{}, {:?}, {:?}", info.name, info.backend, info.device_type),
-        info.device_type == wgpu::DeviceType::Cpu,
-    ))
+    // burn-wgpu numbers adapters within their kind, in wgpu's order.
+    let mut seen = [0usize; 5];
+    let mut list: Vec<(usize, Adapter)> = Vec::new();
+    for info in adapters.iter().map(|a| a.get_info()) {
+        let r = rank(info.device_type);
+        let i = seen[r];
+        seen[r] += 1;
+        let kind = match info.device_type {
+            wgpu::DeviceType::DiscreteGpu => DeviceKind::DiscreteGpu(i),
+            wgpu::DeviceType::IntegratedGpu => DeviceKind::IntegratedGpu(i),
+            wgpu::DeviceType::VirtualGpu => DeviceKind::VirtualGpu(i),
+            wgpu::DeviceType::Cpu => DeviceKind::Cpu,
+            wgpu::DeviceType::Other => continue,
+        };
+        list.push((
+            r,
+            Adapter {
+                name: format!("{}, {:?}, {:?}", info.name, info.backend, info.device_type),
+                software: info.device_type == wgpu::DeviceType::Cpu,
+                kind,
+            },
+        ));
+    }
+    list.sort_by_key(|(r, _)| *r);
+    if list.is_empty() {
+        return Err("no GPU adapter found (on a machine without a GPU, install Mesa's lavapipe: scripts/install-lavapipe.sh)".into());
+    }
+    Ok(list.into_iter().map(|(_, a)| a).collect())
 }
 
-/// Without the `wgpu` feature there is no GPU support to describe.
+/// Without the `wgpu` feature there are no adapters to list.
 #[cfg(not(feature = "wgpu"))]
+pub fn gpu_adapters() -> Result<Vec<Adapter>, String> {
+    Err(NO_GPU.into())
+}
+
+/// The adapter burn-wgpu's default device picks, described as "name, backend, type", and
+/// whether it is a software renderer on the CPU (Mesa's lavapipe on machines without a GPU).
 pub fn gpu_adapter() -> Result<(String, bool), String> {
-    Err("this build has no GPU support; rebuild with `--features aedge-trainer/wgpu` (the trainer's `wgpu` feature)".into())
+    let list = gpu_adapters()?;
+    let a = &list[0];
+    Ok((a.name.clone(), a.software))
 }

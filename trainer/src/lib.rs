@@ -29,7 +29,8 @@ pub mod optim;
 pub mod parity;
 pub mod plot;
 pub mod presets;
+pub mod recipe;
 pub mod train;
 
-pub use device::{device, Backend};
+pub use device::{device, Backend, DeviceChoice};
 pub use train::{train, RunOptions, TrainConfig, Trained};

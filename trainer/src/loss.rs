@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A reconstruction loss, averaged over every element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Loss {
     /// Binary cross-entropy (targets in `[0, 1]`), predictions clamped as Keras does.
     Bce,

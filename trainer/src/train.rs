@@ -20,8 +20,10 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// How to train.
+/// How to train. In a recipe file it is the `[train]` table (kebab-case keys; any key left
+/// out keeps its default).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TrainConfig {
     /// Passes over the training set.
     pub epochs: usize,
@@ -39,6 +41,40 @@ pub struct TrainConfig {
     pub corruption: Option<Corruption>,
     /// Seed for weights, shuffling and noise.
     pub seed: u64,
+    /// Stop when the validation loss stops improving (needs a validation split).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStopping>,
+}
+
+/// Stop training once the validation loss has not improved on its best by more than
+/// `min_delta` for `patience` epochs in a row. The model of the last epoch run is kept (as
+/// Keras does by default), so the checkpoint and an exact resume stay one thing.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EarlyStopping {
+    /// Epochs without improvement before stopping.
+    pub patience: usize,
+    /// The smallest decrease that counts as an improvement.
+    #[serde(default)]
+    pub min_delta: f64,
+}
+
+impl EarlyStopping {
+    /// Whether a run with these validation losses (one per epoch, in order) should stop.
+    /// Derived from the history alone, so a resumed run decides as the uninterrupted one.
+    pub fn reached(&self, history: &[EpochMetrics]) -> bool {
+        let mut best = f64::INFINITY;
+        let mut since = 0;
+        for v in history.iter().filter_map(|m| m.val_loss) {
+            if v < best - self.min_delta {
+                best = v;
+                since = 0;
+            } else {
+                since += 1;
+            }
+        }
+        since >= self.patience.max(1)
+    }
 }
 
 impl Default for TrainConfig {
@@ -52,6 +88,7 @@ impl Default for TrainConfig {
             beta: 1.0,
             corruption: None,
             seed: 42,
+            early_stopping: None,
         }
     }
 }
@@ -417,6 +454,11 @@ pub fn train(
     if cfg.batch_size == 0 || cfg.epochs == 0 {
         return Err("epochs and batch size must be at least 1".into());
     }
+    if cfg.early_stopping.is_some() && val.is_none_or(|v| v.is_empty()) {
+        return Err(
+            "early stopping watches the validation loss; give the run a validation split".into(),
+        );
+    }
     let device = &opts.device;
     device.seed(cfg.seed);
     let path = loss_path(opts.host_passes, device);
@@ -444,6 +486,12 @@ pub fn train(
         None => cfg.epochs,
     };
     for epoch in start + 1..=end {
+        if cfg
+            .early_stopping
+            .is_some_and(|es| val.is_some() && es.reached(&history))
+        {
+            break;
+        }
         let bar = if opts.progress {
             ProgressBar::new(steps as u64)
         } else {

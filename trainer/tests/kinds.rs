@@ -152,7 +152,7 @@ fn optimisers_all_train() {
     trains(
         dense(&[], 32),
         TrainConfig {
-            optimizer: OptimizerSpec::RmsProp { lr: 1e-3 },
+            optimizer: OptimizerSpec::rmsprop(1e-3),
             ..cfg(3, 32, Loss::Bce)
         },
         &d,

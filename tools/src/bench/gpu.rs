@@ -4,7 +4,6 @@
 use super::host::BATCH;
 use super::timing::{measure, Budget, Latency};
 use aedge_trainer::model::AutoEncoder;
-use aedge_trainer::{device, Backend};
 use burn::module::Module;
 use burn::tensor::{Tensor, TensorData};
 use std::hint::black_box;
@@ -21,10 +20,16 @@ pub struct GpuRun {
     pub batch: Latency,
 }
 
-/// Runs the model on the default wgpu device. `samples` are model-unit inputs.
-pub fn run(model: &AutoEncoder, samples: &[Vec<f32>], budget: Budget) -> Result<GpuRun, String> {
-    let (adapter, software) = aedge_trainer::device::gpu_adapter()?;
-    let dev = device(Backend::Wgpu)?.without_autodiff();
+/// Runs the model on GPU adapter `adapter` (`wgpu:N`; 0 is the best one). `samples` are
+/// model-unit inputs.
+pub fn run(
+    model: &AutoEncoder,
+    samples: &[Vec<f32>],
+    budget: Budget,
+    adapter: usize,
+) -> Result<GpuRun, String> {
+    let (dev, a) = aedge_trainer::device::gpu_device(adapter)?;
+    let (adapter, software) = (a.name, a.software);
     let m = model.clone().valid().to_device(&dev);
     let d = samples.first().map_or(0, Vec::len);
     let input = |n: usize| {

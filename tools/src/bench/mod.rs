@@ -23,6 +23,8 @@ pub struct Targets {
     pub host: bool,
     /// burn on wgpu.
     pub gpu: bool,
+    /// The GPU adapter for `gpu` (`wgpu:N`; 0 is the best one).
+    pub gpu_adapter: usize,
     /// The firmware in QEMU.
     pub mcu: bool,
     /// Also on this attached board (a feature of `firmware/`).
@@ -161,7 +163,7 @@ pub fn run(
         match (&s.burn, f32_file) {
             (Some(model), Some(f)) => {
                 log(&format!("{}: burn-wgpu", s.name));
-                match model_units(f, &s.samples).and_then(|pre| gpu::run(model, &pre, budget)) {
+                match model_units(f, &s.samples).and_then(|pre| gpu::run(model, &pre, budget, targets.gpu_adapter)) {
                     Ok(g) => {
                         let what = if g.software {
                             format!("{} — a software renderer on the CPU, not a GPU", g.adapter)

@@ -8,7 +8,7 @@ use aedge::bench::subject::{self, Subject, REFERENCES};
 use aedge::bench::timing::Budget;
 use aedge::bench::{self as b, report, Report, Targets};
 use aedge_trainer::checkpoint::load_model;
-use aedge_trainer::{device, Backend};
+use aedge_trainer::{device, Backend, DeviceChoice};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -42,6 +42,10 @@ pub struct Args {
     /// Targets to run.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "cpu,gpu,mcu")]
     targets: Vec<Target>,
+    /// The GPU target's adapter: gpu (the best one) or wgpu:N. The GPU target needs a build
+    /// with the wgpu feature.
+    #[arg(long, default_value = "gpu", value_parser = clap::value_parser!(DeviceChoice))]
+    device: DeviceChoice,
     /// Also run on this attached board through probe-rs (nrf52840-dk, nucleo-l4r5zi).
     #[arg(long)]
     board: Option<String>,
@@ -85,10 +89,13 @@ fn subjects(a: &Args) -> Result<Vec<Subject>> {
                 def.check(&s, &data)?;
                 def.normal(&s)?
             }
-            None => data::load(&DataArgs {
-                window: Some(state.spec.input[0]),
-                ..DataArgs::of(data)
-            })?,
+            None => {
+                let args = DataArgs {
+                    window: Some(state.spec.input[0]),
+                    ..DataArgs::of(data)
+                };
+                data::load_noted(&args, data::folder_for(state.spec.input))?.0
+            }
         };
         if d.shape != state.spec.input {
             return Err(format!(
@@ -137,6 +144,13 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     let targets = Targets {
         host: a.targets.contains(&Target::Cpu),
         gpu: a.targets.contains(&Target::Gpu),
+        gpu_adapter: match a.device {
+            DeviceChoice::Wgpu(n) => n.unwrap_or(0),
+            DeviceChoice::Auto => 0,
+            DeviceChoice::Cpu => {
+                return Err("--device names the GPU target's adapter (gpu or wgpu:N); leave gpu out of --targets to skip it".into())
+            }
+        },
         mcu: a.targets.contains(&Target::Mcu),
         board: a.board.clone(),
     };

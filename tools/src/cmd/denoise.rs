@@ -9,7 +9,7 @@ use std::path::PathBuf;
 pub struct Args {
     /// The .aedge model (an image autoencoder).
     model: PathBuf,
-    /// A PNG or IDX images.
+    /// Images in sensor units: a PNG, a folder of images, IDX or .npy.
     input: PathBuf,
     /// Output PNG: the denoised image; for several inputs, a grid with the inputs on top and
     /// the denoised images below, ten per row.
@@ -33,7 +33,11 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             s.len()
         ));
     }
-    let mut samples = input::load(&a.input, s.len())?;
+    let read = input::read(&a.input, &input::Reading::for_model([h, w, c]))?;
+    for n in &read.notes {
+        out.line(n);
+    }
+    let mut samples = read.each();
     samples.truncate(a.limit.max(1));
     let mut arena = AlignedBytes::zeroed(m.arena_len());
     let mut denoised = Vec::with_capacity(samples.len());

@@ -8,9 +8,9 @@ use crate::{Out, Result};
 use aedge_convert::onnx::{to_onnx, Part};
 use aedge_runtime::precisions::{calibrate_thresholds, export_precisions, RANGE_METHODS};
 use aedge_trainer::checkpoint::load_model;
+use aedge_trainer::device::{resolve, DeviceChoice};
 use aedge_trainer::export::to_graph;
 use aedge_trainer::parity::{self, Labelled};
-use aedge_trainer::{device, Backend};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -61,6 +61,10 @@ pub struct Args {
     /// Output file.
     #[arg(short, long)]
     output: PathBuf,
+    /// Where to load the checkpoint: cpu, gpu, wgpu:N or auto (the exported model runs on
+    /// aedge-runtime either way).
+    #[arg(long, default_value = "cpu", value_parser = clap::value_parser!(DeviceChoice))]
+    device: DeviceChoice,
     /// Also write the parity report (f32 vs burn, f16/int8 vs f32) as JSON here.
     #[arg(long)]
     parity: Option<PathBuf>,
@@ -68,7 +72,7 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(a: Args, out: Out) -> Result<()> {
-    let dev = device(Backend::Flex).map_err(|e| e.to_string())?;
+    let (dev, _) = resolve(a.device)?;
     let (model, state) = load_model(&a.checkpoint, &dev)?;
     let series = Definition::load(&a.checkpoint)?;
     let (d, series_split) = match &series {
@@ -86,7 +90,10 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             let split = def.split(&d)?;
             (d, Some(split))
         }
-        None => (data::load(&a.data)?, None),
+        None => (
+            data::load_noted(&a.data, data::folder_for(state.spec.input))?.0,
+            None,
+        ),
     };
     if d.shape != state.spec.input {
         return Err(format!(

@@ -6,7 +6,9 @@ pub mod eval;
 pub mod export;
 pub mod import;
 pub mod inspect;
+pub mod presets;
 pub mod quickstart;
+pub mod reconstruct;
 pub mod score;
 pub mod train;
 
@@ -19,14 +21,32 @@ use std::path::{Path, PathBuf};
 pub struct Scoring {
     /// The .aedge model.
     model: PathBuf,
-    /// Samples: IDX images, a PNG, raw f32 (.f32) or CSV rows, in sensor units.
+    /// Samples in sensor units: IDX images, .npy/.npz, an image or a folder of images
+    /// (sub-folders are classes), an MVTec AD category (its test images), .f32 or CSV rows;
+    /// for a series model, the CSV series.
     inputs: PathBuf,
-    /// IDX labels of the inputs; with --normal, gives the AUROC.
-    #[arg(long, requires = "normal")]
+    /// Labels of the inputs (IDX, CSV or .npy; class folders give their own); with
+    /// --normal, gives the AUROC.
+    #[arg(long)]
     labels: Option<PathBuf>,
-    /// Labels that count as normal (e.g. 1 or 0,6); all others are anomalies.
-    #[arg(long, value_delimiter = ',', requires = "labels")]
-    normal: Vec<u8>,
+    /// Classes that count as normal, by number or folder name (e.g. 1, 0,6 or good; an
+    /// MVTec AD test set's is good); all others are anomalies.
+    #[arg(long, value_delimiter = ',')]
+    normal: Vec<String>,
+}
+
+/// The samples a [`Scoring`] names, read for its model.
+pub struct Inputs {
+    /// One vector per sample, in sensor units.
+    pub samples: Vec<Vec<f32>>,
+    /// Which samples are anomalies, when labels and the normal classes are known.
+    pub anomalous: Option<Vec<bool>>,
+    /// Each sample's file, for folders.
+    pub files: Vec<PathBuf>,
+    /// Each sample's class name (or number), when labelled.
+    pub classes: Option<Vec<String>>,
+    /// What reading changed (resized images, …).
+    pub notes: Vec<String>,
 }
 
 impl Scoring {
@@ -40,25 +60,80 @@ impl Scoring {
         read_model(&self.model)
     }
 
-    /// The samples for `m`, at most `limit` of them: for a series model the windows of the
-    /// CSV series it scores, else one sample per image, file or row.
-    pub fn samples(&self, m: &Model, limit: Option<usize>) -> crate::Result<Vec<Vec<f32>>> {
-        let mut samples = if m.series().is_some() {
+    /// The samples for `m` with their labels, at most `limit` of them.
+    pub fn read(&self, m: &Model, limit: Option<usize>) -> crate::Result<Inputs> {
+        if m.series().is_some() {
+            if self.labels.is_some() || !self.normal.is_empty() {
+                return Err(
+                    "a series model scores rows; --labels and --normal are for samples".into(),
+                );
+            }
             let s = crate::series::read_for(m, &self.inputs)?;
-            crate::series::raw_windows(m, &s)?
-        } else {
-            crate::input::load(&self.inputs, m.input_shape().len())?
-        };
-        if let Some(n) = limit {
-            samples.truncate(n.max(1));
+            let mut samples = crate::series::raw_windows(m, &s)?;
+            if let Some(n) = limit {
+                samples.truncate(n.max(1));
+            }
+            return Ok(Inputs {
+                samples,
+                anomalous: None,
+                files: Vec::new(),
+                classes: None,
+                notes: Vec::new(),
+            });
         }
-        Ok(samples)
+        let shape = m.input_shape();
+        let shape = [shape.h as usize, shape.w as usize, shape.c as usize];
+        let mut s = crate::input::read(&self.inputs, &crate::input::Reading::for_model(shape))?;
+        if let Some(p) = &self.labels {
+            crate::input::attach_labels(&mut s, p)?;
+        }
+        let mut normal = self.normal.clone();
+        if normal.is_empty() && s.classes.iter().any(|c| c == "good") {
+            // The MVTec AD convention: test/good is normal, every other folder a defect.
+            normal.push("good".into());
+        }
+        if !normal.is_empty() && s.labels.is_none() {
+            return Err(format!(
+                "--normal needs labels: give --labels, or class folders in {}",
+                self.inputs.display()
+            ));
+        }
+        let anomalous = match (&s.labels, normal.is_empty()) {
+            (Some(l), false) => {
+                let keep = s.classes_of(&normal)?;
+                Some(l.iter().map(|c| !keep.contains(c)).collect::<Vec<bool>>())
+            }
+            _ => None,
+        };
+        let classes = s.labels.as_ref().map(|l| {
+            l.iter()
+                .map(|&c| {
+                    s.classes
+                        .get(c as usize)
+                        .cloned()
+                        .unwrap_or_else(|| c.to_string())
+                })
+                .collect::<Vec<String>>()
+        });
+        let n = limit.map_or(s.len(), |n| n.max(1).min(s.len()));
+        let cut = |v: Vec<String>| v.into_iter().take(n).collect::<Vec<String>>();
+        Ok(Inputs {
+            samples: (0..n).map(|i| s.sample(i).to_vec()).collect(),
+            anomalous: anomalous.map(|a| a.into_iter().take(n).collect()),
+            files: s.files.into_iter().take(n).collect(),
+            classes: classes.map(cut),
+            notes: s.notes,
+        })
     }
+}
 
-    /// The AUROC of `errors` when labels were given.
+impl Inputs {
+    /// The AUROC of `errors` (one per sample) when the samples' classes are known.
     pub fn auroc(&self, errors: &[f32]) -> crate::Result<Option<f64>> {
-        match &self.labels {
-            Some(path) => auroc_from_labels(path, &self.normal, errors).map(Some),
+        match &self.anomalous {
+            Some(a) => aedge_runtime::metrics::auroc(errors, &a[..errors.len().min(a.len())])
+                .map(Some)
+                .ok_or_else(|| "AUROC needs both normal and anomalous samples".into()),
             None => Ok(None),
         }
     }
@@ -75,26 +150,6 @@ pub fn score_all(m: &Model, samples: &[Vec<f32>]) -> crate::Result<Vec<Score>> {
                 .map_err(|e| format!("sample {i}: {e}"))
         })
         .collect()
-}
-
-/// AUROC of `errors` (one per sample, in order) against the IDX `labels` file: labels in
-/// `normal` are normal, all others anomalies.
-pub fn auroc_from_labels(labels: &Path, normal: &[u8], errors: &[f32]) -> crate::Result<f64> {
-    let l = aedge_trainer::data::read_labels(labels).map_err(|e| e.to_string())?;
-    if l.len() < errors.len() {
-        return Err(format!(
-            "{}: {} labels for {} samples",
-            labels.display(),
-            l.len(),
-            errors.len()
-        ));
-    }
-    let anomalous: Vec<bool> = l[..errors.len()]
-        .iter()
-        .map(|x| !normal.contains(x))
-        .collect();
-    aedge_runtime::metrics::auroc(errors, &anomalous)
-        .ok_or_else(|| "AUROC needs both normal and anomalous samples".into())
 }
 
 /// Reads a `.aedge` file into aligned memory (parse it with [`Model::parse`]).

@@ -15,8 +15,9 @@ pub struct Args {
     /// Score only the first N samples.
     #[arg(long)]
     limit: Option<usize>,
-    /// Series models: write one row per input row (timestamp, values, error, score,
-    /// verdict) to this CSV, and the series with its scores as a PNG beside it.
+    /// Write the scores to this CSV: one row per sample (index, file, class, error, verdict),
+    /// or for a series model one row per input row (timestamp, values, error, score,
+    /// verdict) and the series with its scores as a PNG beside it.
     #[arg(short, long)]
     output: Option<PathBuf>,
 }
@@ -28,14 +29,18 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     if m.series().is_some() {
         return score_series(&a, &m, out);
     }
-    if a.output.is_some() {
-        return Err("-o writes per-row scores of a series model; this model scores whole samples (use --json for their errors)".into());
+    let inputs = a.scoring.read(&m, a.limit)?;
+    for n in &inputs.notes {
+        out.line(n);
     }
-    let samples = a.scoring.samples(&m, a.limit)?;
-    let scores = super::score_all(&m, &samples)?;
+    let samples = &inputs.samples;
+    let scores = super::score_all(&m, samples)?;
     let errors: Vec<f32> = scores.iter().map(|s| s.error).collect();
     let verdicts: Vec<bool> = scores.iter().map(|s| s.anomalous).collect();
-    let au = a.scoring.auroc(&errors)?;
+    let au = inputs.auroc(&errors)?;
+    if let Some(p) = &a.output {
+        write_sample_scores(p, &inputs, &errors, &verdicts)?;
+    }
     let flagged = verdicts.iter().filter(|&&v| v).count();
     out.json(json!({
         "model": m.name(),
@@ -53,13 +58,52 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         }
     }
     out.line(format!(
-        "{} samples, {flagged} above the threshold {} ({} metric){}",
+        "{} samples, {flagged} above the threshold {} ({} metric){}{}",
         samples.len(),
         m.threshold(),
         m.metric(),
-        au.map(|v| format!(", AUROC {v:.4}")).unwrap_or_default()
+        au.map(|v| format!(", AUROC {v:.4}")).unwrap_or_default(),
+        a.output
+            .as_ref()
+            .map(|p| format!("; wrote {}", p.display()))
+            .unwrap_or_default()
     ));
     Ok(())
+}
+
+/// One CSV row per sample: index, file, class, error, verdict.
+fn write_sample_scores(
+    path: &std::path::Path,
+    inputs: &super::Inputs,
+    errors: &[f32],
+    verdicts: &[bool],
+) -> Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let e = |e: csv::Error| e.to_string();
+    w.write_record(["sample", "file", "class", "error", "anomalous"])
+        .map_err(e)?;
+    for (i, (err, v)) in errors.iter().zip(verdicts).enumerate() {
+        let file = inputs
+            .files
+            .get(i)
+            .map(|f| f.display().to_string())
+            .unwrap_or_default();
+        let class = inputs
+            .classes
+            .as_ref()
+            .and_then(|c| c.get(i).cloned())
+            .unwrap_or_default();
+        w.write_record([
+            i.to_string(),
+            file,
+            class,
+            err.to_string(),
+            (*v as u8).to_string(),
+        ])
+        .map_err(e)?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.to_string())?;
+    aedge_runtime::fs::write_atomic(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Per-row scores of a series, through the same streaming code the device runs.

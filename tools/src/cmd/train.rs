@@ -1,30 +1,46 @@
-//! `aedge train`: trains a preset on your data with progress bars, per-epoch metrics
-//! (metrics.csv, loss.png) and a resumable checkpoint; `aedge export` turns the checkpoint into files.
+//! `aedge train`: trains a preset or a recipe file on your data with progress bars,
+//! per-epoch metrics (metrics.csv, loss.png) and a resumable checkpoint; `aedge export` turns
+//! the checkpoint into files.
 
 use crate::data::{self, DataArgs, Holdout};
 use crate::series::Definition;
 use crate::{Out, Result};
-use aedge_trainer::presets::preset;
-use aedge_trainer::{device, train, Backend, RunOptions};
+use aedge_trainer::device::{resolve, DeviceChoice};
+use aedge_trainer::recipe::Recipe;
+use aedge_trainer::{presets, train, RunOptions};
 use serde_json::json;
 use std::path::PathBuf;
 
 /// Arguments of `aedge train`.
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("model").required(true).args(["preset", "config"])))]
 pub struct Args {
-    /// Preset: seed-dense, keras-simple, keras-sparse, keras-deep, keras-conv, conv-transpose,
-    /// keras-denoise, keras-vae, pytorch-vae, mlperf-ad; for series: series-dense, keras-lstm.
+    /// A built-in recipe (`aedge presets` lists them).
     #[arg(long)]
-    preset: String,
+    preset: Option<String>,
+    /// A recipe file (TOML: [model], [train], [data]); `aedge presets show NAME` prints one
+    /// to start from.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(flatten)]
     data: DataArgs,
-    /// Epochs (default: the preset's).
+    /// Epochs (default: the recipe's).
     #[arg(long)]
     epochs: Option<usize>,
-    /// Samples per step (default: the preset's; smaller takes more steps per epoch on small
+    /// Samples per step (default: the recipe's; smaller takes more steps per epoch on small
     /// data).
     #[arg(long)]
     batch_size: Option<usize>,
+    /// Learning rate (default: the recipe's).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Seed of the weights, the shuffling and the noise (default: the recipe's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Where to train: cpu, gpu (the best GPU adapter), wgpu:N, or auto (a GPU when there
+    /// is one).
+    #[arg(long, default_value = "cpu", value_parser = clap::value_parser!(DeviceChoice))]
+    device: DeviceChoice,
     /// Output directory: checkpoint/, metrics.csv.
     #[arg(long, default_value = "runs/train")]
     out: PathBuf,
@@ -32,43 +48,75 @@ pub struct Args {
     #[arg(long)]
     resume: bool,
     /// Fraction of the data held out for validation; `aedge export` calibrates the anomaly
-    /// threshold on these samples.
-    #[arg(long, default_value_t = 0.1)]
-    val: f32,
+    /// threshold on these samples (default: the recipe's, 0.1).
+    #[arg(long)]
+    val: Option<f32>,
+}
+
+/// The recipe the arguments name, with the flags' overrides applied.
+fn recipe(a: &Args) -> Result<(String, Recipe)> {
+    let (name, mut r) = match (&a.preset, &a.config) {
+        (Some(p), _) => (p.clone(), presets::recipe(p)?),
+        (None, Some(f)) => (
+            f.file_stem()
+                .map_or("model".into(), |s| s.to_string_lossy().into_owned()),
+            Recipe::read(f)?,
+        ),
+        (None, None) => return Err("give --preset NAME or --config FILE".into()),
+    };
+    if let Some(e) = a.epochs {
+        r.train.epochs = e;
+    }
+    if let Some(b) = a.batch_size {
+        r.train.batch_size = b;
+    }
+    if let Some(lr) = a.lr {
+        r.train.optimizer.set_lr(lr);
+    }
+    if let Some(s) = a.seed {
+        r.train.seed = s;
+    }
+    if let Some(v) = a.val {
+        r.data.validation = v;
+    }
+    r.check().map_err(|e| {
+        // Name the flag when a flag set the value.
+        e.replace("[train] epochs", "--epochs")
+            .replace("[train] batch-size", "--batch-size")
+            .replace("[train] optimizer lr", "--lr")
+            .replace("[data] validation", "--val")
+    })?;
+    Ok((name, r))
 }
 
 /// Runs the subcommand.
 pub fn run(a: Args, out: Out) -> Result<()> {
-    if !(0.0..1.0).contains(&a.val) {
-        return Err("--val must be in [0, 1)".into());
-    }
+    let (name, recipe) = recipe(&a)?;
+    let val_share = recipe.data.validation;
     // A series is cut by a definition kept with the checkpoint, so export, score and the
     // device cut it the same way; images are split at random.
     let (d, split, series) = match a.data.series()? {
         Some(s) => {
-            let def = Definition::new(&a.data, &s, a.val)?;
+            let def = Definition::new(&a.data, &s, val_share)?;
             let d = def.normal(&s)?;
             let split = def.split(&d)?;
             (d, split, Some(def))
         }
         None => {
-            let d = data::load(&a.data)?;
-            let split = Holdout::new(&d, a.val).split(&d);
+            let (d, notes) = data::load_noted(&a.data, a.data.folder(&recipe.data))?;
+            for n in notes {
+                out.line(n);
+            }
+            let split = Holdout::new(&d, val_share).split(&d);
             (d, split, None)
         }
     };
-    let (spec, mut cfg) = preset(&a.preset, d.shape)?;
-    if let Some(e) = a.epochs {
-        cfg.epochs = e;
-    }
-    if let Some(b) = a.batch_size {
-        if b == 0 {
-            return Err("--batch-size must be at least 1".into());
-        }
-        cfg.batch_size = b;
-    }
+    let spec = recipe.spec(d.shape);
+    let cfg = recipe.train.clone();
     let (train_set, val) = split;
-    let mut opts = RunOptions::new(device(Backend::Flex).map_err(|e| e.to_string())?);
+    let (dev, where_) = resolve(a.device)?;
+    out.line(format!("device: {where_}"));
+    let mut opts = RunOptions::new(dev);
     opts.progress = !out.quiet && !out.json;
     opts.metrics = Some(a.out.join("metrics.csv"));
     opts.checkpoint_dir = Some(a.out.join("checkpoint"));
@@ -89,7 +137,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
                 d.len()
             ));
         }
-        None => Holdout::new(&d, a.val).save(&ckpt)?,
+        None => Holdout::new(&d, val_share).save(&ckpt)?,
     }
     // A record of the other kind from an earlier run in this directory would mislead export.
     let stale = if series.is_some() {
@@ -105,8 +153,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     }
     let steps = train_set.len().div_ceil(cfg.batch_size);
     out.line(format!(
-        "training {} on {} samples ({} validation) for {} epochs of {steps} steps (batch {})",
-        a.preset,
+        "training {name} on {} samples ({} validation) for {} epochs of {steps} steps (batch {})",
         train_set.len(),
         val.len(),
         cfg.epochs,
@@ -123,12 +170,21 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     let last = t.history.last().ok_or("no epochs ran")?;
     aedge::chart::loss_curves(
         &a.out.join("loss.png"),
-        &format!("{}: loss per epoch", a.preset),
+        &format!("{name}: loss per epoch"),
         &t.history,
     )?;
+    let stopped_early = t.history.len() < cfg.epochs;
+    if stopped_early {
+        out.line(format!(
+            "early stopping after epoch {}: the validation loss stopped improving",
+            t.history.len()
+        ));
+    }
     out.json(json!({
-        "preset": a.preset,
+        "recipe": name,
+        "device": where_,
         "epochs": t.history.len(),
+        "stopped_early": stopped_early,
         "train_loss": last.train_loss,
         "val_loss": last.val_loss,
         "checkpoint": a.out.join("checkpoint").display().to_string(),

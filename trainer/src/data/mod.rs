@@ -3,9 +3,13 @@
 pub mod dataset;
 pub mod folder;
 pub mod idx;
+pub mod npy;
 pub mod series;
 
 pub use dataset::{shuffled, Dataset};
-pub use folder::{read_folder, Color, FolderError};
+pub use folder::{
+    read_files, read_folder, read_images, Color, FolderError, FolderOptions, ImageFolder,
+};
 pub use idx::{read_idx, read_labels, Idx, IdxError, Images};
+pub use npy::{is_numpy, npy_bytes, read_array, Array, NpyError};
 pub use series::{Series, SeriesError};

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// An element-wise activation.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Act {
     /// No activation.
     Identity,

@@ -13,9 +13,11 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// How the decoder grows the code back to the input size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Upsampling {
     /// Conv3×3 then nearest-neighbour ×2 (sizes fixed with "valid" convolutions where needed).
+    #[default]
     Nearest,
     /// ConvTranspose 3×3, stride 2 (PyTorch `padding=1`, `output_padding` as needed).
     Transpose,

@@ -14,8 +14,10 @@ pub use rmsprop::{RmsProp, RmsPropState};
 use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
-/// An optimiser and its learning rate.
+/// An optimiser and its learning rate. In a recipe file: `optimizer = { name = "adam", lr =
+/// 1e-3 }` (`adam`, `adadelta` with `rho`, `rmsprop`).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "OptimizerFile", into = "OptimizerFile")]
 pub enum OptimizerSpec {
     /// Adam (Kingma & Ba).
     Adam {
@@ -30,20 +32,158 @@ pub enum OptimizerSpec {
         /// Decay of the running averages.
         rho: f32,
     },
-    /// RMSProp with burn's defaults: decay 0.99, momentum 0.9, ε 1e-5.
+    /// RMSProp, by default with burn's settings (decay 0.99, momentum 0.9, ε 1e-5);
+    /// TensorFlow 1's `RMSPropOptimizer` is decay 0.9, momentum 0, ε 1e-10.
     RmsProp {
         /// Learning rate.
         lr: f64,
+        /// Decay of the running average of squared gradients.
+        decay: f32,
+        /// Momentum.
+        momentum: f32,
+        /// Added to the root mean square.
+        epsilon: f32,
     },
 }
 
+/// An optimiser as written: `{ name, lr, ... }` (a flat table rather than a tagged enum,
+/// which serde would buffer: see `recipe::ModelFile`).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OptimizerFile {
+    name: OptimizerName,
+    lr: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rho: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    decay: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    momentum: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    epsilon: Option<f32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum OptimizerName {
+    Adam,
+    Adadelta,
+    Rmsprop,
+}
+
+impl TryFrom<OptimizerFile> for OptimizerSpec {
+    type Error = String;
+    fn try_from(f: OptimizerFile) -> Result<Self, String> {
+        let only = |allowed: &[&str]| {
+            for (set, key) in [
+                (f.rho.is_some(), "rho"),
+                (f.decay.is_some(), "decay"),
+                (f.momentum.is_some(), "momentum"),
+                (f.epsilon.is_some(), "epsilon"),
+            ] {
+                if set && !allowed.contains(&key) {
+                    return Err(format!(
+                        "`{key}` is not a setting of {:?} (it takes lr{})",
+                        f.name,
+                        allowed.iter().map(|k| format!(", {k}")).collect::<String>()
+                    )
+                    .to_lowercase());
+                }
+            }
+            Ok(())
+        };
+        Ok(match f.name {
+            OptimizerName::Adam => {
+                only(&[])?;
+                OptimizerSpec::Adam { lr: f.lr }
+            }
+            OptimizerName::Adadelta => {
+                only(&["rho"])?;
+                OptimizerSpec::Adadelta {
+                    lr: f.lr,
+                    rho: f.rho.unwrap_or(0.95),
+                }
+            }
+            OptimizerName::Rmsprop => {
+                only(&["decay", "momentum", "epsilon"])?;
+                let d = OptimizerSpec::rmsprop(f.lr);
+                let OptimizerSpec::RmsProp {
+                    decay,
+                    momentum,
+                    epsilon,
+                    ..
+                } = d
+                else {
+                    unreachable!("rmsprop() builds RmsProp")
+                };
+                OptimizerSpec::RmsProp {
+                    lr: f.lr,
+                    decay: f.decay.unwrap_or(decay),
+                    momentum: f.momentum.unwrap_or(momentum),
+                    epsilon: f.epsilon.unwrap_or(epsilon),
+                }
+            }
+        })
+    }
+}
+
+impl From<OptimizerSpec> for OptimizerFile {
+    fn from(o: OptimizerSpec) -> Self {
+        let base = |name, lr| OptimizerFile {
+            name,
+            lr,
+            rho: None,
+            decay: None,
+            momentum: None,
+            epsilon: None,
+        };
+        match o {
+            OptimizerSpec::Adam { lr } => base(OptimizerName::Adam, lr),
+            OptimizerSpec::Adadelta { lr, rho } => OptimizerFile {
+                rho: Some(rho),
+                ..base(OptimizerName::Adadelta, lr)
+            },
+            OptimizerSpec::RmsProp {
+                lr,
+                decay,
+                momentum,
+                epsilon,
+            } => OptimizerFile {
+                decay: Some(decay),
+                momentum: Some(momentum),
+                epsilon: Some(epsilon),
+                ..base(OptimizerName::Rmsprop, lr)
+            },
+        }
+    }
+}
+
 impl OptimizerSpec {
+    /// RMSProp with burn's settings.
+    pub fn rmsprop(lr: f64) -> Self {
+        OptimizerSpec::RmsProp {
+            lr,
+            decay: 0.99,
+            momentum: 0.9,
+            epsilon: 1e-5,
+        }
+    }
+
     /// The learning rate.
     pub fn lr(&self) -> f64 {
         match *self {
             OptimizerSpec::Adam { lr }
             | OptimizerSpec::Adadelta { lr, .. }
-            | OptimizerSpec::RmsProp { lr } => lr,
+            | OptimizerSpec::RmsProp { lr, .. } => lr,
+        }
+    }
+
+    /// Sets the learning rate.
+    pub fn set_lr(&mut self, new: f64) {
+        match self {
+            OptimizerSpec::Adam { lr }
+            | OptimizerSpec::Adadelta { lr, .. }
+            | OptimizerSpec::RmsProp { lr, .. } => *lr = new,
         }
     }
 
@@ -54,9 +194,12 @@ impl OptimizerSpec {
             OptimizerSpec::Adam { .. } => {
                 ModuleOptimizer::from(Adam::new(0.9, 0.999, 1e-7).host_pass(host))
             }
-            OptimizerSpec::RmsProp { .. } => {
-                ModuleOptimizer::from(RmsProp::new(0.99, 0.9, 1e-5).host_pass(host))
-            }
+            OptimizerSpec::RmsProp {
+                decay,
+                momentum,
+                epsilon,
+                ..
+            } => ModuleOptimizer::from(RmsProp::new(decay, momentum, epsilon).host_pass(host)),
             OptimizerSpec::Adadelta { rho, .. } => {
                 ModuleOptimizer::from(Adadelta::new(rho, 1e-7).host_pass(host))
             }

@@ -66,15 +66,19 @@ pub fn run(a: Args, out: Out) -> Result<()> {
 fn evaluate(scoring: &super::Scoring, noise: Option<f32>, out: Out) -> Result<()> {
     let bytes = scoring.model()?;
     let m = Model::parse(&bytes).map_err(|e| e.to_string())?;
-    let samples = scoring.samples(&m, None)?;
-    let errors: Vec<f32> = super::score_all(&m, &samples)?
+    let inputs = scoring.read(&m, None)?;
+    for n in &inputs.notes {
+        out.line(n);
+    }
+    let samples = &inputs.samples;
+    let errors: Vec<f32> = super::score_all(&m, samples)?
         .iter()
         .map(|s| s.error)
         .collect();
     let flagged = errors.iter().filter(|&&e| e > m.threshold()).count();
     let mut sorted = errors.clone();
     sorted.sort_by(f32::total_cmp);
-    let au = scoring.auroc(&errors)?;
+    let au = inputs.auroc(&errors)?;
     let mut arena = AlignedBytes::zeroed(m.arena_len());
     let denoise = match noise {
         Some(sigma) if !(sigma.is_finite() && sigma >= 0.0) => {

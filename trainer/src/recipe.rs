@@ -1,0 +1,372 @@
+//! Recipes: a model, how to train it and how to read its data, as one TOML file. `aedge train
+//! --config FILE` reads one; every preset is such a file built into the binary
+//! (`trainer/presets/*.toml`, printed by `aedge presets show NAME`).
+
+use crate::data::Color;
+use crate::model::{Act, Architecture, ModelSpec, Upsampling};
+use crate::train::TrainConfig;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A whole recipe file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Recipe {
+    /// One line on what the model is.
+    #[serde(default)]
+    pub description: String,
+    /// The `[model]` table.
+    pub model: ModelPart,
+    /// The `[train]` table.
+    #[serde(default)]
+    pub train: TrainConfig,
+    /// The `[data]` table.
+    #[serde(default)]
+    pub data: DataConfig,
+}
+
+/// The architecture and the output activation; the input shape comes from the data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ModelFile", into = "ModelFile")]
+pub struct ModelPart {
+    /// `kind` and that kind's sizes.
+    pub arch: Architecture,
+    /// The decoder's last activation.
+    pub output: Act,
+}
+
+/// The `[model]` table as written: one flat table whose `kind` says which sizes belong.
+/// (Flat rather than a tagged enum: serde buffers tagged enums, which loses the line numbers
+/// of errors and breaks on numbers where serde_json's arbitrary precision is on.)
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ModelFile {
+    kind: Kind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hidden: Option<Vec<usize>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code_act: Option<Act>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channels: Option<Vec<usize>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upsampling: Option<Upsampling>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latent: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<Act>,
+}
+
+/// `kind` in `[model]`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Kind {
+    #[default]
+    Dense,
+    Conv,
+    Vae,
+    Lstm,
+}
+
+impl TryFrom<ModelFile> for ModelPart {
+    type Error = String;
+    fn try_from(f: ModelFile) -> Result<Self, String> {
+        let name = format!("{:?}", f.kind).to_lowercase();
+        let need = |v: Option<usize>, key: &str| {
+            v.ok_or_else(|| format!("a {name} model needs `{key}` in [model]"))
+        };
+        // Keys of another kind are mistakes, not settings to ignore.
+        let stray = |present: bool, key: &str| {
+            if present {
+                Err(format!("`{key}` is not a setting of a {name} model"))
+            } else {
+                Ok(())
+            }
+        };
+        let arch = match f.kind {
+            Kind::Dense => {
+                stray(f.channels.is_some(), "channels")?;
+                stray(f.upsampling.is_some(), "upsampling")?;
+                stray(f.latent.is_some(), "latent")?;
+                Architecture::Dense {
+                    hidden: f.hidden.unwrap_or_default(),
+                    code: need(f.code, "code")?,
+                    code_act: f.code_act.unwrap_or(Act::Relu),
+                }
+            }
+            Kind::Conv => {
+                for (p, k) in [
+                    (f.hidden.is_some(), "hidden"),
+                    (f.code.is_some(), "code"),
+                    (f.code_act.is_some(), "code-act"),
+                    (f.latent.is_some(), "latent"),
+                ] {
+                    stray(p, k)?;
+                }
+                Architecture::Conv {
+                    channels: f
+                        .channels
+                        .ok_or_else(|| "a conv model needs `channels` in [model]".to_string())?,
+                    upsampling: f.upsampling.unwrap_or_default(),
+                }
+            }
+            Kind::Vae => {
+                for (p, k) in [
+                    (f.code.is_some(), "code"),
+                    (f.code_act.is_some(), "code-act"),
+                    (f.channels.is_some(), "channels"),
+                    (f.upsampling.is_some(), "upsampling"),
+                ] {
+                    stray(p, k)?;
+                }
+                Architecture::Vae {
+                    hidden: f.hidden.unwrap_or_default(),
+                    latent: need(f.latent, "latent")?,
+                }
+            }
+            Kind::Lstm => {
+                for (p, k) in [
+                    (f.hidden.is_some(), "hidden"),
+                    (f.code_act.is_some(), "code-act"),
+                    (f.channels.is_some(), "channels"),
+                    (f.upsampling.is_some(), "upsampling"),
+                    (f.latent.is_some(), "latent"),
+                ] {
+                    stray(p, k)?;
+                }
+                Architecture::Lstm {
+                    code: need(f.code, "code")?,
+                }
+            }
+        };
+        Ok(ModelPart {
+            arch,
+            output: f.output.unwrap_or(Act::Sigmoid),
+        })
+    }
+}
+
+impl From<ModelPart> for ModelFile {
+    fn from(m: ModelPart) -> Self {
+        let output = Some(m.output);
+        match m.arch {
+            Architecture::Dense {
+                hidden,
+                code,
+                code_act,
+            } => ModelFile {
+                kind: Kind::Dense,
+                hidden: Some(hidden),
+                code: Some(code),
+                code_act: Some(code_act),
+                output,
+                ..ModelFile::default()
+            },
+            Architecture::Conv {
+                channels,
+                upsampling,
+            } => ModelFile {
+                kind: Kind::Conv,
+                channels: Some(channels),
+                upsampling: Some(upsampling),
+                output,
+                ..ModelFile::default()
+            },
+            Architecture::Vae { hidden, latent } => ModelFile {
+                kind: Kind::Vae,
+                hidden: Some(hidden),
+                latent: Some(latent),
+                output,
+                ..ModelFile::default()
+            },
+            Architecture::Lstm { code } => ModelFile {
+                kind: Kind::Lstm,
+                code: Some(code),
+                output,
+                ..ModelFile::default()
+            },
+        }
+    }
+}
+
+/// How samples are read and split.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DataConfig {
+    /// Share of the samples held out for the validation loss and the anomaly threshold.
+    pub validation: f32,
+    /// Image folders: every image is resized to this `[height, width]` (default: the first
+    /// image's size).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_size: Option<[u32; 2]>,
+    /// Image folders: `gray` or `rgb` (default: rgb when the first image has colour).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub color: Option<Color>,
+    /// Image folders: `stretch` resizes images of another size (bilinear, aspect ratio not
+    /// kept), `error` refuses them.
+    pub resize: Resize,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            validation: 0.1,
+            image_size: None,
+            color: None,
+            resize: Resize::Stretch,
+        }
+    }
+}
+
+/// What to do with an image whose size is not the dataset's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resize {
+    /// Resize it (bilinear; the aspect ratio is not kept).
+    #[default]
+    Stretch,
+    /// Refuse it, naming the file.
+    Error,
+}
+
+impl Recipe {
+    /// Parses a recipe from TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Recipe, String> {
+        let r: Recipe = toml::from_str(text).map_err(|e| {
+            // toml's message spans several lines (a source excerpt); keep the sentence.
+            let msg = e.message().trim().to_string();
+            match e.span().map(|s| line_of(text, s.start)) {
+                Some(line) => format!("{origin}:{line}: {msg}"),
+                None => format!("{origin}: {msg}"),
+            }
+        })?;
+        r.check().map_err(|e| format!("{origin}: {e}"))?;
+        Ok(r)
+    }
+
+    /// Reads a recipe file.
+    pub fn read(path: &Path) -> Result<Recipe, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Recipe::parse(&text, &path.display().to_string())
+    }
+
+    /// The recipe as TOML (comments are not kept).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// The model for inputs of shape `input` (height, width, channels).
+    pub fn spec(&self, input: [usize; 3]) -> ModelSpec {
+        ModelSpec {
+            input,
+            arch: self.model.arch.clone(),
+            out_act: self.model.output,
+        }
+    }
+
+    /// Values a parser accepts but training cannot use.
+    pub fn check(&self) -> Result<(), String> {
+        let t = &self.train;
+        if t.epochs == 0 {
+            return Err("[train] epochs must be at least 1".into());
+        }
+        if t.batch_size == 0 {
+            return Err("[train] batch-size must be at least 1".into());
+        }
+        let lr = t.optimizer.lr();
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(format!(
+                "[train] optimizer lr must be a positive number, not {lr}"
+            ));
+        }
+        if !(0.0..1.0).contains(&self.data.validation) {
+            return Err("[data] validation must be in [0, 1)".into());
+        }
+        if let Some([h, w]) = self.data.image_size {
+            if h == 0 || w == 0 || h > 4096 || w > 4096 {
+                return Err("[data] image-size must be [height, width], each 1 to 4096".into());
+            }
+        }
+        let sizes_ok = match &self.model.arch {
+            Architecture::Dense { hidden, code, .. } => *code > 0 && hidden.iter().all(|&h| h > 0),
+            Architecture::Conv { channels, .. } => {
+                !channels.is_empty() && channels.iter().all(|&c| c > 0)
+            }
+            Architecture::Vae { hidden, latent } => *latent > 0 && hidden.iter().all(|&h| h > 0),
+            Architecture::Lstm { code } => *code > 0,
+        };
+        if !sizes_ok {
+            return Err("[model] layer sizes must be at least 1 (and a conv model needs one stage in channels)".into());
+        }
+        Ok(())
+    }
+}
+
+fn line_of(text: &str, byte: usize) -> usize {
+    text[..byte.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::OptimizerSpec;
+
+    const MIN: &str = "[model]\nkind = \"dense\"\ncode = 8\n";
+
+    #[test]
+    fn a_minimal_file_takes_the_defaults() {
+        let r = Recipe::parse(MIN, "m.toml").unwrap();
+        assert_eq!(
+            r.model.arch,
+            Architecture::Dense {
+                hidden: vec![],
+                code: 8,
+                code_act: Act::Relu
+            }
+        );
+        assert_eq!(r.model.output, Act::Sigmoid);
+        assert_eq!(r.train, TrainConfig::default());
+        assert_eq!(r.data, DataConfig::default());
+        // What it prints parses back to the same recipe.
+        assert_eq!(Recipe::parse(&r.to_toml(), "again").unwrap(), r);
+    }
+
+    #[test]
+    fn errors_name_the_line_the_field_and_what_is_allowed() {
+        let e = Recipe::parse(&format!("{MIN}codes = 3\n"), "m.toml").unwrap_err();
+        assert!(e.starts_with("m.toml:") && e.contains("codes"), "{e}");
+        let e = Recipe::parse("[model]\nkind = \"mlp\"\n", "m.toml").unwrap_err();
+        assert!(e.contains("m.toml:") && e.contains("`dense`"), "{e}");
+        let e = Recipe::parse(&format!("{MIN}[train]\nepochs = \"ten\"\n"), "m.toml").unwrap_err();
+        assert!(e.contains("m.toml:5") && e.contains("\"ten\""), "{e}");
+        let e = Recipe::parse(&format!("{MIN}[train]\nloss = \"huber\"\n"), "m.toml").unwrap_err();
+        assert!(e.contains("mse") && e.contains("bce"), "{e}");
+        let e = Recipe::parse(&format!("{MIN}[train]\nbatch = 3\n"), "m.toml").unwrap_err();
+        assert!(e.contains("batch-size"), "{e}");
+        let e = Recipe::parse(&format!("{MIN}[train]\nepochs = 0\n"), "m.toml").unwrap_err();
+        assert!(e.contains("epochs must be at least 1"), "{e}");
+        let e = Recipe::parse(&format!("{MIN}[data]\nvalidation = 1.5\n"), "m.toml").unwrap_err();
+        assert!(e.contains("validation"), "{e}");
+        let e = Recipe::parse("[model]\nkind = \"dense\"\ncode = 0\n", "m.toml").unwrap_err();
+        assert!(e.contains("at least 1"), "{e}");
+        let e = Recipe::parse("[train]\nepochs = 3\n", "m.toml").unwrap_err();
+        assert!(e.contains("model"), "{e}");
+    }
+
+    #[test]
+    fn optimiser_and_corruption_tables() {
+        let r = Recipe::parse(
+            &format!("{MIN}[train]\noptimizer = {{ name = \"adadelta\", lr = 1.0 }}\ncorruption = {{ kind = \"masking\", fraction = 0.2 }}\nearly-stopping = {{ patience = 3 }}\n"),
+            "m.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            r.train.optimizer,
+            OptimizerSpec::Adadelta { lr: 1.0, rho: 0.95 }
+        );
+        assert!(r.train.early_stopping.is_some_and(|e| e.patience == 3));
+        assert_eq!(Recipe::parse(&r.to_toml(), "again").unwrap(), r);
+    }
+}
