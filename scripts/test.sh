@@ -85,12 +85,12 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 step "GPU test: burn-wgpu trains like the CPU backend, on lavapipe"
 # burn-wgpu changes the features of crates every other test shares, so its build is a second
-# tree (about 9 minutes cold on 2 cores, even unoptimised: the gpu-test profile in
+# tree (about 13 minutes cold on 2 cores with the CLI, even unoptimised: the gpu-test profile in
 # Cargo.toml). A cold run skips it when it would push the whole run past the time budget; the
 # next run, warm, builds it. AEDGE_GPU_TEST=1 always runs it, AEDGE_GPU_TEST=0 never does.
 GPU_STAMP="${CARGO_TARGET_DIR:-target}/gpu-test/.aedge-gpu-test-built"
 BUDGET_MIN="${AEDGE_TIME_BUDGET_MIN:-45}"
-GPU_COLD_MIN=10
+GPU_COLD_MIN=14
 gpu=${AEDGE_GPU_TEST:-auto}
 if [ "$gpu" = auto ]; then
     if [ -f "$GPU_STAMP" ]; then
@@ -110,10 +110,11 @@ if [ "$gpu" = 1 ]; then
     # whose speed on a software renderer means nothing. Both cargo calls see the same
     # environment, so the second does not rebuild anything.
     export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" CUBECL_AUTOTUNE_LEVEL=minimal
-    # Built first, so the stamp is written only for a build that succeeded.
-    cargo test --profile gpu-test -p aedge-trainer --features wgpu --test gpu --no-run
+    # Built first, so the stamp is written only for a build that succeeded. The trainer's
+    # test and the CLI's (`aedge train --device wgpu`) share one build of the GPU tree.
+    cargo test --profile gpu-test -p aedge-trainer -p aedge --features aedge-trainer/wgpu,aedge/wgpu --test gpu --no-run
     mkdir -p "$(dirname "$GPU_STAMP")" && touch "$GPU_STAMP"
-    cargo test --profile gpu-test -p aedge-trainer --features wgpu --test gpu -- --nocapture
+    cargo test --profile gpu-test -p aedge-trainer -p aedge --features aedge-trainer/wgpu,aedge/wgpu --test gpu -- --nocapture
 fi
 
 end_step

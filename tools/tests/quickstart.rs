@@ -106,3 +106,47 @@ fn quickstart_writes_models_and_a_report_that_renders() {
         "the screenshot looks blank ({dark} dark pixels)"
     );
 }
+
+#[test]
+fn an_installed_binary_needs_no_checkout_for_the_quickstart() {
+    // The binary copied elsewhere and run from an empty directory: the sample it trains on
+    // is compiled in.
+    let root = std::env::temp_dir().join(format!("aedge-installed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("work")).unwrap();
+    let bin = root.join("bin/aedge");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("aedge"), &bin).unwrap();
+    let run = Command::new(&bin)
+        .current_dir(root.join("work"))
+        .args(["quickstart", "--quiet", "--json", "--epochs", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(root.join("work/runs/quickstart/report.html").exists());
+
+    // The MCU target says where it looked for the firmware and how to point at it.
+    let bench = Command::new(&bin)
+        .current_dir(root.join("work"))
+        .env("AEDGE_FIRMWARE_DIR", root.join("nowhere"))
+        .args([
+            "bench",
+            "--json",
+            "--targets",
+            "mcu",
+            "--reference",
+            "seed-dense",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&bench.stdout);
+    assert!(
+        text.contains("nowhere") && text.contains("AEDGE_FIRMWARE_DIR"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -40,15 +40,14 @@ pub struct Args {
     epochs: usize,
 }
 
-fn repo_data(rel: &str) -> PathBuf {
-    // The binary may run from anywhere in the repository or beside it.
-    let here = PathBuf::from(rel);
-    if here.exists() {
-        return here;
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(rel)
+/// The bundled sample (1,000 MNIST test digits, 157 KB), compiled into the binary so an
+/// installed `aedge` needs no checkout.
+const SAMPLE_IMAGES: &[u8] = include_bytes!("../../../data/mnist-sample/t1k-images-idx3-ubyte.gz");
+const SAMPLE_LABELS: &[u8] = include_bytes!("../../../data/mnist-sample/t1k-labels-idx1-ubyte.gz");
+const SAMPLE_NAME: &str = "the bundled MNIST sample";
+
+fn sample_images() -> Result<Images> {
+    Images::from_bytes(SAMPLE_IMAGES, Path::new(SAMPLE_NAME)).map_err(|e| e.to_string())
 }
 
 fn parse(bytes: &[u8]) -> Result<(AlignedBytes, usize)> {
@@ -73,9 +72,10 @@ fn median_us(n: usize, mut f: impl FnMut()) -> f64 {
 
 /// The bundled MNIST sample (1,000 test digits) as a dataset, pixels scaled to [0, 1].
 pub fn bundled_mnist() -> Result<aedge_trainer::data::Dataset> {
-    let p = repo_data("data/mnist-sample/t1k-images-idx3-ubyte.gz");
-    let images = Images::read(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-    Ok(aedge_trainer::data::Dataset::from_images(&images, None))
+    Ok(aedge_trainer::data::Dataset::from_images(
+        &sample_images()?,
+        None,
+    ))
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -192,16 +192,15 @@ pub fn run(a: Args, out: Out) -> Result<()> {
 
 /// Reads the images and labels (bundled unless given) and splits off a fifth, seeded.
 fn load(a: &Args) -> Result<Data> {
-    let images_path = a
-        .images
-        .clone()
-        .unwrap_or_else(|| repo_data("data/mnist-sample/t1k-images-idx3-ubyte.gz"));
-    let labels_path = a
-        .labels
-        .clone()
-        .unwrap_or_else(|| repo_data("data/mnist-sample/t1k-labels-idx1-ubyte.gz"));
-    let images = Images::read(&images_path).map_err(|e| e.to_string())?;
-    let labels = read_labels(&labels_path).map_err(|e| e.to_string())?;
+    let images = match &a.images {
+        Some(p) => Images::read(p).map_err(|e| e.to_string())?,
+        None => sample_images()?,
+    };
+    let labels = match &a.labels {
+        Some(p) => read_labels(p),
+        None => aedge_trainer::data::labels_from_bytes(SAMPLE_LABELS, Path::new(SAMPLE_NAME)),
+    }
+    .map_err(|e| e.to_string())?;
     if labels.len() != images.count {
         return Err(format!(
             "{} labels for {} images",

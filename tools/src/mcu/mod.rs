@@ -9,20 +9,33 @@ pub use log::{parse_bench, parse_layers, BenchRun};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The repository's `firmware/` directory (compiled in; `AEDGE_FIRMWARE_DIR` overrides it
-/// for a relocated checkout).
+/// The firmware sources: `$AEDGE_FIRMWARE_DIR` when set, else the `firmware/` of the
+/// checkout this binary was built from (an installed `aedge` whose checkout moved sets the
+/// variable; [`check_firmware_dir`] says so).
 pub fn firmware_dir() -> PathBuf {
     std::env::var_os("AEDGE_FIRMWARE_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../firmware"))
 }
 
+/// The firmware sources, or what to do when they are not where [`firmware_dir`] looks.
+pub fn check_firmware_dir() -> Result<PathBuf, String> {
+    let dir = firmware_dir();
+    if dir.join("Cargo.toml").is_file() && dir.join("src").is_dir() {
+        return Ok(dir);
+    }
+    Err(format!(
+        "the firmware sources are not in {}; the MCU target builds them: set AEDGE_FIRMWARE_DIR to the firmware/ folder of an aedge checkout",
+        dir.display()
+    ))
+}
+
 /// Where firmware builds go: `$CARGO_TARGET_DIR/firmware` (so CI caches them with the host
-/// build), else the repository's `target/firmware`.
+/// build), else `target/firmware` beside the firmware sources' checkout.
 pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .unwrap_or_else(|| firmware_dir().join("../target"))
         .join("firmware")
 }
 
@@ -44,7 +57,7 @@ pub fn build(
     board: Option<&str>,
     target_dir: &Path,
 ) -> Result<PathBuf, String> {
-    let dir = firmware_dir();
+    let dir = check_firmware_dir()?;
     if !dir.join("Cargo.toml").is_file() {
         return Err(format!(
             "no firmware sources at {} (run from an aedge checkout or set AEDGE_FIRMWARE_DIR)",

@@ -100,16 +100,13 @@ pub struct Images {
 }
 
 impl Images {
-    /// Pixels of image `i`.
-    pub fn image(&self, i: usize) -> &[f32] {
-        let n = self.height * self.width;
-        &self.pixels[i * n..(i + 1) * n]
+    /// Images from the bytes of an idx3 file (gzip-compressed or raw); `origin` names it in
+    /// errors.
+    pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<Self, IdxError> {
+        Self::from_idx(read_idx_bytes(bytes, origin)?, origin)
     }
 
-    /// Reads an idx3 image file (`count × height × width`, any element type).
-    pub fn read(path: impl AsRef<Path>) -> Result<Self, IdxError> {
-        let path = path.as_ref();
-        let a = read_idx(path)?;
+    fn from_idx(a: Idx, path: &Path) -> Result<Self, IdxError> {
         match a.dims[..] {
             [count, height, width] => Ok(Images {
                 count,
@@ -125,6 +122,18 @@ impl Images {
         }
     }
 
+    /// Pixels of image `i`.
+    pub fn image(&self, i: usize) -> &[f32] {
+        let n = self.height * self.width;
+        &self.pixels[i * n..(i + 1) * n]
+    }
+
+    /// Reads an idx3 image file (`count × height × width`, any element type).
+    pub fn read(path: impl AsRef<Path>) -> Result<Self, IdxError> {
+        let path = path.as_ref();
+        Self::from_idx(read_idx(path)?, path)
+    }
+
     /// Keeps the first `n` images.
     pub fn truncate(&mut self, n: usize) {
         self.count = self.count.min(n);
@@ -135,7 +144,15 @@ impl Images {
 /// Reads labels from an idx1 file of unsigned bytes.
 pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<u8>, IdxError> {
     let path = path.as_ref();
-    let a = read_idx(path)?;
+    labels_of(read_idx(path)?, path)
+}
+
+/// Labels from the bytes of an idx1 file (gzip-compressed or raw).
+pub fn labels_from_bytes(bytes: &[u8], origin: &Path) -> Result<Vec<u8>, IdxError> {
+    labels_of(read_idx_bytes(bytes, origin)?, origin)
+}
+
+fn labels_of(a: Idx, path: &Path) -> Result<Vec<u8>, IdxError> {
     match (&a.dims[..], a.bytes) {
         ([_], Some(b)) => Ok(b),
         _ => Err(IdxError::WrongShape {
@@ -161,6 +178,15 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<Idx, IdxError> {
         parse(path, GzDecoder::new(prefix.chain(file)))
     } else {
         parse(path, prefix.chain(file))
+    }
+}
+
+/// Parses the bytes of an IDX file, gzip-compressed or raw; `origin` names it in errors.
+pub fn read_idx_bytes(bytes: &[u8], origin: &Path) -> Result<Idx, IdxError> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        parse(origin, GzDecoder::new(bytes))
+    } else {
+        parse(origin, bytes)
     }
 }
 

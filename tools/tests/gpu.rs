@@ -1,0 +1,58 @@
+//! `aedge train --device wgpu` from the command line: the run says which adapter it used
+//! (Mesa's lavapipe on machines without a GPU), trains as the CPU does within a tolerance,
+//! and its checkpoint exports on the CPU. Built only with the `wgpu` feature (scripts/test.sh
+//! runs it in its GPU step).
+#![cfg(feature = "wgpu")]
+
+mod common;
+
+use common::{aedge, repo, stdout};
+
+fn train(device: &str, out: &std::path::Path) -> serde_json::Value {
+    let data = repo().join("data/mnist-sample");
+    let json = stdout(
+        aedge()
+            .args(["train", "--json", "--preset", "seed-dense", "--epochs", "3"])
+            .args(["--batch-size", "32", "--normal", "1", "--device", device])
+            .arg("--data")
+            .arg(data.join("t1k-images-idx3-ubyte.gz"))
+            .arg("--labels")
+            .arg(data.join("t1k-labels-idx1-ubyte.gz"))
+            .arg("--out")
+            .arg(out),
+    );
+    serde_json::from_str(&json).unwrap()
+}
+
+#[test]
+fn train_on_wgpu_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("aedge-cli-gpu-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let gpu = train("wgpu", &dir.join("gpu"));
+    let cpu = train("cpu", &dir.join("cpu"));
+    let name = gpu["device"].as_str().unwrap();
+    println!("wgpu run on {name}");
+    assert!(name.starts_with("wgpu:0 ("), "{name}");
+    assert_eq!(gpu["epochs"], 3);
+    let (g, c) = (
+        gpu["train_loss"].as_f64().unwrap(),
+        cpu["train_loss"].as_f64().unwrap(),
+    );
+    println!("final train loss: wgpu {g:.5}, cpu {c:.5}");
+    // Initial weights come from each backend's own generator: close, not equal.
+    assert!((g - c).abs() / c < 0.05, "wgpu {g} vs cpu {c}");
+    let model = dir.join("gpu.aedge");
+    stdout(
+        aedge()
+            .args(["export", "--normal", "1", "--checkpoint"])
+            .arg(dir.join("gpu/checkpoint"))
+            .arg("--data")
+            .arg(repo().join("data/mnist-sample/t1k-images-idx3-ubyte.gz"))
+            .arg("--labels")
+            .arg(repo().join("data/mnist-sample/t1k-labels-idx1-ubyte.gz"))
+            .arg("-o")
+            .arg(&model),
+    );
+    assert!(model.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
