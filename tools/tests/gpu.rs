@@ -12,8 +12,8 @@ fn train(device: &str, out: &std::path::Path) -> serde_json::Value {
     let data = repo().join("data/mnist-sample");
     let json = stdout(
         aedge()
-            .args(["train", "--json", "--preset", "seed-dense", "--epochs", "3"])
-            .args(["--batch-size", "32", "--normal", "1", "--device", device])
+            .args(["train", "--json", "--preset", "seed-dense", "--epochs", "20"])
+            .args(["--batch-size", "16", "--normal", "1", "--device", device])
             .arg("--data")
             .arg(data.join("t1k-images-idx3-ubyte.gz"))
             .arg("--labels")
@@ -33,14 +33,17 @@ fn train_on_wgpu_from_the_command_line() {
     let name = gpu["device"].as_str().unwrap();
     println!("wgpu run on {name}");
     assert!(name.starts_with("wgpu:0 ("), "{name}");
-    assert_eq!(gpu["epochs"], 3);
+    assert_eq!(gpu["epochs"], 20);
     let (g, c) = (
         gpu["train_loss"].as_f64().unwrap(),
         cpu["train_loss"].as_f64().unwrap(),
     );
     println!("final train loss: wgpu {g:.5}, cpu {c:.5}");
-    // Initial weights come from each backend's own generator: close, not equal.
-    assert!((g - c).abs() / c < 0.05, "wgpu {g} vs cpu {c}");
+    // It trained (BCE starts near ln 2 = 0.69; 160 steps bring the CPU run to about 0.1),
+    // and like the CPU: initial weights come from each backend's own generator, so close,
+    // not equal (two CPU seeds differ by about 4 %).
+    assert!(g < 0.2, "the wgpu run's loss is {g}");
+    assert!((g - c).abs() / c < 0.1, "wgpu {g} vs cpu {c}");
     let model = dir.join("gpu.aedge");
     stdout(
         aedge()
