@@ -12,7 +12,14 @@ fn train(device: &str, out: &std::path::Path) -> serde_json::Value {
     let data = repo().join("data/mnist-sample");
     let json = stdout(
         aedge()
-            .args(["train", "--json", "--preset", "seed-dense", "--epochs", "20"])
+            .args([
+                "train",
+                "--json",
+                "--preset",
+                "seed-dense",
+                "--epochs",
+                "20",
+            ])
             .args(["--batch-size", "16", "--normal", "1", "--device", device])
             .arg("--data")
             .arg(data.join("t1k-images-idx3-ubyte.gz"))
