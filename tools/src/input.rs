@@ -225,29 +225,15 @@ pub fn read(path: &Path, how: &Reading) -> crate::Result<Samples> {
 /// Reads samples of `len` values each from `path`, one vector per sample (the inputs of a
 /// model whose input shape is unknown here, e.g. an ONNX file's).
 pub fn load(path: &Path, len: usize) -> crate::Result<Vec<Vec<f32>>> {
-    let s = read(
+    // `read` compares lengths only, so images and arrays keep their own shape.
+    read(
         path,
         &Reading {
             model: Some([1, 1, len]),
             ..Reading::default()
         },
-    );
-    // Images and arrays carry their own shape: compare lengths only.
-    match s {
-        Ok(s) => Ok(s.each()),
-        Err(e) if e.contains("the model takes") => {
-            let s = read(path, &Reading::default())?;
-            if s.dim() != len {
-                return Err(format!(
-                    "{}: samples of {} values, the model takes {len}",
-                    path.display(),
-                    s.dim()
-                ));
-            }
-            Ok(s.each())
-        }
-        Err(e) => Err(e),
-    }
+    )
+    .map(|s| s.each())
 }
 
 fn shapeless_len(how: &Reading, path: &Path, what: &str) -> crate::Result<usize> {

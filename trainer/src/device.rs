@@ -114,14 +114,7 @@ pub fn resolve(choice: DeviceChoice) -> Result<(Device, String), String> {
                 Ok((d, format!("{name}; no GPU: {why}")))
             }
         },
-        DeviceChoice::Wgpu(None) => {
-            let list = gpu_adapters()?;
-            wgpu_at(0, &list)
-        }
-        DeviceChoice::Wgpu(Some(n)) => {
-            let list = gpu_adapters()?;
-            wgpu_at(n, &list)
-        }
+        DeviceChoice::Wgpu(n) => wgpu_at(n.unwrap_or(0), &gpu_adapters()?),
     }
 }
 
@@ -228,12 +221,4 @@ pub fn gpu_adapters() -> Result<Vec<Adapter>, String> {
 #[cfg(not(feature = "wgpu"))]
 pub fn gpu_adapters() -> Result<Vec<Adapter>, String> {
     Err(NO_GPU.into())
-}
-
-/// The adapter burn-wgpu's default device picks, described as "name, backend, type", and
-/// whether it is a software renderer on the CPU (Mesa's lavapipe on machines without a GPU).
-pub fn gpu_adapter() -> Result<(String, bool), String> {
-    let list = gpu_adapters()?;
-    let a = &list[0];
-    Ok((a.name.clone(), a.software))
 }
