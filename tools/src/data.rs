@@ -176,7 +176,7 @@ fn scaling(s: &Samples) -> (f32, f32, String) {
 
 /// The samples the arguments describe (images and arrays; not a series), with their labels,
 /// restricted to the `--normal` classes.
-pub fn samples(a: &DataArgs, folder: FolderOptions) -> crate::Result<Samples> {
+fn samples(a: &DataArgs, folder: FolderOptions) -> crate::Result<Samples> {
     let how = Reading {
         folder,
         model: None,
@@ -187,13 +187,7 @@ pub fn samples(a: &DataArgs, folder: FolderOptions) -> crate::Result<Samples> {
         input::attach_labels(&mut s, p)?;
     }
     if !a.normal.is_empty() {
-        if s.labels.is_none() {
-            return Err(format!(
-                "--normal needs labels: give --labels, or class folders in {}",
-                a.data.display()
-            ));
-        }
-        let keep = s.classes_of(&a.normal)?;
+        let keep = s.normal_classes(&a.normal, &a.data)?;
         s = s.select(&keep)?;
     }
     Ok(s)
@@ -205,9 +199,9 @@ pub fn load_noted(a: &DataArgs, folder: FolderOptions) -> crate::Result<(Dataset
     let (d, notes) = if let Some(s) = a.series()? {
         (Definition::new(a, &s, 0.0)?.normal(&s)?, Vec::new())
     } else {
-        let s = samples(a, folder)?;
+        let mut s = samples(a, folder)?;
         let (scale, offset, how) = scaling(&s);
-        let mut notes = s.notes.clone();
+        let mut notes = std::mem::take(&mut s.notes);
         notes.push(format!("scaling: {how}"));
         let d = Dataset {
             shape: s.shape,

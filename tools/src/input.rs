@@ -72,6 +72,18 @@ impl Samples {
         })
     }
 
+    /// Label values of the normal classes `names`; `from` names the data in the error when
+    /// the samples carry no labels.
+    pub fn normal_classes(&self, names: &[String], from: &Path) -> crate::Result<Vec<u8>> {
+        if self.labels.is_none() {
+            return Err(format!(
+                "--normal needs labels: give --labels, or class folders in {}",
+                from.display()
+            ));
+        }
+        self.classes_of(names)
+    }
+
     /// Label values of the class names or numbers in `names`.
     pub fn classes_of(&self, names: &[String]) -> crate::Result<Vec<u8>> {
         names

@@ -92,18 +92,13 @@ impl Scoring {
             // The MVTec AD convention: test/good is normal, every other folder a defect.
             normal.push("good".into());
         }
-        if !normal.is_empty() && s.labels.is_none() {
-            return Err(format!(
-                "--normal needs labels: give --labels, or class folders in {}",
-                self.inputs.display()
-            ));
-        }
-        let anomalous = match (&s.labels, normal.is_empty()) {
-            (Some(l), false) => {
-                let keep = s.classes_of(&normal)?;
-                Some(l.iter().map(|c| !keep.contains(c)).collect::<Vec<bool>>())
-            }
-            _ => None,
+        let anomalous = if normal.is_empty() {
+            None
+        } else {
+            let keep = s.normal_classes(&normal, &self.inputs)?;
+            s.labels
+                .as_ref()
+                .map(|l| l.iter().map(|c| !keep.contains(c)).collect::<Vec<bool>>())
         };
         let classes = s.labels.as_ref().map(|l| {
             l.iter()
