@@ -1,5 +1,5 @@
 //! Your data, your model: a recipe file trained on a folder of PNGs labelled by folder names,
-//! scored on `.npy` inputs, reconstructions and codes written as `.npy` and CSV; the MVTec AD
+//! scored on `.npy` inputs, reconstructions and codes written as `.npy`, `.npz` and CSV; the MVTec AD
 //! layout; and one clear error, with nothing written, for each bad input.
 
 mod common;
@@ -157,6 +157,26 @@ fn recipe_file_on_png_folders_then_npy_in_and_out() {
     let text = std::fs::read_to_string(&codes).unwrap();
     assert_eq!(text.lines().count(), test.len());
     assert!(text.lines().all(|r| r.split(',').count() == 16));
+    // The same codes as an .npz archive, array `codes`, as numpy's np.load(...)["codes"].
+    let npz = dir.join("codes.npz");
+    stdout(
+        aedge()
+            .arg("encode")
+            .arg(&model)
+            .arg(&xs)
+            .arg("-o")
+            .arg(&npz),
+    );
+    let z = aedge_trainer::data::npy::read_npz(&npz, Some("codes")).unwrap();
+    assert_eq!(z.shape, vec![test.len(), 16]);
+    let first: Vec<f32> = text
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!(&z.values[..16], first.as_slice());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -4,6 +4,7 @@
 use crate::data::Dataset;
 use crate::model::conv::ConvAe;
 use crate::model::dense::Mlp;
+use crate::model::layers::{LayerAe, StepKind};
 use crate::model::lstm::LstmAe;
 use crate::model::{Act, AutoEncoder, ModelSpec};
 use aedge_runtime::ir::{same_padding, Graph, Layer};
@@ -161,6 +162,43 @@ fn conv_layers(m: &ConvAe, g: &mut Graph) -> Result<(), String> {
     Ok(())
 }
 
+/// Each step of a layer-list model becomes one runtime layer; the decoder's last takes the
+/// output activation.
+fn layer_list(m: &LayerAe, g: &mut Graph) -> Result<(), String> {
+    let mut shape = g.input;
+    let last = m.steps.len() - 1;
+    for (i, s) in m.steps.iter().enumerate() {
+        let a = if i == last { m.out_act } else { s.act };
+        let layer = match s.kind {
+            StepKind::Conv(j) => conv(&m.convs[j], shape, a)?.0,
+            StepKind::ConvTranspose(j) => conv_t(&m.convs_t[j], shape, a)?.0,
+            StepKind::MaxPool(j) => {
+                let p = &m.pools[j];
+                let k = [p.kernel_size[0] as u8, p.kernel_size[1] as u8];
+                Layer::op(Op::MaxPool2d {
+                    kernel: k,
+                    stride: [p.stride[0] as u8, p.stride[1] as u8],
+                    pad: pad4(&p.padding, shape, p.kernel_size),
+                })
+            }
+            StepKind::Upsample(f) => Layer::op(Op::Upsample2d {
+                factor: [f as u8, f as u8],
+            }),
+            StepKind::Dense(j) => dense(&m.denses[j], a)?,
+            StepKind::Reshape([h, w, c]) => Layer::op(Op::Reshape {
+                to: Shape::new(h as u16, w as u16, c as u16),
+            }),
+        };
+        g.push(layer);
+        if i + 1 == m.encoder_steps {
+            g.encoder_layers = g.layers.len();
+        }
+        let [h, w, c] = s.out;
+        shape = Shape::new(h as u16, w as u16, c as u16);
+    }
+    Ok(())
+}
+
 /// burn's gate controllers (`Linear` weights `[in, out]`) become one LSTM layer: input rows
 /// then recurrent rows, each `[4·units]` in the gate order i, f, g, o, biases summed.
 fn lstm(l: &Lstm, return_sequences: bool) -> Result<Layer, String> {
@@ -266,6 +304,7 @@ pub fn to_graph(
         }
         AutoEncoder::Conv(m) => conv_layers(m, &mut g)?,
         AutoEncoder::Lstm(m) => lstm_layers(m, &mut g)?,
+        AutoEncoder::Layers(m) => layer_list(m, &mut g)?,
     }
     if matches!(model, AutoEncoder::Dense(_) | AutoEncoder::Vae(_))
         && (input.h != 1 || input.w != 1)

@@ -24,6 +24,7 @@ macro_rules! presets {
 presets!(
     "seed-dense",
     "seed-tf",
+    "seed-conv",
     "keras-simple",
     "keras-sparse",
     "keras-deep",
@@ -87,5 +88,20 @@ mod tests {
         );
         assert_eq!((cfg.epochs, cfg.batch_size), (20, 100));
         assert_eq!(cfg.optimizer.lr(), 0.01);
+    }
+
+    #[test]
+    fn seed_conv_has_seed_001s_seven_by_seven_code() {
+        let (spec, cfg) = preset("seed-conv", [28, 28, 1]).unwrap();
+        let dev = crate::device(crate::Backend::Flex).unwrap();
+        let crate::model::AutoEncoder::Layers(m) = spec.build(&dev).unwrap() else {
+            panic!("seed-conv is not a layer list")
+        };
+        assert_eq!(m.code_shape(), [7, 7, 1]);
+        assert_eq!(m.convs.len(), 7);
+        assert!(matches!(
+            cfg.optimizer,
+            crate::optim::OptimizerSpec::Adadelta { lr, .. } if lr == 1.0
+        ));
     }
 }

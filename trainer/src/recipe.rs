@@ -3,7 +3,7 @@
 //! (`trainer/presets/*.toml`, printed by `aedge presets show NAME`).
 
 use crate::data::Color;
-use crate::model::{Act, Architecture, ModelSpec, Upsampling};
+use crate::model::{Act, Architecture, LayerSpec, ModelSpec, Padding, Upsampling};
 use crate::train::TrainConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -55,7 +55,193 @@ struct ModelFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     latent: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    encoder: Option<Vec<LayerFile>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decoder: Option<Vec<LayerFile>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     output: Option<Act>,
+}
+
+/// One layer of `encoder = [...]` / `decoder = [...]` as written: the key naming the kind
+/// carries its size (`{ conv = 8, kernel = 3 }`, `{ maxpool = 2 }`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct LayerFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conv: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conv_transpose: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    maxpool: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upsample: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dense: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reshape: Option<[usize; 3]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kernel: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stride: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    padding: Option<Padding>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<Act>,
+}
+
+const LAYER_KINDS: &str = "conv, conv-transpose, maxpool, upsample, dense or reshape";
+
+impl LayerFile {
+    /// The layer; `last` is the decoder's last layer, whose activation is `[model] output`.
+    fn spec(&self, last: bool) -> Result<LayerSpec, String> {
+        let kinds = [
+            (self.conv, "conv"),
+            (self.conv_transpose, "conv-transpose"),
+            (self.maxpool, "maxpool"),
+            (self.upsample, "upsample"),
+            (self.dense, "dense"),
+            (self.reshape.map(|r| r.iter().product()), "reshape"),
+        ];
+        let mut set = kinds.iter().filter_map(|&(v, k)| v.map(|v| (v, k)));
+        let (n, kind) = match (set.next(), set.next()) {
+            (Some(one), None) => one,
+            (Some((_, a)), Some((_, b))) => {
+                return Err(format!("one layer cannot be both `{a}` and `{b}`"))
+            }
+            (None, _) => return Err(format!("each layer is one of {LAYER_KINDS}")),
+        };
+        if n == 0 {
+            return Err(format!("`{kind}` must be at least 1"));
+        }
+        let allowed: &[&str] = match kind {
+            "conv" => &["kernel", "stride", "padding", "act"],
+            "conv-transpose" => &["kernel", "stride", "act"],
+            "dense" => &["act"],
+            _ => &[],
+        };
+        for (present, key) in [
+            (self.kernel.is_some(), "kernel"),
+            (self.stride.is_some(), "stride"),
+            (self.padding.is_some(), "padding"),
+            (self.act.is_some(), "act"),
+        ] {
+            if present && !allowed.contains(&key) {
+                return Err(format!("`{key}` is not a setting of a {kind} layer"));
+            }
+        }
+        if last && self.act.is_some() {
+            return Err(
+                "the decoder's last layer takes its activation from `output` in [model], not `act`"
+                    .into(),
+            );
+        }
+        let act = if last {
+            Act::Identity
+        } else {
+            self.act.unwrap_or(Act::Relu)
+        };
+        let kernel = || {
+            self.kernel
+                .filter(|&k| k > 0)
+                .ok_or_else(|| format!("a {kind} layer needs `kernel` (at least 1)"))
+        };
+        let stride = self.stride.unwrap_or(1);
+        if stride == 0 {
+            return Err("`stride` must be at least 1".into());
+        }
+        Ok(match kind {
+            "conv" => LayerSpec::Conv {
+                filters: n,
+                kernel: kernel()?,
+                stride,
+                padding: self.padding.unwrap_or_default(),
+                act,
+            },
+            "conv-transpose" => LayerSpec::ConvTranspose {
+                filters: n,
+                kernel: kernel()?,
+                stride,
+                act,
+            },
+            "maxpool" => LayerSpec::MaxPool { size: n },
+            "upsample" => LayerSpec::Upsample { factor: n },
+            "dense" => LayerSpec::Dense { units: n, act },
+            _ => LayerSpec::Reshape {
+                to: self.reshape.unwrap_or_default(),
+            },
+        })
+    }
+
+    fn of(l: &LayerSpec, last: bool) -> LayerFile {
+        let act = |a: Act| (!last).then_some(a);
+        match *l {
+            LayerSpec::Conv {
+                filters,
+                kernel,
+                stride,
+                padding,
+                act: a,
+            } => LayerFile {
+                conv: Some(filters),
+                kernel: Some(kernel),
+                stride: Some(stride),
+                padding: Some(padding),
+                act: act(a),
+                ..LayerFile::default()
+            },
+            LayerSpec::ConvTranspose {
+                filters,
+                kernel,
+                stride,
+                act: a,
+            } => LayerFile {
+                conv_transpose: Some(filters),
+                kernel: Some(kernel),
+                stride: Some(stride),
+                act: act(a),
+                ..LayerFile::default()
+            },
+            LayerSpec::MaxPool { size } => LayerFile {
+                maxpool: Some(size),
+                ..LayerFile::default()
+            },
+            LayerSpec::Upsample { factor } => LayerFile {
+                upsample: Some(factor),
+                ..LayerFile::default()
+            },
+            LayerSpec::Dense { units, act: a } => LayerFile {
+                dense: Some(units),
+                act: act(a),
+                ..LayerFile::default()
+            },
+            LayerSpec::Reshape { to } => LayerFile {
+                reshape: Some(to),
+                ..LayerFile::default()
+            },
+        }
+    }
+}
+
+fn layer_list(files: &[LayerFile], part: &str, has_last: bool) -> Result<Vec<LayerSpec>, String> {
+    if files.is_empty() {
+        return Err(format!("`{part}` in [model] needs at least one layer"));
+    }
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            f.spec(has_last && i + 1 == files.len())
+                .map_err(|e| format!("{part} layer {}: {e}", i + 1))
+        })
+        .collect()
+}
+
+fn layer_files(layers: &[LayerSpec], has_last: bool) -> Vec<LayerFile> {
+    layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| LayerFile::of(l, has_last && i + 1 == layers.len()))
+        .collect()
 }
 
 /// `kind` in `[model]`.
@@ -67,6 +253,7 @@ enum Kind {
     Conv,
     Vae,
     Lstm,
+    Layers,
 }
 
 impl TryFrom<ModelFile> for ModelPart {
@@ -84,6 +271,10 @@ impl TryFrom<ModelFile> for ModelPart {
                 Ok(())
             }
         };
+        if f.kind != Kind::Layers {
+            stray(f.encoder.is_some(), "encoder")?;
+            stray(f.decoder.is_some(), "decoder")?;
+        }
         let arch = match f.kind {
             Kind::Dense => {
                 stray(f.channels.is_some(), "channels")?;
@@ -139,6 +330,27 @@ impl TryFrom<ModelFile> for ModelPart {
                     code: need(f.code, "code")?,
                 }
             }
+            Kind::Layers => {
+                for (p, k) in [
+                    (f.hidden.is_some(), "hidden"),
+                    (f.code.is_some(), "code"),
+                    (f.code_act.is_some(), "code-act"),
+                    (f.channels.is_some(), "channels"),
+                    (f.upsampling.is_some(), "upsampling"),
+                    (f.latent.is_some(), "latent"),
+                ] {
+                    stray(p, k)?;
+                }
+                let list = |v: &Option<Vec<LayerFile>>, part: &str| {
+                    v.as_deref()
+                        .ok_or_else(|| format!("a layers model needs `{part}` in [model]"))
+                        .and_then(|files| layer_list(files, part, part == "decoder"))
+                };
+                Architecture::Layers {
+                    encoder: list(&f.encoder, "encoder")?,
+                    decoder: list(&f.decoder, "decoder")?,
+                }
+            }
         };
         Ok(ModelPart {
             arch,
@@ -183,6 +395,13 @@ impl From<ModelPart> for ModelFile {
             Architecture::Lstm { code } => ModelFile {
                 kind: Kind::Lstm,
                 code: Some(code),
+                output,
+                ..ModelFile::default()
+            },
+            Architecture::Layers { encoder, decoder } => ModelFile {
+                kind: Kind::Layers,
+                encoder: Some(layer_files(&encoder, false)),
+                decoder: Some(layer_files(&decoder, true)),
                 output,
                 ..ModelFile::default()
             },
@@ -296,6 +515,8 @@ impl Recipe {
             }
             Architecture::Vae { hidden, latent } => *latent > 0 && hidden.iter().all(|&h| h > 0),
             Architecture::Lstm { code } => *code > 0,
+            // Checked layer by layer when the file is read.
+            Architecture::Layers { .. } => true,
         };
         if !sizes_ok {
             return Err("[model] layer sizes must be at least 1 (and a conv model needs one stage in channels)".into());
@@ -368,5 +589,97 @@ mod tests {
         );
         assert!(r.train.early_stopping.is_some_and(|e| e.patience == 3));
         assert_eq!(Recipe::parse(&r.to_toml(), "again").unwrap(), r);
+    }
+
+    #[test]
+    fn layer_lists_read_and_print_back() {
+        let text = "[model]\nkind = \"layers\"\nencoder = [{ conv = 4, kernel = 3, stride = 2 }, { maxpool = 2 }, { dense = 8, act = \"identity\" }]\ndecoder = [{ dense = 196 }, { reshape = [7, 7, 4] }, { conv-transpose = 1, kernel = 3, stride = 4 }]\n";
+        let r = Recipe::parse(text, "m.toml").unwrap();
+        let Architecture::Layers { encoder, decoder } = &r.model.arch else {
+            panic!("{:?}", r.model.arch)
+        };
+        assert_eq!(encoder.len(), 3);
+        assert_eq!(
+            encoder[2],
+            LayerSpec::Dense {
+                units: 8,
+                act: Act::Identity
+            }
+        );
+        assert_eq!(
+            decoder[2],
+            LayerSpec::ConvTranspose {
+                filters: 1,
+                kernel: 3,
+                stride: 4,
+                act: Act::Identity
+            }
+        );
+        assert_eq!(Recipe::parse(&r.to_toml(), "again").unwrap(), r);
+        // It builds for 28x28 (14, 7, code 8, back to 7x7x4, x4 = 28).
+        let dev = crate::device(crate::Backend::Flex).unwrap();
+        r.spec([28, 28, 1]).build(&dev).unwrap();
+        // For another size the decoder does not lead back, and the error says where it ends.
+        let e = r.spec([32, 32, 1]).build(&dev).unwrap_err();
+        assert!(
+            e.contains("ends at 28x28x1") && e.contains("32x32x1"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wrong_layers_name_the_layer_and_what_is_allowed() {
+        let with = |enc: &str, dec: &str| {
+            Recipe::parse(
+                &format!("[model]\nkind = \"layers\"\nencoder = [{enc}]\ndecoder = [{dec}]\n"),
+                "m.toml",
+            )
+        };
+        let ok_dec = "{ conv = 1, kernel = 3 }";
+        let e = with("{ conv = 4 }", ok_dec).unwrap_err();
+        assert!(
+            e.contains("encoder layer 1") && e.contains("`kernel`"),
+            "{e}"
+        );
+        let e = with("{ pool = 2 }", ok_dec).unwrap_err();
+        assert!(e.contains("maxpool"), "{e}");
+        let e = with("{ maxpool = 2, kernel = 3 }", ok_dec).unwrap_err();
+        assert!(
+            e.contains("`kernel` is not a setting of a maxpool layer"),
+            "{e}"
+        );
+        let e = with("{ conv = 4, dense = 3, kernel = 3 }", ok_dec).unwrap_err();
+        assert!(e.contains("both"), "{e}");
+        let e = with(
+            "{ maxpool = 2 }",
+            "{ conv = 1, kernel = 3, act = \"tanh\" }",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("decoder layer 1") && e.contains("`output`"),
+            "{e}"
+        );
+        let e = with("{ upsample = 0 }", ok_dec).unwrap_err();
+        assert!(e.contains("at least 1"), "{e}");
+        let e = with("", ok_dec).unwrap_err();
+        assert!(e.contains("at least one layer"), "{e}");
+        let e = Recipe::parse(
+            "[model]\nkind = \"dense\"\ncode = 3\nencoder = []\n",
+            "m.toml",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("`encoder` is not a setting of a dense model"),
+            "{e}"
+        );
+        // The last decoder layer carries the output activation, so it must have weights.
+        let r = with(
+            "{ maxpool = 2 }",
+            "{ conv = 1, kernel = 3 }, { upsample = 2 }",
+        )
+        .unwrap();
+        let dev = crate::device(crate::Backend::Flex).unwrap();
+        let e = r.spec([28, 28, 1]).build(&dev).unwrap_err();
+        assert!(e.contains("last layer"), "{e}");
     }
 }

@@ -9,7 +9,7 @@ use aedge_trainer::data::Dataset;
 use aedge_trainer::export::to_graph;
 use aedge_trainer::model::{Act, Architecture, AutoEncoder, ModelSpec, Upsampling};
 use aedge_trainer::{TrainConfig, Trained};
-use common::{burn_run, max_diff, mnist, nab, trained, trained_lstm};
+use common::{burn_run, every_layer, max_diff, mnist, nab, trained, trained_lstm};
 
 /// burn's deterministic reconstruction and code of sample `i`.
 fn burn_outputs(model: &AutoEncoder, data: &Dataset, i: usize) -> (Vec<f32>, Vec<f32>) {
@@ -102,4 +102,9 @@ fn lstm_sequence_ae_exports_exactly() {
     let data = nab(24);
     let (spec, cfg, trained) = trained_lstm(&data, 8);
     check_trained(&spec, &cfg, &trained, &data);
+}
+
+#[test]
+fn layer_lists_export_exactly() {
+    check(every_layer());
 }

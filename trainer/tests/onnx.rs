@@ -9,7 +9,7 @@ use aedge_trainer::data::Dataset;
 use aedge_trainer::export::to_graph;
 use aedge_trainer::model::{Act, Architecture, ModelSpec, Upsampling};
 use aedge_trainer::{TrainConfig, Trained};
-use common::{burn_run, max_diff, mnist, nab, trained, trained_lstm};
+use common::{burn_run, every_layer, max_diff, mnist, nab, trained, trained_lstm};
 
 mod tract_side {
     /// Runs an ONNX model on one input of the given shape with tract's optimisations (an
@@ -106,4 +106,9 @@ fn lstm_onnx_runs_in_tract() {
     let data = nab(24);
     let (spec, cfg, t) = trained_lstm(&data, 8);
     check_trained(&spec, &cfg, &t, &data);
+}
+
+#[test]
+fn layer_list_onnx_runs_in_tract() {
+    check(every_layer());
 }

@@ -1,5 +1,5 @@
 //! `aedge reconstruct` and `aedge encode`: samples through the whole autoencoder, or through
-//! its encoder, written as `.npy`, CSV or PNG.
+//! its encoder, written as `.npy`, `.npz`, CSV or PNG.
 
 use crate::{input, output, Out, Result};
 use aedge_runtime::{AlignedBytes, Model};
@@ -14,7 +14,8 @@ pub struct Args {
     /// Samples in sensor units: IDX images, .npy/.npz, an image or a folder of images,
     /// .f32 or CSV rows.
     inputs: PathBuf,
-    /// Output file: .npy, .csv (one row per sample) or, for reconstructed images, .png.
+    /// Output file: .npy, .npz (the array `reconstructions` or `codes`), .csv (one row per
+    /// sample) or, for reconstructed images, .png.
     #[arg(short, long)]
     output: PathBuf,
     /// Only the first N samples.
@@ -67,11 +68,11 @@ pub fn run(a: Args, part: Part, out: Out) -> Result<()> {
         results.push(y);
     }
     let dims = [shape.h as usize, shape.w as usize, shape.c as usize];
-    output::samples(&a.output, &results, dims)?;
     let what = match part {
         Part::Whole => "reconstructions",
         Part::Encoder => "codes",
     };
+    output::samples(&a.output, what, &results, dims)?;
     out.json(json!({
         "model": m.name(),
         "samples": n,

@@ -11,5 +11,5 @@ pub use folder::{
     read_files, read_folder, read_images, Color, FolderError, FolderOptions, ImageFolder,
 };
 pub use idx::{labels_from_bytes, read_idx, read_idx_bytes, read_labels, Idx, IdxError, Images};
-pub use npy::{is_numpy, npy_bytes, read_array, Array, NpyError};
+pub use npy::{is_numpy, npy_bytes, npz_bytes, read_array, Array, NpyError};
 pub use series::{Series, SeriesError};

@@ -215,6 +215,32 @@ pub fn npy_bytes(shape: &[usize], values: &[f32]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// Named `float32` arrays `(name, shape, values)` as the bytes of a `.npz` archive (stored,
+/// not compressed: what `np.savez` writes).
+pub fn npz_bytes(arrays: &[(&str, &[usize], &[f32])]) -> Result<Vec<u8>, String> {
+    let mut zip = npyz::npz::NpzWriter::new(std::io::Cursor::new(Vec::new()));
+    for &(name, shape, values) in arrays {
+        if shape.iter().product::<usize>() != values.len() {
+            return Err(format!(
+                "{name}: {} values do not fill an array of shape {shape:?}",
+                values.len()
+            ));
+        }
+        let dims: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+        let options = npyz::zip::write::FileOptions::default()
+            .compression_method(npyz::zip::CompressionMethod::Stored);
+        let mut w = zip
+            .array::<f32>(name, options)
+            .and_then(|b| b.default_dtype().shape(&dims).begin_nd())
+            .map_err(|e| e.to_string())?;
+        w.extend(values.iter().copied())
+            .map_err(|e| e.to_string())?;
+        w.finish().map_err(|e| e.to_string())?;
+    }
+    let cursor = zip.zip_writer().finish().map_err(|e| e.to_string())?;
+    Ok(cursor.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

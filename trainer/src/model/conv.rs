@@ -52,7 +52,8 @@ pub struct ConvAe {
     pub input: [usize; 3],
 }
 
-fn explicit(p: [u8; 4]) -> PaddingConfig2d {
+/// burn's padding for the runtime's `[top, left, bottom, right]`.
+pub(super) fn explicit(p: [u8; 4]) -> PaddingConfig2d {
     PaddingConfig2d::Explicit(p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize)
 }
 

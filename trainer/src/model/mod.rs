@@ -1,15 +1,17 @@
-//! The seven autoencoder kinds as burn modules, built from a serializable [`ModelSpec`].
+//! The seven autoencoder kinds, and layer lists of one's own, as burn modules, built from a serializable [`ModelSpec`].
 //! Dense, sparse and deep AEs share [`dense::DenseAe`]; the denoising AE is a training mode
 //! (see [`crate::corrupt`]) for any architecture.
 
 pub mod act;
 pub mod conv;
 pub mod dense;
+pub mod layers;
 pub mod lstm;
 pub mod vae;
 
 pub use act::Act;
 pub use conv::Upsampling;
+pub use layers::{LayerSpec, Padding};
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -45,6 +47,14 @@ pub enum Architecture {
     Lstm {
         /// Code (hidden state) size.
         code: usize,
+    },
+    /// Layer lists: the encoder's output is the code; the decoder leads back to the input's
+    /// shape and its last layer takes the output activation.
+    Layers {
+        /// Input → code.
+        encoder: Vec<LayerSpec>,
+        /// Code → output.
+        decoder: Vec<LayerSpec>,
     },
 }
 
@@ -110,6 +120,13 @@ impl ModelSpec {
                 *code,
                 device,
             )),
+            Architecture::Layers { encoder, decoder } => AutoEncoder::Layers(layers::LayerAe::new(
+                self.input,
+                encoder,
+                decoder,
+                self.out_act,
+                device,
+            )?),
         })
     }
 }
@@ -128,6 +145,8 @@ pub enum AutoEncoder {
     Vae(vae::Vae),
     /// LSTM sequence AE.
     Lstm(lstm::LstmAe),
+    /// Layer-list AE.
+    Layers(layers::LayerAe),
 }
 
 impl AutoEncoder {
@@ -138,6 +157,7 @@ impl AutoEncoder {
             AutoEncoder::Conv(m) => m.encode(x),
             AutoEncoder::Vae(m) => m.encode(x).0,
             AutoEncoder::Lstm(m) => m.encode(x),
+            AutoEncoder::Layers(m) => m.encode(x),
         }
     }
 
@@ -148,6 +168,7 @@ impl AutoEncoder {
             AutoEncoder::Conv(m) => m.decode(z),
             AutoEncoder::Vae(m) => m.decoder.forward(z),
             AutoEncoder::Lstm(m) => m.decode(z),
+            AutoEncoder::Layers(m) => m.decode(z),
         }
     }
 
@@ -160,6 +181,7 @@ impl AutoEncoder {
             AutoEncoder::Vae(m) => m.decoder.forward_pre_act(z),
             AutoEncoder::Conv(m) => (m.decode_pre_act(z), m.out_act),
             AutoEncoder::Lstm(m) => (m.decode(z), act::Act::Identity),
+            AutoEncoder::Layers(m) => (m.decode_pre_act(z), m.out_act),
         }
     }
 

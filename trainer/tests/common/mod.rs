@@ -96,3 +96,42 @@ pub fn trained_lstm(data: &Dataset, code: usize) -> (ModelSpec, TrainConfig, Tra
     .unwrap();
     (spec, cfg, t)
 }
+
+/// A 28×28 layer list using every layer kind: strided and valid convolutions, pooling, a
+/// dense code, reshape, a transposed convolution and upsampling.
+pub fn every_layer() -> Architecture {
+    use aedge_trainer::model::{LayerSpec as L, Padding};
+    let conv = |filters, kernel, stride, padding| L::Conv {
+        filters,
+        kernel,
+        stride,
+        padding,
+        act: Act::Relu,
+    };
+    Architecture::Layers {
+        encoder: vec![
+            conv(4, 3, 2, Padding::Same),  // 14x14x4
+            conv(4, 3, 1, Padding::Valid), // 12x12x4
+            L::MaxPool { size: 3 },        // 4x4x4
+            L::Dense {
+                units: 16,
+                act: Act::Identity,
+            },
+        ],
+        decoder: vec![
+            L::Dense {
+                units: 196,
+                act: Act::Relu,
+            },
+            L::Reshape { to: [7, 7, 4] },
+            L::ConvTranspose {
+                filters: 4,
+                kernel: 3,
+                stride: 2,
+                act: Act::LeakyRelu(0.1),
+            }, // 14x14x4
+            L::Upsample { factor: 2 }, // 28x28x4
+            conv(1, 5, 1, Padding::Same),
+        ],
+    }
+}
