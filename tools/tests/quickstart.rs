@@ -129,7 +129,8 @@ fn an_installed_binary_needs_no_checkout_for_the_quickstart() {
     );
     assert!(root.join("work/runs/quickstart/report.html").exists());
 
-    // The MCU target says where it looked for the firmware and how to point at it.
+    // The MCU target alone fails, saying where it looked for the firmware and how to point
+    // at it; nothing is written.
     let bench = Command::new(&bin)
         .current_dir(root.join("work"))
         .env("AEDGE_FIRMWARE_DIR", root.join("nowhere"))
@@ -143,10 +144,14 @@ fn an_installed_binary_needs_no_checkout_for_the_quickstart() {
         ])
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&bench.stdout);
+    let text = String::from_utf8_lossy(&bench.stderr);
+    assert_eq!(bench.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("nowhere") && text.contains("AEDGE_FIRMWARE_DIR"),
+        text.contains("nowhere")
+            && text.contains("AEDGE_FIRMWARE_DIR")
+            && text.lines().count() == 1,
         "{text}"
     );
+    assert!(!root.join("work/runs/bench").exists());
     std::fs::remove_dir_all(&root).unwrap();
 }

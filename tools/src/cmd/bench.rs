@@ -141,7 +141,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             ));
         }
     }
-    let targets = Targets {
+    let mut targets = Targets {
         host: a.targets.contains(&Target::Cpu),
         gpu: a.targets.contains(&Target::Gpu),
         gpu_adapter: match a.device {
@@ -154,6 +154,16 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         mcu: a.targets.contains(&Target::Mcu),
         board: a.board.clone(),
     };
+    // Missing firmware sources are said once, up front; alone, the MCU target cannot run.
+    if targets.mcu {
+        if let Err(e) = aedge::mcu::check_firmware_dir() {
+            if !(targets.host || targets.gpu) {
+                return Err(e);
+            }
+            out.line(format!("note: {e}; the MCU columns are left out"));
+            targets.mcu = false;
+        }
+    }
     let budget = Budget {
         time: Duration::from_secs_f64(a.seconds),
         min_runs: a.min_runs.max(1),
