@@ -50,9 +50,9 @@ enum Command {
     Score(cmd::score::Args),
     /// Denoise images: any sample file in, a PNG out.
     Denoise(cmd::denoise::Args),
-    /// Reconstructions in sensor units: .npy, CSV or PNG out.
+    /// Reconstructions in sensor units: .npy, .npz, CSV or PNG out.
     Reconstruct(cmd::reconstruct::Args),
-    /// Codes (latent vectors) of samples: .npy or CSV out.
+    /// Codes (latent vectors) of samples: .npy, .npz or CSV out.
     Encode(cmd::reconstruct::Args),
     /// Error distribution, AUROC with labels, denoising PSNR with --noise.
     Eval(cmd::eval::Args),
