@@ -113,21 +113,29 @@ fn one_class_digit_1_detects_the_other_digits() {
 fn denoising_beats_the_noise_and_int8_keeps_up() {
     let root = dataset_root("denoising");
     let out = root.join("report");
+    // A recipe file of one's own: a small conv AE (the protocol adds its noise).
+    let recipe = root.join("small.toml");
+    std::fs::write(
+        &recipe,
+        "[model]\nkind = \"conv\"\nchannels = [16, 8]\n[train]\nloss = \"bce\"\n",
+    )
+    .unwrap();
     let j = run_json(
         &[
             "denoising",
             "--datasets",
             "fashion-mnist",
+            "--config",
+            recipe.to_str().unwrap(),
             "--epochs",
             "8",
             "--batch-size",
             "32",
-            "--channels",
-            "16,8",
         ],
         &root,
         &out,
     );
+    assert!(j["recipe"].as_str().unwrap().contains("small.toml"), "{j}");
     let r = &j["results"][0];
     let db = |k: &str| r[k].as_f64().unwrap();
     assert!((db("noisy_db") - 9.4).abs() < 0.5, "{r}");

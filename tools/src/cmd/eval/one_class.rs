@@ -6,6 +6,7 @@
 
 use super::protocol::{
     self, dataset_dir, histogram, idx_split, pm, roc_points, Footprint, LossArg, Progress,
+    RecipeArgs,
 };
 use crate::report::Table;
 use crate::{Out, Result};
@@ -14,7 +15,6 @@ use aedge_runtime::precisions::{calibrate_thresholds, export_precisions, RANGE_M
 use aedge_runtime::{AlignedBytes, Metric, Model, ThresholdRule};
 use aedge_trainer::data::Dataset;
 use aedge_trainer::export::to_graph;
-use aedge_trainer::presets::preset;
 use aedge_trainer::{device, train, Backend, RunOptions};
 use serde_json::json;
 use std::path::PathBuf;
@@ -61,9 +61,9 @@ pub struct Args {
     /// Seeds per class.
     #[arg(long, default_value_t = 3)]
     seeds: u64,
-    /// Model recipe (`aedge train --preset` names).
-    #[arg(long, default_value = "seed-dense")]
-    preset: String,
+    /// The model (default: the `seed-dense` preset).
+    #[command(flatten)]
+    recipe: RecipeArgs,
     /// Epochs (default: the recipe's).
     #[arg(long)]
     epochs: Option<usize>,
@@ -112,7 +112,8 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     let test = idx_split(&dir, "t10k")?;
     let test_raw = test.raw_all();
     let test_labels = test.labels.clone().unwrap_or_default();
-    let (spec, mut cfg) = preset(&a.preset, train_all.shape)?;
+    let (recipe, flag) = a.recipe.load("seed-dense")?;
+    let (spec, mut cfg) = (recipe.spec(train_all.shape), recipe.train.clone());
     if let Some(e) = a.epochs {
         cfg.epochs = e.max(1);
     }
@@ -124,7 +125,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         "one-class Fashion-MNIST: {} classes × {} seeds, {} for {} epochs, {} test images each",
         a.classes.len(),
         a.seeds,
-        a.preset,
+        flag,
         cfg.epochs,
         test.len()
     ));
@@ -196,6 +197,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     report(
         &a,
         out,
+        &flag,
         &cfg,
         &runs,
         &kept,
@@ -221,6 +223,7 @@ fn errors(bytes: &[u8], samples: &[Vec<f32>]) -> Result<(Vec<f32>, f32)> {
 fn report(
     a: &Args,
     out: Out,
+    model: &str,
     cfg: &aedge_trainer::TrainConfig,
     runs: &[Run],
     kept: &[Kept],
@@ -275,7 +278,7 @@ fn report(
     }));
     t.row(row);
     let command = format!(
-        "aedge eval one-class --data {} --classes {} --seeds {} --preset {} --epochs {}",
+        "aedge eval one-class --data {} --classes {} --seeds {} {} --epochs {}",
         a.data.display(),
         a.classes
             .iter()
@@ -283,7 +286,7 @@ fn report(
             .collect::<Vec<_>>()
             .join(","),
         a.seeds,
-        a.preset,
+        model,
         cfg.epochs
     );
     let setup = format!(
@@ -295,7 +298,9 @@ fn report(
          precision. AUROC in %, mean ± std over {} seed(s). Total time {:.0} s.",
         HOLDOUT * 100.0,
         test.len(),
-        a.preset,
+        model
+            .trim_start_matches("--preset ")
+            .trim_start_matches("--config "),
         cfg.epochs,
         format!("{:?}", cfg.loss).to_uppercase(),
         cfg.batch_size,
@@ -324,7 +329,7 @@ fn report(
     figures(&mut w, kept, test)?;
     let json = json!({
         "protocol": "fashion-mnist one-class",
-        "preset": a.preset, "epochs": cfg.epochs, "seeds": a.seeds,
+        "model": model, "epochs": cfg.epochs, "seeds": a.seeds,
         "footprint": {"weights_bytes": footprint.weights, "weights_section_bytes": footprint.section,
                       "file_bytes": footprint.file,
                       "arena_bytes": footprint.arena, "macs": footprint.macs},

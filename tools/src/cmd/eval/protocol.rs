@@ -5,6 +5,8 @@ use crate::report::{Figure, Report, Table};
 use crate::{Out, Result};
 use aedge_runtime::{AlignedBytes, Model};
 use aedge_trainer::data::{read_labels, Dataset, Images};
+use aedge_trainer::presets;
+use aedge_trainer::recipe::Recipe;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -293,6 +295,32 @@ impl Writer {
         w("report.json", &pretty)?;
         w("report.html", self.html.finish().as_bytes())?;
         Ok(self.dir)
+    }
+}
+
+/// The model a protocol trains: a preset, or a recipe file of one's own.
+#[derive(clap::Args)]
+pub struct RecipeArgs {
+    /// Model recipe by preset name (`aedge presets`; default: the protocol's).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Model recipe file (TOML, as `aedge train --config`) instead of a preset.
+    #[arg(long, conflicts_with = "preset")]
+    pub config: Option<PathBuf>,
+}
+
+impl RecipeArgs {
+    /// The recipe (`default` names the preset when neither flag is given) and the flag that
+    /// reproduces the choice, for the report's command line (`--preset NAME`, `--config
+    /// FILE`).
+    pub fn load(&self, default: &str) -> Result<(Recipe, String)> {
+        match (&self.config, &self.preset) {
+            (Some(path), _) => Ok((Recipe::read(path)?, format!("--config {}", path.display()))),
+            (None, p) => {
+                let name = p.as_deref().unwrap_or(default);
+                Ok((presets::recipe(name)?, format!("--preset {name}")))
+            }
+        }
     }
 }
 
