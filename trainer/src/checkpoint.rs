@@ -62,17 +62,27 @@ pub fn save(
     Ok(())
 }
 
+/// Reads `dir/state.json`; `missing` starts the message when there is none.
+fn read_state(dir: &Path, missing: &str) -> Result<State, String> {
+    let sp = dir.join("state.json");
+    let json = std::fs::read(&sp).map_err(|e| format!("{missing} {}: {e}", dir.display()))?;
+    serde_json::from_slice(&json).map_err(|e| match e.classify() {
+        // Well-formed JSON of another shape: a checkpoint of another aedge version.
+        serde_json::error::Category::Data => format!(
+            "{} was written by another version of aedge ({e}); train again with this one",
+            sp.display()
+        ),
+        _ => format!("{} is corrupt: {e}", sp.display()),
+    })
+}
+
 /// Loads the last complete checkpoint into a freshly built model and optimiser.
 pub fn load(
     dir: &Path,
     model: AutoEncoder,
     optim: ModuleOptimizer,
 ) -> Result<(AutoEncoder, ModuleOptimizer, State), String> {
-    let sp = dir.join("state.json");
-    let json = std::fs::read(&sp)
-        .map_err(|e| format!("no checkpoint to resume in {}: {e}", dir.display()))?;
-    let state: State =
-        serde_json::from_slice(&json).map_err(|e| format!("{} is corrupt: {e}", sp.display()))?;
+    let state = read_state(dir, "no checkpoint to resume in")?;
     let (m, o) = files(dir, state.epoch);
     let read = |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(read(&m)?))
@@ -92,11 +102,7 @@ pub fn load_model(
     dir: &Path,
     device: &burn::tensor::Device,
 ) -> Result<(AutoEncoder, State), String> {
-    let sp = dir.join("state.json");
-    let json =
-        std::fs::read(&sp).map_err(|e| format!("no checkpoint in {}: {e}", dir.display()))?;
-    let state: State =
-        serde_json::from_slice(&json).map_err(|e| format!("{} is corrupt: {e}", sp.display()))?;
+    let state = read_state(dir, "no checkpoint in")?;
     let (m, _) = files(dir, state.epoch);
     let bytes = std::fs::read(&m).map_err(|e| format!("cannot read {}: {e}", m.display()))?;
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
@@ -107,4 +113,23 @@ pub fn load_model(
         .try_load_record(record)
         .map_err(|e| format!("{} does not fit the model: {e:?}", m.display()))?;
     Ok((model, state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_of_another_version_says_so_and_a_broken_one_is_corrupt() {
+        let dir = std::env::temp_dir().join(format!("aedge-ckpt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dev = crate::device(crate::Backend::Flex).unwrap();
+        std::fs::write(dir.join("state.json"), r#"{"epoch": "three"}"#).unwrap();
+        let e = load_model(&dir, &dev).unwrap_err();
+        assert!(e.contains("another version of aedge"), "{e}");
+        std::fs::write(dir.join("state.json"), "{\"epoch\": 3,").unwrap();
+        let e = load_model(&dir, &dev).unwrap_err();
+        assert!(e.contains("is corrupt"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
