@@ -20,6 +20,23 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay`: option 15 in both its v2 and v3 APIs (the Rust
+/// bindings do not name it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keeps freed memory for the next allocation instead of returning it to the OS after the
+/// purge delay (1 s in the linked mimalloc v3): burn-flex frees multi-MB buffers every
+/// training step, and the kernel zeroing them again on the next page fault cost a fifth of a
+/// conv AE's training time (perf); keeping them gives +20 % samples/s (keras-denoise, 2-core
+/// Xeon). A `MIMALLOC_PURGE_DELAY` in the environment wins.
+fn keep_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    // SAFETY: an option setter of the linked mimalloc, called before any thread starts.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+}
+
 /// Autoencoders from a workstation to a microcontroller.
 #[derive(Parser)]
 #[command(name = "aedge", version, about)]
@@ -91,6 +108,7 @@ impl Out {
 pub type Result<T> = std::result::Result<T, String>;
 
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = Cli::parse();
     let out = Out {
         json: cli.json,

@@ -160,6 +160,7 @@ fn adapter_device(_: usize, _: &[Adapter]) -> Result<(Device, Adapter), String> 
     Err(NO_GPU.into())
 }
 
+#[cfg(not(feature = "wgpu"))]
 const NO_GPU: &str = "this build has no GPU support; rebuild with the wgpu feature (cargo install --path tools --features wgpu)";
 
 /// Every GPU adapter wgpu sees, best first (discrete, integrated, virtual, CPU): `wgpu:N`
