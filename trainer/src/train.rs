@@ -162,6 +162,25 @@ struct Batch {
     shape: [usize; 2],
 }
 
+/// Epochs of an unchanged training loss after which a run is called stuck.
+const STALL_EPOCHS: usize = 3;
+
+/// Whether the last [`STALL_EPOCHS`] training losses are equal to five significant digits: a
+/// network that learns moves its loss more than that between epochs, one whose units are all
+/// dead or whose output is saturated does not move it at all.
+pub fn stalled(history: &[EpochMetrics]) -> bool {
+    let Some(last) = history
+        .len()
+        .checked_sub(STALL_EPOCHS)
+        .map(|i| &history[i..])
+    else {
+        return false;
+    };
+    let first = last[0].train_loss;
+    last.iter()
+        .all(|m| (m.train_loss - first).abs() <= 1e-5 * first.abs().max(1e-12))
+}
+
 /// Builds one batch from the samples `idx`; corruption noise is seeded by `seed`.
 fn batch(data: &Dataset, idx: &[usize], cfg: &TrainConfig, seed: u64, device: &Device) -> Batch {
     let shape = [idx.len(), data.dim()];
@@ -485,6 +504,8 @@ pub fn train(
         Some(n) => (start + n).min(cfg.epochs),
         None => cfg.epochs,
     };
+    // The stuck-run note is said once.
+    let mut warned = false;
     for epoch in start + 1..=end {
         if cfg
             .early_stopping
@@ -561,6 +582,13 @@ pub fn train(
         }
         bar.finish_with_message(summary);
         history.push(m);
+        if opts.progress && !warned && stalled(&history) {
+            warned = true;
+            eprintln!(
+                "note: the training loss has not moved for {STALL_EPOCHS} epochs ({:.4}): the network looks stuck (dead ReLUs or a saturated output); try another --seed, a lower --lr, or loss = \"bce\" with a sigmoid output",
+                history[history.len() - 1].train_loss
+            );
+        }
         if let Some(path) = &opts.metrics {
             write_metrics(path, &history)?;
         }
@@ -575,4 +603,39 @@ pub fn train(
         }
     }
     Ok(Trained { model, history })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{stalled, EpochMetrics};
+
+    fn history(losses: &[f64]) -> Vec<EpochMetrics> {
+        losses
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| EpochMetrics {
+                epoch: i + 1,
+                train_loss: l,
+                val_loss: None,
+                val_recon: None,
+                seconds: 1.0,
+                samples_per_sec: 1.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_loss_that_stops_moving_is_a_stuck_run() {
+        // A conv AE with MSE and a sigmoid output that died at once (seen on MNIST).
+        assert!(!stalled(&history(&[0.1205, 0.111_600_1, 0.111_600_2])));
+        assert!(stalled(&history(&[
+            0.1205,
+            0.111_600_1,
+            0.111_600_2,
+            0.111_600_1
+        ])));
+        // A slow but learning run is not.
+        assert!(!stalled(&history(&[0.1010, 0.1009, 0.1004])));
+        assert!(!stalled(&history(&[0.1, 0.1])));
+    }
 }
