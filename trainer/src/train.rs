@@ -168,7 +168,7 @@ const STALL_EPOCHS: usize = 3;
 /// Whether the last [`STALL_EPOCHS`] training losses are equal to five significant digits: a
 /// network that learns moves its loss more than that between epochs, one whose units are all
 /// dead or whose output is saturated does not move it at all.
-pub fn stalled(history: &[EpochMetrics]) -> bool {
+fn stalled(history: &[EpochMetrics]) -> bool {
     let Some(last) = history
         .len()
         .checked_sub(STALL_EPOCHS)
