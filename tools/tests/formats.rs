@@ -296,6 +296,23 @@ fn bad_inputs_get_one_line_and_nothing_written() {
             .arg(&out),
     );
     assert!(e.contains("--lr"), "{e}");
+    // A layer list whose decoder does not lead back to the data's shape.
+    let short = dir.join("short.toml");
+    std::fs::write(
+        &short,
+        "[model]\nkind = \"layers\"\nencoder = [{ conv = 4, kernel = 3 }, { maxpool = 2 }]\ndecoder = [{ conv = 1, kernel = 3 }]\n",
+    )
+    .unwrap();
+    let e = fails(
+        aedge()
+            .args(["train", "--config"])
+            .arg(&short)
+            .arg("--data")
+            .arg(&x)
+            .arg("--out")
+            .arg(&out),
+    );
+    assert!(e.contains("ends at 14x14x1"), "{e}");
     assert!(!out.exists(), "a failed run wrote {}", out.display());
 
     std::fs::remove_dir_all(&dir).unwrap();

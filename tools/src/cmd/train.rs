@@ -115,6 +115,9 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     let cfg = recipe.train.clone();
     let (train_set, val) = split;
     let (dev, where_) = resolve(a.device)?;
+    // A model that does not fit the data (a layer list's sizes) fails before anything is
+    // written.
+    spec.build(&dev)?;
     out.line(format!("device: {where_}"));
     let mut opts = RunOptions::new(dev);
     opts.progress = !out.quiet && !out.json;
