@@ -55,9 +55,9 @@ struct ModelFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     latent: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    encoder: Option<Vec<LayerFile>>,
+    encoder: Option<Vec<CheckedLayer>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    decoder: Option<Vec<LayerFile>>,
+    decoder: Option<Vec<CheckedLayer>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     output: Option<Act>,
 }
@@ -87,6 +87,26 @@ struct LayerFile {
     padding: Option<Padding>,
     #[serde(skip_serializing_if = "Option::is_none")]
     act: Option<Act>,
+}
+
+/// A layer table checked on its own as it is read, so a mistake in it is reported at its
+/// line; whether it may set `act` (not as the decoder's last) is checked with the list.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "LayerFile", into = "LayerFile")]
+struct CheckedLayer(LayerFile);
+
+impl TryFrom<LayerFile> for CheckedLayer {
+    type Error = String;
+    fn try_from(f: LayerFile) -> Result<Self, String> {
+        f.spec(false)?;
+        Ok(CheckedLayer(f))
+    }
+}
+
+impl From<CheckedLayer> for LayerFile {
+    fn from(c: CheckedLayer) -> Self {
+        c.0
+    }
 }
 
 const LAYER_KINDS: &str = "conv, conv-transpose, maxpool, upsample, dense or reshape";
@@ -222,7 +242,11 @@ impl LayerFile {
     }
 }
 
-fn layer_list(files: &[LayerFile], part: &str, has_last: bool) -> Result<Vec<LayerSpec>, String> {
+fn layer_list(
+    files: &[CheckedLayer],
+    part: &str,
+    has_last: bool,
+) -> Result<Vec<LayerSpec>, String> {
     if files.is_empty() {
         return Err(format!("`{part}` in [model] needs at least one layer"));
     }
@@ -230,17 +254,17 @@ fn layer_list(files: &[LayerFile], part: &str, has_last: bool) -> Result<Vec<Lay
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            f.spec(has_last && i + 1 == files.len())
+            f.0.spec(has_last && i + 1 == files.len())
                 .map_err(|e| format!("{part} layer {}: {e}", i + 1))
         })
         .collect()
 }
 
-fn layer_files(layers: &[LayerSpec], has_last: bool) -> Vec<LayerFile> {
+fn layer_files(layers: &[LayerSpec], has_last: bool) -> Vec<CheckedLayer> {
     layers
         .iter()
         .enumerate()
-        .map(|(i, l)| LayerFile::of(l, has_last && i + 1 == layers.len()))
+        .map(|(i, l)| CheckedLayer(LayerFile::of(l, has_last && i + 1 == layers.len())))
         .collect()
 }
 
@@ -341,7 +365,7 @@ impl TryFrom<ModelFile> for ModelPart {
                 ] {
                     stray(p, k)?;
                 }
-                let list = |v: &Option<Vec<LayerFile>>, part: &str| {
+                let list = |v: &Option<Vec<CheckedLayer>>, part: &str| {
                     v.as_deref()
                         .ok_or_else(|| format!("a layers model needs `{part}` in [model]"))
                         .and_then(|files| layer_list(files, part, part == "decoder"))
@@ -637,10 +661,8 @@ mod tests {
         };
         let ok_dec = "{ conv = 1, kernel = 3 }";
         let e = with("{ conv = 4 }", ok_dec).unwrap_err();
-        assert!(
-            e.contains("encoder layer 1") && e.contains("`kernel`"),
-            "{e}"
-        );
+        // At the layer's own line.
+        assert!(e.starts_with("m.toml:3:") && e.contains("`kernel`"), "{e}");
         let e = with("{ pool = 2 }", ok_dec).unwrap_err();
         assert!(e.contains("maxpool"), "{e}");
         let e = with("{ maxpool = 2, kernel = 3 }", ok_dec).unwrap_err();
