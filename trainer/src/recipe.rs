@@ -93,27 +93,33 @@ struct LayerFile {
 /// line; whether it may set `act` (not as the decoder's last) is checked with the list.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(try_from = "LayerFile", into = "LayerFile")]
-struct CheckedLayer(LayerFile);
+struct CheckedLayer {
+    spec: LayerSpec,
+    /// Whether the file set `act`.
+    act_set: bool,
+}
 
 impl TryFrom<LayerFile> for CheckedLayer {
     type Error = String;
     fn try_from(f: LayerFile) -> Result<Self, String> {
-        f.spec(false)?;
-        Ok(CheckedLayer(f))
+        Ok(CheckedLayer {
+            spec: f.spec()?,
+            act_set: f.act.is_some(),
+        })
     }
 }
 
 impl From<CheckedLayer> for LayerFile {
     fn from(c: CheckedLayer) -> Self {
-        c.0
+        LayerFile::of(&c.spec, !c.act_set)
     }
 }
 
 const LAYER_KINDS: &str = "conv, conv-transpose, maxpool, upsample, dense or reshape";
 
 impl LayerFile {
-    /// The layer; `last` is the decoder's last layer, whose activation is `[model] output`.
-    fn spec(&self, last: bool) -> Result<LayerSpec, String> {
+    /// The layer (activation `relu` unless `act` says otherwise).
+    fn spec(&self) -> Result<LayerSpec, String> {
         let kinds = [
             (self.conv, "conv"),
             (self.conv_transpose, "conv-transpose"),
@@ -139,27 +145,16 @@ impl LayerFile {
             "dense" => &["act"],
             _ => &[],
         };
-        for (present, key) in [
+        let set = [
             (self.kernel.is_some(), "kernel"),
             (self.stride.is_some(), "stride"),
             (self.padding.is_some(), "padding"),
             (self.act.is_some(), "act"),
-        ] {
-            if present && !allowed.contains(&key) {
-                return Err(format!("`{key}` is not a setting of a {kind} layer"));
-            }
+        ];
+        if let Some(key) = stray_key(&set, allowed) {
+            return Err(format!("`{key}` is not a setting of a {kind} layer"));
         }
-        if last && self.act.is_some() {
-            return Err(
-                "the decoder's last layer takes its activation from `output` in [model], not `act`"
-                    .into(),
-            );
-        }
-        let act = if last {
-            Act::Identity
-        } else {
-            self.act.unwrap_or(Act::Relu)
-        };
+        let act = self.act.unwrap_or(Act::Relu);
         let kernel = || {
             self.kernel
                 .filter(|&k| k > 0)
@@ -192,6 +187,7 @@ impl LayerFile {
         })
     }
 
+    /// The table of `l`; `last` leaves out `act` (the decoder's last takes `output`).
     fn of(l: &LayerSpec, last: bool) -> LayerFile {
         let act = |a: Act| (!last).then_some(a);
         match *l {
@@ -250,22 +246,34 @@ fn layer_list(
     if files.is_empty() {
         return Err(format!("`{part}` in [model] needs at least one layer"));
     }
-    files
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            f.0.spec(has_last && i + 1 == files.len())
-                .map_err(|e| format!("{part} layer {}: {e}", i + 1))
-        })
-        .collect()
+    let mut layers: Vec<LayerSpec> = files.iter().map(|f| f.spec.clone()).collect();
+    if has_last {
+        let n = files.len();
+        if files[n - 1].act_set {
+            return Err(format!("{part} layer {n}: the decoder's last layer takes its activation from `output` in [model], not `act`"));
+        }
+        layers[n - 1].set_act(Act::Identity);
+    }
+    Ok(layers)
 }
 
 fn layer_files(layers: &[LayerSpec], has_last: bool) -> Vec<CheckedLayer> {
     layers
         .iter()
         .enumerate()
-        .map(|(i, l)| CheckedLayer(LayerFile::of(l, has_last && i + 1 == layers.len())))
+        .map(|(i, l)| CheckedLayer {
+            spec: l.clone(),
+            act_set: !(has_last && i + 1 == layers.len()),
+        })
         .collect()
+}
+
+/// The first key of `set` (whether it is set, its name) that is set but not `allowed`: the
+/// check every flat table (`[model]`, a layer, `optimizer`) makes of keys of another kind.
+pub(crate) fn stray_key<'a>(set: &[(bool, &'a str)], allowed: &[&str]) -> Option<&'a str> {
+    set.iter()
+        .find(|(present, key)| *present && !allowed.contains(key))
+        .map(|&(_, key)| key)
 }
 
 /// `kind` in `[model]`.
@@ -288,83 +296,46 @@ impl TryFrom<ModelFile> for ModelPart {
             v.ok_or_else(|| format!("a {name} model needs `{key}` in [model]"))
         };
         // Keys of another kind are mistakes, not settings to ignore.
-        let stray = |present: bool, key: &str| {
-            if present {
-                Err(format!("`{key}` is not a setting of a {name} model"))
-            } else {
-                Ok(())
-            }
+        let allowed: &[&str] = match f.kind {
+            Kind::Dense => &["hidden", "code", "code-act"],
+            Kind::Conv => &["channels", "upsampling"],
+            Kind::Vae => &["hidden", "latent"],
+            Kind::Lstm => &["code"],
+            Kind::Layers => &["encoder", "decoder"],
         };
-        if f.kind != Kind::Layers {
-            stray(f.encoder.is_some(), "encoder")?;
-            stray(f.decoder.is_some(), "decoder")?;
+        let set = [
+            (f.hidden.is_some(), "hidden"),
+            (f.code.is_some(), "code"),
+            (f.code_act.is_some(), "code-act"),
+            (f.channels.is_some(), "channels"),
+            (f.upsampling.is_some(), "upsampling"),
+            (f.latent.is_some(), "latent"),
+            (f.encoder.is_some(), "encoder"),
+            (f.decoder.is_some(), "decoder"),
+        ];
+        if let Some(key) = stray_key(&set, allowed) {
+            return Err(format!("`{key}` is not a setting of a {name} model"));
         }
         let arch = match f.kind {
-            Kind::Dense => {
-                stray(f.channels.is_some(), "channels")?;
-                stray(f.upsampling.is_some(), "upsampling")?;
-                stray(f.latent.is_some(), "latent")?;
-                Architecture::Dense {
-                    hidden: f.hidden.unwrap_or_default(),
-                    code: need(f.code, "code")?,
-                    code_act: f.code_act.unwrap_or(Act::Relu),
-                }
-            }
-            Kind::Conv => {
-                for (p, k) in [
-                    (f.hidden.is_some(), "hidden"),
-                    (f.code.is_some(), "code"),
-                    (f.code_act.is_some(), "code-act"),
-                    (f.latent.is_some(), "latent"),
-                ] {
-                    stray(p, k)?;
-                }
-                Architecture::Conv {
-                    channels: f
-                        .channels
-                        .ok_or_else(|| "a conv model needs `channels` in [model]".to_string())?,
-                    upsampling: f.upsampling.unwrap_or_default(),
-                }
-            }
-            Kind::Vae => {
-                for (p, k) in [
-                    (f.code.is_some(), "code"),
-                    (f.code_act.is_some(), "code-act"),
-                    (f.channels.is_some(), "channels"),
-                    (f.upsampling.is_some(), "upsampling"),
-                ] {
-                    stray(p, k)?;
-                }
-                Architecture::Vae {
-                    hidden: f.hidden.unwrap_or_default(),
-                    latent: need(f.latent, "latent")?,
-                }
-            }
-            Kind::Lstm => {
-                for (p, k) in [
-                    (f.hidden.is_some(), "hidden"),
-                    (f.code_act.is_some(), "code-act"),
-                    (f.channels.is_some(), "channels"),
-                    (f.upsampling.is_some(), "upsampling"),
-                    (f.latent.is_some(), "latent"),
-                ] {
-                    stray(p, k)?;
-                }
-                Architecture::Lstm {
-                    code: need(f.code, "code")?,
-                }
-            }
+            Kind::Dense => Architecture::Dense {
+                hidden: f.hidden.unwrap_or_default(),
+                code: need(f.code, "code")?,
+                code_act: f.code_act.unwrap_or(Act::Relu),
+            },
+            Kind::Conv => Architecture::Conv {
+                channels: f
+                    .channels
+                    .ok_or_else(|| "a conv model needs `channels` in [model]".to_string())?,
+                upsampling: f.upsampling.unwrap_or_default(),
+            },
+            Kind::Vae => Architecture::Vae {
+                hidden: f.hidden.unwrap_or_default(),
+                latent: need(f.latent, "latent")?,
+            },
+            Kind::Lstm => Architecture::Lstm {
+                code: need(f.code, "code")?,
+            },
             Kind::Layers => {
-                for (p, k) in [
-                    (f.hidden.is_some(), "hidden"),
-                    (f.code.is_some(), "code"),
-                    (f.code_act.is_some(), "code-act"),
-                    (f.channels.is_some(), "channels"),
-                    (f.upsampling.is_some(), "upsampling"),
-                    (f.latent.is_some(), "latent"),
-                ] {
-                    stray(p, k)?;
-                }
                 let list = |v: &Option<Vec<CheckedLayer>>, part: &str| {
                     v.as_deref()
                         .ok_or_else(|| format!("a layers model needs `{part}` in [model]"))

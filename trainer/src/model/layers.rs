@@ -79,6 +79,16 @@ pub enum LayerSpec {
 }
 
 impl LayerSpec {
+    /// Sets the activation of a layer with weights (weightless layers have none).
+    pub fn set_act(&mut self, a: Act) {
+        match self {
+            LayerSpec::Conv { act, .. }
+            | LayerSpec::ConvTranspose { act, .. }
+            | LayerSpec::Dense { act, .. } => *act = a,
+            _ => {}
+        }
+    }
+
     /// Whether the layer has weights (and so an activation of its own).
     pub fn has_weights(&self) -> bool {
         matches!(

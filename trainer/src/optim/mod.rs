@@ -75,22 +75,21 @@ impl TryFrom<OptimizerFile> for OptimizerSpec {
     type Error = String;
     fn try_from(f: OptimizerFile) -> Result<Self, String> {
         let only = |allowed: &[&str]| {
-            for (set, key) in [
+            let set = [
                 (f.rho.is_some(), "rho"),
                 (f.decay.is_some(), "decay"),
                 (f.momentum.is_some(), "momentum"),
                 (f.epsilon.is_some(), "epsilon"),
-            ] {
-                if set && !allowed.contains(&key) {
-                    return Err(format!(
-                        "`{key}` is not a setting of {:?} (it takes lr{})",
-                        f.name,
-                        allowed.iter().map(|k| format!(", {k}")).collect::<String>()
-                    )
-                    .to_lowercase());
-                }
+            ];
+            match crate::recipe::stray_key(&set, allowed) {
+                Some(key) => Err(format!(
+                    "`{key}` is not a setting of {:?} (it takes lr{})",
+                    f.name,
+                    allowed.iter().map(|k| format!(", {k}")).collect::<String>()
+                )
+                .to_lowercase()),
+                None => Ok(()),
             }
-            Ok(())
         };
         Ok(match f.name {
             OptimizerName::Adam => {

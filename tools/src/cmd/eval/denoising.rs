@@ -4,7 +4,7 @@
 //! Fashion-MNIST: train 60k, test 10k. MNIST: only the 10k test set is on hand, so train on
 //! its first 8,000 and test on the last 2,000.
 
-use super::protocol::{self, dataset_dir, idx_split, Footprint, Progress, RecipeArgs};
+use super::protocol::{self, dataset_dir, idx_split, Chosen, Footprint, Progress, RecipeArgs};
 use crate::baseline::{measure, noisy, Psnr, NOISE};
 use crate::report::Table;
 use crate::{Out, Result};
@@ -12,7 +12,6 @@ use aedge_runtime::precisions::{export_precisions, RANGE_METHODS};
 use aedge_runtime::Metric;
 use aedge_trainer::data::Dataset;
 use aedge_trainer::export::to_graph;
-use aedge_trainer::recipe::Recipe;
 use aedge_trainer::{device, train, Backend, RunOptions, TrainConfig};
 use serde_json::json;
 use std::path::PathBuf;
@@ -68,16 +67,14 @@ const DEFAULT_PRESET: &str = "keras-denoise";
 /// The recipe and its training settings with the command line's overrides and the
 /// protocol's noise.
 struct Setup {
-    recipe: Recipe,
-    /// `--preset NAME` or `--config FILE`.
-    flag: String,
+    model: Chosen,
     cfg: TrainConfig,
 }
 
 impl Setup {
     fn new(a: &Args) -> Result<Setup> {
-        let (recipe, flag) = a.recipe.load(DEFAULT_PRESET)?;
-        let mut cfg = recipe.train.clone();
+        let model = a.recipe.load(DEFAULT_PRESET)?;
+        let mut cfg = model.recipe.train.clone();
         if let Some(e) = a.epochs {
             cfg.epochs = e.max(1);
         }
@@ -85,7 +82,7 @@ impl Setup {
             cfg.batch_size = b.max(1);
         }
         cfg.corruption = Some(NOISE);
-        Ok(Setup { recipe, flag, cfg })
+        Ok(Setup { model, cfg })
     }
 
     /// The model, optimiser and loss in a sentence.
@@ -93,10 +90,8 @@ impl Setup {
         let c = &self.cfg;
         format!(
             "{} ({}); {} loss, {:?}, batch {}, {} epochs",
-            self.flag
-                .trim_start_matches("--preset ")
-                .trim_start_matches("--config "),
-            self.recipe.description,
+            self.model.name,
+            self.model.recipe.description,
             format!("{:?}", c.loss).to_uppercase(),
             c.optimizer,
             c.batch_size,
@@ -119,7 +114,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     for (name, (train_set, test, split)) in sets {
         out.line(format!(
             "{name}: training {} on {} images for {} epochs",
-            setup.flag,
+            setup.model.flag,
             train_set.len(),
             setup.cfg.epochs
         ));
@@ -181,7 +176,7 @@ fn run_one(
     out: Out,
 ) -> Result<Row> {
     let t0 = std::time::Instant::now();
-    let spec = setup.recipe.spec(train_set.shape);
+    let spec = setup.model.recipe.spec(train_set.shape);
     let cfg = &setup.cfg;
     let mut opts = RunOptions::new(device(Backend::Flex).map_err(|e| e.to_string())?);
     opts.progress = !out.quiet && !out.json;
@@ -247,7 +242,7 @@ fn report(a: &Args, s: &Setup, out: Out, rows: &[Row], seconds: f64) -> Result<(
         "aedge eval denoising --data {} --datasets {} {} --epochs {} --batch-size {}",
         a.data.display(),
         a.datasets.join(","),
-        s.flag,
+        s.model.flag,
         s.cfg.epochs,
         s.cfg.batch_size,
     );
@@ -274,7 +269,7 @@ fn report(a: &Args, s: &Setup, out: Out, rows: &[Row], seconds: f64) -> Result<(
     }
     let json = json!({
         "protocol": "denoising, gaussian 0.5 clipped",
-        "epochs": s.cfg.epochs, "batch_size": s.cfg.batch_size, "recipe": s.flag,
+        "epochs": s.cfg.epochs, "batch_size": s.cfg.batch_size, "recipe": s.model.flag,
         "results": rows.iter().map(|r| json!({
             "dataset": r.name, "split": r.split, "noisy_db": r.psnr.noisy, "median3_db": r.psnr.median,
             "f32_db": r.psnr.f32, "int8_db": r.psnr.int8, "seconds": r.seconds,

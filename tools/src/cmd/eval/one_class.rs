@@ -5,7 +5,7 @@
 //! published figures.
 
 use super::protocol::{
-    self, dataset_dir, histogram, idx_split, pm, roc_points, Footprint, LossArg, Progress,
+    self, dataset_dir, histogram, idx_split, pm, roc_points, Chosen, Footprint, LossArg, Progress,
     RecipeArgs,
 };
 use crate::report::Table;
@@ -112,8 +112,11 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     let test = idx_split(&dir, "t10k")?;
     let test_raw = test.raw_all();
     let test_labels = test.labels.clone().unwrap_or_default();
-    let (recipe, flag) = a.recipe.load("seed-dense")?;
-    let (spec, mut cfg) = (recipe.spec(train_all.shape), recipe.train.clone());
+    let model = a.recipe.load("seed-dense")?;
+    let (spec, mut cfg) = (
+        model.recipe.spec(train_all.shape),
+        model.recipe.train.clone(),
+    );
     if let Some(e) = a.epochs {
         cfg.epochs = e.max(1);
     }
@@ -125,7 +128,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         "one-class Fashion-MNIST: {} classes × {} seeds, {} for {} epochs, {} test images each",
         a.classes.len(),
         a.seeds,
-        flag,
+        model.name,
         cfg.epochs,
         test.len()
     ));
@@ -197,7 +200,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     report(
         &a,
         out,
-        &flag,
+        &model,
         &cfg,
         &runs,
         &kept,
@@ -223,7 +226,7 @@ fn errors(bytes: &[u8], samples: &[Vec<f32>]) -> Result<(Vec<f32>, f32)> {
 fn report(
     a: &Args,
     out: Out,
-    model: &str,
+    model: &Chosen,
     cfg: &aedge_trainer::TrainConfig,
     runs: &[Run],
     kept: &[Kept],
@@ -286,7 +289,7 @@ fn report(
             .collect::<Vec<_>>()
             .join(","),
         a.seeds,
-        model,
+        model.flag,
         cfg.epochs
     );
     let setup = format!(
@@ -298,9 +301,7 @@ fn report(
          precision. AUROC in %, mean ± std over {} seed(s). Total time {:.0} s.",
         HOLDOUT * 100.0,
         test.len(),
-        model
-            .trim_start_matches("--preset ")
-            .trim_start_matches("--config "),
+        model.name,
         cfg.epochs,
         format!("{:?}", cfg.loss).to_uppercase(),
         cfg.batch_size,
@@ -329,7 +330,7 @@ fn report(
     figures(&mut w, kept, test)?;
     let json = json!({
         "protocol": "fashion-mnist one-class",
-        "model": model, "epochs": cfg.epochs, "seeds": a.seeds,
+        "model": model.flag, "epochs": cfg.epochs, "seeds": a.seeds,
         "footprint": {"weights_bytes": footprint.weights, "weights_section_bytes": footprint.section,
                       "file_bytes": footprint.file,
                       "arena_bytes": footprint.arena, "macs": footprint.macs},

@@ -309,16 +309,32 @@ pub struct RecipeArgs {
     pub config: Option<PathBuf>,
 }
 
+/// The recipe a protocol trains, and how to name it.
+pub struct Chosen {
+    /// The recipe.
+    pub recipe: Recipe,
+    /// The preset's name or the file's path, for the report's text.
+    pub name: String,
+    /// `--preset NAME` or `--config FILE`, for the report's command line.
+    pub flag: String,
+}
+
 impl RecipeArgs {
-    /// The recipe (`default` names the preset when neither flag is given) and the flag that
-    /// reproduces the choice, for the report's command line (`--preset NAME`, `--config
-    /// FILE`).
-    pub fn load(&self, default: &str) -> Result<(Recipe, String)> {
+    /// The recipe; `default` names the preset when neither flag is given.
+    pub fn load(&self, default: &str) -> Result<Chosen> {
         match (&self.config, &self.preset) {
-            (Some(path), _) => Ok((Recipe::read(path)?, format!("--config {}", path.display()))),
+            (Some(path), _) => Ok(Chosen {
+                recipe: Recipe::read(path)?,
+                name: path.display().to_string(),
+                flag: format!("--config {}", path.display()),
+            }),
             (None, p) => {
                 let name = p.as_deref().unwrap_or(default);
-                Ok((presets::recipe(name)?, format!("--preset {name}")))
+                Ok(Chosen {
+                    recipe: presets::recipe(name)?,
+                    name: name.to_string(),
+                    flag: format!("--preset {name}"),
+                })
             }
         }
     }
