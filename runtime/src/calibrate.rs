@@ -233,7 +233,7 @@ pub(crate) fn quantize(graph: &Graph, ranges: &Ranges) -> Result<Vec<u8>, Error>
         wb,
         &graph.meta(Precision::Int8, input_quant, pre)?,
         &descs,
-        graph.series.as_ref(),
+        graph,
     )
 }
 

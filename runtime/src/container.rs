@@ -19,11 +19,12 @@ use crate::error::Error;
 /// The first four bytes of every `.aedge` file.
 pub const MAGIC: [u8; 4] = *b"AEDG";
 /// The format version this runtime writes (and the newest it reads).
-pub const FORMAT_VERSION: u16 = 4;
+pub const FORMAT_VERSION: u16 = 5;
 
 /// The oldest format version still read: version 3 only added per-tensor requantization
-/// (one multiplier and shift for a whole int8 layer) and version 4 the optional series record
-/// after the layers, so version 2 and 3 files load unchanged (as models without a series).
+/// (one multiplier and shift for a whole int8 layer), version 4 the optional series record
+/// after the layers and version 5 the optional latent record after that, so older files load
+/// unchanged (as models without a series or a latent Gaussian).
 pub const MIN_FORMAT_VERSION: u16 = 2;
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 32;

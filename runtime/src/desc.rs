@@ -317,6 +317,30 @@ pub enum Metric {
     Mae,
     /// Mean binary cross-entropy (inputs in `[0, 1]`).
     Bce,
+    /// How far the code lies from the normal codes: the Mahalanobis distance under a
+    /// Gaussian fitted to the codes of normal samples ([`LatentDesc`]), squared and divided
+    /// by the code's length. Runs the encoder only. Wins where the decoder reconstructs
+    /// anomalies too well (Fashion-MNIST one-class, keras-conv: mean AUROC 93.6 against 83.6
+    /// by MSE).
+    Latent,
+    /// MSE and [`Metric::Latent`], each standardised by its mean and spread on held-out
+    /// normal samples, summed: off the normal manifold or at an unusual place on it.
+    MseLatent,
+}
+
+impl Metric {
+    /// The per-element reconstruction error this metric uses (MSE for the latent ones).
+    pub fn reconstruction(self) -> Metric {
+        match self {
+            Metric::Latent | Metric::MseLatent => Metric::Mse,
+            m => m,
+        }
+    }
+
+    /// Whether the score needs the model's [`LatentDesc`].
+    pub fn uses_latent(self) -> bool {
+        matches!(self, Metric::Latent | Metric::MseLatent)
+    }
 }
 
 impl core::fmt::Display for Metric {
@@ -325,6 +349,8 @@ impl core::fmt::Display for Metric {
             Metric::Mse => "mse",
             Metric::Mae => "mae",
             Metric::Bce => "bce",
+            Metric::Latent => "latent",
+            Metric::MseLatent => "mse+latent",
         })
     }
 }
@@ -429,6 +455,27 @@ pub struct SeriesDesc<'a> {
     pub tail: u16,
     /// How a window's error becomes a score in `[0, 1]`.
     pub likelihood: Likelihood,
+}
+
+/// The Gaussian of normal codes behind [`Metric::Latent`]: the optional record after the
+/// series record (format version 5). With `x = code − mean` and `p_i = basis_i · x` along
+/// the `k` leading principal directions, the distance is
+/// `(Σ p_i² · inv_var_i + (|x|² − Σ p_i²) · rest_inv_var) / code length` — the directions
+/// left out share their mean variance, so `k` trades flash for accuracy.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct LatentDesc {
+    /// `f32` mean code.
+    pub mean: Blob,
+    /// `f32` `[k][code length]`: unit principal directions, largest variance first.
+    pub basis: Blob,
+    /// `f32` `[k]`: 1 / the variance along each direction.
+    pub inv_var: Blob,
+    /// 1 / the mean variance of the directions left out (0 when `k` is the code length).
+    pub rest_inv_var: f32,
+    /// For [`Metric::MseLatent`]: the MSE's and the distance's mean and 1 / standard
+    /// deviation on held-out normal samples, `[mse mean, mse 1/std, latent mean, latent
+    /// 1/std]`.
+    pub mix: [f32; 4],
 }
 
 /// A running estimate of the distribution of window errors, turned into an anomaly

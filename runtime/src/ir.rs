@@ -3,11 +3,12 @@
 //! Layers and metadata use the same types as the `.aedge` format; weights are owned `f32`.
 
 use crate::desc::{
-    Activation, ErrorStats, LayerDesc, Likelihood, Meta, Metric, Op, Precision, Preprocess, Quant,
-    SeriesDesc, ThresholdRule,
+    Activation, ErrorStats, LatentDesc, LayerDesc, Likelihood, Meta, Metric, Op, Precision,
+    Preprocess, Quant, SeriesDesc, ThresholdRule,
 };
 use crate::error::Error;
 use crate::geometry::geometry;
+use crate::latent_fit::LatentFit;
 use crate::shape::Shape;
 use crate::writer::{count, preprocess_blobs, WeightsBuilder};
 use alloc::string::String;
@@ -147,7 +148,8 @@ pub struct Graph {
     pub preprocess_offset: Vec<f32>,
     /// Number of layers in the encoder.
     pub encoder_layers: usize,
-    /// Reconstruction error metric.
+    /// The anomaly score. A latent metric takes effect once [`Graph::latent`] is fitted
+    /// (until then files score by its reconstruction part).
     pub metric: Metric,
     /// Anomaly threshold.
     pub threshold: f32,
@@ -159,6 +161,9 @@ pub struct Graph {
     pub layers: Vec<Layer>,
     /// How a series model scores a stream (None for models of whole samples).
     pub series: Option<Series>,
+    /// The Gaussian of normal codes for [`Metric::Latent`] (fitted per precision by
+    /// [`crate::precisions::calibrate_thresholds`]).
+    pub latent: Option<LatentFit>,
 }
 
 /// The series definition a graph carries into its files (see [`crate::SeriesDesc`]).
@@ -196,18 +201,28 @@ impl Series {
     }
 }
 
-/// Writes `meta`, `descs` and the graph's series record.
+/// Writes `meta`, `descs` and the graph's series and latent records.
 pub(crate) fn finish(
-    wb: WeightsBuilder,
+    mut wb: WeightsBuilder,
     meta: &Meta,
     descs: &[LayerDesc],
-    series: Option<&Series>,
+    graph: &Graph,
 ) -> Result<Vec<u8>, Error> {
-    match series {
-        None => wb.finish(meta, descs, None),
+    let latent = match &graph.latent {
+        None => None,
+        Some(f) => Some(LatentDesc {
+            mean: wb.f32s(&f.mean)?,
+            basis: wb.f32s(&f.basis)?,
+            inv_var: wb.f32s(&f.inv_var)?,
+            rest_inv_var: f.rest_inv_var,
+            mix: f.mix,
+        }),
+    };
+    match &graph.series {
+        None => wb.finish(meta, descs, None, latent.as_ref()),
         Some(s) => {
             let columns = s.joined_columns()?;
-            wb.finish(meta, descs, Some(&s.desc(&columns)))
+            wb.finish(meta, descs, Some(&s.desc(&columns)), latent.as_ref())
         }
     }
 }
@@ -227,6 +242,7 @@ impl Graph {
             errors: ErrorStats::default(),
             layers: Vec::new(),
             series: None,
+            latent: None,
         }
     }
 
@@ -270,7 +286,13 @@ impl Graph {
             input_quant,
             preprocess: pre,
             encoder_layers: count(self.encoder_layers, "encoder_layers is too large")?,
-            metric: self.metric,
+            // Until the latent Gaussian is fitted, a latent metric scores by its
+            // reconstruction part (files written on the way to the fit).
+            metric: if self.metric.uses_latent() && self.latent.is_none() {
+                self.metric.reconstruction()
+            } else {
+                self.metric
+            },
             threshold: self.threshold,
             threshold_rule: self.threshold_rule,
             errors: self.errors,
@@ -306,11 +328,6 @@ impl Graph {
                 quant: None,
             });
         }
-        finish(
-            wb,
-            &self.meta(precision, Quant::NONE, pre)?,
-            &descs,
-            self.series.as_ref(),
-        )
+        finish(wb, &self.meta(precision, Quant::NONE, pre)?, &descs, self)
     }
 }

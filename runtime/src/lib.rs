@@ -40,6 +40,7 @@ mod error;
 pub mod fixed;
 mod geometry;
 pub mod kernels;
+mod latent;
 mod layer;
 pub mod metrics;
 mod model;
@@ -57,6 +58,8 @@ pub mod fs;
 #[cfg(feature = "alloc")]
 pub mod ir;
 #[cfg(feature = "alloc")]
+pub mod latent_fit;
+#[cfg(feature = "alloc")]
 pub mod precisions;
 #[cfg(feature = "alloc")]
 pub mod qgraph;
@@ -71,13 +74,13 @@ pub use container::{
     update_checksum, FORMAT_VERSION, HEADER_LEN, MAGIC, MIN_FORMAT_VERSION, WEIGHTS_ALIGN,
 };
 pub use desc::{
-    Activation, Blob, ErrorStats, LayerDesc, LayerQuant, Likelihood, Meta, Metric, Op, Precision,
-    Preprocess, Quant, SeriesDesc, ThresholdRule,
+    Activation, Blob, ErrorStats, LatentDesc, LayerDesc, LayerQuant, Likelihood, Meta, Metric, Op,
+    Precision, Preprocess, Quant, SeriesDesc, ThresholdRule,
 };
 pub use error::Error;
 pub use model::{LayerInfo, Model};
 pub use plan::ARENA_ALIGN;
-pub use run::{element_error, Activations, Score};
+pub use run::{element_error, Activations, Score, ScoreParts};
 pub use scaling::Scaling;
 pub use shape::{Shape, MAX_ELEMENTS};
 pub use stream::{Point, Running, Stream};

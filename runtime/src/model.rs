@@ -2,7 +2,7 @@
 
 use crate::container;
 use crate::desc::{
-    ErrorStats, LayerDesc, Meta, Metric, Precision, Quant, SeriesDesc, ThresholdRule,
+    ErrorStats, LatentDesc, LayerDesc, Meta, Metric, Precision, Quant, SeriesDesc, ThresholdRule,
 };
 use crate::error::Error;
 use crate::layer::{self, Layer};
@@ -15,6 +15,7 @@ use crate::shape::Shape;
 pub struct Model<'a> {
     pub(crate) meta: Meta<'a>,
     pub(crate) series: Option<SeriesDesc<'a>>,
+    pub(crate) latent_fit: Option<LatentDesc>,
     pub(crate) version: u16,
     /// postcard-encoded layer records.
     pub(crate) layers: &'a [u8],
@@ -77,6 +78,7 @@ impl<'a> Model<'a> {
         let mut model = Model {
             meta,
             series: None,
+            latent_fit: None,
             version: sections.version,
             layers,
             weights: sections.weights,
@@ -164,6 +166,12 @@ impl<'a> Model<'a> {
             }
             self.series = series;
         }
+        if self.version >= 5 {
+            let (latent, tail): (Option<LatentDesc>, &'a [u8]) = postcard::take_from_bytes(rest)
+                .map_err(|_| Error::Malformed("latent record cannot be decoded"))?;
+            rest = tail;
+            self.latent_fit = latent;
+        }
         if !rest.is_empty() {
             return Err(Error::Malformed("extra bytes after the last layer record"));
         }
@@ -176,7 +184,48 @@ impl<'a> Model<'a> {
         self.output = shape;
         self.output_quant = quant;
         self.arena_len = planner.arena_len();
+        self.check_latent()
+    }
+
+    /// The latent record matches the code, and a latent metric has one.
+    fn check_latent(&self) -> Result<(), Error> {
+        let bad = |reason| invalid(META, reason);
+        let Some(l) = self.latent_fit else {
+            return if self.meta.metric.uses_latent() {
+                Err(bad("a latent metric needs the latent record"))
+            } else {
+                Ok(())
+            };
+        };
+        if self.meta.encoder_layers == 0 || self.series.is_some() {
+            return Err(bad(
+                "a latent record needs an encoder and a model of whole samples",
+            ));
+        }
+        let d = self.latent.len();
+        let blob = |b| {
+            self.f32_blob(b)
+                .ok_or(bad("latent data is out of range or misaligned"))
+        };
+        let (mean, basis, inv_var) = (blob(l.mean)?, blob(l.basis)?, blob(l.inv_var)?);
+        if mean.len() != d || inv_var.len() > d || basis.len() != inv_var.len() * d {
+            return Err(bad("latent record does not match the code's length"));
+        }
+        let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
+        let all_finite = finite(mean)
+            && finite(basis)
+            && finite(inv_var)
+            && finite(&l.mix)
+            && l.rest_inv_var.is_finite();
+        if !all_finite || inv_var.iter().any(|&x| x < 0.0) || l.rest_inv_var < 0.0 {
+            return Err(bad("latent values must be finite, variances positive"));
+        }
         Ok(())
+    }
+
+    /// The Gaussian of normal codes behind [`Metric::Latent`], if the file has one.
+    pub fn latent_fit(&self) -> Option<&LatentDesc> {
+        self.latent_fit.as_ref()
     }
 
     pub(crate) fn f32_blob(&self, b: crate::desc::Blob) -> Option<&'a [f32]> {

@@ -4,8 +4,9 @@
 use crate::calibrate::{ranges, threshold, RangeMethod};
 use crate::error::Error;
 use crate::ir::Graph;
+use crate::latent_fit;
 use crate::metrics::psnr;
-use crate::{AlignedBytes, Model, Precision, ThresholdRule};
+use crate::{AlignedBytes, Metric, Model, Precision, ScoreParts, ThresholdRule};
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -142,25 +143,78 @@ pub fn export_precisions<S: AsRef<[f32]>, T: AsRef<[f32]>>(
 
 /// Gives each of `files` a threshold from its own errors on `held_out` normal samples (raw
 /// units) under `rule`: an int8 model's errors differ from f32's, so one threshold copied
-/// across precisions would flag a different share of normal data on each. `graph` and
-/// `calib` must be those the files were written from (int8 is requantized with the same
-/// range method, so its weights and ranges do not change). `graph` keeps the f32 threshold.
-pub fn calibrate_thresholds<S: AsRef<[f32]>, T: AsRef<[f32]>>(
+/// across precisions would flag a different share of normal data on each. For a latent
+/// metric each file first gets its own Gaussian of the codes of `normal` samples (those the
+/// model was trained on will do) and, for
+/// [`crate::Metric::MseLatent`], the standardisation of its two parts on
+/// `held_out`. `graph` and `calib` must be those the files were written from (int8 is
+/// requantized with the same range method, so its weights and ranges do not change).
+/// `graph` keeps the f32 threshold and Gaussian.
+pub fn calibrate_thresholds<S: AsRef<[f32]>, N: AsRef<[f32]>, T: AsRef<[f32]>>(
     graph: &mut Graph,
     files: &mut Exported,
     calib: &[S],
+    normal: &[N],
     held_out: &[T],
     rule: ThresholdRule,
 ) -> Result<(), Error> {
     let int8_ranges = ranges(graph, calib.iter().map(|v| v.as_ref()), files.int8_ranges)?;
+    let write = |graph: &Graph, precision| match precision {
+        Precision::Int8 => graph.to_aedge_int8(&int8_ranges),
+        p => graph.to_aedge(p),
+    };
     for precision in [Precision::Int8, Precision::F16, Precision::F32] {
-        let errors = run_samples(files.bytes_mut(precision), held_out)?.errors;
+        if graph.metric.uses_latent() {
+            graph.latent = None;
+            let codes = encode_samples(&write(graph, precision)?, normal)?;
+            graph.latent = Some(latent_fit::fit(&codes, latent_fit::DEFAULT_COMPONENTS)?);
+            if graph.metric == Metric::MseLatent {
+                let parts = score_parts(&write(graph, precision)?, held_out)?;
+                let (rm, rs) = mean_std(parts.iter().map(|p| p.reconstruction.unwrap_or(0.0)));
+                let (lm, ls) = mean_std(parts.iter().map(|p| p.latent.unwrap_or(0.0)));
+                if let Some(l) = graph.latent.as_mut() {
+                    l.mix = [rm, 1.0 / rs, lm, 1.0 / ls];
+                }
+            }
+        }
+        let errors = run_samples(&write(graph, precision)?, held_out)?.errors;
         (graph.threshold, graph.errors) = threshold(&errors, rule)?;
         graph.threshold_rule = rule;
-        *files.bytes_mut(precision) = match precision {
-            Precision::Int8 => graph.to_aedge_int8(&int8_ranges)?,
-            p => graph.to_aedge(p)?,
-        };
+        *files.bytes_mut(precision) = write(graph, precision)?;
     }
     Ok(())
+}
+
+/// The codes a model file gives `samples` (raw units).
+fn encode_samples<S: AsRef<[f32]>>(bytes: &[u8], samples: &[S]) -> Result<Vec<Vec<f32>>, Error> {
+    let file = AlignedBytes::from(bytes.to_vec());
+    let m = Model::parse(&file)?;
+    let mut arena = AlignedBytes::zeroed(m.arena_len());
+    samples
+        .iter()
+        .map(|x| {
+            let mut c = vec![0.0; m.latent_shape().len()];
+            m.encode(x.as_ref(), &mut c, &mut arena).map(|_| c)
+        })
+        .collect()
+}
+
+/// The score parts a model file gives `samples` (raw units).
+fn score_parts<S: AsRef<[f32]>>(bytes: &[u8], samples: &[S]) -> Result<Vec<ScoreParts>, Error> {
+    let file = AlignedBytes::from(bytes.to_vec());
+    let m = Model::parse(&file)?;
+    let mut arena = AlignedBytes::zeroed(m.arena_len());
+    samples
+        .iter()
+        .map(|x| m.score_parts(x.as_ref(), &mut arena))
+        .collect()
+}
+
+/// Mean and standard deviation (at least 10⁻⁶ of the mean's size, so 1/std is finite).
+fn mean_std(v: impl Iterator<Item = f32> + Clone) -> (f32, f32) {
+    let n = v.clone().count().max(1) as f64;
+    let mean = v.clone().map(|x| x as f64).sum::<f64>() / n;
+    let var = v.map(|x| (x as f64 - mean) * (x as f64 - mean)).sum::<f64>() / n;
+    let std = libm::sqrt(var).max(1e-6 * mean.abs()).max(1e-12);
+    (mean as f32, std as f32)
 }

@@ -12,12 +12,23 @@ use crate::shape::Shape;
 /// The result of [`Model::score`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Score {
-    /// Reconstruction error by the model's metric, in model units.
+    /// The anomaly score by the model's metric: a reconstruction error in model units, a
+    /// latent distance, or their standardised sum.
     pub error: f32,
     /// The model's threshold.
     pub threshold: f32,
     /// `error > threshold`.
     pub anomalous: bool,
+}
+
+/// The parts of a score, from [`Model::score_parts`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScoreParts {
+    /// Reconstruction error by the metric's per-element error (MSE for the latent metrics);
+    /// `None` for [`Metric::Latent`], which does not run the decoder.
+    pub reconstruction: Option<f32>,
+    /// The latent distance, for models with a latent record.
+    pub latent: Option<f32>,
 }
 
 /// A layer's output, as passed to a [`Model::trace`] callback.
@@ -436,11 +447,49 @@ impl<'a> Model<'a> {
         self.write_output(arena, cur, self.output_quant, output)
     }
 
-    /// Reconstruction error of `input` (sensor units) by the model's metric, and the verdict
+    /// The anomaly score of `input` (sensor units) by the model's metric, and the verdict
     /// against the stored threshold.
     pub fn score(&self, input: &[f32], arena: &mut [u8]) -> Result<Score, Error> {
+        let parts = self.score_parts(input, arena)?;
+        let error = match (self.meta.metric, self.latent_fit) {
+            (Metric::Latent, _) => parts.latent.unwrap_or(0.0),
+            (Metric::MseLatent, Some(l)) => {
+                let [rm, rs, lm, ls] = l.mix;
+                (parts.reconstruction.unwrap_or(0.0) - rm) * rs
+                    + (parts.latent.unwrap_or(0.0) - lm) * ls
+            }
+            _ => parts.reconstruction.unwrap_or(0.0),
+        };
+        let threshold = self.meta.threshold;
+        Ok(Score {
+            error,
+            threshold,
+            anomalous: error > threshold,
+        })
+    }
+
+    /// The parts a score is made of: the reconstruction error (the metric's per-element
+    /// error, model units; not computed for [`Metric::Latent`], which runs the encoder only)
+    /// and, with a latent record, the latent distance.
+    pub fn score_parts(&self, input: &[f32], arena: &mut [u8]) -> Result<ScoreParts, Error> {
         let arena = self.arena(arena)?;
-        let (cur, q) = self.forward(input, arena)?;
+        let cur = self.load_input(input, arena)?;
+        let code_layer = (self.meta.encoder_layers as usize).checked_sub(1);
+        let mut latent = None;
+        let mut trace = |i: usize, a: Activations<'_>| {
+            if self.latent_fit.is_some() && Some(i) == code_layer {
+                latent = Some(self.latent_distance(a));
+            }
+        };
+        if self.meta.metric == Metric::Latent {
+            let to = self.meta.encoder_layers as usize;
+            self.run_layers(arena, 0, to, cur, &mut trace)?;
+            return Ok(ScoreParts {
+                reconstruction: None,
+                latent,
+            });
+        }
+        let (cur, q) = self.forward_with(arena, cur, &mut trace)?;
         let scaling = self.scaling();
         let metric = self.meta.metric;
         // Errors are summed in f32 blocks of 16 (eight interleaved partial sums, in a fixed
@@ -457,12 +506,9 @@ impl<'a> Model<'a> {
             }
         })?;
         sum += block_sum(&block[..input.len() % ERROR_BLOCK]) as f64;
-        let error = (sum / input.len() as f64) as f32;
-        let threshold = self.meta.threshold;
-        Ok(Score {
-            error,
-            threshold,
-            anomalous: error > threshold,
+        Ok(ScoreParts {
+            reconstruction: Some((sum / input.len() as f64) as f32),
+            latent,
         })
     }
 
@@ -616,7 +662,7 @@ fn block_sum(v: &[f32]) -> f32 {
 #[inline]
 pub fn element_error(metric: Metric, x: f32, y: f32) -> f32 {
     match metric {
-        Metric::Mse => (x - y) * (x - y),
+        Metric::Mse | Metric::Latent | Metric::MseLatent => (x - y) * (x - y),
         Metric::Mae => libm::fabsf(x - y),
         Metric::Bce => {
             // Clamped as Keras does, so a saturated sigmoid does not give infinity.

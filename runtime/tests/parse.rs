@@ -57,22 +57,34 @@ fn unknown_version() {
             supported: FORMAT_VERSION
         })
     );
-    // Version 2 and 3 files (no per-tensor requantization, no series record) still load;
-    // version 1 does not. An old file is a new one without the series record's `None` byte.
+    // Version 2, 3 and 4 files (no per-tensor requantization, no series record, no latent
+    // record) still load; version 1 does not. An old file is a new one without the trailing
+    // `None` bytes of the records it lacks.
     let mut f = file();
     assert_eq!(
         Model::parse(&AlignedBytes::copy_from(&f))
             .unwrap()
             .format_version(),
-        4
+        5
     );
     let graph_len = u32::from_le_bytes(f[8..12].try_into().unwrap());
     assert_eq!(
-        f[32 + graph_len as usize - 1],
-        0,
-        "a model without series ends in None"
+        f[32 + graph_len as usize - 2..32 + graph_len as usize],
+        [0, 0],
+        "a model without series and latent records ends in two Nones"
     );
     f[8..12].copy_from_slice(&(graph_len - 1).to_le_bytes());
+    f[4..6].copy_from_slice(&4u16.to_le_bytes());
+    update_checksum(&mut f);
+    assert_eq!(parse_and_run(&f), Ok(()));
+    // Read as version 5, the same bytes lack the latent record.
+    f[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    update_checksum(&mut f);
+    assert_eq!(
+        parse_and_run(&f),
+        Err(Error::Malformed("latent record cannot be decoded"))
+    );
+    f[8..12].copy_from_slice(&(graph_len - 2).to_le_bytes());
     for version in [3, MIN_FORMAT_VERSION] {
         f[4..6].copy_from_slice(&version.to_le_bytes());
         update_checksum(&mut f);
@@ -82,7 +94,7 @@ fn unknown_version() {
         assert_eq!((m.format_version(), m.series()), (version, None));
     }
     // Read as version 4, the same bytes lack the series record.
-    f[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    f[4..6].copy_from_slice(&4u16.to_le_bytes());
     update_checksum(&mut f);
     assert_eq!(
         parse_and_run(&f),

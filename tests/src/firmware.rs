@@ -5,8 +5,8 @@ pub use aedge::mcu::log::{parse_run, DeviceRun, DeviceSample};
 pub use aedge::mcu::{
     build, decode, firmware_dir, instructions, run_qemu, samples_bytes, sizes, target_dir, Sizes,
 };
-use aedge_runtime::precisions::{export_precisions, RANGE_METHODS};
-use aedge_runtime::{AlignedBytes, Model, Precision, ThresholdRule};
+use aedge_runtime::precisions::{calibrate_thresholds, export_precisions, RANGE_METHODS};
+use aedge_runtime::{AlignedBytes, Metric, Model, Precision, ThresholdRule};
 use aedge_trainer::corrupt::Corruption;
 use aedge_trainer::data::Dataset;
 use aedge_trainer::export::to_graph;
@@ -45,24 +45,30 @@ fn build_model(
     name: &'static str,
     spec: ModelSpec,
     cfg: TrainConfig,
+    metric: Metric,
     data: &Dataset,
     samples: Vec<Vec<f32>>,
 ) -> Result<FirmwareModel, String> {
     let (train_set, val) = data.split(0.2, 3);
     let opts = RunOptions::new(device(Backend::Flex).map_err(|e| e.to_string())?);
     let t = train(&spec, &cfg, &train_set, Some(&val), &opts).map_err(|e| e.to_string())?;
-    let mut g = to_graph(name, &t.model, &spec, data, cfg.loss.metric())?;
+    let mut g = to_graph(name, &t.model, &spec, data, metric)?;
     let raw_val: Vec<Vec<f32>> = (0..val.len()).map(|i| val.raw(i)).collect();
-    g.calibrate_threshold(
-        raw_val.iter().map(Vec::as_slice),
+    let raw_train: Vec<Vec<f32>> = (0..train_set.len()).map(|i| train_set.raw(i)).collect();
+    let calib = &raw_train[..raw_train.len().min(200)];
+    let mut files =
+        export_precisions(&g, calib, &raw_val, &RANGE_METHODS).map_err(|e| e.to_string())?;
+    // Each precision's threshold (and, for a latent metric, Gaussian) from its own outputs,
+    // as `aedge export` makes them.
+    calibrate_thresholds(
+        &mut g,
+        &mut files,
+        calib,
+        &raw_train,
+        &raw_val,
         ThresholdRule::Percentile(99.0),
     )
     .map_err(|e| e.to_string())?;
-    let calib: Vec<Vec<f32>> = (0..train_set.len().min(200))
-        .map(|i| train_set.raw(i))
-        .collect();
-    let files =
-        export_precisions(&g, &calib, &raw_val, &RANGE_METHODS).map_err(|e| e.to_string())?;
     Ok(FirmwareModel {
         name,
         files: vec![(Precision::Int8, files.int8), (Precision::F32, files.f32)],
@@ -71,7 +77,8 @@ fn build_model(
 }
 
 /// The two reference firmware models, trained on the bundled MNIST sample (seeded, so the
-/// same on every machine with the same backend): a dense 784-32-784 anomaly scorer and a
+/// same on every machine with the same backend): a dense 784-32-784 anomaly scorer (scored
+/// by MSE and the latent distance, `aedge export`'s default) and a
 /// small convolutional denoiser (trained on gaussian-noised digits). Samples: three digits
 /// and one noised digit for the scorer, three noised digits for the denoiser.
 pub fn train_models() -> Result<Vec<FirmwareModel>, String> {
@@ -97,6 +104,8 @@ pub fn train_models() -> Result<Vec<FirmwareModel>, String> {
             out_act: Act::Sigmoid,
         },
         base(4, Loss::Bce),
+        // The default score of `aedge export`, so the device checks the latent distance too.
+        Metric::MseLatent,
         &data,
         scorer_samples,
     )?;
@@ -117,6 +126,7 @@ pub fn train_models() -> Result<Vec<FirmwareModel>, String> {
             }),
             ..base(3, Loss::Bce)
         },
+        Metric::Mse,
         &data,
         (0..3).map(|i| noisy(&data, 10 + i, 9 + i as u64)).collect(),
     )?;
@@ -580,6 +590,7 @@ pub fn series_model() -> Result<FirmwareModel, String> {
     aedge_runtime::precisions::calibrate_thresholds(
         &mut g,
         &mut files,
+        &calib,
         &calib,
         &held.raw_all(),
         ThresholdRule::Percentile(99.0),

@@ -6,7 +6,7 @@
 use crate::input::{self, Reading, Samples};
 use crate::series::Definition;
 use aedge_trainer::data::{Color, Dataset, FolderOptions, Series};
-use aedge_trainer::recipe::{DataConfig, Resize};
+use aedge_trainer::recipe::{DataConfig, Resize, ScoreMetric};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -72,6 +72,34 @@ impl DataArgs {
             stride: 1,
             tail: 1,
         }
+    }
+
+    /// The flags after `--data` that choose and shape the samples (labels, normal classes,
+    /// image size, colour, resizing), as a user would type them: a printed next command
+    /// must select the same samples (the same split, and one class's codes for the latent
+    /// fit). A series' definition travels with its checkpoint instead.
+    pub fn selection_flags(&self) -> String {
+        use clap::ValueEnum;
+        let mut s = String::new();
+        if let Some(l) = &self.labels {
+            s += &format!(" --labels {}", l.display());
+        }
+        if !self.normal.is_empty() {
+            s += &format!(" --normal {}", self.normal.join(","));
+        }
+        if let Some((h, w)) = self.image_size {
+            s += &format!(" --image-size {h}x{w}");
+        }
+        let name = |v: Option<clap::builder::PossibleValue>| {
+            v.map(|v| v.get_name().to_string()).unwrap_or_default()
+        };
+        if let Some(c) = self.color {
+            s += &format!(" --color {}", name(c.to_possible_value()));
+        }
+        if let Some(r) = self.resize {
+            s += &format!(" --resize {}", name(r.to_possible_value()));
+        }
+        s
     }
 
     /// The window length asked for.
@@ -274,6 +302,37 @@ impl Holdout {
 
     /// The record in the checkpoint directory `dir`, if `train` wrote one.
     pub fn load(dir: &Path) -> crate::Result<Option<Holdout>> {
+        load_record(dir, Self::FILE)
+    }
+}
+
+/// The recipe's `[score]` metric, kept beside the checkpoint so `export` records it by
+/// default.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScoreRecord {
+    /// The anomaly score the recipe asks for.
+    pub metric: ScoreMetric,
+}
+
+impl ScoreRecord {
+    /// The file name inside the checkpoint directory.
+    pub const FILE: &'static str = "score.json";
+
+    /// Writes the record into `dir`, or removes an earlier run's when the recipe names none.
+    pub fn keep(dir: &Path, metric: Option<ScoreMetric>) -> crate::Result<()> {
+        match metric {
+            Some(metric) => save_record(dir, Self::FILE, &ScoreRecord { metric }),
+            None => match std::fs::remove_file(dir.join(Self::FILE)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(format!("{}: {e}", dir.join(Self::FILE).display()))
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// The record in the checkpoint directory `dir`, if `train` wrote one.
+    pub fn load(dir: &Path) -> crate::Result<Option<ScoreRecord>> {
         load_record(dir, Self::FILE)
     }
 }

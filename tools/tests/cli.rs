@@ -331,6 +331,80 @@ fn train_export_and_eval() {
     );
 }
 
+/// keras-conv's recipe asks for the latent distance: `train` keeps that with the checkpoint,
+/// `export` records it (its Gaussian fitted to the class's own codes, per precision) unless
+/// `--metric` says otherwise, and the device-side score separates the digits.
+#[test]
+fn the_recipe_score_is_the_export_default() {
+    let dir = tmp("latent-run");
+    let _ = std::fs::remove_dir_all(&dir);
+    let data = |c: &mut assert_cmd::Command| {
+        c.arg("--data")
+            .arg(mnist())
+            .arg("--labels")
+            .arg(labels())
+            .args(["--normal", "1"]);
+    };
+    let mut train = aedge();
+    train.args([
+        "train",
+        "--quiet",
+        "--preset",
+        "keras-conv",
+        "--epochs",
+        "15",
+    ]);
+    data(&mut train);
+    stdout(train.arg("--out").arg(&dir));
+    assert!(dir.join("checkpoint/score.json").exists());
+    let export = |extra: &[&str], out: &str| -> serde_json::Value {
+        let mut c = aedge();
+        c.args(["export", "--json"]).args(extra);
+        data(&mut c);
+        serde_json::from_str(&stdout(
+            c.arg("--checkpoint")
+                .arg(dir.join("checkpoint"))
+                .arg("-o")
+                .arg(dir.join(out)),
+        ))
+        .unwrap()
+    };
+    assert_eq!(export(&[], "latent.aedge")["metric"], "latent");
+    assert_eq!(export(&["--metric", "mse"], "mse.aedge")["metric"], "mse");
+    assert_eq!(
+        export(&["--metric", "mse+latent"], "both.aedge")["metric"],
+        "mse+latent"
+    );
+    let info: serde_json::Value = serde_json::from_str(&stdout(
+        aedge()
+            .args(["inspect", "--json"])
+            .arg(dir.join("latent.aedge")),
+    ))
+    .unwrap();
+    assert_eq!(info["latent_fit"]["components"], 32, "{info}");
+    assert!(info["format_version"].as_u64().unwrap() >= 5);
+    for m in ["latent.aedge", "both.aedge"] {
+        let mut c = aedge();
+        c.args(["eval", "--json", "--normal", "1"])
+            .arg(dir.join(m))
+            .arg(mnist())
+            .arg("--labels")
+            .arg(labels());
+        let ev: serde_json::Value = serde_json::from_str(&stdout(&mut c)).unwrap();
+        let au = ev["auroc"].as_f64().unwrap();
+        assert!(au >= 0.9, "{m}: AUROC {au}");
+    }
+    // An import has no training codes to fit the Gaussian to: a one-line error, no file.
+    let e = fails(
+        aedge()
+            .args(["import", "--metric", "latent", "-o"])
+            .arg(dir.join("imported.aedge"))
+            .arg(repo().join("data/tflite/ad01_int8.tflite")),
+    );
+    assert!(e.contains("aedge export"), "{e}");
+    assert!(!dir.join("imported.aedge").exists());
+}
+
 /// `aedge import` on int8 TFLite: the MLPerf AD model imports (with a threshold from normal
 /// samples, scored by the int8 model itself), inspects and scores; options that do not
 /// apply to an already-quantized model and unsupported ops are one-line errors with no

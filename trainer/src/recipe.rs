@@ -23,6 +23,57 @@ pub struct Recipe {
     /// The `[data]` table.
     #[serde(default)]
     pub data: DataConfig,
+    /// The `[score]` table.
+    #[serde(default, skip_serializing_if = "ScoreConfig::is_default")]
+    pub score: ScoreConfig,
+}
+
+/// How the exported model scores anomalies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ScoreConfig {
+    /// The anomaly score `aedge export` records unless `--metric` says otherwise (default:
+    /// MSE).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric: Option<ScoreMetric>,
+}
+
+impl ScoreConfig {
+    fn is_default(&self) -> bool {
+        *self == ScoreConfig::default()
+    }
+}
+
+/// An anomaly score, as a recipe names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScoreMetric {
+    /// Mean squared error.
+    #[serde(rename = "mse")]
+    Mse,
+    /// Mean absolute error.
+    #[serde(rename = "mae")]
+    Mae,
+    /// Binary cross-entropy.
+    #[serde(rename = "bce")]
+    Bce,
+    /// The latent distance (see [`aedge_runtime::Metric::Latent`]).
+    #[serde(rename = "latent")]
+    Latent,
+    /// MSE and the latent distance, standardised and summed.
+    #[serde(rename = "mse+latent")]
+    MseLatent,
+}
+
+impl From<ScoreMetric> for aedge_runtime::Metric {
+    fn from(m: ScoreMetric) -> Self {
+        match m {
+            ScoreMetric::Mse => aedge_runtime::Metric::Mse,
+            ScoreMetric::Mae => aedge_runtime::Metric::Mae,
+            ScoreMetric::Bce => aedge_runtime::Metric::Bce,
+            ScoreMetric::Latent => aedge_runtime::Metric::Latent,
+            ScoreMetric::MseLatent => aedge_runtime::Metric::MseLatent,
+        }
+    }
 }
 
 /// The architecture and the output activation; the input shape comes from the data.
@@ -569,6 +620,22 @@ mod tests {
         assert!(e.contains("at least 1"), "{e}");
         let e = Recipe::parse("[train]\nepochs = 3\n", "m.toml").unwrap_err();
         assert!(e.contains("model"), "{e}");
+    }
+
+    #[test]
+    fn the_score_table_names_a_metric() {
+        let r = Recipe::parse(
+            &format!("{MIN}[score]\nmetric = \"mse+latent\"\n"),
+            "m.toml",
+        )
+        .unwrap();
+        assert_eq!(r.score.metric, Some(ScoreMetric::MseLatent));
+        assert_eq!(Recipe::parse(&r.to_toml(), "again").unwrap(), r);
+        assert_eq!(Recipe::parse(MIN, "m.toml").unwrap().score.metric, None);
+        let e = Recipe::parse(&format!("{MIN}[score]\nmetric = \"ssim\"\n"), "m.toml").unwrap_err();
+        assert!(e.contains("m.toml:5") && e.contains("latent"), "{e}");
+        let e = Recipe::parse(&format!("{MIN}[score]\nmetrics = \"mse\"\n"), "m.toml").unwrap_err();
+        assert!(e.contains("metrics"), "{e}");
     }
 
     #[test]

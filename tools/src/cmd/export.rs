@@ -2,11 +2,12 @@
 //! `.aedge` file in f32, f16 or int8, with the anomaly threshold calibrated on the data.
 
 use super::{rule_text, MetricArg, ThresholdArgs};
-use crate::data::{self, DataArgs, Holdout};
+use crate::data::{self, DataArgs, Holdout, ScoreRecord};
 use crate::series::{spread, Definition};
 use crate::{Out, Result};
 use aedge_convert::onnx::{to_onnx, Part};
 use aedge_runtime::precisions::{calibrate_thresholds, export_precisions, RANGE_METHODS};
+use aedge_runtime::Metric;
 use aedge_trainer::checkpoint::load_model;
 use aedge_trainer::device::{resolve, DeviceChoice};
 use aedge_trainer::export::to_graph;
@@ -53,9 +54,10 @@ pub struct Args {
     /// Part of the autoencoder for ONNX.
     #[arg(long, value_enum, default_value = "whole")]
     part: PartArg,
-    /// The anomaly score the model file records.
-    #[arg(long, value_enum, default_value = "mse")]
-    metric: MetricArg,
+    /// The anomaly score the model file records [default: the recipe's `[score] metric`, else
+    /// mse].
+    #[arg(long, value_enum)]
+    metric: Option<MetricArg>,
     #[command(flatten)]
     threshold: ThresholdArgs,
     /// Output file.
@@ -107,7 +109,17 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "model".into());
     let rule = a.threshold.rule()?;
-    let mut g = to_graph(&name, &model, &state.spec, &d, a.metric.into())?;
+    let metric = match (a.metric, ScoreRecord::load(&a.checkpoint)?) {
+        (Some(m), _) => Metric::from(m),
+        (None, Some(r)) => r.metric.into(),
+        (None, None) => Metric::Mse,
+    };
+    if series.is_some() && metric.uses_latent() {
+        return Err(format!(
+            "--metric {metric}: series models score by reconstruction error (mse, mae or bce)"
+        ));
+    }
+    let mut g = to_graph(&name, &model, &state.spec, &d, metric)?;
     let (split, source) = match (series_split, &series) {
         (Some(split), Some(def)) => {
             g.series = Some(def.runtime()?);
@@ -133,7 +145,13 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     let held_raw = held_out.raw_all();
     let mut files =
         export_precisions(&g, &calib, &calib, &RANGE_METHODS).map_err(|e| e.to_string())?;
-    calibrate_thresholds(&mut g, &mut files, &calib, &held_raw, rule).map_err(|e| e.to_string())?;
+    // The latent Gaussian wants more samples than the int8 ranges: 2,000 spread over the fit.
+    let normal: Vec<Vec<f32>> = spread(fit.len(), 2000)
+        .iter()
+        .map(|&i| fit.raw(i))
+        .collect();
+    calibrate_thresholds(&mut g, &mut files, &calib, &normal, &held_raw, rule)
+        .map_err(|e| e.to_string())?;
     let threshold =
         aedge_runtime::Model::parse(&aedge_runtime::AlignedBytes::from(files.int8.clone()))
             .map(|m| m.threshold())

@@ -85,6 +85,12 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             ));
         }
     }
+    if aedge_runtime::Metric::from(a.metric).uses_latent() {
+        return Err(format!(
+            "--metric {}: the latent Gaussian is fitted by aedge export; import with mse, mae or bce",
+            aedge_runtime::Metric::from(a.metric)
+        ));
+    }
     if tflite::is_tflite(&bytes) {
         return run_tflite(a, &bytes, out);
     }

@@ -90,6 +90,10 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             "short": s.likelihood.short,
             "alarm": s.likelihood.alarm,
         })),
+        "latent_fit": m.latent_fit().map(|l| json!({
+            "components": l.inv_var.len / 4,
+            "bytes": l.mean.len + l.basis.len + l.inv_var.len,
+        })),
         "calibration_errors": {
             "count": stats.count, "mean": stats.mean, "std": stats.std, "min": stats.min,
             "p50": stats.p50, "p95": stats.p95, "p99": stats.p99, "max": stats.max,
@@ -148,6 +152,14 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         stats.p99,
         stats.max
     ));
+    if let Some(l) = m.latent_fit() {
+        out.line(format!(
+            "latent Gaussian of the normal codes: {} principal directions of {} values, {} B of the weights",
+            l.inv_var.len / 4,
+            m.latent_shape().len(),
+            l.mean.len + l.basis.len + l.inv_var.len
+        ));
+    }
     if let Some(s) = m.series() {
         out.line(format!(
             "series: columns {}, windows of {} rows scored every {}; score from a running error estimate over {} windows, recent mean over {}, flagged at {}",

@@ -157,13 +157,19 @@ pub fn read_model(path: &Path) -> crate::Result<AlignedBytes> {
 /// The anomaly score, as `--metric` names it.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum MetricArg {
-    /// Mean squared error in model units (the default: unlike BCE it does not grow with an
-    /// image's brightness).
+    /// Mean squared error in model units (unlike BCE it does not grow with an image's
+    /// brightness).
     Mse,
     /// Mean absolute error in model units.
     Mae,
     /// Mean binary cross-entropy (inputs in [0, 1]).
     Bce,
+    /// How far the code lies from the normal codes (Mahalanobis distance under a Gaussian
+    /// fitted to them at export); runs the encoder only.
+    Latent,
+    /// MSE and the latent distance, each standardised on held-out normal samples, summed.
+    #[value(name = "mse+latent")]
+    MseLatent,
 }
 
 impl From<MetricArg> for aedge_runtime::Metric {
@@ -172,6 +178,8 @@ impl From<MetricArg> for aedge_runtime::Metric {
             MetricArg::Mse => aedge_runtime::Metric::Mse,
             MetricArg::Mae => aedge_runtime::Metric::Mae,
             MetricArg::Bce => aedge_runtime::Metric::Bce,
+            MetricArg::Latent => aedge_runtime::Metric::Latent,
+            MetricArg::MseLatent => aedge_runtime::Metric::MseLatent,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! per-epoch metrics (metrics.csv, loss.png) and a resumable checkpoint; `aedge export` turns
 //! the checkpoint into files.
 
-use crate::data::{self, DataArgs, Holdout};
+use crate::data::{self, DataArgs, Holdout, ScoreRecord};
 use crate::series::Definition;
 use crate::{Out, Result};
 use aedge_trainer::device::{resolve, DeviceChoice};
@@ -142,6 +142,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         }
         None => Holdout::new(&d, val_share).save(&ckpt)?,
     }
+    ScoreRecord::keep(&ckpt, recipe.score.metric)?;
     // A record of the other kind from an earlier run in this directory would mislead export.
     let stale = if series.is_some() {
         Holdout::FILE
@@ -199,9 +200,10 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         a.out.join("checkpoint").display()
     ));
     out.line(format!(
-        "next: aedge export --checkpoint {} --data {} --format aedge --precision int8 -o model.aedge",
+        "next: aedge export --checkpoint {} --data {}{} --format aedge --precision int8 -o model.aedge",
         a.out.join("checkpoint").display(),
-        a.data.data.display()
+        a.data.data.display(),
+        a.data.selection_flags()
     ));
     if series.is_some() {
         out.line(format!(

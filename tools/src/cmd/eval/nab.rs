@@ -118,7 +118,7 @@ fn detect(
         let calib: Vec<Vec<f32>> = spread(fit.len(), 200).iter().map(|&i| fit.raw(i)).collect();
         let mut exported =
             export_precisions(&g, &calib, &calib, &RANGE_METHODS).map_err(|e| e.to_string())?;
-        calibrate_thresholds(&mut g, &mut exported, &calib, &held.raw_all(), rule)
+        calibrate_thresholds(&mut g, &mut exported, &calib, &calib, &held.raw_all(), rule)
             .map_err(|e| e.to_string())?;
         let bytes = if a.f32 { exported.f32 } else { exported.int8 };
         if first.is_none() {
