@@ -4,12 +4,13 @@
 use crate::model::Model;
 use crate::run::Activations;
 
+// A second `impl Model` block: the latent score apart from the interpreter in run.rs.
 impl Model<'_> {
     /// Squared Mahalanobis distance of `code` per code value; 0 without a latent record.
     /// Summed in f32 in a fixed order, so every target gives the same bits.
     #[inline(never)] // one copy, off the interpreter loop's frame
     pub(crate) fn latent_distance(&self, code: Activations<'_>) -> f32 {
-        let Some(l) = self.latent_fit else {
+        let Some(l) = self.latent_fit() else {
             return 0.0;
         };
         // parse() checked these blobs and their lengths.

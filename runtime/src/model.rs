@@ -15,7 +15,9 @@ use crate::shape::Shape;
 pub struct Model<'a> {
     pub(crate) meta: Meta<'a>,
     pub(crate) series: Option<SeriesDesc<'a>>,
-    pub(crate) latent_fit: Option<LatentDesc>,
+    /// The postcard-encoded latent record (empty without one): decoded where it is used, so
+    /// `Model` stays a few dozen bytes of RAM.
+    pub(crate) latent_record: &'a [u8],
     pub(crate) version: u16,
     /// postcard-encoded layer records.
     pub(crate) layers: &'a [u8],
@@ -78,7 +80,7 @@ impl<'a> Model<'a> {
         let mut model = Model {
             meta,
             series: None,
-            latent_fit: None,
+            latent_record: &[],
             version: sections.version,
             layers,
             weights: sections.weights,
@@ -169,8 +171,10 @@ impl<'a> Model<'a> {
         if self.version >= 5 {
             let (latent, tail): (Option<LatentDesc>, &'a [u8]) = postcard::take_from_bytes(rest)
                 .map_err(|_| Error::Malformed("latent record cannot be decoded"))?;
+            if latent.is_some() {
+                self.latent_record = &rest[..rest.len() - tail.len()];
+            }
             rest = tail;
-            self.latent_fit = latent;
         }
         if !rest.is_empty() {
             return Err(Error::Malformed("extra bytes after the last layer record"));
@@ -190,7 +194,7 @@ impl<'a> Model<'a> {
     /// The latent record matches the code, and a latent metric has one.
     fn check_latent(&self) -> Result<(), Error> {
         let bad = |reason| invalid(META, reason);
-        let Some(l) = self.latent_fit else {
+        let Some(l) = self.latent_fit() else {
             return if self.meta.metric.uses_latent() {
                 Err(bad("a latent metric needs the latent record"))
             } else {
@@ -224,8 +228,14 @@ impl<'a> Model<'a> {
     }
 
     /// The Gaussian of normal codes behind [`Metric::Latent`], if the file has one.
-    pub fn latent_fit(&self) -> Option<&LatentDesc> {
-        self.latent_fit.as_ref()
+    pub fn latent_fit(&self) -> Option<LatentDesc> {
+        if self.latent_record.is_empty() {
+            return None;
+        }
+        // parse() decoded these bytes once already.
+        postcard::from_bytes::<Option<LatentDesc>>(self.latent_record)
+            .ok()
+            .flatten()
     }
 
     pub(crate) fn f32_blob(&self, b: crate::desc::Blob) -> Option<&'a [f32]> {
@@ -358,8 +368,7 @@ impl<'a> Model<'a> {
 
     /// The layers with their shapes.
     pub fn layers(&self) -> impl Iterator<Item = LayerInfo> + 'a {
-        let me = *self;
-        Layers::new(me).enumerate().map_while(|(i, l)| {
+        Layers::new(self).enumerate().map_while(|(i, l)| {
             l.ok().map(|l| LayerInfo {
                 index: i as u16,
                 desc: l.desc,
@@ -412,7 +421,11 @@ fn container_len(bytes: &[u8]) -> usize {
 /// Decodes and resolves layers in order. Parsing validated them, so errors here are only
 /// defensive.
 pub(crate) struct Layers<'a> {
-    model: Model<'a>,
+    // Only what decoding needs, not a copy of the whole `Model`: the iterator lives in the
+    // interpreter loop's frame (RAM on MCUs).
+    weights: &'a [u8],
+    precision: Precision,
+    count: u16,
     rest: &'a [u8],
     shape: Shape,
     quant: Quant,
@@ -420,13 +433,15 @@ pub(crate) struct Layers<'a> {
 }
 
 impl<'a> Layers<'a> {
-    pub(crate) fn new(model: Model<'a>) -> Self {
+    pub(crate) fn new(model: &Model<'a>) -> Self {
         Layers {
+            weights: model.weights,
+            precision: model.meta.precision,
+            count: model.meta.layer_count,
             rest: model.layers,
             shape: model.meta.input,
             quant: model.meta.input_quant,
             left: model.meta.layer_count,
-            model,
         }
     }
 }
@@ -441,7 +456,7 @@ impl<'a> Iterator for Layers<'a> {
             return None;
         }
         self.left -= 1;
-        let index = self.model.meta.layer_count - self.left - 1;
+        let index = self.count - self.left - 1;
         let r = postcard::take_from_bytes::<LayerDesc>(self.rest)
             .map_err(|_| invalid(index, "layer record cannot be decoded"))
             .and_then(|(desc, tail)| {
@@ -450,8 +465,8 @@ impl<'a> Iterator for Layers<'a> {
                     desc,
                     self.shape,
                     self.quant,
-                    self.model.meta.precision,
-                    self.model.weights,
+                    self.precision,
+                    self.weights,
                     false,
                 )
                 .map_err(|why| invalid(index, why))

@@ -214,7 +214,10 @@ fn score_parts<S: AsRef<[f32]>>(bytes: &[u8], samples: &[S]) -> Result<Vec<Score
 fn mean_std(v: impl Iterator<Item = f32> + Clone) -> (f32, f32) {
     let n = v.clone().count().max(1) as f64;
     let mean = v.clone().map(|x| x as f64).sum::<f64>() / n;
-    let var = v.map(|x| (x as f64 - mean) * (x as f64 - mean)).sum::<f64>() / n;
+    let var = v
+        .map(|x| (x as f64 - mean) * (x as f64 - mean))
+        .sum::<f64>()
+        / n;
     let std = libm::sqrt(var).max(1e-6 * mean.abs()).max(1e-12);
     (mean as f32, std as f32)
 }

@@ -161,7 +161,7 @@ impl<'a> Model<'a> {
         };
         // A plain loop: iterator adapters (skip/take) keep extra copies of the large layer
         // record on the stack, which costs RAM on a microcontroller.
-        let mut layers = Layers::new(*self);
+        let mut layers = Layers::new(self);
         for i in 0..to {
             let Some(layer) = layers.next() else { break };
             if i < from {
@@ -451,7 +451,7 @@ impl<'a> Model<'a> {
     /// against the stored threshold.
     pub fn score(&self, input: &[f32], arena: &mut [u8]) -> Result<Score, Error> {
         let parts = self.score_parts(input, arena)?;
-        let error = match (self.meta.metric, self.latent_fit) {
+        let error = match (self.meta.metric, self.latent_fit()) {
             (Metric::Latent, _) => parts.latent.unwrap_or(0.0),
             (Metric::MseLatent, Some(l)) => {
                 let [rm, rs, lm, ls] = l.mix;
@@ -477,7 +477,7 @@ impl<'a> Model<'a> {
         let code_layer = (self.meta.encoder_layers as usize).checked_sub(1);
         let mut latent = None;
         let mut trace = |i: usize, a: Activations<'_>| {
-            if self.latent_fit.is_some() && Some(i) == code_layer {
+            if !self.latent_record.is_empty() && Some(i) == code_layer {
                 latent = Some(self.latent_distance(a));
             }
         };

@@ -371,6 +371,7 @@ fn report(
         "protocol": "fashion-mnist one-class",
         "model": model.flag, "epochs": cfg.epochs, "seeds": a.seeds, "metric": metric.to_string(),
         "footprint": {"weights_bytes": footprint.weights, "weights_section_bytes": footprint.section,
+                      "latent_bytes": footprint.latent,
                       "file_bytes": footprint.file,
                       "arena_bytes": footprint.arena, "macs": footprint.macs},
         "mean_auroc": {"f32": protocol::mean_std(&sf).0, "int8": protocol::mean_std(&sq).0,

@@ -173,8 +173,11 @@ pub fn histogram(values: &[f32], lo: f64, hi: f64, bins: usize) -> Vec<(f64, f64
 pub struct Footprint {
     /// Weight bytes (the int8 weights alone: what "a model of N KB" counts).
     pub weights: usize,
-    /// The weights section: weights, biases and requantization parameters (flash).
+    /// The weights section: weights, biases and requantization parameters, and the latent
+    /// record's arrays (flash).
     pub section: usize,
+    /// Bytes of the latent record's arrays (0 without one).
+    pub latent: usize,
     /// Whole `.aedge` file bytes.
     pub file: usize,
     /// Arena bytes (RAM).
@@ -191,6 +194,9 @@ impl Footprint {
         Ok(Footprint {
             weights: m.layers().map(|l| l.desc.weights.len as usize).sum(),
             section: m.weights_len(),
+            latent: m
+                .latent_fit()
+                .map_or(0, |l| (l.mean.len + l.basis.len + l.inv_var.len) as usize),
             file: m.file_len(),
             arena: m.arena_len(),
             macs: m.macs(),
@@ -212,8 +218,13 @@ impl Footprint {
         } else {
             format!("{:.2} M", self.macs as f64 / 1e6)
         };
+        let latent = if self.latent > 0 {
+            format!(" and {} of latent Gaussian", kb(self.latent))
+        } else {
+            String::new()
+        };
         format!(
-            "int8 weights {} ({} with biases and requantization), file {}, arena {}, {macs} MACs per inference",
+            "int8 weights {} ({} with biases and requantization{latent}), file {}, arena {}, {macs} MACs per inference",
             kb(self.weights),
             kb(self.section),
             kb(self.file),
