@@ -164,6 +164,8 @@ pub struct Graph {
     /// The Gaussian of normal codes for [`Metric::Latent`] (fitted per precision by
     /// [`crate::precisions::calibrate_thresholds`]).
     pub latent: Option<LatentFit>,
+    /// Principal directions that fit keeps (flash: 4 B × code length each).
+    pub latent_components: usize,
 }
 
 /// The series definition a graph carries into its files (see [`crate::SeriesDesc`]).
@@ -243,6 +245,7 @@ impl Graph {
             layers: Vec::new(),
             series: None,
             latent: None,
+            latent_components: crate::latent_fit::DEFAULT_COMPONENTS,
         }
     }
 

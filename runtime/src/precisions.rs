@@ -167,7 +167,7 @@ pub fn calibrate_thresholds<S: AsRef<[f32]>, N: AsRef<[f32]>, T: AsRef<[f32]>>(
         if graph.metric.uses_latent() {
             graph.latent = None;
             let codes = encode_samples(&write(graph, precision)?, normal)?;
-            graph.latent = Some(latent_fit::fit(&codes, latent_fit::DEFAULT_COMPONENTS)?);
+            graph.latent = Some(latent_fit::fit(&codes, graph.latent_components)?);
             if graph.metric == Metric::MseLatent {
                 let parts = score_parts(&write(graph, precision)?, held_out)?;
                 let (rm, rs) = mean_std(parts.iter().map(|p| p.reconstruction.unwrap_or(0.0)));

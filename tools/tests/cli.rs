@@ -383,6 +383,29 @@ fn the_recipe_score_is_the_export_default() {
     .unwrap();
     assert_eq!(info["latent_fit"]["components"], 32, "{info}");
     assert!(info["format_version"].as_u64().unwrap() >= 5);
+    // Fewer principal directions: a smaller record (4 B per direction and code value).
+    export(&["--latent-components", "8"], "small.aedge");
+    let small: serde_json::Value = serde_json::from_str(&stdout(
+        aedge()
+            .args(["inspect", "--json"])
+            .arg(dir.join("small.aedge")),
+    ))
+    .unwrap();
+    assert_eq!(small["latent_fit"]["components"], 8, "{small}");
+    let saved = info["latent_fit"]["bytes"].as_u64().unwrap()
+        - small["latent_fit"]["bytes"].as_u64().unwrap();
+    assert_eq!(saved, 24 * 128 * 4 + 24 * 4, "{small}");
+    let mut zero = aedge();
+    zero.args(["export", "--latent-components", "0"]);
+    data(&mut zero);
+    let e = fails(
+        zero.arg("--checkpoint")
+            .arg(dir.join("checkpoint"))
+            .arg("-o")
+            .arg(dir.join("zero.aedge")),
+    );
+    assert!(e.contains("--latent-components"), "{e}");
+    assert!(!dir.join("zero.aedge").exists());
     for m in ["latent.aedge", "both.aedge"] {
         let mut c = aedge();
         c.args(["eval", "--json", "--normal", "1"])

@@ -60,6 +60,10 @@ pub struct Args {
     metric: Option<MetricArg>,
     #[command(flatten)]
     threshold: ThresholdArgs,
+    /// Principal directions of the latent Gaussian (latent metrics): each costs 4 B per code
+    /// value of flash; the rest of the code shares one variance.
+    #[arg(long, default_value_t = aedge_runtime::latent_fit::DEFAULT_COMPONENTS, value_name = "N")]
+    latent_components: usize,
     /// Output file.
     #[arg(short, long)]
     output: PathBuf,
@@ -119,7 +123,11 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             "--metric {metric}: series models score by reconstruction error (mse, mae or bce)"
         ));
     }
+    if a.latent_components == 0 {
+        return Err("--latent-components must be at least 1".into());
+    }
     let mut g = to_graph(&name, &model, &state.spec, &d, metric)?;
+    g.latent_components = a.latent_components;
     let (split, source) = match (series_split, &series) {
         (Some(split), Some(def)) => {
             g.series = Some(def.runtime()?);
