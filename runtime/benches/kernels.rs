@@ -144,5 +144,38 @@ fn models(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, dense_kernels, conv_kernel, pool_kernel, models);
+/// keras-conv int8 with the kernels capped at each x86 level this CPU has: what a machine
+/// without VNNI (AVX2 only: AMD Zen 2/3, Intel before Ice Lake) or without AVX2 gets.
+fn isa_levels(c: &mut Criterion) {
+    use aedge_runtime::kernels::isa;
+    let bytes = AlignedBytes::from(model(&zoo::keras_conv(1), Precision::Int8));
+    let m = Model::parse(&bytes).unwrap();
+    let mut arena = AlignedBytes::zeroed(m.arena_len());
+    for (name, level) in [
+        ("portable", isa::PORTABLE),
+        ("avx2", isa::AVX2),
+        ("vnni", isa::VNNI),
+        ("avx512", isa::AVX512),
+    ] {
+        isa::cap(level);
+        if level != isa::PORTABLE && !isa::has(level) {
+            continue;
+        }
+        c.bench_function(&format!("keras-conv int8 run, kernels up to {name}"), |b| {
+            b.iter(|| {
+                black_box(m.run(&mut arena).unwrap());
+            })
+        });
+    }
+    isa::cap(u8::MAX);
+}
+
+criterion_group!(
+    benches,
+    dense_kernels,
+    conv_kernel,
+    pool_kernel,
+    models,
+    isa_levels
+);
 criterion_main!(benches);

@@ -1,4 +1,5 @@
-//! int8 convolution with VNNI (AVX-512 VNNI or AVX-VNNI) on the hosts' panel layout.
+//! int8 convolution on the hosts' panel layout: VNNI (AVX-512 VNNI or AVX-VNNI), or on
+//! AVX2 alone the same sums from 16-bit products.
 
 use super::host::{filled, row_slices, window_rows, LANES, MAX_KH, MAX_TAPS};
 use crate::kernels::dense::x86::{dp, dp128, requant8_right, requant8v, right_shifts_only, store8};
@@ -15,26 +16,92 @@ const MAX_INPUT: usize = 1 << 16;
 /// Up to this many output channels, [`narrow`] vectorises along the taps instead.
 const MAX_NARROW: usize = 3;
 
+/// The dot-product instruction a build of [`conv`] uses: AVX-512 VNNI (EVEX encoding).
+const ZMM: u8 = 2;
+/// AVX-VNNI (VEX encoding).
+const YMM: u8 = 1;
+/// AVX2 alone: `vpdpbusd`'s sums from 16-bit products (AMD Zen 2/3, Intel before Ice Lake).
+const EMULATED: u8 = 0;
+
 pub fn conv2d(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
     match crate::kernels::isa::vnni() {
         // SAFETY: the CPU has AVX-512 VNNI and VL, hence AVX-512 F and AVX2.
         Some(true) => unsafe { conv_avx512(x, w, g, q, y) },
         // SAFETY: the CPU has AVX-VNNI, hence AVX2.
         Some(false) => unsafe { conv_avx(x, w, g, q, y) },
+        // SAFETY: the CPU has AVX2 (and the cap allows it).
+        None if crate::kernels::isa::has(crate::kernels::isa::AVX2) => unsafe {
+            conv_avx2(x, w, g, q, y)
+        },
         None => false,
+    }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn conv_avx2(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
+    // SAFETY: the caller checked the features `conv` uses.
+    unsafe { conv::<EMULATED>(x, w, g, q, y) }
+}
+
+/// `acc + Σ` of four u8 × i8 products per lane. Without VNNI the even and odd bytes are
+/// widened to 16 bits and multiplied pairwise (`vpmaddwd`): |u·s| ≤ 255·128 fits and the
+/// lanes add wrapping, as `vpdpbusd` does, so every build gives the same bits.
+#[inline(always)]
+unsafe fn dpv<const V: u8>(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
+    // SAFETY: the caller is compiled with the features of its V.
+    unsafe {
+        if V == EMULATED {
+            let u_even = _mm256_and_si256(u, _mm256_set1_epi16(0xff));
+            let u_odd = _mm256_srli_epi16::<8>(u);
+            let s_even = _mm256_srai_epi16::<8>(_mm256_slli_epi16::<8>(s));
+            let s_odd = _mm256_srai_epi16::<8>(s);
+            let p = _mm256_add_epi32(
+                _mm256_madd_epi16(u_even, s_even),
+                _mm256_madd_epi16(u_odd, s_odd),
+            );
+            _mm256_add_epi32(acc, p)
+        } else {
+            if V == ZMM {
+                dp::<true>(acc, u, s)
+            } else {
+                dp::<false>(acc, u, s)
+            }
+        }
+    }
+}
+
+/// [`dpv`] on 128-bit vectors.
+#[inline(always)]
+unsafe fn dp128v<const V: u8>(acc: __m128i, u: __m128i, s: __m128i) -> __m128i {
+    // SAFETY: the caller is compiled with the features of its V.
+    unsafe {
+        if V == EMULATED {
+            let u_even = _mm_and_si128(u, _mm_set1_epi16(0xff));
+            let u_odd = _mm_srli_epi16::<8>(u);
+            let s_even = _mm_srai_epi16::<8>(_mm_slli_epi16::<8>(s));
+            let s_odd = _mm_srai_epi16::<8>(s);
+            let p = _mm_add_epi32(_mm_madd_epi16(u_even, s_even), _mm_madd_epi16(u_odd, s_odd));
+            _mm_add_epi32(acc, p)
+        } else {
+            if V == ZMM {
+                dp128::<true>(acc, u, s)
+            } else {
+                dp128::<false>(acc, u, s)
+            }
+        }
     }
 }
 
 #[target_feature(enable = "avx2,avx512vnni,avx512vl")]
 unsafe fn conv_avx512(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
     // SAFETY: the caller checked the features `conv` uses.
-    unsafe { conv::<true>(x, w, g, q, y) }
+    unsafe { conv::<ZMM>(x, w, g, q, y) }
 }
 
 #[target_feature(enable = "avx2,avxvnni")]
 unsafe fn conv_avx(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
     // SAFETY: the caller checked the features `conv` uses.
-    unsafe { conv::<false>(x, w, g, q, y) }
+    unsafe { conv::<YMM>(x, w, g, q, y) }
 }
 
 /// Weights are packed `[ky][quad][channel][4 taps]`, each kernel row padded with zero
@@ -44,13 +111,7 @@ unsafe fn conv_avx(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) ->
 /// bias becomes `bias - (zp + 128) · Σw`, so each output is TFLite's
 /// `Σ (x - zp)·w` exactly (padding holds zp, which adds nothing).
 #[inline(always)]
-unsafe fn conv<const EVEX: bool>(
-    x: &[i8],
-    w: &[i8],
-    g: &Window,
-    q: &Requant,
-    y: &mut [i8],
-) -> bool {
+unsafe fn conv<const V: u8>(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
     let (_, [oh, ow, oc]) = g.sizes();
     let [kh, kw] = g.kernel;
     let row = kw * g.input.c as usize;
@@ -73,7 +134,7 @@ unsafe fn conv<const EVEX: bool>(
     let x = unsafe { &*(&xbuf[..x.len()] as *const [MaybeUninit<i8>] as *const [i8]) };
     let zp = q.input_zero_point;
     if oc <= MAX_NARROW {
-        return narrow::<EVEX>(x, w, g, q, y);
+        return narrow::<V>(x, w, g, q, y);
     }
     let blocks = oc.div_ceil(LANES);
     let per_panel = (PANEL / block).min(PANEL_CHANNELS / LANES);
@@ -121,12 +182,12 @@ unsafe fn conv<const EVEX: bool>(
                 while bi < nb {
                     let o0 = (first + bi) * LANES;
                     // Two full blocks at once with AVX-512: one 16-lane requantization.
-                    if EVEX && fast && q.lut.is_none() && bi + 1 < nb && o0 + 2 * LANES <= oc {
+                    if V == ZMM && fast && q.lut.is_none() && bi + 1 < nb && o0 + 2 * LANES <= oc {
                         // SAFETY: rows just set by window_rows (row_len bytes each).
                         let (s0, s1) = unsafe {
                             (
-                                block_sums::<EVEX>(rows, row_len, panel, bias, bi),
-                                block_sums::<EVEX>(rows, row_len, panel, bias, bi + 1),
+                                block_sums::<V>(rows, row_len, panel, bias, bi),
+                                block_sums::<V>(rows, row_len, panel, bias, bi + 1),
                             )
                         };
                         // SAFETY: AVX-512 F is present with VNNI (EVEX); 16 multipliers and
@@ -141,7 +202,7 @@ unsafe fn conv<const EVEX: bool>(
                         continue;
                     }
                     // SAFETY: as above.
-                    let s = unsafe { block_sums::<EVEX>(rows, row_len, panel, bias, bi) };
+                    let s = unsafe { block_sums::<V>(rows, row_len, panel, bias, bi) };
                     let (m, sh) = (&mult[bi * LANES..][..LANES], &shift[bi * LANES..][..LANES]);
                     bi += 1;
                     let n = (oc - o0).min(LANES);
@@ -154,7 +215,7 @@ unsafe fn conv<const EVEX: bool>(
                     };
                     if fast && n == LANES {
                         let v = requant8_right(s, mv, sv, q);
-                        if EVEX && q.lut.is_none() {
+                        if V == ZMM && q.lut.is_none() {
                             // SAFETY: AVX-512 F and VL are present (EVEX); 8 outputs at o0.
                             unsafe { store8_evex(v, &mut out[o0..o0 + LANES]) };
                         } else {
@@ -194,7 +255,7 @@ unsafe fn conv<const EVEX: bool>(
 /// # Safety
 /// As [`dot8`]: `rows` from `window_rows` with this `row_len`, still valid.
 #[inline(always)]
-unsafe fn block_sums<const EVEX: bool>(
+unsafe fn block_sums<const V: u8>(
     rows: &[*const i8],
     row_len: usize,
     panel: &[i8],
@@ -207,9 +268,9 @@ unsafe fn block_sums<const EVEX: bool>(
     // SAFETY: the caller's contract; `p` is one whole block.
     unsafe {
         let s = if rows.len() == 3 && row_len == 4 {
-            dot8::<EVEX, 3, 1>(rows, row_len, p)
+            dot8::<V, 3, 1>(rows, row_len, p)
         } else {
-            dot8::<EVEX, 0, 0>(rows, row_len, p)
+            dot8::<V, 0, 0>(rows, row_len, p)
         };
         _mm256_add_epi32(s, _mm256_loadu_si256(b.as_ptr() as *const __m256i))
     }
@@ -256,7 +317,7 @@ fn requant16_right(lo: __m256i, hi: __m256i, mv: __m512i, sv: __m512i, q: &Requa
 /// Eight channel sums of `u · w` over every row (`u = x + 128`, already flipped), four
 /// accumulators in flight.
 #[inline(always)]
-unsafe fn dot8<const EVEX: bool, const KH: usize, const Q: usize>(
+unsafe fn dot8<const V: u8, const KH: usize, const Q: usize>(
     rows: &[*const i8],
     row_len: usize,
     p: &[i8],
@@ -278,7 +339,7 @@ unsafe fn dot8<const EVEX: bool, const KH: usize, const Q: usize>(
             let bx = |t: usize| _mm256_set1_epi32(cp.add(t).read_unaligned());
             while t + 4 <= quads {
                 for (g, acc) in a.iter_mut().enumerate() {
-                    *acc = dp::<EVEX>(*acc, bx(t + g), _mm256_loadu_si256(pp.add(t + g)));
+                    *acc = dpv::<V>(*acc, bx(t + g), _mm256_loadu_si256(pp.add(t + g)));
                 }
                 t += 4;
             }
@@ -286,7 +347,7 @@ unsafe fn dot8<const EVEX: bool, const KH: usize, const Q: usize>(
             // (one quad per row) still has three chains in flight.
             while t < quads {
                 let g = (ky + t) % 4;
-                a[g] = dp::<EVEX>(a[g], bx(t), _mm256_loadu_si256(pp.add(t)));
+                a[g] = dpv::<V>(a[g], bx(t), _mm256_loadu_si256(pp.add(t)));
                 t += 1;
             }
             pp = pp.add(quads);
@@ -298,13 +359,7 @@ unsafe fn dot8<const EVEX: bool, const KH: usize, const Q: usize>(
 /// The convolution of [`conv`] for layers with at most [`MAX_NARROW`] output channels,
 /// on the flipped input `x`.
 #[inline(always)]
-unsafe fn narrow<const EVEX: bool>(
-    x: &[i8],
-    w: &[i8],
-    g: &Window,
-    q: &Requant,
-    y: &mut [i8],
-) -> bool {
+unsafe fn narrow<const V: u8>(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
     let (_, [oh, ow, oc]) = g.sizes();
     let [kh, kw] = g.kernel;
     let row = kw * g.input.c as usize;
@@ -332,9 +387,7 @@ unsafe fn narrow<const EVEX: bool>(
             for (i, p) in part.iter_mut().enumerate() {
                 window_rows(x, g, (oy, ox + i), row, zp as i8 ^ -128, col, &mut rows);
                 // SAFETY: rows just set by window_rows (`row` bytes each); `taps` weights.
-                *p = unsafe {
-                    narrow_partial::<EVEX>(row_slices(&rows[..kh], row), &w[..taps], row)
-                };
+                *p = unsafe { narrow_partial::<V>(row_slices(&rows[..kh], row), &w[..taps], row) };
             }
             let lo = _mm256_hadd_epi32(
                 _mm256_hadd_epi32(part[0], part[1]),
@@ -372,7 +425,7 @@ unsafe fn narrow<const EVEX: bool>(
             for (o, yo) in out.iter_mut().enumerate() {
                 // SAFETY: rows just set by window_rows (`row` bytes each); `taps` weights.
                 let d = unsafe {
-                    narrow_dot::<EVEX>(row_slices(&rows[..kh], row), &w[o * taps..][..taps], row)
+                    narrow_dot::<V>(row_slices(&rows[..kh], row), &w[o * taps..][..taps], row)
                 };
                 *yo = q.finish(bias[o].wrapping_add(d), o);
             }
@@ -386,7 +439,7 @@ unsafe fn narrow<const EVEX: bool>(
 /// instruction) with the weight rows as stored, so no lane is idle. Returns eight lanes
 /// that add up to it.
 #[inline(always)]
-unsafe fn narrow_partial<'r, const EVEX: bool>(
+unsafe fn narrow_partial<'r, const V: u8>(
     rows: impl Iterator<Item = &'r [i8]>,
     w: &[i8],
     row: usize,
@@ -402,19 +455,19 @@ unsafe fn narrow_partial<'r, const EVEX: bool>(
             while i + 32 <= row {
                 let u = _mm256_loadu_si256(r.as_ptr().add(i) as *const __m256i);
                 let v = _mm256_loadu_si256(wr.as_ptr().add(i) as *const __m256i);
-                a = dp::<EVEX>(a, u, v);
+                a = dpv::<V>(a, u, v);
                 i += 32;
             }
             if i + 16 <= row {
                 let u = _mm_loadu_si128(r.as_ptr().add(i) as *const __m128i);
                 let v = _mm_loadu_si128(wr.as_ptr().add(i) as *const __m128i);
-                b = dp128::<EVEX>(b, u, v);
+                b = dp128v::<V>(b, u, v);
                 i += 16;
             }
             while i + 4 <= row {
                 let u = _mm_cvtsi32_si128((r.as_ptr().add(i) as *const i32).read_unaligned());
                 let v = _mm_cvtsi32_si128((wr.as_ptr().add(i) as *const i32).read_unaligned());
-                b = dp128::<EVEX>(b, u, v);
+                b = dp128v::<V>(b, u, v);
                 i += 4;
             }
         }
@@ -430,13 +483,13 @@ unsafe fn narrow_partial<'r, const EVEX: bool>(
 
 /// The dot product [`narrow_partial`] spreads over eight lanes.
 #[inline(always)]
-unsafe fn narrow_dot<'r, const EVEX: bool>(
+unsafe fn narrow_dot<'r, const V: u8>(
     rows: impl Iterator<Item = &'r [i8]>,
     w: &[i8],
     row: usize,
 ) -> i32 {
     // SAFETY: the caller's contract.
-    let a = unsafe { narrow_partial::<EVEX>(rows, w, row) };
+    let a = unsafe { narrow_partial::<V>(rows, w, row) };
     let s = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
     let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
     let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
