@@ -359,41 +359,11 @@ pub fn table(act: Activation, from: Quant, to: Quant) -> [i8; 256] {
     t
 }
 
-/// Anomaly threshold and error summary from reconstruction errors of held-out normal data.
+/// Anomaly threshold and error summary from reconstruction errors of held-out normal data
+/// (the device's [`crate::learn::threshold_in_place`] on a copy).
 pub fn threshold(errors: &[f32], rule: ThresholdRule) -> Result<(f32, ErrorStats), Error> {
-    let mut e: Vec<f32> = errors.iter().copied().filter(|x| x.is_finite()).collect();
-    if e.is_empty() {
-        return Err(Error::Unsupported(
-            "threshold calibration needs at least one finite error",
-        ));
-    }
-    e.sort_by(f32::total_cmp);
-    let n = e.len();
-    let pct = |p: f32| crate::metrics::percentile(&e, p).unwrap_or(0.0);
-    let mean = e.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
-    let var = e
-        .iter()
-        .map(|&x| (x as f64 - mean) * (x as f64 - mean))
-        .sum::<f64>()
-        / n as f64;
-    let stats = ErrorStats {
-        count: n as u32,
-        mean: mean as f32,
-        std: libm::sqrt(var) as f32,
-        min: e[0],
-        p50: pct(50.0),
-        p95: pct(95.0),
-        p99: pct(99.0),
-        max: e[n - 1],
-    };
-    let t = match rule {
-        ThresholdRule::Percentile(p) => pct(p),
-        ThresholdRule::MeanPlusKStd(k) => stats.mean + k * stats.std,
-        ThresholdRule::Manual => {
-            return Err(Error::Unsupported("a manual threshold is not calibrated"))
-        }
-    };
-    Ok((t, stats))
+    let mut e: Vec<f32> = errors.to_vec();
+    crate::learn::threshold_in_place(&mut e, rule)
 }
 
 // Graph's calibration and quantization live with the calibrator, so the IR (ir.rs) does

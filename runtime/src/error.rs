@@ -113,5 +113,5 @@ impl fmt::Display for Error {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for Error {}
+// core's trait, so `?` into `Box<dyn Error>` and error reporters work without std too.
+impl core::error::Error for Error {}

@@ -42,6 +42,7 @@ mod geometry;
 pub mod kernels;
 mod latent;
 mod layer;
+pub mod learn;
 pub mod metrics;
 mod model;
 mod plan;
@@ -78,6 +79,7 @@ pub use desc::{
     Precision, Preprocess, Quant, SeriesDesc, ThresholdRule,
 };
 pub use error::Error;
+pub use learn::Learner;
 pub use model::{LayerInfo, Model};
 pub use plan::ARENA_ALIGN;
 pub use run::{element_error, Activations, Score, ScoreParts};

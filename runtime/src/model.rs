@@ -227,6 +227,12 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
+    /// Replaces the threshold this parsed model scores against (the file is not changed): a
+    /// threshold the device learned ([`crate::Learner`]) or kept in its own storage.
+    pub fn set_threshold(&mut self, threshold: f32) {
+        self.meta.threshold = threshold;
+    }
+
     /// The Gaussian of normal codes behind [`Metric::Latent`], if the file has one.
     pub fn latent_fit(&self) -> Option<LatentDesc> {
         if self.latent_record.is_empty() {

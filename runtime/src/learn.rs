@@ -1,0 +1,116 @@
+//! Learning what normal is on the device: the scores of samples from the device's own sensor
+//! collected in a caller-owned buffer, and a threshold set from them by the model's rule with
+//! the host's calibration arithmetic ([`threshold_in_place`] is what `calibrate::threshold`
+//! runs too), so one model file can be deployed to many machines and each calibrates itself.
+
+use crate::desc::{ErrorStats, ThresholdRule};
+use crate::error::Error;
+use crate::model::Model;
+
+/// Threshold and error summary from `errors` under `rule`, without a heap: the finite values
+/// are moved to the front and sorted there (the buffer is reordered). The host's calibration
+/// calls this on a copy, so the same errors give the same bits everywhere.
+pub fn threshold_in_place(
+    errors: &mut [f32],
+    rule: ThresholdRule,
+) -> Result<(f32, ErrorStats), Error> {
+    let mut n = 0;
+    for i in 0..errors.len() {
+        if errors[i].is_finite() {
+            errors.swap(n, i);
+            n += 1;
+        }
+    }
+    let e = &mut errors[..n];
+    if e.is_empty() {
+        return Err(Error::Unsupported(
+            "threshold calibration needs at least one finite error",
+        ));
+    }
+    // A total order: the sorted values are the same whatever order they came in.
+    e.sort_unstable_by(f32::total_cmp);
+    let pct = |p: f32| crate::metrics::percentile(e, p).unwrap_or(0.0);
+    let mean = e.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
+    let var = e
+        .iter()
+        .map(|&x| (x as f64 - mean) * (x as f64 - mean))
+        .sum::<f64>()
+        / n as f64;
+    let stats = ErrorStats {
+        count: n as u32,
+        mean: mean as f32,
+        std: libm::sqrt(var) as f32,
+        min: e[0],
+        p50: pct(50.0),
+        p95: pct(95.0),
+        p99: pct(99.0),
+        max: e[n - 1],
+    };
+    let t = match rule {
+        ThresholdRule::Percentile(p) => pct(p),
+        ThresholdRule::MeanPlusKStd(k) => stats.mean + k * stats.std,
+        ThresholdRule::Manual => {
+            return Err(Error::Unsupported("a manual threshold is not calibrated"))
+        }
+    };
+    Ok((t, stats))
+}
+
+/// Collects the scores of normal samples in a caller-owned buffer and sets a threshold from
+/// them (see the module documentation).
+#[derive(Debug)]
+pub struct Learner<'b> {
+    scores: &'b mut [f32],
+    len: usize,
+}
+
+impl<'b> Learner<'b> {
+    /// A learner that keeps up to `buffer.len()` scores.
+    pub fn new(buffer: &'b mut [f32]) -> Self {
+        Learner {
+            scores: buffer,
+            len: 0,
+        }
+    }
+
+    /// Scores `input` (sensor units) with `model` and keeps the score; returns it.
+    pub fn observe(
+        &mut self,
+        model: &Model,
+        input: &[f32],
+        arena: &mut [u8],
+    ) -> Result<f32, Error> {
+        if self.is_full() {
+            return Err(Error::BadLength {
+                what: "learner buffer (full)",
+                expected: self.scores.len(),
+                got: self.len + 1,
+            });
+        }
+        let s = model.score(input, arena)?.error;
+        self.scores[self.len] = s;
+        self.len += 1;
+        Ok(s)
+    }
+
+    /// Scores kept so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no score is kept yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the buffer is full.
+    pub fn is_full(&self) -> bool {
+        self.len == self.scores.len()
+    }
+
+    /// The threshold of the kept scores under `rule` (the model's own rule:
+    /// [`Model::threshold_rule`]), with their summary. Reorders the kept scores.
+    pub fn threshold(&mut self, rule: ThresholdRule) -> Result<(f32, ErrorStats), Error> {
+        threshold_in_place(&mut self.scores[..self.len], rule)
+    }
+}
