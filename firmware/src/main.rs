@@ -95,8 +95,30 @@ fn run() -> Result<(), Error> {
         defmt::info!("recon {=usize} {=[u8]}", i, as_bytes(output));
     }
     defmt::info!("stack high-water {=usize} B", stack::high_water());
+    learn(&model, input, arena)?;
     bench(&model, arena)?;
     profile(&model, arena)
+}
+
+/// Learns a threshold from the embedded samples as a deployed device would from its own
+/// sensor (the model's rule, the host's calibration arithmetic) and logs it, so the host can
+/// check it against its own calibration of the same samples.
+fn learn(model: &Model, input: &mut [f32], arena: &mut [u8]) -> Result<(), Error> {
+    let mut scores = [0.0f32; SAMPLE_COUNT];
+    let mut learner = aedge_runtime::Learner::new(&mut scores);
+    for i in 0..SAMPLE_COUNT {
+        let bytes = &SAMPLES[i * 4 * INPUT_LEN..][..4 * INPUT_LEN];
+        for (x, b) in input.iter_mut().zip(bytes.chunks_exact(4)) {
+            *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        learner.observe(model, input, arena)?;
+    }
+    match learner.threshold(model.threshold_rule()) {
+        Ok((t, _)) => defmt::info!("learned threshold {=f32}", t),
+        // A hand-set threshold has no rule to learn by.
+        Err(_) => defmt::info!("learned threshold none"),
+    }
+    Ok(())
 }
 
 /// Streams the embedded rows through `Stream` (the window buffer is caller-owned: `window`)

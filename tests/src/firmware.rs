@@ -446,12 +446,14 @@ pub fn check(
     let model = Model::parse(&file).map_err(|e| e.to_string())?;
     let mut arena = AlignedBytes::zeroed(model.arena_len());
     let mut worst = 0.0f32;
+    let mut host_scores = Vec::new();
     for (i, (x, dev)) in m.samples.iter().zip(&run.samples).enumerate() {
         let mut y = vec![0.0; model.output_shape().len()];
         model
             .reconstruct(x, &mut y, &mut arena)
             .map_err(|e| e.to_string())?;
         let s = model.score(x, &mut arena).map_err(|e| e.to_string())?;
+        host_scores.push(s.error);
         if dev.recon.len() != y.len() {
             return Err(format!(
                 "sample {i}: device sent {} values",
@@ -480,6 +482,23 @@ pub fn check(
                 m.name
             ));
         }
+    }
+    // The threshold the device learned from the same samples (aedge_runtime::Learner, the
+    // model's rule) against the host's calibration of its own scores.
+    let host = aedge_runtime::calibrate::threshold(&host_scores, model.threshold_rule()).ok();
+    let agree = match (host, run.learned) {
+        (Some((h, _)), Some(d)) if precision == Precision::Int8 => h.to_bits() == d.to_bits(),
+        (Some((h, _)), Some(d)) => (h - d).abs() <= 1e-5 * h.abs().max(1.0),
+        (None, None) => true,
+        _ => false,
+    };
+    if !agree {
+        return Err(format!(
+            "{} {precision}: the device learned the threshold {:?}, the host calibrates {:?}",
+            m.name,
+            run.learned,
+            host.map(|h| h.0)
+        ));
     }
     if precision == Precision::Int8 {
         // The bare inference the firmware timed: sample 0, quantized into the arena.

@@ -108,12 +108,16 @@ pub struct DeviceRun {
     pub samples: Vec<DeviceSample>,
     /// Stack high-water mark in bytes.
     pub stack: usize,
+    /// The threshold the device learned from the samples by the model's rule (`None` for a
+    /// hand-set threshold; absent in the logs of older firmware).
+    pub learned: Option<f32>,
 }
 
 /// Parses the firmware's log lines.
 pub fn parse_run(lines: &[String]) -> Result<DeviceRun, String> {
     let mut samples: Vec<DeviceSample> = Vec::new();
     let mut stack = None;
+    let mut learned = None;
     let bad = |l: &str| format!("unexpected log line: {l}");
     for l in lines {
         if l.starts_with("sample ") {
@@ -141,6 +145,8 @@ pub fn parse_run(lines: &[String]) -> Result<DeviceRun, String> {
                 .collect();
         } else if let Some(rest) = l.strip_prefix("stack high-water ") {
             stack = rest.trim_end_matches(" B").parse().ok();
+        } else if let Some(rest) = l.strip_prefix("learned threshold ") {
+            learned = rest.parse().ok();
         } else if l.starts_with("inference failed") || l.starts_with("panic") {
             return Err(l.clone());
         }
@@ -148,6 +154,7 @@ pub fn parse_run(lines: &[String]) -> Result<DeviceRun, String> {
     Ok(DeviceRun {
         samples,
         stack: stack.ok_or("no stack high-water line")?,
+        learned,
     })
 }
 
