@@ -102,7 +102,9 @@ fn run() -> Result<(), Error> {
 
 /// Learns a threshold from the embedded samples as a deployed device would from its own
 /// sensor (the model's rule, the host's calibration arithmetic) and logs it, so the host can
-/// check it against its own calibration of the same samples.
+/// check it against its own calibration of the same samples. Out of line, so its buffer is
+/// not part of `main`'s frame (the stack figures are the inference's).
+#[inline(never)]
 fn learn(model: &Model, input: &mut [f32], arena: &mut [u8]) -> Result<(), Error> {
     let mut scores = [0.0f32; SAMPLE_COUNT];
     let mut learner = aedge_runtime::Learner::new(&mut scores);
