@@ -116,11 +116,47 @@ fn learn(model: &Model, input: &mut [f32], arena: &mut [u8]) -> Result<(), Error
         learner.observe(model, input, arena)?;
     }
     match learner.threshold(model.threshold_rule()) {
-        Ok((t, _)) => defmt::info!("learned threshold {=f32}", t),
+        Ok((t, _)) => {
+            defmt::info!("learned threshold {=f32}", t);
+            // Kept through the storage traits (a flash page on a board; RAM here) and read
+            // back as after a reset.
+            let mut storage = RamStorage([0xff; 64]);
+            aedge_runtime::learn::save(&mut storage, 16, model, t)?;
+            match aedge_runtime::learn::load(&mut storage, 16, model)? {
+                Some(kept) => defmt::info!("stored threshold {=f32}", kept),
+                None => defmt::info!("stored threshold none"),
+            }
+        }
         // A hand-set threshold has no rule to learn by.
         Err(_) => defmt::info!("learned threshold none"),
     }
     Ok(())
+}
+
+/// Storage in RAM under QEMU, where there is no flash to keep a threshold in.
+struct RamStorage([u8; 64]);
+
+impl embedded_storage::ReadStorage for RamStorage {
+    type Error = ();
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), ()> {
+        let o = offset as usize;
+        bytes.copy_from_slice(self.0.get(o..o + bytes.len()).ok_or(())?);
+        Ok(())
+    }
+    fn capacity(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl embedded_storage::Storage for RamStorage {
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), ()> {
+        let o = offset as usize;
+        self.0
+            .get_mut(o..o + bytes.len())
+            .ok_or(())?
+            .copy_from_slice(bytes);
+        Ok(())
+    }
 }
 
 /// Streams the embedded rows through `Stream` (the window buffer is caller-owned: `window`)

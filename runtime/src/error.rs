@@ -71,6 +71,8 @@ pub enum Error {
     },
     /// The operation is not available for this model.
     Unsupported(&'static str),
+    /// Reading or writing the caller's storage failed (see [`crate::learn::save`]).
+    Storage(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -109,6 +111,7 @@ impl fmt::Display for Error {
                 write!(f, "input value at index {index} is NaN or infinite")
             }
             Error::Unsupported(what) => write!(f, "unsupported: {what}"),
+            Error::Storage(what) => write!(f, "storage: {what}"),
         }
     }
 }

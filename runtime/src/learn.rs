@@ -1,11 +1,58 @@
 //! Learning what normal is on the device: the scores of samples from the device's own sensor
 //! collected in a caller-owned buffer, and a threshold set from them by the model's rule with
 //! the host's calibration arithmetic ([`threshold_in_place`] is what `calibrate::threshold`
-//! runs too), so one model file can be deployed to many machines and each calibrates itself.
+//! runs too), so one model file can be deployed to many machines and each calibrates itself;
+//! [`save`] and [`load`] keep the result through the `embedded-storage` traits.
 
 use crate::desc::{ErrorStats, ThresholdRule};
 use crate::error::Error;
 use crate::model::Model;
+use embedded_storage::{ReadStorage, Storage};
+
+/// Bytes [`save`] writes: magic `AETH`, the model's CRC-32, the threshold (f32), and a
+/// CRC-32 of those twelve bytes, all little-endian.
+pub const SAVED_LEN: usize = 16;
+
+const MAGIC: [u8; 4] = *b"AETH";
+
+/// Keeps a learned threshold for `model` in `storage` at `offset` (a flash page on a board,
+/// RAM under QEMU), so the device keeps what it learned across resets.
+pub fn save<S: Storage>(
+    storage: &mut S,
+    offset: u32,
+    model: &Model,
+    threshold: f32,
+) -> Result<(), Error> {
+    let mut b = [0u8; SAVED_LEN];
+    b[..4].copy_from_slice(&MAGIC);
+    b[4..8].copy_from_slice(&model.checksum().to_le_bytes());
+    b[8..12].copy_from_slice(&threshold.to_le_bytes());
+    let crc = crc32fast::hash(&b[..12]);
+    b[12..].copy_from_slice(&crc.to_le_bytes());
+    storage
+        .write(offset, &b)
+        .map_err(|_| Error::Storage("cannot write the threshold record"))
+}
+
+/// The threshold [`save`] kept for `model` at `offset`, or `None` when the storage holds no
+/// intact record for this model (never written, erased, torn, or another model's).
+pub fn load<S: ReadStorage>(
+    storage: &mut S,
+    offset: u32,
+    model: &Model,
+) -> Result<Option<f32>, Error> {
+    let mut b = [0u8; SAVED_LEN];
+    storage
+        .read(offset, &mut b)
+        .map_err(|_| Error::Storage("cannot read the threshold record"))?;
+    let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let intact = b[..4] == MAGIC && word(12) == crc32fast::hash(&b[..12]);
+    if !intact || word(4) != model.checksum() {
+        return Ok(None);
+    }
+    let t = f32::from_bits(word(8));
+    Ok((t.is_finite() || t == f32::INFINITY).then_some(t))
+}
 
 /// Threshold and error summary from `errors` under `rule`, without a heap: the finite values
 /// are moved to the front and sorted there (the buffer is reordered). The host's calibration

@@ -24,6 +24,8 @@ pub struct Model<'a> {
     /// The aligned weights section.
     pub(crate) weights: &'a [u8],
     pub(crate) file_len: usize,
+    /// The file's CRC-32 (header bytes 24..28): which model a stored threshold belongs to.
+    pub(crate) checksum: u32,
     pub(crate) arena_len: usize,
     pub(crate) latent: Shape,
     pub(crate) latent_quant: Quant,
@@ -85,6 +87,7 @@ impl<'a> Model<'a> {
             layers,
             weights: sections.weights,
             file_len: container_len(bytes),
+            checksum: u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]),
             arena_len: 0,
             latent: meta.input,
             latent_quant: meta.input_quant,
@@ -225,6 +228,11 @@ impl<'a> Model<'a> {
             return Err(bad("latent values must be finite, variances positive"));
         }
         Ok(())
+    }
+
+    /// The file's CRC-32, as stored in its header (checked by [`Model::parse`]).
+    pub fn checksum(&self) -> u32 {
+        self.checksum
     }
 
     /// Replaces the threshold this parsed model scores against (the file is not changed): a

@@ -500,6 +500,12 @@ pub fn check(
             host.map(|h| h.0)
         ));
     }
+    if run.stored.map(f32::to_bits) != run.learned.map(f32::to_bits) {
+        return Err(format!(
+            "{} {precision}: the device stored {:?} but learned {:?}",
+            m.name, run.stored, run.learned
+        ));
+    }
     if precision == Precision::Int8 {
         // The bare inference the firmware timed: sample 0, quantized into the arena.
         let mut pre = vec![0.0; m.samples[0].len()];

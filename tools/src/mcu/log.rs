@@ -111,6 +111,8 @@ pub struct DeviceRun {
     /// The threshold the device learned from the samples by the model's rule (`None` for a
     /// hand-set threshold; absent in the logs of older firmware).
     pub learned: Option<f32>,
+    /// The learned threshold as read back from the firmware's storage.
+    pub stored: Option<f32>,
 }
 
 /// Parses the firmware's log lines.
@@ -118,6 +120,7 @@ pub fn parse_run(lines: &[String]) -> Result<DeviceRun, String> {
     let mut samples: Vec<DeviceSample> = Vec::new();
     let mut stack = None;
     let mut learned = None;
+    let mut stored = None;
     let bad = |l: &str| format!("unexpected log line: {l}");
     for l in lines {
         if l.starts_with("sample ") {
@@ -147,6 +150,8 @@ pub fn parse_run(lines: &[String]) -> Result<DeviceRun, String> {
             stack = rest.trim_end_matches(" B").parse().ok();
         } else if let Some(rest) = l.strip_prefix("learned threshold ") {
             learned = rest.parse().ok();
+        } else if let Some(rest) = l.strip_prefix("stored threshold ") {
+            stored = rest.parse().ok();
         } else if l.starts_with("inference failed") || l.starts_with("panic") {
             return Err(l.clone());
         }
@@ -155,6 +160,7 @@ pub fn parse_run(lines: &[String]) -> Result<DeviceRun, String> {
         samples,
         stack: stack.ok_or("no stack high-water line")?,
         learned,
+        stored,
     })
 }
 
