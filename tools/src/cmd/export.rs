@@ -212,6 +212,25 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         rule_text(rule),
         held_raw.len(),
     ));
+    if g.metric.uses_latent() {
+        match a.format {
+            Format::Aedge => {
+                let file = aedge_runtime::AlignedBytes::from(bytes.clone());
+                let m = aedge_runtime::Model::parse(&file).map_err(|e| e.to_string())?;
+                if let Some(l) = m.latent_fit() {
+                    out.line(format!(
+                        "the latent Gaussian takes {} B of it ({} principal directions of the {}-value code; --latent-components N for less flash)",
+                        l.mean.len + l.basis.len + l.inv_var.len,
+                        l.inv_var.len / 4,
+                        m.latent_shape().len()
+                    ));
+                }
+            }
+            Format::Onnx => out.line(
+                "note: the ONNX file holds the network only; the latent score is aedge-runtime's, from .aedge files",
+            ),
+        }
+    }
     if held_raw.len() < 100 {
         out.line(format!(
             "note: {} calibration samples make a rough {}; hold out more with --val",
