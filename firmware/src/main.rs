@@ -68,10 +68,7 @@ fn run() -> Result<(), Error> {
     };
     timer::init();
     for i in 0..SAMPLE_COUNT {
-        let bytes = &SAMPLES[i * 4 * INPUT_LEN..][..4 * INPUT_LEN];
-        for (x, b) in input.iter_mut().zip(bytes.chunks_exact(4)) {
-            *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        }
+        read_sample(i, input);
         let t = timer::now();
         let s = model.score(input, arena)?;
         let score_time = timer::elapsed(t);
@@ -100,6 +97,15 @@ fn run() -> Result<(), Error> {
     profile(&model, arena)
 }
 
+/// Embedded sample `i` (a whole input, or a series row) into `out`, whose length is the
+/// sample's.
+fn read_sample(i: usize, out: &mut [f32]) {
+    let bytes = &SAMPLES[i * 4 * out.len()..][..4 * out.len()];
+    for (x, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+        *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    }
+}
+
 /// Learns a threshold from the embedded samples as a deployed device would from its own
 /// sensor (the model's rule, the host's calibration arithmetic) and logs it, so the host can
 /// check it against its own calibration of the same samples. Out of line, so its buffer is
@@ -109,10 +115,7 @@ fn learn(model: &Model, input: &mut [f32], arena: &mut [u8]) -> Result<(), Error
     let mut scores = [0.0f32; SAMPLE_COUNT];
     let mut learner = aedge_runtime::Learner::new(&mut scores);
     for i in 0..SAMPLE_COUNT {
-        let bytes = &SAMPLES[i * 4 * INPUT_LEN..][..4 * INPUT_LEN];
-        for (x, b) in input.iter_mut().zip(bytes.chunks_exact(4)) {
-            *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        }
+        read_sample(i, input);
         learner.observe(model, input, arena)?;
     }
     match learner.threshold(model.threshold_rule()) {
@@ -120,7 +123,7 @@ fn learn(model: &Model, input: &mut [f32], arena: &mut [u8]) -> Result<(), Error
             defmt::info!("learned threshold {=f32}", t);
             // Kept through the storage traits (a flash page on a board; RAM here) and read
             // back as after a reset.
-            let mut storage = RamStorage([0xff; 64]);
+            let mut storage = aedge_runtime::learn::RamStorage::<64>::new();
             aedge_runtime::learn::save(&mut storage, 16, model, t)?;
             match aedge_runtime::learn::load(&mut storage, 16, model)? {
                 Some(kept) => defmt::info!("stored threshold {=f32}", kept),
@@ -133,32 +136,6 @@ fn learn(model: &Model, input: &mut [f32], arena: &mut [u8]) -> Result<(), Error
     Ok(())
 }
 
-/// Storage in RAM under QEMU, where there is no flash to keep a threshold in.
-struct RamStorage([u8; 64]);
-
-impl embedded_storage::ReadStorage for RamStorage {
-    type Error = ();
-    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), ()> {
-        let o = offset as usize;
-        bytes.copy_from_slice(self.0.get(o..o + bytes.len()).ok_or(())?);
-        Ok(())
-    }
-    fn capacity(&self) -> usize {
-        self.0.len()
-    }
-}
-
-impl embedded_storage::Storage for RamStorage {
-    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), ()> {
-        let o = offset as usize;
-        self.0
-            .get_mut(o..o + bytes.len())
-            .ok_or(())?
-            .copy_from_slice(bytes);
-        Ok(())
-    }
-}
-
 /// Streams the embedded rows through `Stream` (the window buffer is caller-owned: `window`)
 /// and logs each scored window with the instructions of its push; a push that only shifts
 /// the window is timed too, as the cost between scores.
@@ -167,10 +144,7 @@ fn stream(model: Model, arena: &mut [u8], window: &mut [f32]) -> Result<(), Erro
     let mut sample = [0.0f32; SAMPLE_LEN];
     let (mut shift_max, mut scored) = (0u32, 0usize);
     for r in 0..SAMPLE_COUNT {
-        let bytes = &SAMPLES[r * 4 * SAMPLE_LEN..][..4 * SAMPLE_LEN];
-        for (x, b) in sample.iter_mut().zip(bytes.chunks_exact(4)) {
-            *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        }
+        read_sample(r, &mut sample);
         let t = timer::now();
         let p = s.push(&sample, arena)?;
         let ticks = timer::elapsed(t);

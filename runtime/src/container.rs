@@ -35,6 +35,8 @@ pub const WEIGHTS_ALIGN: usize = 16;
 /// The sections of a checked container.
 pub(crate) struct Sections<'a> {
     pub version: u16,
+    /// The stored (and verified) CRC-32.
+    pub checksum: u32,
     pub graph: &'a [u8],
     pub weights: &'a [u8],
 }
@@ -133,6 +135,7 @@ pub(crate) fn open(bytes: &[u8]) -> Result<Sections<'_>, Error> {
     }
     Ok(Sections {
         version,
+        checksum: stored,
         graph: &file[HEADER_LEN..graph_end],
         weights: &file[weights_off..weights_end],
     })

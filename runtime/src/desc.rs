@@ -478,6 +478,18 @@ pub struct LatentDesc {
     pub mix: [f32; 4],
 }
 
+impl LatentDesc {
+    /// Principal directions kept.
+    pub fn components(&self) -> usize {
+        self.inv_var.len as usize / 4
+    }
+
+    /// Bytes its arrays take in the weights section (flash).
+    pub fn bytes(&self) -> usize {
+        (self.mean.len + self.basis.len + self.inv_var.len) as usize
+    }
+}
+
 /// A running estimate of the distribution of window errors, turned into an anomaly
 /// likelihood as NAB's "anomaly likelihood" does: how improbable the recent mean error is
 /// under the errors seen so far (see [`crate::Stream`]).

@@ -7,7 +7,8 @@ use crate::run::Activations;
 // A second `impl Model` block: the latent score apart from the interpreter in run.rs.
 impl Model<'_> {
     /// Squared Mahalanobis distance of `code` per code value; 0 without a latent record.
-    /// Summed in f32 in a fixed order, so every target gives the same bits.
+    /// Summed in f32 in a fixed order, so every target gives the same bits. The record is
+    /// decoded here, in this short-lived frame, not held through the forward pass.
     #[inline(never)] // one copy, off the interpreter loop's frame
     pub(crate) fn latent_distance(&self, code: Activations<'_>) -> f32 {
         let Some(l) = self.latent_fit() else {

@@ -103,6 +103,51 @@ pub fn threshold_in_place(
     Ok((t, stats))
 }
 
+/// Storage in RAM (`N` bytes, erased to `0xff`): where there is no flash to keep a learned
+/// threshold in, as under QEMU, and for tests. Reads and writes out of range are errors.
+#[derive(Debug)]
+pub struct RamStorage<const N: usize>(pub [u8; N]);
+
+impl<const N: usize> RamStorage<N> {
+    /// Erased storage.
+    pub fn new() -> Self {
+        RamStorage([0xff; N])
+    }
+}
+
+impl<const N: usize> Default for RamStorage<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> ReadStorage for RamStorage<N> {
+    type Error = ();
+
+    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), ()> {
+        let o = offset as usize;
+        let src = self
+            .0
+            .get(o..o.checked_add(bytes.len()).ok_or(())?)
+            .ok_or(())?;
+        bytes.copy_from_slice(src);
+        Ok(())
+    }
+
+    fn capacity(&self) -> usize {
+        N
+    }
+}
+
+impl<const N: usize> Storage for RamStorage<N> {
+    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), ()> {
+        let o = offset as usize;
+        let end = o.checked_add(bytes.len()).ok_or(())?;
+        self.0.get_mut(o..end).ok_or(())?.copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
 /// Collects the scores of normal samples in a caller-owned buffer and sets a threshold from
 /// them (see the module documentation).
 #[derive(Debug)]

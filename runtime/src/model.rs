@@ -24,7 +24,7 @@ pub struct Model<'a> {
     /// The aligned weights section.
     pub(crate) weights: &'a [u8],
     pub(crate) file_len: usize,
-    /// The file's CRC-32 (header bytes 24..28): which model a stored threshold belongs to.
+    /// The file's CRC-32: which model a stored threshold belongs to.
     pub(crate) checksum: u32,
     pub(crate) arena_len: usize,
     pub(crate) latent: Shape,
@@ -87,7 +87,7 @@ impl<'a> Model<'a> {
             layers,
             weights: sections.weights,
             file_len: container_len(bytes),
-            checksum: u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]),
+            checksum: sections.checksum,
             arena_len: 0,
             latent: meta.input,
             latent_quant: meta.input_quant,
@@ -194,7 +194,10 @@ impl<'a> Model<'a> {
         self.check_latent()
     }
 
-    /// The latent record matches the code, and a latent metric has one.
+    /// The latent record matches the code, and a latent metric has one. It decodes the
+    /// record again rather than keeping it in `validate`'s frame through the layer loop
+    /// (stack on MCUs).
+    #[inline(never)]
     fn check_latent(&self) -> Result<(), Error> {
         let bad = |reason| invalid(META, reason);
         let Some(l) = self.latent_fit() else {

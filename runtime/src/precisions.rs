@@ -31,24 +31,35 @@ pub struct Outputs {
 
 /// Runs the model file `bytes` over `samples` (raw units).
 pub fn run_samples<S: AsRef<[f32]>>(bytes: &[u8], samples: &[S]) -> Result<Outputs, Error> {
-    let file = AlignedBytes::from(bytes.to_vec());
-    let m = Model::parse(&file)?;
-    let mut arena = AlignedBytes::zeroed(m.arena_len());
     let mut r = Outputs {
         recon: Vec::with_capacity(samples.len()),
         errors: Vec::with_capacity(samples.len()),
         verdicts: Vec::with_capacity(samples.len()),
     };
-    for x in samples {
-        let x = x.as_ref();
+    for_each_sample(bytes, samples, |m, x, arena| {
         let mut y = vec![0.0; m.output_shape().len()];
-        m.reconstruct(x, &mut y, &mut arena)?;
-        let s = m.score(x, &mut arena)?;
+        m.reconstruct(x, &mut y, arena)?;
+        let s = m.score(x, arena)?;
         r.recon.push(y);
         r.errors.push(s.error);
         r.verdicts.push(s.anomalous);
-    }
+        Ok(())
+    })?;
     Ok(r)
+}
+
+/// Parses the model file `bytes` once and calls `f` with it, each sample and one arena.
+fn for_each_sample<S: AsRef<[f32]>>(
+    bytes: &[u8],
+    samples: &[S],
+    mut f: impl FnMut(&Model, &[f32], &mut [u8]) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let file = AlignedBytes::from(bytes.to_vec());
+    let m = Model::parse(&file)?;
+    let mut arena = AlignedBytes::zeroed(m.arena_len());
+    samples
+        .iter()
+        .try_for_each(|x| f(&m, x.as_ref(), &mut arena))
 }
 
 /// The three `.aedge` files of a graph and the int8 range method chosen.
@@ -187,27 +198,24 @@ pub fn calibrate_thresholds<S: AsRef<[f32]>, N: AsRef<[f32]>, T: AsRef<[f32]>>(
 
 /// The codes a model file gives `samples` (raw units).
 fn encode_samples<S: AsRef<[f32]>>(bytes: &[u8], samples: &[S]) -> Result<Vec<Vec<f32>>, Error> {
-    let file = AlignedBytes::from(bytes.to_vec());
-    let m = Model::parse(&file)?;
-    let mut arena = AlignedBytes::zeroed(m.arena_len());
-    samples
-        .iter()
-        .map(|x| {
-            let mut c = vec![0.0; m.latent_shape().len()];
-            m.encode(x.as_ref(), &mut c, &mut arena).map(|_| c)
-        })
-        .collect()
+    let mut codes = Vec::with_capacity(samples.len());
+    for_each_sample(bytes, samples, |m, x, arena| {
+        let mut c = vec![0.0; m.latent_shape().len()];
+        m.encode(x, &mut c, arena)?;
+        codes.push(c);
+        Ok(())
+    })?;
+    Ok(codes)
 }
 
 /// The score parts a model file gives `samples` (raw units).
 fn score_parts<S: AsRef<[f32]>>(bytes: &[u8], samples: &[S]) -> Result<Vec<ScoreParts>, Error> {
-    let file = AlignedBytes::from(bytes.to_vec());
-    let m = Model::parse(&file)?;
-    let mut arena = AlignedBytes::zeroed(m.arena_len());
-    samples
-        .iter()
-        .map(|x| m.score_parts(x.as_ref(), &mut arena))
-        .collect()
+    let mut parts = Vec::with_capacity(samples.len());
+    for_each_sample(bytes, samples, |m, x, arena| {
+        parts.push(m.score_parts(x, arena)?);
+        Ok(())
+    })?;
+    Ok(parts)
 }
 
 /// Mean and standard deviation (at least 10⁻⁶ of the mean's size, so 1/std is finite).

@@ -451,14 +451,19 @@ impl<'a> Model<'a> {
     /// against the stored threshold.
     pub fn score(&self, input: &[f32], arena: &mut [u8]) -> Result<Score, Error> {
         let parts = self.score_parts(input, arena)?;
-        let error = match (self.meta.metric, self.latent_fit()) {
-            (Metric::Latent, _) => parts.latent.unwrap_or(0.0),
-            (Metric::MseLatent, Some(l)) => {
-                let [rm, rs, lm, ls] = l.mix;
-                (parts.reconstruction.unwrap_or(0.0) - rm) * rs
-                    + (parts.latent.unwrap_or(0.0) - lm) * ls
-            }
-            _ => parts.reconstruction.unwrap_or(0.0),
+        let recon = parts.reconstruction.unwrap_or(0.0);
+        let error = match self.meta.metric {
+            Metric::Latent => parts.latent.unwrap_or(0.0),
+            // The record is decoded here, after the forward pass, rather than held on the
+            // stack through it (RAM on MCUs).
+            Metric::MseLatent => match self.latent_fit() {
+                Some(l) => {
+                    let [rm, rs, lm, ls] = l.mix;
+                    (recon - rm) * rs + (parts.latent.unwrap_or(0.0) - lm) * ls
+                }
+                None => recon,
+            },
+            _ => recon,
         };
         let threshold = self.meta.threshold;
         Ok(Score {

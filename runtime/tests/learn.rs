@@ -76,40 +76,14 @@ fn a_device_learns_the_threshold_the_host_calibrates() {
     }
 }
 
-/// A storage of a few bytes in RAM, as the firmware uses under QEMU.
-struct Ram([u8; 64]);
-
-impl embedded_storage::ReadStorage for Ram {
-    type Error = ();
-    fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), ()> {
-        let o = offset as usize;
-        bytes.copy_from_slice(self.0.get(o..o + bytes.len()).ok_or(())?);
-        Ok(())
-    }
-    fn capacity(&self) -> usize {
-        self.0.len()
-    }
-}
-
-impl embedded_storage::Storage for Ram {
-    fn write(&mut self, offset: u32, bytes: &[u8]) -> Result<(), ()> {
-        let o = offset as usize;
-        self.0
-            .get_mut(o..o + bytes.len())
-            .ok_or(())?
-            .copy_from_slice(bytes);
-        Ok(())
-    }
-}
-
 #[test]
 fn a_learned_threshold_survives_in_storage_for_its_model_only() {
-    use aedge_runtime::learn::{load, save, SAVED_LEN};
+    use aedge_runtime::learn::{load, save, RamStorage, SAVED_LEN};
     let g = conv_ae(1);
     let a = AlignedBytes::from(g.to_aedge(aedge_runtime::Precision::F32).unwrap());
     let b = AlignedBytes::from(conv_ae(2).to_aedge(aedge_runtime::Precision::F32).unwrap());
     let (ma, mb) = (Model::parse(&a).unwrap(), Model::parse(&b).unwrap());
-    let mut ram = Ram([0xff; 64]);
+    let mut ram = RamStorage::<64>::new();
     assert_eq!(
         load(&mut ram, 8, &ma).unwrap(),
         None,

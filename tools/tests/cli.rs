@@ -375,22 +375,17 @@ fn the_recipe_score_is_the_export_default() {
         export(&["--metric", "mse+latent"], "both.aedge")["metric"],
         "mse+latent"
     );
-    let info: serde_json::Value = serde_json::from_str(&stdout(
-        aedge()
-            .args(["inspect", "--json"])
-            .arg(dir.join("latent.aedge")),
-    ))
-    .unwrap();
+    let inspect = |file: &str| -> serde_json::Value {
+        let mut c = aedge();
+        c.args(["inspect", "--json"]).arg(dir.join(file));
+        serde_json::from_str(&stdout(&mut c)).unwrap()
+    };
+    let info = inspect("latent.aedge");
     assert_eq!(info["latent_fit"]["components"], 32, "{info}");
     assert!(info["format_version"].as_u64().unwrap() >= 5);
     // Fewer principal directions: a smaller record (4 B per direction and code value).
     export(&["--latent-components", "8"], "small.aedge");
-    let small: serde_json::Value = serde_json::from_str(&stdout(
-        aedge()
-            .args(["inspect", "--json"])
-            .arg(dir.join("small.aedge")),
-    ))
-    .unwrap();
+    let small = inspect("small.aedge");
     assert_eq!(small["latent_fit"]["components"], 8, "{small}");
     let saved = info["latent_fit"]["bytes"].as_u64().unwrap()
         - small["latent_fit"]["bytes"].as_u64().unwrap();

@@ -220,8 +220,8 @@ pub fn run(a: Args, out: Out) -> Result<()> {
                 if let Some(l) = m.latent_fit() {
                     out.line(format!(
                         "the latent Gaussian takes {} B of it ({} principal directions of the {}-value code; --latent-components N for less flash)",
-                        l.mean.len + l.basis.len + l.inv_var.len,
-                        l.inv_var.len / 4,
+                        l.bytes(),
+                        l.components(),
                         m.latent_shape().len()
                     ));
                 }

@@ -91,8 +91,8 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             "alarm": s.likelihood.alarm,
         })),
         "latent_fit": m.latent_fit().map(|l| json!({
-            "components": l.inv_var.len / 4,
-            "bytes": l.mean.len + l.basis.len + l.inv_var.len,
+            "components": l.components(),
+            "bytes": l.bytes(),
         })),
         "calibration_errors": {
             "count": stats.count, "mean": stats.mean, "std": stats.std, "min": stats.min,
@@ -155,9 +155,9 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     if let Some(l) = m.latent_fit() {
         out.line(format!(
             "latent Gaussian of the normal codes: {} principal directions of {} values, {} B of the weights",
-            l.inv_var.len / 4,
+            l.components(),
             m.latent_shape().len(),
-            l.mean.len + l.basis.len + l.inv_var.len
+            l.bytes()
         ));
     }
     if let Some(s) = m.series() {

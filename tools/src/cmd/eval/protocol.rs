@@ -194,9 +194,7 @@ impl Footprint {
         Ok(Footprint {
             weights: m.layers().map(|l| l.desc.weights.len as usize).sum(),
             section: m.weights_len(),
-            latent: m
-                .latent_fit()
-                .map_or(0, |l| (l.mean.len + l.basis.len + l.inv_var.len) as usize),
+            latent: m.latent_fit().map_or(0, |l| l.bytes()),
             file: m.file_len(),
             arena: m.arena_len(),
             macs: m.macs(),
