@@ -413,10 +413,16 @@ fn build_and_run(
     aedge_runtime::fs::write_atomic(&model_path, bytes).map_err(|e| e.to_string())?;
     aedge_runtime::fs::write_atomic(&samples_path, &samples_bytes(&m.samples))
         .map_err(|e| e.to_string())?;
-    let elf = build(&model_path, &samples_path, None, target)?;
     // Keep this build's ELF: the next build reuses the target directory.
     let kept = work.join(format!("{}-{precision}.elf", m.name));
-    std::fs::copy(&elf, &kept).map_err(|e| e.to_string())?;
+    build(
+        aedge::mcu::CHECK,
+        &model_path,
+        &samples_path,
+        None,
+        target,
+        &kept,
+    )?;
     let raw = run_qemu(&kept, 120)?;
     let lines = decode(&kept, &raw)?;
     Ok((kept, lines))

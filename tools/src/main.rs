@@ -75,6 +75,9 @@ enum Command {
     Eval(cmd::eval::Args),
     /// The main job on the bundled MNIST sample: train, export, evaluate, report.html.
     Quickstart(cmd::quickstart::Args),
+    /// The model on a target (QEMU, a board, or this host's portable kernels) vs this host:
+    /// bit-exactness layer by layer, verdicts, instructions, arena and stack.
+    Validate(cmd::validate::Args),
     /// The same model on CPU (aedge-runtime vs tract), GPU (burn-wgpu) and MCU (QEMU, board).
     Bench(cmd::bench::Args),
 }
@@ -127,6 +130,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => cmd::eval::run(a, out),
         Command::Quickstart(a) => cmd::quickstart::run(a, out),
         Command::Bench(a) => cmd::bench::run(a, out),
+        Command::Validate(a) => cmd::validate::run(a, out),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
-//! `aedge quickstart` end to end (few epochs, to stay quick), and its report page opened in a
-//! real headless browser (Debian's chromium): it renders, and logs no console errors.
+//! `aedge quickstart` end to end (few epochs, to stay quick): its int8 models validated on
+//! QEMU's Cortex-M4 (`aedge validate`), and its report page opened in a real headless browser
+//! (Debian's chromium): it renders, and logs no console errors.
 
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
@@ -62,6 +63,27 @@ fn quickstart_writes_models_and_a_report_that_renders() {
         "data:image/png;base64,",
     ] {
         assert!(html.contains(needle), "report lacks {needle}");
+    }
+
+    // Its int8 models compute on the Cortex-M4 (QEMU) what they compute here, bit for bit.
+    for m in ["denoiser-int8.aedge", "anomaly-int8.aedge"] {
+        let v = Command::cargo_bin("aedge")
+            .unwrap()
+            .args(["validate", "--json", "--count", "2", "--inputs"])
+            .arg(repo().join("data/mnist-sample/t1k-images-idx3-ubyte.gz"))
+            .arg("--work")
+            .arg(out.join("validate"))
+            .arg(out.join(m))
+            .output()
+            .unwrap();
+        assert!(
+            v.status.success(),
+            "{m}: {}",
+            String::from_utf8_lossy(&v.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+        assert_eq!(json["bit_exact"], true, "{m}");
+        assert_eq!(json["verdicts_agree"], 2, "{m}");
     }
 
     // Render it headless; console messages go to stderr with verbose logging.

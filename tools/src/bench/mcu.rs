@@ -123,9 +123,8 @@ pub fn run(
     aedge_runtime::fs::write_atomic(&sample_file, &mcu::samples_bytes(&samples[..1]))
         .map_err(|e| e.to_string())?;
     let target = mcu::target_dir();
-    let elf = mcu::build(&model, &sample_file, None, &target)?;
     let kept = work.join(format!("{name}-{precision}.elf"));
-    std::fs::copy(&elf, &kept).map_err(|e| e.to_string())?;
+    mcu::build(mcu::CHECK, &model, &sample_file, None, &target, &kept)?;
     let raw = mcu::run_qemu(&kept, 300)?;
     let lines = mcu::decode(&kept, &raw)?;
     let b = mcu::parse_bench(&lines)?;
@@ -144,8 +143,9 @@ pub fn run(
             .find(|b| b.0 == board)
             .map(|b| b.1)
             .ok_or_else(|| format!("unknown board '{board}'"))?;
-        let elf = mcu::build(&model, &sample_file, Some(board), &target)?;
-        let lines = mcu::run_board(&elf, chip, 120)?;
+        let elf = work.join(format!("{name}-{precision}-{board}.elf"));
+        mcu::build(mcu::CHECK, &model, &sample_file, Some(board), &target, &elf)?;
+        let lines = mcu::run_board(&elf, chip, 120, "bench run ")?;
         let b = mcu::parse_bench(&lines)?;
         let layers = layer_costs(bytes, &mcu::parse_layers(&lines)?, true)?;
         runs.push(to_run(board, precision, b, macs, mcu::sizes(&elf)?, layers));

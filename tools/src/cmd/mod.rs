@@ -11,6 +11,7 @@ pub mod quickstart;
 pub mod reconstruct;
 pub mod score;
 pub mod train;
+pub mod validate;
 
 use aedge_runtime::{AlignedBytes, Model, Score};
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! The firmware's log protocol, host side: the lines `firmware/src/main.rs` prints through
+//! The firmware's log protocol, host side: the lines `firmware/src/bin/check.rs` prints through
 //! defmt and their parsers, in one place for `aedge bench` and the firmware tests.
 //!
 //! ```text
@@ -10,6 +10,15 @@
 //! point <row> error <f32> score <f32> anomalous <bool> push <ticks> <unit>   series models
 //! stream rows <n> scored <n> unscored-push-max <ticks> <unit> arena <B> B window <B> B state <B> B
 //! inference failed … | panic …                 the run failed
+//! ```
+//!
+//! The validate demo (`firmware/src/bin/validate.rs`) prints instead:
+//!
+//! ```text
+//! validate <name> <precision> inputs <n> arena <B> B
+//! output <input> <layer> [<u8>, …]             every layer's output tensor, in order
+//! input <i> run <ticks> <unit> error <f32> anomalous <bool>
+//! validate stack <B> B
 //! ```
 
 /// The firmware's measurement of one bare inference (`Model::run`, second run).
@@ -86,6 +95,94 @@ pub fn parse_layers(lines: &[String]) -> Result<Vec<u32>, String> {
     Ok(ticks)
 }
 
+/// `[1, 2, 3]` as defmt prints a byte slice.
+fn byte_list(list: &str) -> Option<Vec<u8>> {
+    let inner = list.trim().strip_prefix('[')?.strip_suffix(']')?;
+    if inner.trim().is_empty() {
+        return Some(Vec::new());
+    }
+    inner.split(',').map(|b| b.trim().parse().ok()).collect()
+}
+
+/// One input of a validate run, as the device computed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidateInput {
+    /// Every layer's output tensor, bytes in the model's storage type (little-endian f32 or
+    /// i8).
+    pub outputs: Vec<Vec<u8>>,
+    /// Counter ticks of the bare inference.
+    pub ticks: u32,
+    /// `"qemu-ticks"` or `"cycles"`.
+    pub unit: &'static str,
+    /// The anomaly score.
+    pub error: f32,
+    /// The verdict.
+    pub anomalous: bool,
+}
+
+/// A validate run on the device.
+#[derive(Clone, Debug)]
+pub struct ValidateRun {
+    /// Per input, in order.
+    pub inputs: Vec<ValidateInput>,
+    /// The arena, bytes.
+    pub arena: usize,
+    /// Stack the bare inference used below its caller, bytes (deepest over the inputs).
+    pub stack: usize,
+}
+
+/// Parses the validate demo's log.
+pub fn parse_validate(lines: &[String]) -> Result<ValidateRun, String> {
+    let bad = |l: &str| format!("unexpected log line: {l}");
+    let mut inputs: Vec<ValidateInput> = Vec::new();
+    let mut pending: Vec<Vec<u8>> = Vec::new();
+    let (mut arena, mut stack) = (None, None);
+    for l in lines {
+        let num = |k: &str| -> Result<&str, String> { field(l, k).ok_or_else(|| bad(l)) };
+        if let Some(rest) = l.strip_prefix("output ") {
+            let mut w = rest.splitn(3, ' ');
+            let i: Option<usize> = w.next().and_then(|v| v.parse().ok());
+            let layer: Option<usize> = w.next().and_then(|v| v.parse().ok());
+            if i != Some(inputs.len()) || layer != Some(pending.len()) {
+                return Err(bad(l));
+            }
+            pending.push(w.next().and_then(byte_list).ok_or_else(|| bad(l))?);
+        } else if l.starts_with("input ") {
+            if num("input")?.parse::<usize>().ok() != Some(inputs.len()) {
+                return Err(bad(l));
+            }
+            let mut w = l.split_whitespace().skip(3);
+            let ticks = w
+                .next()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| bad(l))?;
+            let unit = match w.next() {
+                Some("qemu-ticks") => "qemu-ticks",
+                Some("cycles") => "cycles",
+                _ => return Err(bad(l)),
+            };
+            inputs.push(ValidateInput {
+                outputs: std::mem::take(&mut pending),
+                ticks,
+                unit,
+                error: num("error")?.parse().map_err(|_| bad(l))?,
+                anomalous: num("anomalous")?.parse().map_err(|_| bad(l))?,
+            });
+        } else if l.starts_with("validate stack ") {
+            stack = Some(num("stack")?.parse().map_err(|_| bad(l))?);
+        } else if l.starts_with("validate ") {
+            arena = Some(num("arena")?.parse().map_err(|_| bad(l))?);
+        } else if l.starts_with("inference failed") || l.starts_with("panic") {
+            return Err(format!("on the device: {l}"));
+        }
+    }
+    Ok(ValidateRun {
+        inputs,
+        arena: arena.ok_or("the validate log has no header line")?,
+        stack: stack.ok_or("the validate log has no stack line (the run did not finish)")?,
+    })
+}
+
 /// One sample's results as logged by the firmware.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeviceSample {
@@ -135,12 +232,7 @@ pub fn parse_run(lines: &[String]) -> Result<DeviceRun, String> {
         } else if let Some(rest) = l.strip_prefix("recon ") {
             let (i, list) = rest.split_once(' ').ok_or_else(|| bad(l))?;
             let i: usize = i.parse().map_err(|_| bad(l))?;
-            let bytes: Vec<u8> = list
-                .trim_matches(|c| c == '[' || c == ']')
-                .split(',')
-                .map(|b| b.trim().parse::<u8>())
-                .collect::<Result<_, _>>()
-                .map_err(|_| bad(l))?;
+            let bytes = byte_list(list).ok_or_else(|| bad(l))?;
             let s = samples.get_mut(i).ok_or_else(|| bad(l))?;
             s.recon = bytes
                 .chunks_exact(4)

@@ -5,7 +5,7 @@
 
 pub mod log;
 
-pub use log::{parse_bench, parse_layers, BenchRun};
+pub use log::{parse_bench, parse_layers, parse_validate, BenchRun, ValidateRun};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -49,15 +49,32 @@ pub fn samples_bytes(samples: &[Vec<f32>]) -> Vec<u8> {
         .collect()
 }
 
-/// `cargo build --release` of the firmware with `model` and `samples` (little-endian f32
-/// inputs) embedded and the given board feature (`None`: QEMU). Returns the ELF path.
+/// The firmware demo the bench and the end-to-end tests run (`firmware/src/bin/check.rs`):
+/// score, denoise, learn a threshold, the bare inference and its layers.
+pub const CHECK: &str = "check";
+/// The firmware demo behind `aedge validate` (`firmware/src/bin/validate.rs`): every layer's
+/// output of every input.
+pub const VALIDATE: &str = "validate";
+
+/// `cargo build --release --bin <bin>` of the firmware with `model` and `samples`
+/// (little-endian f32 inputs) embedded and the given board feature (`None`: QEMU), and a copy
+/// of the ELF at `elf`. Builds that share `target_dir` take turns through a lock file in it
+/// (another process's build would overwrite the ELF before it is copied).
 pub fn build(
+    bin: &str,
     model: &Path,
     samples: &Path,
     board: Option<&str>,
     target_dir: &Path,
-) -> Result<PathBuf, String> {
+    elf: &Path,
+) -> Result<(), String> {
     let dir = check_firmware_dir()?;
+    std::fs::create_dir_all(target_dir).map_err(|e| format!("{}: {e}", target_dir.display()))?;
+    let lock_path = target_dir.join(".aedge-build.lock");
+    let lock =
+        std::fs::File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("{}: {e}", lock_path.display()))?;
     if !dir.join("Cargo.toml").is_file() {
         return Err(format!(
             "no firmware sources at {} (run from an aedge checkout or set AEDGE_FIRMWARE_DIR)",
@@ -66,7 +83,7 @@ pub fn build(
     }
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(&dir)
-        .args(["build", "--release", "--target-dir"])
+        .args(["build", "--release", "--bin", bin, "--target-dir"])
         .arg(target_dir)
         .env("AEDGE_MODEL", model)
         .env("AEDGE_SAMPLES", samples);
@@ -90,7 +107,11 @@ pub fn build(
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    Ok(target_dir.join("thumbv7em-none-eabihf/release/aedge-firmware"))
+    let built = target_dir.join("thumbv7em-none-eabihf/release").join(bin);
+    std::fs::copy(&built, elf).map_err(|e| format!("{}: {e}", elf.display()))?;
+    // Dropping the file releases the lock.
+    drop(lock);
+    Ok(())
 }
 
 /// Runs the ELF on QEMU's mps2-an386 with `-icount shift=6` under a timeout; returns the raw
@@ -198,8 +219,14 @@ pub fn probes() -> Result<Vec<String>, String> {
 }
 
 /// Flashes the ELF to the attached board with probe-rs and returns the decoded log lines
-/// (probe-rs decodes defmt itself).
-pub fn run_board(elf: &Path, chip: &str, timeout_s: u32) -> Result<Vec<String>, String> {
+/// (probe-rs decodes defmt itself); the run counts as finished when a line starts with
+/// `done` (the demo's last line).
+pub fn run_board(
+    elf: &Path,
+    chip: &str,
+    timeout_s: u32,
+    done: &str,
+) -> Result<Vec<String>, String> {
     let out = Command::new("timeout")
         .arg(timeout_s.to_string())
         .args(["probe-rs", "run", "--chip", chip, "--log-format", "{s}"])
@@ -209,10 +236,10 @@ pub fn run_board(elf: &Path, chip: &str, timeout_s: u32) -> Result<Vec<String>, 
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let lines: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
-    if lines.iter().any(|l| l.starts_with("bench run ")) {
+    if lines.iter().any(|l| l.starts_with(done)) {
         Ok(lines)
     } else {
-        Err(format!("the board did not report a benchmark:\n{text}"))
+        Err(format!("the board's run did not finish:\n{text}"))
     }
 }
 
@@ -270,6 +297,37 @@ mod tests {
             "layer 0",
         ] {
             assert!(parse_layers(&[bad.to_string()]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn validate_lines_parse_in_order_and_bad_ones_are_errors() {
+        let log = |extra: &[&str]| -> Vec<String> {
+            let mut l = vec![
+                "validate m int8 inputs 1 arena 64 B",
+                "output 0 0 [1, 255]",
+                "output 0 1 []",
+                "input 0 run 160 qemu-ticks error 0.5 anomalous false",
+            ];
+            l.extend_from_slice(extra);
+            l.iter().map(|s| s.to_string()).collect()
+        };
+        let r = parse_validate(&log(&["validate stack 300 B"])).unwrap();
+        assert_eq!((r.arena, r.stack), (64, 300));
+        assert_eq!(r.inputs[0].outputs, vec![vec![1u8, 255], vec![]]);
+        assert_eq!((r.inputs[0].ticks, r.inputs[0].error), (160, 0.5));
+        // Unfinished, failed, out of order or malformed runs are errors.
+        assert!(parse_validate(&log(&[])).is_err());
+        assert!(parse_validate(&log(&["inference failed: x", "validate stack 1 B"])).is_err());
+        for bad in [
+            "output 1 0 [1]",
+            "output 0 5 [1]",
+            "output 0 0 [300]",
+            "input 3 run 1 qemu-ticks error 0 anomalous false",
+        ] {
+            let mut l = log(&["validate stack 1 B"]);
+            l.insert(3, bad.to_string());
+            assert!(parse_validate(&l).is_err(), "{bad}");
         }
     }
 }

@@ -1,4 +1,4 @@
-//! aedge on a Cortex-M4F: parses the embedded `.aedge` model, then for each embedded sample
+//! The host's end-to-end check of aedge on a Cortex-M4F: parses the embedded `.aedge` model, then for each embedded sample
 //! runs `score` (anomaly verdict against the calibrated threshold), `denoise` and
 //! `reconstruct`, and logs the results, an output checksum, the full reconstruction bytes
 //! (for the host's bit-exact check) and the timing over defmt. Ends with the stack
@@ -8,41 +8,25 @@
 #![no_std]
 #![no_main]
 
-mod board;
-mod stack;
-mod timer;
-
+use aedge_firmware::{
+    as_bytes, checksum, finish, load_sample, precision_name, read_sample, stack, timer, ARENA_LEN,
+    INPUT_LEN, MODEL, MODEL_NAME, OUTPUT_LEN, SAMPLE_COUNT, SAMPLE_LEN, SERIES,
+};
 use aedge_runtime::{Arena, Error, Model, Stream};
 use core::ptr::addr_of_mut;
-use cortex_m_rt::{entry, exception, ExceptionFrame};
-
-include!(concat!(env!("OUT_DIR"), "/model.rs"));
+use cortex_m_rt::entry;
 
 // Statics, so their size shows in the RAM report and the stack stays small.
 static mut ARENA: Arena<ARENA_LEN> = Arena::new();
 static mut INPUT: [f32; INPUT_LEN] = [0.0; INPUT_LEN];
 static mut OUTPUT: [f32; OUTPUT_LEN] = [0.0; OUTPUT_LEN];
 
-/// FNV-1a over the bit patterns of `v`.
-fn checksum(v: &[f32]) -> u32 {
-    aedge_runtime::fnv1a(v.iter().flat_map(|x| x.to_bits().to_le_bytes()))
-}
-
-fn as_bytes(v: &[f32]) -> &[u8] {
-    // SAFETY: f32 has no padding and u8 has alignment 1.
-    unsafe { core::slice::from_raw_parts(v.as_ptr().cast(), core::mem::size_of_val(v)) }
-}
-
 fn run() -> Result<(), Error> {
     let model = Model::parse(MODEL)?;
     defmt::info!(
         "model {=str}: {=str}, input {=usize} values, arena {=usize} B, threshold {=f32}",
         MODEL_NAME,
-        match model.precision() {
-            aedge_runtime::Precision::F32 => "f32",
-            aedge_runtime::Precision::F16 => "f16",
-            aedge_runtime::Precision::Int8 => "int8",
-        },
+        precision_name(&model),
         INPUT_LEN,
         model.arena_len(),
         model.threshold()
@@ -95,15 +79,6 @@ fn run() -> Result<(), Error> {
     learn(&model, input, arena)?;
     bench(&model, arena)?;
     profile(&model, arena)
-}
-
-/// Embedded sample `i` (a whole input, or a series row) into `out`, whose length is the
-/// sample's.
-fn read_sample(i: usize, out: &mut [f32]) {
-    let bytes = &SAMPLES[i * 4 * out.len()..][..4 * out.len()];
-    for (x, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
-        *x = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    }
 }
 
 /// Learns a threshold from the embedded samples as a deployed device would from its own
@@ -178,33 +153,13 @@ fn stream(model: Model, arena: &mut [u8], window: &mut [f32]) -> Result<(), Erro
     Ok(())
 }
 
-/// Writes sample 0, preprocessed (and quantized for int8), straight into the arena's input
-/// tensor, as a sensor driver would.
-fn load_first_sample(model: &Model, arena: &mut [u8]) -> Result<(), Error> {
-    let scaling = model.scaling();
-    let int8 = model.precision() == aedge_runtime::Precision::Int8;
-    let q = model.input_quant();
-    let input = model.input_mut(arena)?;
-    for i in 0..INPUT_LEN {
-        let b = &SAMPLES[4 * i..][..4];
-        let raw = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        let x = scaling.to_model(i, raw);
-        if int8 {
-            input[i] = q.quantize(x) as u8;
-        } else {
-            input[4 * i..][..4].copy_from_slice(&x.to_ne_bytes());
-        }
-    }
-    Ok(())
-}
-
 /// The bare inference (`Model::run` on a tensor already in the arena, no pre- or
 /// post-processing), timed on its second run as the MLPerf Tiny figures are, with the stack it
 /// needs below its caller.
 fn bench(model: &Model, arena: &mut [u8]) -> Result<(), Error> {
-    load_first_sample(model, arena)?;
+    load_sample(model, 0, arena)?;
     model.run(arena)?;
-    load_first_sample(model, arena)?;
+    load_sample(model, 0, arena)?;
     let base = stack::depth();
     stack::paint();
     let t = timer::now();
@@ -227,7 +182,7 @@ fn bench(model: &Model, arena: &mut [u8]) -> Result<(), Error> {
 /// The bare inference again, layer by layer: the timer is read as each layer's output is
 /// ready, and the log line is written after the reading, so it is not counted.
 fn profile(model: &Model, arena: &mut [u8]) -> Result<(), Error> {
-    load_first_sample(model, arena)?;
+    load_sample(model, 0, arena)?;
     let mut last = timer::now();
     model.run_traced(arena, &mut |i, _| {
         let ticks = timer::now().wrapping_sub(last);
@@ -240,24 +195,5 @@ fn profile(model: &Model, arena: &mut [u8]) -> Result<(), Error> {
 #[entry]
 fn main() -> ! {
     stack::paint();
-    match run() {
-        Ok(()) => board::exit(0),
-        Err(e) => {
-            defmt::error!("inference failed: {}", defmt::Display2Format(&e));
-            board::exit(2)
-        }
-    }
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    defmt::error!("panic: {}", defmt::Display2Format(info));
-    board::exit(101)
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    // Without this, QEMU spins forever in the default handler.
-    defmt::error!("HardFault at pc {=u32:#010x}", frame.pc());
-    board::exit(102)
+    finish(run())
 }
