@@ -84,21 +84,17 @@ fn main() {
     }
     fs::write(out.join("model.aedge"), &bytes).unwrap();
     fs::write(out.join("samples.f32"), &samples).unwrap();
-    let name = model.name().replace(['"', '\\'], "_");
-    let src = format!(
-        "/// Model name.\npub const MODEL_NAME: &str = \"{name}\";\n\
-         /// Arena bytes (`Model::arena_len`, checked at build time).\npub const ARENA_LEN: usize = {arena};\n\
-         /// Values per input sample.\npub const INPUT_LEN: usize = {input_len};\n\
-         /// Values per reconstruction.\npub const OUTPUT_LEN: usize = {};\n\
-         /// Values per embedded sample (a whole input, or one row of a series).\npub const SAMPLE_LEN: usize = {sample_len};\n\
+    // The model's part is what `aedge generate rust` writes for a user's firmware, so every
+    // firmware build runs the generated module; the samples are this demo's own.
+    let mut src =
+        aedge_runtime::codegen::rust_module(&model, &out.join("model.aedge").display().to_string());
+    src += &format!(
+        "/// Values per embedded sample (a whole input, or one row of a series).\npub const SAMPLE_LEN: usize = {sample_len};\n\
          /// Whether the model is a series model (samples are streamed).\npub const SERIES: bool = {series};\n\
          /// Embedded samples.\npub const SAMPLE_COUNT: usize = {};\n\
-         /// The model file, 16-byte aligned.\npub static MODEL: &[u8] = aedge_runtime::include_model!(\"{}\");\n\
-         /// Sample inputs, little-endian f32.\npub static SAMPLES: &[u8] = aedge_runtime::include_model!(\"{}\");\n",
-        model.output_shape().len(),
+         /// Sample inputs, little-endian f32.\npub static SAMPLES: &[u8] = aedge_runtime::include_model!({:?});\n",
         samples.len() / (4 * sample_len),
-        out.join("model.aedge").display(),
-        out.join("samples.f32").display(),
+        out.join("samples.f32").display().to_string(),
     );
     fs::write(out.join("model.rs"), src).unwrap();
 }

@@ -44,6 +44,9 @@ cargo --version
 step "qemu-system-arm (firmware tests)"
 bash scripts/install-qemu.sh || die "the firmware tests need qemu-system-arm (see scripts/install-qemu.sh)"
 
+step "arm-none-eabi-gcc (the generated C firmware test)"
+bash scripts/install-arm-gcc.sh || die "the C firmware test needs arm-none-eabi-gcc (see scripts/install-arm-gcc.sh)"
+
 step "chromium (report test)"
 bash scripts/install-chromium.sh || die "the report test needs chromium (see scripts/install-chromium.sh)"
 
@@ -66,6 +69,8 @@ for t in "${THUMB_TARGETS[@]}"; do
     cargo clippy -p aedge-runtime --no-default-features --release --target "$t" -- -D warnings
     cargo clippy -p aedge-runtime --no-default-features --features alloc --release --target "$t" -- -D warnings
     cargo build -p aedge-runtime --no-default-features --release --target "$t"
+    # The C ABI (aedge generate c builds it as a static library).
+    cargo clippy -p aedge-capi --release --target "$t" -- -D warnings
 done
 
 step "firmware: clippy, and builds for QEMU and both boards"

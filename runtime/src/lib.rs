@@ -54,6 +54,8 @@ mod stream;
 
 #[cfg(feature = "alloc")]
 pub mod calibrate;
+#[cfg(feature = "alloc")]
+pub mod codegen;
 #[cfg(feature = "std")]
 pub mod fs;
 #[cfg(feature = "alloc")]

@@ -8,6 +8,7 @@ use std::path::Path;
 /// Modules only a host builds (behind `alloc` / `std`).
 const HOST_ONLY: &[&str] = &[
     "calibrate",
+    "codegen",
     "fs",
     "ir",
     "precisions",

@@ -78,6 +78,9 @@ enum Command {
     /// The model on a target (QEMU, a board, or this host's portable kernels) vs this host:
     /// bit-exactness layer by layer, verdicts, instructions, arena and stack.
     Validate(cmd::validate::Args),
+    /// The model as source for your firmware: a Rust module, or C sources with aedge.h and
+    /// libaedge.a for a Cortex-M target.
+    Generate(cmd::generate::Args),
     /// The same model on CPU (aedge-runtime vs tract), GPU (burn-wgpu) and MCU (QEMU, board).
     Bench(cmd::bench::Args),
 }
@@ -131,6 +134,7 @@ fn main() -> ExitCode {
         Command::Quickstart(a) => cmd::quickstart::run(a, out),
         Command::Bench(a) => cmd::bench::run(a, out),
         Command::Validate(a) => cmd::validate::run(a, out),
+        Command::Generate(a) => cmd::generate::run(a, out),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

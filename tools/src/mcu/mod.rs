@@ -49,6 +49,23 @@ pub fn samples_bytes(samples: &[Vec<f32>]) -> Vec<u8> {
         .collect()
 }
 
+/// A cargo command run in `dir` that inherits nothing of an outer cargo's target or flags
+/// (`aedge` may itself run under `cargo run` or `cargo test`).
+pub fn cargo(dir: &Path) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(dir);
+    for var in [
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_MAKEFLAGS",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// The firmware demo the bench and the end-to-end tests run (`firmware/src/bin/check.rs`):
 /// score, denoise, learn a threshold, the bare inference and its layers.
 pub const CHECK: &str = "check";
@@ -69,46 +86,42 @@ pub fn build(
     elf: &Path,
 ) -> Result<(), String> {
     let dir = check_firmware_dir()?;
+    let mut cmd = cargo(&dir);
+    cmd.args(["build", "--release", "--bin", bin, "--target-dir"])
+        .arg(target_dir)
+        .env("AEDGE_MODEL", model)
+        .env("AEDGE_SAMPLES", samples);
+    if let Some(b) = board {
+        cmd.args(["--no-default-features", "--features", b]);
+    }
+    let built = target_dir.join("thumbv7em-none-eabihf/release").join(bin);
+    build_and_copy(cmd, target_dir, &built, elf, "firmware build")
+}
+
+/// Runs a nested cargo build into `target_dir` and copies its product `built` to `to`, with
+/// the other builds that share `target_dir` (other processes too) waiting on a lock file in
+/// it: another build would overwrite the product before it is copied.
+pub fn build_and_copy(
+    mut cmd: Command,
+    target_dir: &Path,
+    built: &Path,
+    to: &Path,
+    what: &str,
+) -> Result<(), String> {
     std::fs::create_dir_all(target_dir).map_err(|e| format!("{}: {e}", target_dir.display()))?;
     let lock_path = target_dir.join(".aedge-build.lock");
     let lock =
         std::fs::File::create(&lock_path).map_err(|e| format!("{}: {e}", lock_path.display()))?;
     lock.lock()
         .map_err(|e| format!("{}: {e}", lock_path.display()))?;
-    if !dir.join("Cargo.toml").is_file() {
-        return Err(format!(
-            "no firmware sources at {} (run from an aedge checkout or set AEDGE_FIRMWARE_DIR)",
-            dir.display()
-        ));
-    }
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(&dir)
-        .args(["build", "--release", "--bin", bin, "--target-dir"])
-        .arg(target_dir)
-        .env("AEDGE_MODEL", model)
-        .env("AEDGE_SAMPLES", samples);
-    // A nested cargo must not inherit the outer build's target or flags.
-    for var in [
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_MAKEFLAGS",
-    ] {
-        cmd.env_remove(var);
-    }
-    if let Some(b) = board {
-        cmd.args(["--no-default-features", "--features", b]);
-    }
     let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "firmware build failed:\n{}",
+            "{what} failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let built = target_dir.join("thumbv7em-none-eabihf/release").join(bin);
-    std::fs::copy(&built, elf).map_err(|e| format!("{}: {e}", elf.display()))?;
+    std::fs::copy(built, to).map_err(|e| format!("{}: {e}", to.display()))?;
     // Dropping the file releases the lock.
     drop(lock);
     Ok(())
