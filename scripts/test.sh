@@ -69,6 +69,7 @@ for t in "${THUMB_TARGETS[@]}"; do
     cargo clippy -p aedge-runtime --no-default-features --release --target "$t" -- -D warnings
     cargo clippy -p aedge-runtime --no-default-features --features alloc --release --target "$t" -- -D warnings
     cargo build -p aedge-runtime --no-default-features --release --target "$t"
+    cargo clippy -p aedge-runtime --no-default-features --features defmt --release --target "$t" -- -D warnings
     # The C ABI (aedge generate c builds it as a static library).
     cargo clippy -p aedge-capi --release --target "$t" -- -D warnings
 done

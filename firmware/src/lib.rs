@@ -1,12 +1,15 @@
 //! Board glue the demos in `src/bin/` share (the knurling-rs app-template shape): the defmt
 //! transport and exit ([`board`]), the stack high-water mark ([`stack`]), the instruction or
-//! cycle counter ([`timer`]), the model and samples `build.rs` embeds ([`embedded`]), and the
-//! panic and HardFault handlers, so a failure ends the run with a code instead of a hang.
+//! cycle counter ([`timer`]), the model and samples `build.rs` embeds ([`embedded`]), and how
+//! a run ends ([`fault`]: exit codes, panic and HardFault handlers).
 #![no_std]
 
 pub mod board;
+pub mod fault;
 pub mod stack;
 pub mod timer;
+
+pub use fault::finish;
 
 #[cfg(all(
     feature = "qemu",
@@ -15,8 +18,6 @@ pub mod timer;
 compile_error!("choose one board: `qemu` is a default feature, so pass --no-default-features with a board feature");
 #[cfg(all(feature = "nrf52840-dk", feature = "nucleo-l4r5zi"))]
 compile_error!("the features nrf52840-dk and nucleo-l4r5zi exclude each other: enable one board");
-
-use cortex_m_rt::{exception, ExceptionFrame};
 
 /// The model and sample inputs embedded at build time (`AEDGE_MODEL`, `AEDGE_SAMPLES`; see
 /// `build.rs`), with the sizes the demos' static buffers take.
@@ -76,28 +77,4 @@ pub fn precision_name(model: &aedge_runtime::Model) -> &'static str {
         aedge_runtime::Precision::F16 => "f16",
         aedge_runtime::Precision::Int8 => "int8",
     }
-}
-
-/// Ends a demo: exit code 0 on success, 2 with the error logged otherwise.
-pub fn finish(r: Result<(), aedge_runtime::Error>) -> ! {
-    match r {
-        Ok(()) => board::exit(0),
-        Err(e) => {
-            defmt::error!("inference failed: {}", defmt::Display2Format(&e));
-            board::exit(2)
-        }
-    }
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    defmt::error!("panic: {}", defmt::Display2Format(info));
-    board::exit(101)
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    // Without this, QEMU spins forever in the default handler.
-    defmt::error!("HardFault at pc {=u32:#010x}", frame.pc());
-    board::exit(102)
 }

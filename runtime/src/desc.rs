@@ -20,6 +20,7 @@ impl Blob {
 }
 
 /// Number format of a model's parameters and activations.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Precision {
     /// f32 weights and activations.
@@ -306,6 +307,7 @@ pub struct LayerQuant {
 }
 
 /// How the reconstruction error is measured, in model units.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Metric {
     /// Mean squared error: the default anomaly score. BCE of a reconstruction grows with an
@@ -356,6 +358,7 @@ impl core::fmt::Display for Metric {
 }
 
 /// How the anomaly threshold was chosen.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
 pub enum ThresholdRule {
     /// Not calibrated (threshold set by hand or infinite).

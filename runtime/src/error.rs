@@ -6,6 +6,7 @@ use core::fmt;
 ///
 /// Parsing untrusted bytes returns one of these instead of panicking; so does running a parsed
 /// model with buffers of the wrong size.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {

@@ -10,6 +10,7 @@ use crate::plan::{tensor_bytes, Side, ARENA_ALIGN};
 use crate::shape::Shape;
 
 /// The result of [`Model::score`].
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Score {
     /// The anomaly score by the model's metric: a reconstruction error in model units, a

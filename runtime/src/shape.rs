@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_ELEMENTS: usize = 1 << 26;
 
 /// The shape of one activation tensor, channels last.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Shape {
     /// Rows.

@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::model::Model;
 
 /// One scored window: the result of [`Stream::push`] when a window completes.
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Point {
     /// The window's reconstruction error (the model's metric, model units).

@@ -81,6 +81,8 @@ enum Command {
     /// The model as source for your firmware: a Rust module, or C sources with aedge.h and
     /// libaedge.a for a Cortex-M target.
     Generate(cmd::generate::Args),
+    /// A firmware project of your own from the template, with your model in it.
+    New(cmd::new::Args),
     /// The same model on CPU (aedge-runtime vs tract), GPU (burn-wgpu) and MCU (QEMU, board).
     Bench(cmd::bench::Args),
 }
@@ -135,6 +137,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => cmd::bench::run(a, out),
         Command::Validate(a) => cmd::validate::run(a, out),
         Command::Generate(a) => cmd::generate::run(a, out),
+        Command::New(a) => cmd::new::run(a, out),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

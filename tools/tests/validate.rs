@@ -147,3 +147,26 @@ fn bad_validate_arguments_are_one_line_errors() {
     let e = run(&repo().join("data/tflite/conv_ae_ref.bin"), &[]);
     assert!(e.contains("conv_ae_ref.bin"), "{e}");
 }
+
+#[test]
+fn inspect_measures_the_stack_and_sizes_on_qemu() {
+    let model = repo().join("firmware/models/dense-scorer-int8.aedge");
+    let json: serde_json::Value = serde_json::from_str(&stdout(
+        aedge()
+            .args(["inspect", "--json", "--device", "qemu"])
+            .arg(&model)
+            .arg("--work")
+            .arg(work("inspect")),
+    ))
+    .unwrap();
+    let d = &json["device"][0];
+    assert_eq!(d["unit"], "instructions", "{json:#}");
+    assert!(d["count"].as_u64().unwrap() > 10_000, "{json:#}");
+    // A dense int8 inference needs about a kilobyte and a half of stack (2026-12: 1,412 B).
+    let stack = d["stack"].as_u64().unwrap();
+    assert!((256..8192).contains(&stack), "{stack}");
+    assert_eq!(d["arena"], json["arena_bytes"]);
+    assert!(d["sizes"]["flash"].as_u64().unwrap() > json["file_bytes"].as_u64().unwrap());
+    let e = fails(aedge().args(["inspect", "--device", "host"]).arg(&model));
+    assert!(e.contains("--device takes qemu or a board"), "{e}");
+}

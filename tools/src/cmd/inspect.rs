@@ -10,6 +10,15 @@ use std::path::PathBuf;
 pub struct Args {
     /// The .aedge model.
     model: PathBuf,
+    /// Also measure it on a device, so "will it fit" is one command: qemu (the firmware on
+    /// QEMU's Cortex-M4F) or a board with a probe (nrf52840-dk, nucleo-l4r5zi): the stack an
+    /// inference needs, its instructions (cycles on a board), and the flash and RAM of a
+    /// firmware that holds it.
+    #[arg(long)]
+    device: Option<String>,
+    /// Where device builds go.
+    #[arg(long, default_value = "target/inspect")]
+    work: PathBuf,
 }
 
 fn op_text(op: &Op) -> String {
@@ -61,10 +70,45 @@ fn op_text(op: &Op) -> String {
     }
 }
 
+/// The model in the firmware on `device`: one measurement per target it ran on.
+fn measure(
+    m: &Model,
+    bytes: &[u8],
+    device: &str,
+    work: &std::path::Path,
+) -> Result<Vec<aedge::bench::mcu::McuRun>> {
+    let board = match aedge::validate::Target::parse(device)? {
+        aedge::validate::Target::Qemu => None,
+        aedge::validate::Target::Board { feature, .. } => Some(feature),
+        aedge::validate::Target::Host => {
+            return Err("--device takes qemu or a board; the host needs no measuring".into())
+        }
+    };
+    if m.series().is_some() {
+        return Err("--device measures whole-input models; a series model's per-sample cost is in the firmware test (it streams)".into());
+    }
+    std::fs::create_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))?;
+    // The stack and the instruction count do not depend on the input's values.
+    let input = vec![vec![0.0f32; m.input_shape().len()]];
+    aedge::bench::mcu::run(
+        "inspect",
+        m.precision(),
+        bytes,
+        &input,
+        m.macs(),
+        work,
+        board,
+    )
+}
+
 /// Runs the subcommand.
 pub fn run(a: Args, out: Out) -> Result<()> {
     let bytes = super::read_model(&a.model)?;
     let m = Model::parse(&bytes).map_err(|e| e.to_string())?;
+    let device = match &a.device {
+        Some(d) => measure(&m, &bytes, d, &a.work)?,
+        None => Vec::new(),
+    };
     let shape = |s: aedge_runtime::Shape| format!("{}x{}x{}", s.h, s.w, s.c);
     let layers: Vec<_> = m.layers().collect();
     let stats = m.error_stats();
@@ -98,6 +142,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             "count": stats.count, "mean": stats.mean, "std": stats.std, "min": stats.min,
             "p50": stats.p50, "p95": stats.p95, "p99": stats.p99, "max": stats.max,
         },
+        "device": device,
         "layers": layers.iter().map(|l| json!({
             "index": l.index,
             "op": op_text(&l.desc.op),
@@ -158,6 +203,20 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             l.components(),
             m.latent_shape().len(),
             l.bytes()
+        ));
+    }
+    for d in &device {
+        out.line(format!(
+            "on {}: inference {} {} ({:.2} per MAC), stack {} B, arena {} B + state {} B; a firmware that holds it (the check demo): flash {} B, static RAM {} B",
+            d.target,
+            d.count,
+            d.unit,
+            d.per_mac,
+            d.stack,
+            d.arena,
+            d.state,
+            d.sizes.flash,
+            d.sizes.ram
         ));
     }
     if let Some(s) = m.series() {

@@ -7,6 +7,7 @@ pub mod export;
 pub mod generate;
 pub mod import;
 pub mod inspect;
+pub mod new;
 pub mod presets;
 pub mod quickstart;
 pub mod reconstruct;
