@@ -80,6 +80,9 @@ step "firmware: clippy, and builds for QEMU and both boards"
     # The firmware is its own workspace; share the host's target dir when one is set.
     export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/firmware"
     cargo clippy --release -- -D warnings
+    # The runtime's device tests (defmt-test) on QEMU: a failing test exits QEMU with 101.
+    cargo clippy -p aedge-firmware-testsuite --tests -- -D warnings
+    cargo test -p aedge-firmware-testsuite
     for board in nrf52840-dk nucleo-l4r5zi; do
         cargo clippy --release --no-default-features --features "$board" -- -D warnings
         cargo build --release --no-default-features --features "$board"
