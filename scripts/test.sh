@@ -40,6 +40,9 @@ else
     done
 fi
 cargo --version
+# The firmware links through flip-link (stack overflows fault instead of corrupting memory).
+command -v flip-link >/dev/null || cargo install --locked flip-link \
+    || die "cannot install flip-link (run: cargo install flip-link)"
 
 step "qemu-system-arm (firmware tests)"
 bash scripts/install-qemu.sh || die "the firmware tests need qemu-system-arm (see scripts/install-qemu.sh)"

@@ -5,8 +5,10 @@
 #![no_std]
 
 pub mod board;
+pub mod demo;
 pub mod fault;
 pub mod stack;
+pub mod storage;
 pub mod timer;
 
 pub use fault::finish;

@@ -6,8 +6,9 @@ use core::ptr::{addr_of, read_volatile, write_volatile};
 const PAINT: u32 = 0xACE0_BACE;
 
 extern "C" {
-    // From cortex-m-rt's link.x: the stack grows down from `_stack_start` to `_stack_end`
-    // (the end of .bss/.uninit).
+    // From cortex-m-rt's link.x as flip-link rewrites it: the stack grows down from
+    // `_stack_start` (where .data begins) to `_stack_end` (the start of RAM), so an overflow
+    // runs off RAM and faults.
     static _stack_start: u32;
     static _stack_end: u32;
 }

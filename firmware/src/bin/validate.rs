@@ -5,16 +5,13 @@
 #![no_std]
 #![no_main]
 
+use aedge_firmware::demo::{self, Buffers};
 use aedge_firmware::{
-    as_bytes, finish, load_sample, precision_name, read_sample, stack, timer, ARENA_LEN, INPUT_LEN,
-    MODEL, MODEL_NAME, SAMPLE_COUNT, SERIES,
+    as_bytes, finish, load_sample, precision_name, read_sample, stack, timer, MODEL, MODEL_NAME,
+    SAMPLE_COUNT, SERIES,
 };
-use aedge_runtime::{Activations, Arena, Error, Model};
-use core::ptr::addr_of_mut;
+use aedge_runtime::{Activations, Error, Model};
 use cortex_m_rt::entry;
-
-static mut ARENA: Arena<ARENA_LEN> = Arena::new();
-static mut INPUT: [f32; INPUT_LEN] = [0.0; INPUT_LEN];
 
 fn run() -> Result<(), Error> {
     let model = Model::parse(MODEL)?;
@@ -23,12 +20,8 @@ fn run() -> Result<(), Error> {
             "validate runs whole inputs; a series model is checked by streaming (the check demo)",
         ));
     }
-    // SAFETY: main runs once and is the only user of these statics.
-    let (arena, input) = unsafe {
-        (
-            (*addr_of_mut!(ARENA)).as_mut_slice(),
-            &mut *addr_of_mut!(INPUT),
-        )
+    let Some(Buffers { arena, input, .. }) = demo::buffers() else {
+        return Err(Error::Unsupported("the buffers are taken"));
     };
     defmt::info!(
         "validate {=str} {=str} inputs {=usize} arena {=usize} B",

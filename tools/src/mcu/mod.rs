@@ -116,10 +116,14 @@ pub fn build_and_copy(
         .map_err(|e| format!("{}: {e}", lock_path.display()))?;
     let out = cmd.output().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
-        return Err(format!(
-            "{what} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
+        let err = String::from_utf8_lossy(&out.stderr);
+        if err.contains("linker `flip-link` not found") {
+            return Err(
+                "the firmware links with flip-link, which is not installed: cargo install flip-link"
+                    .into(),
+            );
+        }
+        return Err(format!("{what} failed:\n{err}"));
     }
     std::fs::copy(built, to).map_err(|e| format!("{}: {e}", to.display()))?;
     // Dropping the file releases the lock.
