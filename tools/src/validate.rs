@@ -3,6 +3,7 @@
 //! difference. The device side is the firmware's validate demo, built and run by the same
 //! machinery as the bench ([`crate::mcu`]).
 
+use crate::mcu::cycles::{Cycles, Reads};
 use crate::mcu::{self, Sizes};
 use aedge_runtime::{Activations, AlignedBytes, Model, Precision};
 use serde::Serialize;
@@ -86,6 +87,8 @@ pub struct InputCheck {
     pub verdict_agrees: bool,
     /// Instructions (QEMU) or cycles (board) of the bare inference; none on the host.
     pub count: Option<u64>,
+    /// QEMU: the Cortex-M4 cycles the `aedge-cycles` plugin estimates for the same inference.
+    pub cycles: Option<Cycles>,
 }
 
 /// The first layer where the target parts from the host.
@@ -227,7 +230,7 @@ pub fn validate(
             (r?, None, None, None)
         }
         Target::Qemu | Target::Board { .. } => {
-            let (run, sizes) = run_device(on_target, inputs, target, work)?;
+            let (run, sizes, mut reads) = run_device(on_target, inputs, target, work)?;
             let unit = if run.inputs.first().map(|i| i.unit) == Some("cycles") {
                 "cycles"
             } else {
@@ -241,6 +244,15 @@ pub fn validate(
                     _ => mcu::instructions(i.ticks),
                 })
                 .collect();
+            let cycles = match reads.as_mut() {
+                Some(r) => Some(
+                    counts
+                        .iter()
+                        .map(|&c| r.take(c))
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
+                None => None,
+            };
             let outs = run
                 .inputs
                 .into_iter()
@@ -251,6 +263,7 @@ pub fn validate(
                 host,
                 outs,
                 Some(counts),
+                cycles,
                 Some(unit),
                 Some(run.stack),
                 Some(sizes),
@@ -258,7 +271,7 @@ pub fn validate(
             );
         }
     };
-    finish(&m, host, device, None, unit, stack, sizes, target)
+    finish(&m, host, device, None, None, unit, stack, sizes, target)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -267,6 +280,7 @@ fn finish(
     host: Outputs,
     device: Outputs,
     counts: Option<Vec<u64>>,
+    cycles: Option<Vec<Cycles>>,
     unit: Option<&'static str>,
     stack: Option<usize>,
     sizes: Option<Sizes>,
@@ -319,6 +333,7 @@ fn finish(
             target_error: *de,
             verdict_agrees: ha == da,
             count: counts.as_ref().map(|c| c[i]),
+            cycles: cycles.as_ref().map(|c| c[i]),
         });
     }
     Ok(Validation {
@@ -345,7 +360,7 @@ fn run_device(
     inputs: &[Vec<f32>],
     target: Target,
     work: &Path,
-) -> Result<(mcu::ValidateRun, Sizes), String> {
+) -> Result<(mcu::ValidateRun, Sizes, Option<Reads>), String> {
     std::fs::create_dir_all(work).map_err(|e| format!("{}: {e}", work.display()))?;
     // The firmware build runs in firmware/: give it absolute paths.
     let work = &std::path::absolute(work).map_err(|e| format!("{}: {e}", work.display()))?;
@@ -367,9 +382,12 @@ fn run_device(
         &mcu::target_dir(),
         &kept,
     )?;
-    let lines = match target {
-        Target::Board { chip, .. } => mcu::run_board(&kept, chip, 600, "validate stack ")?,
-        _ => mcu::decode(&kept, &mcu::run_qemu(&kept, 600)?)?,
+    let (lines, reads) = match target {
+        Target::Board { chip, .. } => (mcu::run_board(&kept, chip, 600, "validate stack ")?, None),
+        _ => {
+            let (raw, reads) = mcu::run_qemu_maybe_cycles(&kept, 600)?;
+            (mcu::decode(&kept, &raw)?, reads)
+        }
     };
-    Ok((mcu::parse_validate(&lines)?, mcu::sizes(&kept)?))
+    Ok((mcu::parse_validate(&lines)?, mcu::sizes(&kept)?, reads))
 }

@@ -74,7 +74,17 @@ fn a_tflite_import_is_bit_exact_on_qemu_layer_by_layer() {
     assert!(layers.iter().all(|l| l["differing"] == 0));
     // The device measured itself.
     assert_eq!(json["unit"], "instructions");
-    assert!(json["inputs"][0]["count"].as_u64().unwrap() > 10_000);
+    let count = json["inputs"][0]["count"].as_u64().unwrap();
+    assert!(count > 10_000);
+    // And its estimated Cortex-M4 cycles: every instruction takes at least one, within the
+    // bounds of the manual's ranges.
+    let c = &json["inputs"][0]["cycles"];
+    let (e, lo, hi) = (
+        c["estimate"].as_u64().unwrap(),
+        c["low"].as_u64().unwrap(),
+        c["high"].as_u64().unwrap(),
+    );
+    assert!(count <= lo && lo <= e && e <= hi, "{json:#}");
     assert!(json["stack"].as_u64().unwrap() > 100);
     assert!(json["sizes"]["flash"].as_u64().unwrap() > json["arena"].as_u64().unwrap() / 100);
 

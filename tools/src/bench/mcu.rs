@@ -1,7 +1,8 @@
 //! The MCU target: the firmware with the model embedded, in QEMU's Cortex-M4F (executed
-//! instructions, exact and repeatable) and, when a probe is attached, on a board (DWT
-//! cycles).
+//! instructions, exact and repeatable, and Cortex-M4 cycles estimated from them by the
+//! `aedge-cycles` plugin) and, when a probe is attached, on a board (DWT cycles).
 
+use crate::mcu::cycles::{Cycles, Reads};
 use crate::mcu::{self, BenchRun, Sizes};
 use aedge_runtime::Precision;
 use serde::Serialize;
@@ -18,8 +19,13 @@ pub struct McuRun {
     pub count: u64,
     /// `"instructions"` or `"cycles"`.
     pub unit: &'static str,
+    /// Multiply-accumulates of one inference.
+    pub macs: u64,
     /// `count` per multiply-accumulate.
     pub per_mac: f64,
+    /// QEMU: the Cortex-M4 cycles the `aedge-cycles` plugin estimates for the same inference
+    /// (zero wait states), with the bounds of the manual's ranges.
+    pub cycles: Option<Cycles>,
     /// The arena, bytes.
     pub arena: usize,
     /// The runtime's state besides the arena (the `Model` value), bytes.
@@ -46,10 +52,18 @@ pub struct LayerCost {
     /// Instructions (QEMU) or cycles (board); layer 0 includes nothing but itself (the input
     /// is already in the arena).
     pub count: u64,
+    /// QEMU: the estimated Cortex-M4 cycles of the same layer.
+    pub cycles: Option<u64>,
 }
 
-/// Pairs the firmware's per-layer ticks with the model's layers.
-fn layer_costs(bytes: &[u8], ticks: &[u32], cycles: bool) -> Result<Vec<LayerCost>, String> {
+/// Pairs the firmware's per-layer ticks with the model's layers (and, from QEMU with the
+/// cycle plugin, each with its estimated cycles).
+fn layer_costs(
+    bytes: &[u8],
+    ticks: &[u32],
+    cycles: bool,
+    mut reads: Option<&mut Reads>,
+) -> Result<Vec<LayerCost>, String> {
     let file = aedge_runtime::AlignedBytes::from(bytes.to_vec());
     let model = aedge_runtime::Model::parse(&file).map_err(|e| e.to_string())?;
     let infos: Vec<_> = model.layers().collect();
@@ -60,21 +74,29 @@ fn layer_costs(bytes: &[u8], ticks: &[u32], cycles: bool) -> Result<Vec<LayerCos
             infos.len()
         ));
     }
-    Ok(infos
+    infos
         .iter()
         .zip(ticks)
-        .map(|(l, &t)| LayerCost {
-            index: l.index as usize,
-            op: l.desc.op.name().to_string(),
-            output: format!("{}×{}×{}", l.output.h, l.output.w, l.output.c),
-            macs: l.macs,
-            count: if cycles {
+        .map(|(l, &t)| {
+            let count = if cycles {
                 t as u64
             } else {
                 mcu::instructions(t)
-            },
+            };
+            let cycles = match reads.as_deref_mut() {
+                Some(r) => Some(r.take(count)?.estimate),
+                None => None,
+            };
+            Ok(LayerCost {
+                index: l.index as usize,
+                op: l.desc.op.name().to_string(),
+                output: format!("{}×{}×{}", l.output.h, l.output.w, l.output.c),
+                macs: l.macs,
+                count,
+                cycles,
+            })
         })
-        .collect())
+        .collect()
 }
 
 fn to_run(
@@ -84,6 +106,7 @@ fn to_run(
     macs: u64,
     sizes: Sizes,
     layers: Vec<LayerCost>,
+    cycles: Option<Cycles>,
 ) -> McuRun {
     let (count, unit) = if b.unit == "cycles" {
         (b.ticks as u64, "cycles")
@@ -95,7 +118,9 @@ fn to_run(
         precision: precision.to_string(),
         count,
         unit,
+        macs,
         per_mac: count as f64 / macs.max(1) as f64,
+        cycles,
         arena: b.arena,
         state: b.state,
         stack: b.stack,
@@ -125,10 +150,14 @@ pub fn run(
     let target = mcu::target_dir();
     let kept = work.join(format!("{name}-{precision}.elf"));
     mcu::build(mcu::CHECK, &model, &sample_file, None, &target, &kept)?;
-    let raw = mcu::run_qemu(&kept, 300)?;
+    let (raw, mut reads) = mcu::run_qemu_maybe_cycles(&kept, 300)?;
     let lines = mcu::decode(&kept, &raw)?;
     let b = mcu::parse_bench(&lines)?;
-    let layers = layer_costs(bytes, &mcu::parse_layers(&lines)?, false)?;
+    let cycles = match reads.as_mut() {
+        Some(r) => Some(r.take(mcu::instructions(b.ticks))?),
+        None => None,
+    };
+    let layers = layer_costs(bytes, &mcu::parse_layers(&lines)?, false, reads.as_mut())?;
     let mut runs = vec![to_run(
         "QEMU mps2-an386 (Cortex-M4F)",
         precision,
@@ -136,6 +165,7 @@ pub fn run(
         macs,
         mcu::sizes(&kept)?,
         layers,
+        cycles,
     )];
     if let Some(board) = board {
         let chip = mcu::BOARDS
@@ -147,8 +177,16 @@ pub fn run(
         mcu::build(mcu::CHECK, &model, &sample_file, Some(board), &target, &elf)?;
         let lines = mcu::run_board(&elf, chip, 120, "bench run ")?;
         let b = mcu::parse_bench(&lines)?;
-        let layers = layer_costs(bytes, &mcu::parse_layers(&lines)?, true)?;
-        runs.push(to_run(board, precision, b, macs, mcu::sizes(&elf)?, layers));
+        let layers = layer_costs(bytes, &mcu::parse_layers(&lines)?, true, None)?;
+        runs.push(to_run(
+            board,
+            precision,
+            b,
+            macs,
+            mcu::sizes(&elf)?,
+            layers,
+            None,
+        ));
     }
     Ok(runs)
 }

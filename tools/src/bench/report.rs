@@ -70,17 +70,42 @@ fn model_md(m: &ModelReport, s: &mut String) {
         s.push('\n');
     }
     if !m.mcu.is_empty() {
-        s.push_str("| MCU | precision | per inference | per MAC | arena B | runtime state B | arena + state B | inference stack B | firmware flash B | firmware static RAM B |\n");
-        s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        s.push_str("| MCU | precision | per inference | per MAC | est. Cortex-M4 cycles (range) | cycles/MAC | ms at 80 / 120 / 168 MHz | arena B | runtime state B | arena + state B | inference stack B | firmware flash B | firmware static RAM B |\n");
+        s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for r in &m.mcu {
+            let (cycles, per_mac, ms) = match (r.cycles, r.unit) {
+                (Some(c), _) => (
+                    format!(
+                        "{} ({}–{})",
+                        thousands(c.estimate),
+                        thousands(c.low),
+                        thousands(c.high)
+                    ),
+                    format!("{:.2}", c.estimate as f64 / r.macs.max(1) as f64),
+                    crate::mcu::cycles::CLOCKS_MHZ
+                        .iter()
+                        .map(|&f| format!("{:.3}", c.ms(f)))
+                        .collect::<Vec<_>>()
+                        .join(" / "),
+                ),
+                (None, "cycles") => (
+                    format!("{} (measured)", thousands(r.count)),
+                    format!("{:.2}", r.per_mac),
+                    "–".into(),
+                ),
+                _ => ("–".into(), "–".into(), "–".into()),
+            };
             let _ = writeln!(
                 s,
-                "| {} | {} | {} {} | {:.3} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} {} | {:.3} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.target,
                 r.precision,
                 thousands(r.count),
                 r.unit,
                 r.per_mac,
+                cycles,
+                per_mac,
+                ms,
                 r.arena,
                 r.state,
                 r.arena + r.state,
@@ -115,26 +140,33 @@ fn layer_table(s: &mut String, r: &super::mcu::McuRun) {
     );
     let _ = writeln!(
         s,
-        "| # | op | output | MACs | {} | per MAC | share |",
+        "| # | op | output | MACs | {} | per MAC | share | est. cycles | cycles/MAC |",
         r.unit
     );
-    s.push_str("|---:|---|---|---:|---:|---:|---:|\n");
+    s.push_str("|---:|---|---|---:|---:|---:|---:|---:|---:|\n");
     for l in &r.layers {
         let per_mac = if l.macs > 0 {
             format!("{:.2}", l.count as f64 / l.macs as f64)
         } else {
             "–".to_string()
         };
+        let (cycles, cycles_per_mac) = match l.cycles {
+            Some(c) if l.macs > 0 => (thousands(c), format!("{:.2}", c as f64 / l.macs as f64)),
+            Some(c) => (thousands(c), "–".into()),
+            None => ("–".into(), "–".into()),
+        };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {:.1} % |",
+            "| {} | {} | {} | {} | {} | {} | {:.1} % | {} | {} |",
             l.index,
             l.op,
             l.output,
             thousands(l.macs),
             thousands(l.count),
             per_mac,
-            100.0 * l.count as f64 / total.max(1) as f64
+            100.0 * l.count as f64 / total.max(1) as f64,
+            cycles,
+            cycles_per_mac
         );
     }
     s.push('\n');

@@ -218,6 +218,20 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             d.sizes.flash,
             d.sizes.ram
         ));
+        if let Some(c) = d.cycles {
+            out.line(format!(
+                "  estimated Cortex-M4 cycles (zero wait states): {} ({}–{}), {:.2} per MAC; {}",
+                c.estimate,
+                c.low,
+                c.high,
+                c.estimate as f64 / d.macs.max(1) as f64,
+                aedge::mcu::cycles::CLOCKS_MHZ
+                    .iter()
+                    .map(|&f| format!("{:.3} ms at {f} MHz", c.ms(f)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
     }
     if let Some(s) = m.series() {
         out.line(format!(

@@ -136,4 +136,21 @@ fn print(v: &Validation, a: &Args, out: &Out) {
             sizes.ram
         ));
     }
+    let cycles: Vec<_> = v.inputs.iter().filter_map(|i| i.cycles).collect();
+    if !cycles.is_empty() {
+        let n = cycles.len() as f64;
+        let mean = |f: fn(&aedge::mcu::cycles::Cycles) -> u64| {
+            cycles.iter().map(f).sum::<u64>() as f64 / n
+        };
+        let (e, lo, hi) = (mean(|c| c.estimate), mean(|c| c.low), mean(|c| c.high));
+        let ms: Vec<String> = aedge::mcu::cycles::CLOCKS_MHZ
+            .iter()
+            .map(|&f| format!("{:.3} ms at {f} MHz", e / (f as f64 * 1e3)))
+            .collect();
+        out.line(format!(
+            "estimated Cortex-M4 cycles (zero wait states): {e:.0} per inference ({lo:.0}–{hi:.0}), {:.2} per MAC; {}",
+            e / v.macs.max(1) as f64,
+            ms.join(", ")
+        ));
+    }
 }

@@ -3,6 +3,7 @@
 //! its defmt log and reads the ELF's section sizes. Used by `aedge bench` and the end-to-end
 //! firmware tests.
 
+pub mod cycles;
 pub mod log;
 
 pub use log::{parse_bench, parse_layers, parse_validate, BenchRun, ValidateRun};
@@ -72,6 +73,9 @@ pub const CHECK: &str = "check";
 /// The firmware demo behind `aedge validate` (`firmware/src/bin/validate.rs`): every layer's
 /// output of every input.
 pub const VALIDATE: &str = "validate";
+/// Micro-benchmarks with cycle counts fixed by the Cortex-M4 manual
+/// (`firmware/src/bin/cycles.rs`), the cycle plugin's check.
+pub const CYCLES: &str = "cycles";
 
 /// `cargo build --release --bin <bin>` of the firmware with `model` and `samples`
 /// (little-endian f32 inputs) embedded and the given board feature (`None`: QEMU), and a copy
@@ -134,24 +138,57 @@ pub fn build_and_copy(
 /// Runs the ELF on QEMU's mps2-an386 with `-icount shift=6` under a timeout; returns the raw
 /// defmt bytes written to semihosting stdout. Fails unless the firmware exits with 0.
 pub fn run_qemu(elf: &Path, timeout_s: u32) -> Result<Vec<u8>, String> {
-    let out = Command::new("timeout")
-        .arg(timeout_s.to_string())
-        .args([
-            "qemu-system-arm",
-            "-cpu",
-            "cortex-m4",
-            "-machine",
-            "mps2-an386",
-            "-nographic",
-            "-semihosting-config",
-            "enable=on,target=native",
-            "-icount",
-            "shift=6",
-            "-kernel",
-        ])
-        .arg(elf)
-        .output()
-        .map_err(|e| format!("cannot start qemu-system-arm (run scripts/install-qemu.sh): {e}"))?;
+    qemu(elf, timeout_s, None)
+}
+
+/// [`run_qemu`] with the cycle-estimate plugin: also the plugin's timer reads, which
+/// [`cycles::Reads::take`] pairs with the firmware's measurements.
+pub fn run_qemu_cycles(elf: &Path, timeout_s: u32) -> Result<(Vec<u8>, cycles::Reads), String> {
+    let plugin = cycles::plugin()?;
+    let marker = cycles::marker(elf)?;
+    let out = elf.with_extension("cycles");
+    let arg = format!("{},mark={marker},out={}", plugin.display(), out.display());
+    let raw = qemu(elf, timeout_s, Some(&arg))?;
+    let text = std::fs::read_to_string(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    Ok((raw, cycles::Reads::parse(&text)?))
+}
+
+/// [`run_qemu_cycles`] when the plugin can be built and loaded, else [`run_qemu`] with a note on
+/// stderr (instructions are still exact; only the cycle estimate is missing).
+pub fn run_qemu_maybe_cycles(
+    elf: &Path,
+    timeout_s: u32,
+) -> Result<(Vec<u8>, Option<cycles::Reads>), String> {
+    match run_qemu_cycles(elf, timeout_s) {
+        Ok((raw, reads)) => Ok((raw, Some(reads))),
+        Err(e) => {
+            eprintln!("note: no Cortex-M4 cycle estimate ({e}); instructions only");
+            Ok((run_qemu(elf, timeout_s)?, None))
+        }
+    }
+}
+
+fn qemu(elf: &Path, timeout_s: u32, plugin: Option<&str>) -> Result<Vec<u8>, String> {
+    let mut cmd = Command::new("timeout");
+    cmd.arg(timeout_s.to_string()).args([
+        "qemu-system-arm",
+        "-cpu",
+        "cortex-m4",
+        "-machine",
+        "mps2-an386",
+        "-nographic",
+        "-semihosting-config",
+        "enable=on,target=native",
+        "-icount",
+        "shift=6",
+    ]);
+    if let Some(p) = plugin {
+        cmd.args(["-plugin", p]);
+    }
+    let out =
+        cmd.arg("-kernel").arg(elf).output().map_err(|e| {
+            format!("cannot start qemu-system-arm (run scripts/install-qemu.sh): {e}")
+        })?;
     match out.status.code() {
         Some(0) => Ok(out.stdout),
         Some(124) => Err(format!("QEMU timed out after {timeout_s} s")),

@@ -1,0 +1,189 @@
+//! Estimated Cortex-M4 cycles of what the firmware times in QEMU, from the `aedge-cycles`
+//! plugin (`tools/cycles`: a decoder of the executed Thumb instructions and the timing model
+//! of Arm's Technical Reference Manual, at zero wait states). The plugin writes a line each
+//! time the firmware's `aedge_timer_now` starts; every measurement the firmware logs is the
+//! difference of two consecutive reads, so it is paired with the two lines whose instruction
+//! counts differ by what the firmware measured.
+
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The firmware's timer read, where every timed region starts and ends.
+pub const MARKER: &str = "aedge_timer_now";
+
+/// Clocks the reports convert cycles to milliseconds at (MHz): nRF52840's 64 is the
+/// estimate's own column in `aedge validate`; these are common Cortex-M4 parts' (STM32L4 at
+/// 80 and 120, STM32F4 at 168).
+pub const CLOCKS_MHZ: [u32; 3] = [80, 120, 168];
+
+/// Cycles of one measured region: the estimate and the bounds of the manual's ranges.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Cycles {
+    /// The model's estimate (zero wait states).
+    pub estimate: u64,
+    /// Every range at its lower end.
+    pub low: u64,
+    /// Every range at its upper end.
+    pub high: u64,
+}
+
+impl Cycles {
+    /// Milliseconds of the estimate at `mhz`.
+    pub fn ms(&self, mhz: u32) -> f64 {
+        self.estimate as f64 / (mhz as f64 * 1e3)
+    }
+}
+
+/// One line of the plugin's output: the running counts at the start of a timer read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Read {
+    instructions: u64,
+    cycles: Cycles,
+}
+
+/// The plugin's reads, in order, handed out as measurements are paired with them.
+#[derive(Clone, Debug, Default)]
+pub struct Reads {
+    reads: Vec<Read>,
+    next: usize,
+    /// Instructions of encodings the plugin's decoder does not know (counted as 1 cycle).
+    pub unknown: u64,
+}
+
+impl Reads {
+    /// Parses the plugin's output file.
+    pub fn parse(text: &str) -> Result<Reads, String> {
+        let mut out = Reads::default();
+        let mut ended = false;
+        for (n, l) in text.lines().enumerate() {
+            let bad = || format!("cycle plugin output line {}: '{l}'", n + 1);
+            let (end, rest) = match l.strip_prefix("end ") {
+                Some(r) => (true, r),
+                None => (false, l),
+            };
+            let v: Vec<u64> = rest
+                .split_whitespace()
+                .map(|w| w.parse().map_err(|_| bad()))
+                .collect::<Result<_, _>>()?;
+            if v.len() != 4 + end as usize {
+                return Err(bad());
+            }
+            if end {
+                out.unknown = v[4];
+                ended = true;
+                continue;
+            }
+            out.reads.push(Read {
+                instructions: v[0],
+                cycles: Cycles {
+                    estimate: v[1],
+                    low: v[2],
+                    high: v[3],
+                },
+            });
+        }
+        if !ended {
+            return Err(
+                "the cycle plugin's output has no end line (QEMU did not exit cleanly)".into(),
+            );
+        }
+        Ok(out)
+    }
+
+    /// The cycles of the next measurement of `instructions` (as the firmware counted them
+    /// from its timer): the first pair of consecutive reads from where the last one ended
+    /// whose instructions differ by that (±1: the timer counts in 1.6-instruction steps).
+    pub fn take(&mut self, instructions: u64) -> Result<Cycles, String> {
+        for k in self.next..self.reads.len().saturating_sub(1) {
+            let (a, b) = (self.reads[k], self.reads[k + 1]);
+            if (b.instructions - a.instructions).abs_diff(instructions) <= 1 {
+                self.next = k + 1;
+                return Ok(Cycles {
+                    estimate: b.cycles.estimate - a.cycles.estimate,
+                    low: b.cycles.low - a.cycles.low,
+                    high: b.cycles.high - a.cycles.high,
+                });
+            }
+        }
+        Err(format!(
+            "no pair of timer reads in the cycle plugin's output spans {instructions} instructions"
+        ))
+    }
+}
+
+/// The address of [`MARKER`] in a firmware ELF.
+pub fn marker(elf: &Path) -> Result<u64, String> {
+    use object::{Object, ObjectSymbol};
+    let bytes = std::fs::read(elf).map_err(|e| format!("{}: {e}", elf.display()))?;
+    let file = object::File::parse(&*bytes).map_err(|e| e.to_string())?;
+    file.symbols()
+        .find(|s| s.name() == Ok(MARKER))
+        .map(|s| s.address())
+        .ok_or_else(|| {
+            format!(
+                "{}: no `{MARKER}` symbol (an older firmware?)",
+                elf.display()
+            )
+        })
+}
+
+/// Builds the plugin (once per change, in its own target directory) and returns its path.
+pub fn plugin() -> Result<PathBuf, String> {
+    let root = super::firmware_dir().join("..");
+    let target = super::target_dir().join("../cycles");
+    let out = super::cargo(&root)
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "aedge-cycles",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "building the cycle plugin (tools/cycles) failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let so = target.join("release").join(format!(
+        "{}aedge_cycles{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    if !so.is_file() {
+        return Err(format!(
+            "the cycle plugin was built but {} is missing",
+            so.display()
+        ));
+    }
+    Ok(so)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_measurements_with_consecutive_reads() {
+        let text = "100 150 140 170\n400 600 500 700\n410 615 505 720\n1010 1515 1205 1720\nend 2000 3000 2500 3500 0\n";
+        let mut r = Reads::parse(text).unwrap();
+        // 300 instructions: reads 0 and 1.
+        assert_eq!(
+            r.take(300).unwrap(),
+            Cycles {
+                estimate: 450,
+                low: 360,
+                high: 530
+            }
+        );
+        // 600 (±1) instructions: not 1-2 (10), but 2-3.
+        assert_eq!(r.take(601).unwrap().estimate, 900);
+        assert!(r.take(5).is_err());
+        assert!(Reads::parse("1 2 3 4\n").is_err());
+        assert!(Reads::parse("1 2 x 4\nend 1 2 3 4 0\n").is_err());
+    }
+}
