@@ -127,19 +127,38 @@ pub fn marker(elf: &Path) -> Result<u64, String> {
         })
 }
 
-/// Builds the plugin (once per change, in its own target directory) and returns its path.
+/// The plugin API version to build for: 1 for QEMU before 9.0, 2 from 9.0 on (QEMU 9.0 stopped
+/// loading version 1).
+fn api_version() -> Result<u32, String> {
+    let out = std::process::Command::new("qemu-system-arm")
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("cannot run qemu-system-arm (run scripts/install-qemu.sh): {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let major: u32 = text
+        .split_whitespace()
+        .skip_while(|w| *w != "version")
+        .nth(1)
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| format!("cannot read QEMU's version from '{}'", text.trim()))?;
+    Ok(if major >= 9 { 2 } else { 1 })
+}
+
+/// Builds the plugin for the installed QEMU's plugin API (once per change, in its own target
+/// directory) and returns its path.
 pub fn plugin() -> Result<PathBuf, String> {
+    let api = api_version()?;
     let root = super::firmware_dir().join("..");
-    let target = super::target_dir().join("../cycles");
+    let target = super::target_dir().join(format!("../cycles-api-v{api}"));
     let out = super::cargo(&root)
+        .args(["build", "--release", "--quiet", "-p", "aedge-cycles"])
         .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "aedge-cycles",
-            "--target-dir",
+            "--no-default-features",
+            "--features",
+            &format!("api-v{api}"),
         ])
+        .arg("--target-dir")
         .arg(&target)
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
