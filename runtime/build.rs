@@ -22,10 +22,14 @@ fn main() {
     src += &table("TANH_Q15", f64::tanh);
     std::fs::write(out, src).unwrap();
     println!("cargo:rerun-if-changed=build.rs");
-    // Cortex-M cores with the DSP extension (M4, M7, M33, M55) get SIMD int8 kernels.
+    // Cortex-M cores with the DSP extension get SIMD int8 kernels: every ARMv7E-M core (M4,
+    // M7), and ARMv8-M Mainline cores built with it (`-C target-feature=+dsp`, or a
+    // `target-cpu` that has it); on M33s without it the SIMD instructions would fault.
     println!("cargo:rustc-check-cfg=cfg(aedge_dsp)");
     let target = std::env::var("TARGET").unwrap_or_default();
-    if target.starts_with("thumbv7em") || target.starts_with("thumbv8m.main") {
+    let features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
+    let dsp = features.split(',').any(|f| f == "dsp");
+    if target.starts_with("thumbv7em") || (target.starts_with("thumbv8m.main") && dsp) {
         println!("cargo:rustc-cfg=aedge_dsp");
     }
 }

@@ -21,7 +21,7 @@ step() {
 }
 die() { printf '\nerror: %s\n' "$*" >&2; exit 1; }
 
-THUMB_TARGETS=(thumbv7em-none-eabihf thumbv6m-none-eabi)
+THUMB_TARGETS=(thumbv7em-none-eabihf thumbv6m-none-eabi thumbv8m.main-none-eabihf)
 
 step "toolchain and targets"
 command -v cargo >/dev/null || die "cargo not found; install Rust from https://rustup.rs"

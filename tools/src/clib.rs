@@ -19,7 +19,7 @@ pub const TARGETS: &[(&str, &str, &str)] = &[
     ),
     (
         "thumbv8m.main-none-eabihf",
-        "Cortex-M33, M35P, M55",
+        "Cortex-M33, M35P, M55 (portable int8 kernels: the DSP extension is optional there)",
         "-mcpu=cortex-m33 -mthumb -mfloat-abi=hard -mfpu=fpv5-sp-d16",
     ),
 ];
