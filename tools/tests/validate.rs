@@ -177,6 +177,21 @@ fn inspect_measures_the_stack_and_sizes_on_qemu() {
     assert!((256..8192).contains(&stack), "{stack}");
     assert_eq!(d["arena"], json["arena_bytes"]);
     assert!(d["sizes"]["flash"].as_u64().unwrap() > json["file_bytes"].as_u64().unwrap());
+    // The cycle estimate of the whole inference and of every layer (the bench's run): int8
+    // dense costs more cycles than instructions (loads take two), and the layers add up.
+    let count = d["count"].as_u64().unwrap();
+    let cycles = d["cycles"]["estimate"].as_u64().unwrap();
+    assert!(count < cycles && cycles < 3 * count, "{json:#}");
+    let layers: u64 = d["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["cycles"].as_u64().unwrap())
+        .sum();
+    assert!(
+        layers.abs_diff(cycles) * 100 <= cycles,
+        "{layers} vs {cycles}"
+    );
     let e = fails(aedge().args(["inspect", "--device", "host"]).arg(&model));
     assert!(e.contains("--device takes qemu or a board"), "{e}");
 }
