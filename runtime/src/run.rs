@@ -267,7 +267,7 @@ impl<'a> Model<'a> {
             }
             Params::None | Params::Lut => match (self.meta.precision, l.desc.op) {
                 (Precision::Int8, Op::MaxPool2d { .. }) => {
-                    spatial::max_pool2d(i8s(x), g, i8s_mut(y))
+                    spatial::max_pool2d_i8(i8s(x), g, i8s_mut(y))
                 }
                 (Precision::Int8, Op::Upsample2d { .. }) => {
                     spatial::upsample2d(i8s(x), g, i8s_mut(y))

@@ -16,6 +16,8 @@ pub mod isa;
 pub mod lstm;
 mod requant;
 pub mod spatial;
+#[cfg(aedge_dsp)]
+mod spatial_cortex_m;
 mod weight;
 
 pub use requant::Requant;
