@@ -25,14 +25,14 @@ pub struct Buffers {
     pub output: &'static mut [f32; OUTPUT_LEN],
 }
 
-/// The static buffers, once: `None` on every later call.
-pub fn buffers() -> Option<Buffers> {
+/// The static buffers, once: an error on every later call.
+pub fn buffers() -> Result<Buffers, Error> {
     if TAKEN.swap(true, Ordering::AcqRel) {
-        return None;
+        return Err(Error::Unsupported("the buffers are taken"));
     }
     // SAFETY: the flag above hands these statics out once, so no other reference exists.
     unsafe {
-        Some(Buffers {
+        Ok(Buffers {
             arena: (*addr_of_mut!(ARENA)).as_mut_slice(),
             input: &mut *addr_of_mut!(INPUT),
             output: &mut *addr_of_mut!(OUTPUT),
@@ -69,7 +69,7 @@ pub enum Takes {
 /// against what the demo `takes`, the timer started.
 pub fn start(takes: Takes) -> Result<(Model<'static>, Buffers), Error> {
     let model = open()?;
-    let buffers = buffers().ok_or(Error::Unsupported("the buffers are taken"))?;
+    let buffers = buffers()?;
     match (takes, crate::SERIES) {
         (Takes::Inputs, true) => {
             return Err(Error::Unsupported(

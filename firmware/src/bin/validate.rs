@@ -20,9 +20,7 @@ fn run() -> Result<(), Error> {
             "validate runs whole inputs; a series model is checked by streaming (the check demo)",
         ));
     }
-    let Some(Buffers { arena, input, .. }) = demo::buffers() else {
-        return Err(Error::Unsupported("the buffers are taken"));
-    };
+    let Buffers { arena, input, .. } = demo::buffers()?;
     defmt::info!(
         "validate {=str} {=str} inputs {=usize} arena {=usize} B",
         MODEL_NAME,

@@ -7,12 +7,13 @@ use qemu_plugin::install::{Args, Info, Value};
 use qemu_plugin::plugin::{HasCallbacks, Register};
 use qemu_plugin::{PluginId, TranslationBlock};
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::sync::Mutex;
 
 struct State {
     tracker: Tracker,
-    out: Option<File>,
+    // Buffered: a line per timer read; flushed with the end line when the guest exits.
+    out: Option<BufWriter<File>>,
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
@@ -26,23 +27,26 @@ fn state() -> std::sync::MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn line(s: &mut State, prefix: &str) {
+/// Appends `<instructions> <estimate> <low> <high>` after `prefix`, then `suffix`.
+fn line(s: &mut State, prefix: &str, suffix: &str) {
     let t = &s.tracker;
-    let text = format!(
-        "{prefix}{} {} {} {}{}\n",
-        t.instructions,
-        t.cycles.estimate,
-        t.cycles.low,
-        t.cycles.high,
-        if prefix.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", t.unknown)
-        }
-    );
+    let c = &t.cycles;
     if let Some(f) = s.out.as_mut() {
-        // Nothing to report an error to inside QEMU; the host finds a short file.
-        let _ = f.write_all(text.as_bytes());
+        // Nothing to report an error to inside QEMU; the host finds no end line.
+        let _ = writeln!(
+            f,
+            "{prefix}{} {} {} {}{suffix}",
+            t.instructions, c.estimate, c.low, c.high
+        );
+    }
+}
+
+/// The end line, with the count of undecoded instructions, and the file flushed.
+fn end(s: &mut State) {
+    let unknown = format!(" {}", s.tracker.unknown);
+    line(s, "end ", &unknown);
+    if let Some(f) = s.out.as_mut() {
+        let _ = f.flush();
     }
 }
 
@@ -62,8 +66,10 @@ impl Register for CyclesPlugin {
             Some(Value::String(p)) => p.clone(),
             _ => "aedge-cycles.txt".into(),
         };
-        state().out = Some(File::create(path).map_err(qemu_plugin::Error::from)?);
-        qemu_plugin::qemu_plugin_register_atexit_cb(id, |_| line(&mut state(), "end "))
+        state().out = Some(BufWriter::new(
+            File::create(path).map_err(qemu_plugin::Error::from)?,
+        ));
+        qemu_plugin::qemu_plugin_register_atexit_cb(id, |_| end(&mut state()))
     }
 }
 
@@ -80,7 +86,7 @@ impl HasCallbacks for CyclesPlugin {
                 insn.register_execute_callback(move |_| {
                     let mut s = state();
                     s.tracker.step(pc, &decoded);
-                    line(&mut s, "");
+                    line(&mut s, "", "");
                 });
             } else {
                 insn.register_execute_callback(move |_| state().tracker.step(pc, &decoded));

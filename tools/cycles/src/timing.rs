@@ -42,15 +42,6 @@ impl Cycles {
         self.low += low;
         self.high += high;
     }
-
-    /// The difference `self - earlier`, for a measured region.
-    pub fn since(&self, earlier: &Cycles) -> Cycles {
-        Cycles {
-            estimate: self.estimate - earlier.estimate,
-            low: self.low - earlier.low,
-            high: self.high - earlier.high,
-        }
-    }
 }
 
 /// Follows an executed instruction stream and adds up its cycles.

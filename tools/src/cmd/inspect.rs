@@ -225,11 +225,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
                 c.low,
                 c.high,
                 c.estimate as f64 / d.macs.max(1) as f64,
-                aedge::mcu::cycles::CLOCKS_MHZ
-                    .iter()
-                    .map(|&f| format!("{:.3} ms at {f} MHz", c.ms(f)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                c.ms_at_clocks()
             ));
         }
     }

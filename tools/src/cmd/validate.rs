@@ -2,6 +2,7 @@
 //! target and on the host, on the same inputs, layer by layer.
 
 use crate::{input, Out, Result};
+use aedge::mcu::cycles::Cycles;
 use aedge::validate::{validate, Target, Validation};
 use aedge_runtime::{Model, Precision};
 use std::path::PathBuf;
@@ -138,19 +139,22 @@ fn print(v: &Validation, a: &Args, out: &Out) {
     }
     let cycles: Vec<_> = v.inputs.iter().filter_map(|i| i.cycles).collect();
     if !cycles.is_empty() {
-        let n = cycles.len() as f64;
-        let mean = |f: fn(&aedge::mcu::cycles::Cycles) -> u64| {
-            cycles.iter().map(f).sum::<u64>() as f64 / n
+        // The mean over the inputs (they take the same path; a model with data-dependent
+        // branches differs by a few cycles).
+        let n = cycles.len() as u64;
+        let mean = |f: fn(&Cycles) -> u64| (cycles.iter().map(f).sum::<u64>() + n / 2) / n;
+        let c = Cycles {
+            estimate: mean(|c| c.estimate),
+            low: mean(|c| c.low),
+            high: mean(|c| c.high),
         };
-        let (e, lo, hi) = (mean(|c| c.estimate), mean(|c| c.low), mean(|c| c.high));
-        let ms: Vec<String> = aedge::mcu::cycles::CLOCKS_MHZ
-            .iter()
-            .map(|&f| format!("{:.3} ms at {f} MHz", e / (f as f64 * 1e3)))
-            .collect();
         out.line(format!(
-            "estimated Cortex-M4 cycles (zero wait states): {e:.0} per inference ({lo:.0}–{hi:.0}), {:.2} per MAC; {}",
-            e / v.macs.max(1) as f64,
-            ms.join(", ")
+            "estimated Cortex-M4 cycles (zero wait states): {} per inference ({}–{}), {:.2} per MAC; {}",
+            c.estimate,
+            c.low,
+            c.high,
+            c.estimate as f64 / v.macs.max(1) as f64,
+            c.ms_at_clocks()
         ));
     }
 }

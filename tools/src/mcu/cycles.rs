@@ -7,13 +7,13 @@
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// The firmware's timer read, where every timed region starts and ends.
 pub const MARKER: &str = "aedge_timer_now";
 
-/// Clocks the reports convert cycles to milliseconds at (MHz): nRF52840's 64 is the
-/// estimate's own column in `aedge validate`; these are common Cortex-M4 parts' (STM32L4 at
-/// 80 and 120, STM32F4 at 168).
+/// Clocks the reports convert cycles to milliseconds at (MHz), common Cortex-M4 parts'
+/// (STM32L4 at 80 and 120, STM32F4 at 168).
 pub const CLOCKS_MHZ: [u32; 3] = [80, 120, 168];
 
 /// Cycles of one measured region: the estimate and the bounds of the manual's ranges.
@@ -31,6 +31,16 @@ impl Cycles {
     /// Milliseconds of the estimate at `mhz`.
     pub fn ms(&self, mhz: u32) -> f64 {
         self.estimate as f64 / (mhz as f64 * 1e3)
+    }
+
+    /// The estimate's milliseconds at every clock of [`CLOCKS_MHZ`], for a report line:
+    /// `"53.242 ms at 80 MHz, 35.495 ms at 120 MHz, 25.353 ms at 168 MHz"`.
+    pub fn ms_at_clocks(&self) -> String {
+        CLOCKS_MHZ
+            .iter()
+            .map(|&f| format!("{:.3} ms at {f} MHz", self.ms(f)))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -146,8 +156,14 @@ fn api_version() -> Result<u32, String> {
 }
 
 /// Builds the plugin for the installed QEMU's plugin API (once per change, in its own target
-/// directory) and returns its path.
+/// directory) and returns its path. Once per process: a bench runs QEMU for every model and
+/// precision, and the answer does not change between them.
 pub fn plugin() -> Result<PathBuf, String> {
+    static PLUGIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    PLUGIN.get_or_init(build_plugin).clone()
+}
+
+fn build_plugin() -> Result<PathBuf, String> {
     let api = api_version()?;
     let root = super::firmware_dir().join("..");
     let target = super::target_dir().join(format!("../cycles-api-v{api}"));
