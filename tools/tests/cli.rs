@@ -322,6 +322,22 @@ fn train_export_and_eval() {
             .arg(mnist()),
     );
     assert!(e.contains("unknown preset"), "{e}");
+    for (devices, says) in [
+        ("cpu,cpu", "cpu is listed twice"),
+        ("auto,cpu", "auto picks one device"),
+    ] {
+        let out = tmp(&format!("devices-{}", devices.replace([',', ':'], "-")));
+        let e = fails(
+            aedge()
+                .args(["train", "--preset", "seed-dense", "--devices", devices])
+                .arg("--data")
+                .arg(mnist())
+                .arg("--out")
+                .arg(&out),
+        );
+        assert!(e.contains(says), "{devices}: {e}");
+        assert!(!out.exists(), "{devices}: {out:?} was written");
+    }
     fails(
         aedge()
             .args(["export", "-o", "y.aedge", "--checkpoint"])

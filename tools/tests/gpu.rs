@@ -8,7 +8,7 @@ mod common;
 
 use common::{aedge, repo, stdout};
 
-fn train(device: &str, out: &std::path::Path) -> serde_json::Value {
+fn train(device: &[&str], out: &std::path::Path) -> serde_json::Value {
     let data = repo().join("data/mnist-sample");
     let json = stdout(
         aedge()
@@ -20,7 +20,8 @@ fn train(device: &str, out: &std::path::Path) -> serde_json::Value {
                 "--epochs",
                 "20",
             ])
-            .args(["--batch-size", "16", "--normal", "1", "--device", device])
+            .args(["--batch-size", "16", "--normal", "1"])
+            .args(device)
             .arg("--data")
             .arg(data.join("t1k-images-idx3-ubyte.gz"))
             .arg("--labels")
@@ -35,8 +36,8 @@ fn train(device: &str, out: &std::path::Path) -> serde_json::Value {
 fn train_on_wgpu_from_the_command_line() {
     let dir = std::env::temp_dir().join(format!("aedge-cli-gpu-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let gpu = train("wgpu", &dir.join("gpu"));
-    let cpu = train("cpu", &dir.join("cpu"));
+    let gpu = train(&["--device", "wgpu"], &dir.join("gpu"));
+    let cpu = train(&["--device", "cpu"], &dir.join("cpu"));
     let name = gpu["device"].as_str().unwrap();
     println!("wgpu run on {name}");
     assert!(name.starts_with("wgpu:0 ("), "{name}");
@@ -64,5 +65,37 @@ fn train_on_wgpu_from_the_command_line() {
             .arg(&model),
     );
     assert!(model.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `--devices`: data parallel on two devices (on a machine with one adapter, the adapter
+/// listed twice opens a second device on it), following the one-device run.
+#[test]
+fn train_data_parallel_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("aedge-cli-ddp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let one = train(&["--device", "wgpu:0"], &dir.join("one"));
+    let two = train(&["--devices", "wgpu:0,wgpu:0"], &dir.join("two"));
+    let devices = two["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 2, "{two}");
+    for d in devices {
+        println!("{d}");
+    }
+    // 126 ones in the sample, 113 after the validation split: 7 steps of 16 and one of 1 an
+    // epoch, for 20 epochs. Both devices ran the full steps (8 + 8 samples); the first alone
+    // ran the one-sample step.
+    let work = |i: usize, key: &str| devices[i][key].as_u64().unwrap();
+    assert_eq!((work(0, "steps"), work(0, "samples")), (160, 20 * (56 + 1)));
+    assert_eq!((work(1, "steps"), work(1, "samples")), (140, 20 * 56));
+    assert!(devices[1]["device"]
+        .as_str()
+        .unwrap()
+        .contains("another device"));
+    let (a, b) = (
+        one["train_loss"].as_f64().unwrap(),
+        two["train_loss"].as_f64().unwrap(),
+    );
+    println!("final train loss: one device {a:.6}, two {b:.6}");
+    assert!((a - b).abs() / a < 1e-3, "two devices {b} vs one {a}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

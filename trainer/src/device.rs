@@ -128,6 +128,103 @@ pub struct Adapter {
     /// Its kind and index among adapters of that kind: what burn-wgpu selects by.
     #[cfg(feature = "wgpu")]
     kind: burn::tensor::DeviceKind,
+    /// The adapter itself and the instance that found it, to open a further device on it.
+    #[cfg(feature = "wgpu")]
+    handle: (wgpu::Instance, wgpu::Adapter),
+}
+
+/// The autodiff devices a `--devices` list names, in order, each with a description. The
+/// first holds the model and the optimiser. An adapter listed twice gets a second device of
+/// its own (its own queue and memory): no faster than one, but it runs a several-GPU recipe
+/// on a one-GPU machine, and it is how the tests get two devices from Mesa's lavapipe.
+pub fn resolve_all(choices: &[DeviceChoice]) -> Result<Vec<(Device, String)>, String> {
+    if choices.is_empty() {
+        return Err("no device listed; e.g. --devices wgpu:0,wgpu:1".into());
+    }
+    let mut out = Vec::with_capacity(choices.len());
+    let mut opened: Vec<usize> = Vec::new();
+    for &c in choices {
+        match c {
+            DeviceChoice::Auto if choices.len() > 1 => {
+                return Err("auto picks one device; name each of several (cpu, wgpu:N)".into())
+            }
+            DeviceChoice::Cpu if choices.iter().filter(|&&d| d == c).count() > 1 => {
+                return Err(
+                    "cpu is listed twice: burn-flex is one device that already uses every core"
+                        .into(),
+                )
+            }
+            DeviceChoice::Wgpu(n) => {
+                let n = n.unwrap_or(0);
+                if opened.contains(&n) {
+                    let (d, a) = another_device(n)?;
+                    out.push((
+                        d.autodiff(),
+                        format!("wgpu:{n} ({}; another device on it)", a.name),
+                    ));
+                } else {
+                    opened.push(n);
+                    out.push(resolve(DeviceChoice::Wgpu(Some(n)))?);
+                }
+            }
+            c => out.push(resolve(c)?),
+        }
+    }
+    Ok(out)
+}
+
+/// A new device (without autodiff) on adapter `n`, apart from the one [`gpu_device`] gives:
+/// burn registers it as a runtime of its own.
+#[cfg(feature = "wgpu")]
+fn another_device(n: usize) -> Result<(Device, Adapter), String> {
+    let list = gpu_adapters()?;
+    let (_, a) = adapter_device(n, &list)?;
+    let (instance, adapter) = a.handle.clone();
+    // What cubecl asks for when it opens the adapter itself (WGSL path; this build has no
+    // SPIR-V compiler): everything the adapter offers but mappable primary buffers.
+    let desc = wgpu::DeviceDescriptor {
+        label: Some("aedge replica"),
+        required_features: adapter
+            .features()
+            .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
+        required_limits: adapter.limits(),
+        memory_hints: wgpu::MemoryHints::MemoryUsage,
+        ..Default::default()
+    };
+    let (device, queue) = block_on(adapter.request_device(&desc))
+        .map_err(|e| format!("wgpu:{n}: cannot open another device: {e}"))?;
+    let backend = adapter.get_info().backend;
+    let setup = burn::tensor::wgpu::WgpuSetup {
+        instance,
+        adapter,
+        device,
+        queue,
+        backend,
+    };
+    let d = Device::wgpu_options()
+        .setup(setup)
+        .init()
+        .map_err(|e| format!("wgpu:{n}: burn cannot use another device on it: {e}"))?;
+    Ok((d, a))
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn another_device(_: usize) -> Result<(Device, Adapter), String> {
+    Err(NO_GPU.into())
+}
+
+/// Runs a wgpu future to completion; native wgpu completes them on the first poll or soon.
+#[cfg(feature = "wgpu")]
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => break v,
+            Poll::Pending => std::thread::yield_now(),
+        }
+    }
 }
 
 fn wgpu_at(n: usize, list: &[Adapter]) -> Result<(Device, String), String> {
@@ -168,19 +265,9 @@ const NO_GPU: &str = "this build has no GPU support; rebuild with the wgpu featu
 #[cfg(feature = "wgpu")]
 pub fn gpu_adapters() -> Result<Vec<Adapter>, String> {
     use burn::tensor::DeviceKind;
-    use std::future::Future;
-    use std::task::{Context, Poll, Waker};
     let instance =
         wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let mut fut = std::pin::pin!(instance.enumerate_adapters(wgpu::Backends::all()));
-    let mut cx = Context::from_waker(Waker::noop());
-    // Native enumeration completes on the first poll; keep polling in case it does not.
-    let adapters = loop {
-        match fut.as_mut().poll(&mut cx) {
-            Poll::Ready(a) => break a,
-            Poll::Pending => std::thread::yield_now(),
-        }
-    };
+    let adapters = block_on(instance.enumerate_adapters(wgpu::Backends::all()));
     let rank = |t: wgpu::DeviceType| match t {
         wgpu::DeviceType::DiscreteGpu => 0,
         wgpu::DeviceType::IntegratedGpu => 1,
@@ -191,7 +278,8 @@ pub fn gpu_adapters() -> Result<Vec<Adapter>, String> {
     // burn-wgpu numbers adapters within their kind, in wgpu's order.
     let mut seen = [0usize; 5];
     let mut list: Vec<(usize, Adapter)> = Vec::new();
-    for info in adapters.iter().map(|a| a.get_info()) {
+    for adapter in adapters {
+        let info = adapter.get_info();
         let r = rank(info.device_type);
         let i = seen[r];
         seen[r] += 1;
@@ -208,6 +296,7 @@ pub fn gpu_adapters() -> Result<Vec<Adapter>, String> {
                 name: format!("{}, {:?}, {:?}", info.name, info.backend, info.device_type),
                 software: info.device_type == wgpu::DeviceType::Cpu,
                 kind,
+                handle: (instance.clone(), adapter),
             },
         ));
     }

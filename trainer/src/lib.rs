@@ -26,6 +26,7 @@ pub mod host_loss;
 pub mod loss;
 pub mod model;
 pub mod optim;
+pub mod parallel;
 pub mod parity;
 pub mod plot;
 pub mod presets;

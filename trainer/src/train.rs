@@ -10,9 +10,9 @@ use crate::host_loss::{self, HostLoss};
 use crate::loss::Loss;
 use crate::model::{act::Act, vae::Vae, AutoEncoder, ModelSpec};
 use crate::optim::OptimizerSpec;
+use crate::parallel::{self, DeviceWork};
 use aedge_runtime::rng::SplitMix;
 use burn::module::Module;
-use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -129,6 +129,10 @@ pub struct RunOptions {
     /// reads back cheaply (burn-flex). `false` keeps burn's tensor ops on every device: the
     /// same maths, for cross-checking the host passes and measuring what they buy.
     pub host_passes: bool,
+    /// Further devices for data-parallel training: each step's batch is split across
+    /// `device` and these, the model forked onto each, and the gradients summed on `device`,
+    /// which keeps the model and the optimiser (see [`crate::parallel`]).
+    pub replicas: Vec<Device>,
 }
 
 impl RunOptions {
@@ -142,6 +146,7 @@ impl RunOptions {
             stop_after: None,
             metrics: None,
             host_passes: true,
+            replicas: Vec::new(),
         }
     }
 }
@@ -152,14 +157,53 @@ pub struct Trained {
     pub model: AutoEncoder,
     /// Metrics per epoch.
     pub history: Vec<EpochMetrics>,
+    /// What each device did in this call: the main device, then the replicas.
+    pub work: Vec<DeviceWork>,
 }
 
 /// One batch: the model's input (a corrupted copy for denoising runs) and the clean samples
 /// it should reconstruct, kept on the host for losses computed there.
-struct Batch {
+pub(crate) struct Batch {
     input: Tensor<2>,
     clean: Vec<f32>,
     shape: [usize; 2],
+}
+
+/// One batch on the host, before it goes to a device (or is split across several).
+pub(crate) struct HostBatch {
+    input: Vec<f32>,
+    clean: Vec<f32>,
+    rows: usize,
+    cols: usize,
+}
+
+impl HostBatch {
+    /// Samples in the batch.
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The whole batch on `device`.
+    pub(crate) fn into_device(self, device: &Device) -> Batch {
+        let shape = [self.rows, self.cols];
+        Batch {
+            input: Tensor::from_data(TensorData::new(self.input, shape), device),
+            clean: self.clean,
+            shape,
+        }
+    }
+
+    /// Samples `rows` of the batch on `device`.
+    pub(crate) fn slice(&self, rows: std::ops::Range<usize>, device: &Device) -> Batch {
+        let span = rows.start * self.cols..rows.end * self.cols;
+        HostBatch {
+            input: self.input[span.clone()].to_vec(),
+            clean: self.clean[span].to_vec(),
+            rows: rows.len(),
+            cols: self.cols,
+        }
+        .into_device(device)
+    }
 }
 
 /// Epochs of an unchanged training loss after which a run is called stuck.
@@ -181,9 +225,8 @@ fn stalled(history: &[EpochMetrics]) -> bool {
         .all(|m| (m.train_loss - first).abs() <= 1e-5 * first.abs().max(1e-12))
 }
 
-/// Builds one batch from the samples `idx`; corruption noise is seeded by `seed`.
-fn batch(data: &Dataset, idx: &[usize], cfg: &TrainConfig, seed: u64, device: &Device) -> Batch {
-    let shape = [idx.len(), data.dim()];
+/// Builds one batch from the samples `idx` on the host; corruption noise is seeded by `seed`.
+pub(crate) fn host_batch(data: &Dataset, idx: &[usize], cfg: &TrainConfig, seed: u64) -> HostBatch {
     let mut clean = Vec::with_capacity(idx.len() * data.dim());
     for &i in idx {
         clean.extend_from_slice(data.sample(i));
@@ -192,11 +235,33 @@ fn batch(data: &Dataset, idx: &[usize], cfg: &TrainConfig, seed: u64, device: &D
     if let Some(c) = cfg.corruption {
         c.apply(&mut input, &mut SplitMix(seed));
     }
-    let input = Tensor::from_data(TensorData::new(input, shape), device);
-    Batch {
+    HostBatch {
         input,
         clean,
-        shape,
+        rows: idx.len(),
+        cols: data.dim(),
+    }
+}
+
+/// Builds one batch from the samples `idx` on `device`.
+fn batch(data: &Dataset, idx: &[usize], cfg: &TrainConfig, seed: u64, device: &Device) -> Batch {
+    host_batch(data, idx, cfg, seed).into_device(device)
+}
+
+/// The VAE's sampling noise for a batch: drawn from `seed` for the whole batch, of which this
+/// part starts at sample `row0`, so a batch split across devices draws what it would whole.
+#[derive(Clone, Copy)]
+pub(crate) struct Noise {
+    /// Seed of the whole batch's draws.
+    pub seed: u64,
+    /// The first sample of this part.
+    pub row0: usize,
+}
+
+impl Noise {
+    /// Noise for a whole batch.
+    pub(crate) fn whole(seed: u64) -> Self {
+        Noise { seed, row0: 0 }
     }
 }
 
@@ -208,13 +273,13 @@ fn step_seed(seed: u64, epoch: usize, step: usize, stream: u64) -> u64 {
 }
 
 /// One batch's objective: reconstruction (× features for the VAE) + L1 on the code + β·KL.
-struct Objective {
+pub(crate) struct Objective {
     /// A scalar whose gradient is the objective's: the objective itself, or, when the
     /// reconstruction loss was computed on the host, a surrogate with the same gradient.
     /// `None` when no gradient was asked for.
-    root: Option<Tensor<1>>,
+    pub root: Option<Tensor<1>>,
     /// Mean objective.
-    total: f64,
+    pub total: f64,
     /// Mean reconstruction loss alone (`NaN` on the tensor path when a gradient was asked
     /// for: training does not need it, and reading it back costs a sync).
     recon: f64,
@@ -232,7 +297,7 @@ fn host_kind(loss: Loss, act: Act) -> Option<HostLoss> {
 
 /// What an objective is computed for.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Purpose {
+pub(crate) enum Purpose {
     /// Build the tensor to differentiate.
     Train,
     /// Read the reconstruction value back too.
@@ -241,7 +306,7 @@ enum Purpose {
 
 /// Where the reconstruction loss is computed.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum LossPath {
+pub(crate) enum LossPath {
     /// On the host (burn-flex), in one vectorised pass, when the loss has a host kernel.
     Host,
     /// As burn tensor ops.
@@ -249,7 +314,7 @@ enum LossPath {
 }
 
 /// The host path when allowed and the device's tensors read back cheaply.
-fn loss_path(host_passes: bool, device: &Device) -> LossPath {
+pub(crate) fn loss_path(host_passes: bool, device: &Device) -> LossPath {
     if host_passes && reads_back_cheaply(device) {
         LossPath::Host
     } else {
@@ -272,11 +337,11 @@ struct Forward {
 }
 
 /// Computes one batch's objective, its reconstruction loss on `path` for `purpose`.
-fn objective(
+pub(crate) fn objective(
     model: &AutoEncoder,
     cfg: &TrainConfig,
     batch: Batch,
-    eps_seed: u64,
+    noise: Noise,
     path: LossPath,
     purpose: Purpose,
 ) -> Objective {
@@ -288,7 +353,7 @@ fn objective(
     let device = input.device();
     // Without corruption the target is the input: keep its tensor rather than build another.
     let same = cfg.corruption.is_none().then(|| input.clone());
-    let f = forward(model, cfg, input, eps_seed);
+    let f = forward(model, cfg, input, noise);
     let kind = host_kind(cfg.loss, f.act).filter(|_| path == LossPath::Host);
     if let Some((kind, values)) = kind.and_then(|k| Some((k, host::read(&f.pred)?))) {
         return host_objective(f, kind, &values, &clean, shape, purpose);
@@ -299,14 +364,18 @@ fn objective(
 
 /// The forward pass: encode (sampling the VAE's code with ε from the host RNG, which keeps
 /// the run reproducible across resumes and backends), add the code's penalties, decode.
-fn forward(model: &AutoEncoder, cfg: &TrainConfig, input: Tensor<2>, eps_seed: u64) -> Forward {
+fn forward(model: &AutoEncoder, cfg: &TrainConfig, input: Tensor<2>, noise: Noise) -> Forward {
     let device = input.device();
     let features = input.dims()[1];
     let (code, kl) = match model {
         AutoEncoder::Vae(v) => {
             let (mean, log_var) = v.encode(input);
             let [b, k] = mean.dims();
-            let mut r = SplitMix(eps_seed);
+            let mut r = SplitMix(noise.seed);
+            // The draws of the samples before this part are skipped, not reused.
+            for _ in 0..noise.row0 * k {
+                normal(&mut r);
+            }
             let eps: Vec<f32> = (0..b * k).map(|_| normal(&mut r)).collect();
             let eps = Tensor::from_data(TensorData::new(eps, [b, k]), &device);
             let (z, kl) = Vae::sample_with(mean, log_var, eps);
@@ -414,7 +483,7 @@ pub fn evaluate(
             &plain,
         );
         let seed = step_seed(cfg.seed, epoch, step, 4);
-        let o = objective(&m, cfg, b, seed, path, Purpose::Evaluate);
+        let o = objective(&m, cfg, b, Noise::whole(seed), path, Purpose::Evaluate);
         tot += o.total * chunk.len() as f64;
         rec += o.recon * chunk.len() as f64;
         n += chunk.len();
@@ -480,7 +549,10 @@ pub fn train(
     }
     let device = &opts.device;
     device.seed(cfg.seed);
-    let path = loss_path(opts.host_passes, device);
+    let devices: Vec<Device> = std::iter::once(device.clone())
+        .chain(opts.replicas.iter().cloned())
+        .collect();
+    let mut work = vec![DeviceWork::default(); devices.len()];
     let mut model = spec.build(device)?;
     let mut optim = cfg.optimizer.init(opts.host_passes);
     let mut history = Vec::new();
@@ -528,23 +600,13 @@ pub fn train(
         let t0 = Instant::now();
         let (mut sum, mut n) = (0.0f64, 0usize);
         for (step, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            let b = batch(
-                data,
-                chunk,
-                cfg,
-                step_seed(cfg.seed, epoch, step, 2),
-                device,
-            );
+            let b = host_batch(data, chunk, cfg, step_seed(cfg.seed, epoch, step, 2));
             let seed = step_seed(cfg.seed, epoch, step, 5);
-            let o = objective(&model, cfg, b, seed, path, Purpose::Train);
-            let value = o.total;
+            let (grads, value) =
+                parallel::step(&model, cfg, b, seed, &devices, opts.host_passes, &mut work)?;
             if !value.is_finite() {
                 return Err(format!("the loss became {value} at epoch {epoch}, step {step}; lower the learning rate"));
             }
-            let root = o
-                .root
-                .ok_or("internal error: the objective returned no gradient")?;
-            let grads = GradientsParams::from_grads(root.backward(), &model);
             model = optim.step(cfg.optimizer.lr(), model, grads);
             sum += value * chunk.len() as f64;
             n += chunk.len();
@@ -602,7 +664,11 @@ pub fn train(
             checkpoint::save(dir, &model, &optim, &state)?;
         }
     }
-    Ok(Trained { model, history })
+    Ok(Trained {
+        model,
+        history,
+        work,
+    })
 }
 
 #[cfg(test)]

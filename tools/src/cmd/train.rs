@@ -5,7 +5,7 @@
 use crate::data::{self, DataArgs, Holdout, ScoreRecord};
 use crate::series::Definition;
 use crate::{Out, Result};
-use aedge_trainer::device::{resolve, DeviceChoice};
+use aedge_trainer::device::{resolve, resolve_all, DeviceChoice};
 use aedge_trainer::recipe::Recipe;
 use aedge_trainer::{presets, train, RunOptions};
 use serde_json::json;
@@ -41,6 +41,11 @@ pub struct Args {
     /// is one).
     #[arg(long, default_value = "cpu", value_parser = clap::value_parser!(DeviceChoice))]
     device: DeviceChoice,
+    /// Train data-parallel on several devices, e.g. wgpu:0,wgpu:1 (instead of --device):
+    /// every batch of --batch-size samples is split across them and the gradients are summed
+    /// on the first, which keeps the model and the optimiser.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(DeviceChoice), conflicts_with = "device")]
+    devices: Vec<DeviceChoice>,
     /// Output directory: checkpoint/, metrics.csv.
     #[arg(long, default_value = "runs/train")]
     out: PathBuf,
@@ -114,12 +119,28 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     let spec = recipe.spec(d.shape);
     let cfg = recipe.train.clone();
     let (train_set, val) = split;
-    let (dev, where_) = resolve(a.device)?;
+    let devices = if a.devices.is_empty() {
+        vec![resolve(a.device)?]
+    } else {
+        resolve_all(&a.devices)?
+    };
+    let (dev, where_) = devices[0].clone();
     // A model that does not fit the data (a layer list's sizes) fails before anything is
     // written.
     spec.build(&dev)?;
-    out.line(format!("device: {where_}"));
+    match devices.len() {
+        1 => out.line(format!("device: {where_}")),
+        n => out.line(format!(
+            "devices: {} (data parallel: each batch split {n} ways, gradients summed on the first)",
+            devices
+                .iter()
+                .map(|(_, w)| w.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
     let mut opts = RunOptions::new(dev);
+    opts.replicas = devices[1..].iter().map(|(d, _)| d.clone()).collect();
     opts.progress = !out.quiet && !out.json;
     opts.metrics = Some(a.out.join("metrics.csv"));
     opts.checkpoint_dir = Some(a.out.join("checkpoint"));
@@ -184,9 +205,25 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             t.history.len()
         ));
     }
+    if devices.len() > 1 {
+        for ((_, w), work) in devices.iter().zip(&t.work) {
+            out.line(format!(
+                "  {w}: {} steps, {} samples, {:.1} s",
+                work.steps, work.samples, work.seconds
+            ));
+        }
+    }
+    let work: Vec<_> = devices
+        .iter()
+        .zip(&t.work)
+        .map(|((_, w), work)| {
+            json!({"device": w, "steps": work.steps, "samples": work.samples, "seconds": work.seconds})
+        })
+        .collect();
     out.json(json!({
         "recipe": name,
         "device": where_,
+        "devices": work,
         "epochs": t.history.len(),
         "stopped_early": stopped_early,
         "train_loss": last.train_loss,
