@@ -18,7 +18,16 @@ fn bench_writes_markdown_json_and_chart_with_tract_ratios() {
     let run = Command::cargo_bin("aedge")
         .unwrap()
         .args(["bench", "--reference", "seed-dense", "--targets", "cpu"])
-        .args(["--seconds", "0.05", "--min-runs", "5", "--quiet", "-o"])
+        .args([
+            "--seconds",
+            "0.05",
+            "--min-runs",
+            "5",
+            "--quiet",
+            "--isa",
+            "portable",
+        ])
+        .arg("-o")
         .arg(&out)
         .output()
         .unwrap();
@@ -29,6 +38,9 @@ fn bench_writes_markdown_json_and_chart_with_tract_ratios() {
     );
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("bench.json")).unwrap()).unwrap();
+    // The report says which kernels ran: the portable ones, as --isa asked.
+    let kernels = json["kernels"].as_str().unwrap();
+    assert!(kernels.starts_with("portable (SSE2)"), "{kernels}");
     let m = &json["models"][0];
     assert_eq!(m["model"], "seed-dense");
     assert_eq!(m["macs"], 784 * 36 * 2);
@@ -69,6 +81,7 @@ fn bench_writes_markdown_json_and_chart_with_tract_ratios() {
     }
     let md = std::fs::read_to_string(out.join("bench.md")).unwrap();
     assert!(md.contains("than tract-onnx at batch 1"), "{md}");
+    assert!(md.contains("aedge kernels: portable"), "{md}");
     let png = image::open(out.join("bench.png")).unwrap();
     assert!(png.width() > 400 && png.height() > 100);
 }

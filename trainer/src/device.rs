@@ -178,12 +178,18 @@ pub fn resolve_all(choices: &[DeviceChoice]) -> Result<Vec<(Device, String)>, St
 #[cfg(feature = "wgpu")]
 fn another_device(n: usize) -> Result<(Device, Adapter), String> {
     let list = gpu_adapters()?;
-    let (_, a) = adapter_device(n, &list)?;
+    let a = pick(n, &list)?;
+    Ok((open(n, a)?, a.clone()))
+}
+
+/// Opens a device on adapter `a` (number `n`) from its handle and registers it with burn.
+#[cfg(feature = "wgpu")]
+fn open(n: usize, a: &Adapter) -> Result<Device, String> {
     let (instance, adapter) = a.handle.clone();
     // What cubecl asks for when it opens the adapter itself (WGSL path; this build has no
     // SPIR-V compiler): everything the adapter offers but mappable primary buffers.
     let desc = wgpu::DeviceDescriptor {
-        label: Some("aedge replica"),
+        label: Some("aedge"),
         required_features: adapter
             .features()
             .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
@@ -192,7 +198,7 @@ fn another_device(n: usize) -> Result<(Device, Adapter), String> {
         ..Default::default()
     };
     let (device, queue) = block_on(adapter.request_device(&desc))
-        .map_err(|e| format!("wgpu:{n}: cannot open another device: {e}"))?;
+        .map_err(|e| format!("wgpu:{n} ({}): cannot open a device: {e}", a.name))?;
     let backend = adapter.get_info().backend;
     let setup = burn::tensor::wgpu::WgpuSetup {
         instance,
@@ -201,11 +207,10 @@ fn another_device(n: usize) -> Result<(Device, Adapter), String> {
         queue,
         backend,
     };
-    let d = Device::wgpu_options()
+    Device::wgpu_options()
         .setup(setup)
         .init()
-        .map_err(|e| format!("wgpu:{n}: burn cannot use another device on it: {e}"))?;
-    Ok((d, a))
+        .map_err(|e| format!("wgpu:{n} ({}): burn cannot run on it: {e}", a.name))
 }
 
 #[cfg(not(feature = "wgpu"))]
@@ -238,8 +243,8 @@ pub fn gpu_device(n: usize) -> Result<(Device, Adapter), String> {
 }
 
 #[cfg(feature = "wgpu")]
-fn adapter_device(n: usize, list: &[Adapter]) -> Result<(Device, Adapter), String> {
-    let a = list.get(n).ok_or_else(|| {
+fn pick(n: usize, list: &[Adapter]) -> Result<&Adapter, String> {
+    list.get(n).ok_or_else(|| {
         format!(
             "there is no GPU adapter {n}; adapters: {}",
             list.iter()
@@ -248,7 +253,26 @@ fn adapter_device(n: usize, list: &[Adapter]) -> Result<(Device, Adapter), Strin
                 .collect::<Vec<_>>()
                 .join("; ")
         )
-    })?;
+    })
+}
+
+#[cfg(feature = "wgpu")]
+fn adapter_device(n: usize, list: &[Adapter]) -> Result<(Device, Adapter), String> {
+    let a = pick(n, list)?;
+    // burn-wgpu selects an adapter by its kind (and index within the kind, but CPU adapters
+    // have none): a later adapter of an earlier one's kind — Mesa's llvmpipe on GL after
+    // lavapipe on Vulkan — would silently be the earlier one. Open it by its handle, once.
+    if list[..n].iter().any(|b| b.kind == a.kind) {
+        use std::sync::Mutex;
+        static OPENED: Mutex<Vec<(usize, Device)>> = Mutex::new(Vec::new());
+        let mut opened = OPENED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, d)) = opened.iter().find(|(i, _)| *i == n) {
+            return Ok((d.clone(), a.clone()));
+        }
+        let d = open(n, a)?;
+        opened.push((n, d.clone()));
+        return Ok((d, a.clone()));
+    }
     Ok((Device::wgpu(a.kind.clone()), a.clone()))
 }
 

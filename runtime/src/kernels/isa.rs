@@ -26,6 +26,25 @@ pub fn cap(level: u8) {
     CAP.store(level, Ordering::Relaxed);
 }
 
+/// The name of `level` for reports.
+pub fn name(level: u8) -> &'static str {
+    match level {
+        PORTABLE => "portable (SSE2)",
+        AVX2 => "AVX2",
+        VNNI => "VNNI",
+        AVX512 => "AVX-512",
+        _ => "unknown",
+    }
+}
+
+/// The highest level this CPU has and the cap allows: what the kernels run.
+pub fn best() -> u8 {
+    [AVX512, VNNI, AVX2]
+        .into_iter()
+        .find(|&l| has(l))
+        .unwrap_or(PORTABLE)
+}
+
 /// Whether `level` is allowed by the cap (the CPU must still be checked).
 #[inline]
 pub fn allows(level: u8) -> bool {

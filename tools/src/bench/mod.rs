@@ -72,6 +72,8 @@ pub struct ModelReport {
 pub struct Report {
     /// This machine's CPU, as the OS names it.
     pub cpu: String,
+    /// The instruction-set level aedge's host kernels ran at.
+    pub kernels: String,
     /// Logical CPUs.
     pub threads: usize,
     /// Per model.

@@ -188,11 +188,12 @@ pub fn thousands(v: u64) -> String {
 /// The markdown report.
 pub fn markdown(r: &Report) -> String {
     let mut s = format!(
-        "## aedge bench\n\nHost: {} ({} threads). Latencies are wall-clock medians of the bare \
-         network on preprocessed inputs; aedge-runtime's batch 32 is 32 batch-1 inferences in a \
-         row. MCU figures are QEMU's executed instructions (not cycles) of the second \
-         inference, input already in the arena.\n\n",
-        r.cpu, r.threads
+        "## aedge bench\n\nHost: {} ({} threads; aedge kernels: {}). Latencies are wall-clock \
+         medians of the bare network on preprocessed inputs; aedge-runtime's batch 32 is 32 \
+         batch-1 inferences in a row. MCU figures are QEMU's executed instructions of the \
+         second inference, input already in the arena, and the Cortex-M4 cycles they are \
+         estimated to take.\n\n",
+        r.cpu, r.threads, r.kernels
     );
     for m in &r.models {
         model_md(m, &mut s);

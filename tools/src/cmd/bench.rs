@@ -22,6 +22,19 @@ enum Target {
     Mcu,
 }
 
+/// x86-64 instruction-set levels of aedge's host kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Isa {
+    /// SSE2 only.
+    Portable,
+    /// AVX2 and FMA (e.g. AMD Zen 2/3, Intel before Ice Lake).
+    Avx2,
+    /// AVX2 with VNNI int8 dot products.
+    Vnni,
+    /// AVX-512.
+    Avx512,
+}
+
 /// Arguments of `aedge bench`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -55,6 +68,10 @@ pub struct Args {
     /// Minimum timed runs per measurement.
     #[arg(long, default_value_t = 30)]
     min_runs: usize,
+    /// Cap aedge's host kernels at this instruction-set level, to see how a CPU without the
+    /// higher ones would run them (tract is not capped).
+    #[arg(long, value_enum)]
+    isa: Option<Isa>,
     /// Output directory for bench.md, bench.json, bench.png and the firmware builds.
     #[arg(short, long, default_value = "runs/bench")]
     out: PathBuf,
@@ -141,6 +158,25 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             ));
         }
     }
+    // Capped before anything runs: kernels pick their level on every call.
+    use aedge_runtime::kernels::isa;
+    let detected = isa::best();
+    if let Some(level) = a.isa {
+        isa::cap(match level {
+            Isa::Portable => isa::PORTABLE,
+            Isa::Avx2 => isa::AVX2,
+            Isa::Vnni => isa::VNNI,
+            Isa::Avx512 => isa::AVX512,
+        });
+    }
+    let kernels = match isa::best() {
+        l if l == detected => isa::name(l).to_string(),
+        l => format!(
+            "{}, capped by --isa (this CPU has {}; tract is not capped)",
+            isa::name(l),
+            isa::name(detected)
+        ),
+    };
     let mut targets = Targets {
         host: a.targets.contains(&Target::Cpu),
         gpu: a.targets.contains(&Target::Gpu),
@@ -179,6 +215,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         .collect();
     let report = Report {
         cpu: b::cpu_name(),
+        kernels,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         models,
     };
