@@ -39,8 +39,9 @@ pub fn conv2d(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool
 
 #[target_feature(enable = "avx2")]
 unsafe fn conv_avx2(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
+    let mut wide = [MaybeUninit::<i16>::uninit(); PANEL];
     // SAFETY: the caller checked the features `conv` uses.
-    unsafe { conv::<EMULATED>(x, w, g, q, y) }
+    unsafe { conv::<EMULATED>(x, w, g, q, y, &mut wide) }
 }
 
 /// `acc + Σ` of four u8 × i8 products per lane. Without VNNI the even and odd bytes are
@@ -95,13 +96,13 @@ unsafe fn dp128v<const V: u8>(acc: __m128i, u: __m128i, s: __m128i) -> __m128i {
 #[target_feature(enable = "avx2,avx512vnni,avx512vl")]
 unsafe fn conv_avx512(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
     // SAFETY: the caller checked the features `conv` uses.
-    unsafe { conv::<ZMM>(x, w, g, q, y) }
+    unsafe { conv::<ZMM>(x, w, g, q, y, &mut []) }
 }
 
 #[target_feature(enable = "avx2,avxvnni")]
 unsafe fn conv_avx(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
     // SAFETY: the caller checked the features `conv` uses.
-    unsafe { conv::<YMM>(x, w, g, q, y) }
+    unsafe { conv::<YMM>(x, w, g, q, y, &mut []) }
 }
 
 /// Weights are packed `[ky][quad][channel][4 taps]`, each kernel row padded with zero
@@ -109,9 +110,17 @@ unsafe fn conv_avx(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) ->
 /// to eight channels, reading interior windows straight from the input. `vpdpbusd` takes
 /// unsigned bytes on one side: the input is copied flipped to `x + 128` first, and the
 /// bias becomes `bias - (zp + 128) · Σw`, so each output is TFLite's
-/// `Σ (x - zp)·w` exactly (padding holds zp, which adds nothing).
+/// `Σ (x - zp)·w` exactly (padding holds zp, which adds nothing). Without VNNI the panel is
+/// also kept widened in `wide` (see [`widen`]); with VNNI `wide` is unused and may be empty.
 #[inline(always)]
-unsafe fn conv<const V: u8>(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
+unsafe fn conv<const V: u8>(
+    x: &[i8],
+    w: &[i8],
+    g: &Window,
+    q: &Requant,
+    y: &mut [i8],
+    wide: &mut [MaybeUninit<i16>],
+) -> bool {
     let (_, [oh, ow, oc]) = g.sizes();
     let [kh, kw] = g.kernel;
     let row = kw * g.input.c as usize;
@@ -170,6 +179,12 @@ unsafe fn conv<const V: u8>(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut
                 bias[bi * LANES + j] = q.bias[o].wrapping_sub((zp + 128).wrapping_mul(sum));
             }
         }
+        // SAFETY: AVX2 is present (every V); `wide` holds PANEL elements for EMULATED.
+        let wide: &[i16] = if V == EMULATED {
+            unsafe { widen(panel, wide) }
+        } else {
+            &[]
+        };
         let mut rows = [core::ptr::null(); MAX_KH];
         for oy in 0..oh {
             for ox in 0..ow {
@@ -186,8 +201,8 @@ unsafe fn conv<const V: u8>(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut
                         // SAFETY: rows just set by window_rows (row_len bytes each).
                         let (s0, s1) = unsafe {
                             (
-                                block_sums::<V>(rows, row_len, panel, bias, bi),
-                                block_sums::<V>(rows, row_len, panel, bias, bi + 1),
+                                block_sums::<V>(rows, row_len, panel, wide, bias, bi),
+                                block_sums::<V>(rows, row_len, panel, wide, bias, bi + 1),
                             )
                         };
                         // SAFETY: AVX-512 F is present with VNNI (EVEX); 16 multipliers and
@@ -202,7 +217,7 @@ unsafe fn conv<const V: u8>(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut
                         continue;
                     }
                     // SAFETY: as above.
-                    let s = unsafe { block_sums::<V>(rows, row_len, panel, bias, bi) };
+                    let s = unsafe { block_sums::<V>(rows, row_len, panel, wide, bias, bi) };
                     let (m, sh) = (&mult[bi * LANES..][..LANES], &shift[bi * LANES..][..LANES]);
                     bi += 1;
                     let n = (oc - o0).min(LANES);
@@ -259,15 +274,24 @@ unsafe fn block_sums<const V: u8>(
     rows: &[*const i8],
     row_len: usize,
     panel: &[i8],
+    wide: &[i16],
     bias: &[i32],
     bi: usize,
 ) -> __m256i {
     let block = rows.len() * row_len * LANES;
     let p = &panel[bi * block..][..block];
     let b = &bias[bi * LANES..][..LANES];
-    // SAFETY: the caller's contract; `p` is one whole block.
+    // SAFETY: the caller's contract; `p` is one whole block (and so is its widened copy,
+    // `block` i16 values: two vectors a quad).
     unsafe {
-        let s = if rows.len() == 3 && row_len == 4 {
+        let s = if V == EMULATED {
+            let pw = &wide[bi * block..][..block];
+            if rows.len() == 3 && row_len == 4 {
+                dot8_wide::<3, 1>(rows, row_len, pw)
+            } else {
+                dot8_wide::<0, 0>(rows, row_len, pw)
+            }
+        } else if rows.len() == 3 && row_len == 4 {
             dot8::<V, 3, 1>(rows, row_len, p)
         } else {
             dot8::<V, 0, 0>(rows, row_len, p)
@@ -351,6 +375,83 @@ unsafe fn dot8<const V: u8, const KH: usize, const Q: usize>(
                 t += 1;
             }
             pp = pp.add(quads);
+        }
+    }
+    _mm256_add_epi32(_mm256_add_epi32(a[0], a[1]), _mm256_add_epi32(a[2], a[3]))
+}
+
+/// The packed panel with each 32-byte vector (eight channels × four taps) split into its
+/// even and odd taps widened to 16 bits, for `vpmaddwd` without VNNI: the weights are split
+/// once per panel instead of once per output pixel.
+///
+/// # Safety
+/// AVX2 must be present; `wide` holds at least `panel.len()` elements.
+#[inline(always)]
+unsafe fn widen<'w>(panel: &[i8], wide: &'w mut [MaybeUninit<i16>]) -> &'w [i16] {
+    let n = panel.len();
+    assert!(wide.len() >= n && n.is_multiple_of(32));
+    let src = panel.as_ptr() as *const __m256i;
+    let dst = wide.as_mut_ptr() as *mut __m256i;
+    // SAFETY: n/32 vectors read from the panel, n i16 (2·n/32 vectors) written to `wide`.
+    unsafe {
+        for k in 0..n / 32 {
+            let s = _mm256_loadu_si256(src.add(k));
+            let even = _mm256_srai_epi16::<8>(_mm256_slli_epi16::<8>(s));
+            let odd = _mm256_srai_epi16::<8>(s);
+            _mm256_storeu_si256(dst.add(2 * k), even);
+            _mm256_storeu_si256(dst.add(2 * k + 1), odd);
+        }
+        &*(&wide[..n] as *const [MaybeUninit<i16>] as *const [i16])
+    }
+}
+
+/// One quad of [`dot8_wide`]: the four input bytes at `u` (flipped, so unsigned) split into
+/// even and odd bytes as 16-bit pairs and multiplied with the widened weights at `w`. The
+/// same products and the same wrapping sums as `vpdpbusd`.
+#[inline(always)]
+unsafe fn quad_wide(acc: __m256i, u: *const u32, w: *const __m256i) -> __m256i {
+    // SAFETY: the caller's pointers are in bounds; AVX2 is present.
+    unsafe {
+        let v = u.read_unaligned();
+        let ue = _mm256_set1_epi32((v & 0x00ff_00ff) as i32);
+        let uo = _mm256_set1_epi32(((v >> 8) & 0x00ff_00ff) as i32);
+        let acc = _mm256_add_epi32(acc, _mm256_madd_epi16(ue, _mm256_loadu_si256(w)));
+        _mm256_add_epi32(acc, _mm256_madd_epi16(uo, _mm256_loadu_si256(w.add(1))))
+    }
+}
+
+/// [`dot8`] without VNNI, on the widened panel of [`widen`].
+#[inline(always)]
+unsafe fn dot8_wide<const KH: usize, const Q: usize>(
+    rows: &[*const i8],
+    row_len: usize,
+    p: &[i16],
+) -> __m256i {
+    let z = _mm256_setzero_si256();
+    let mut a = [z; 4];
+    let mut pp = p.as_ptr() as *const __m256i;
+    let (rows, quads) = if KH > 0 {
+        (&rows[..KH], Q)
+    } else {
+        (rows, row_len / 4)
+    };
+    for (ky, &r) in rows.iter().enumerate() {
+        let cp = r as *const u32;
+        let mut t = 0;
+        // SAFETY: as in `dot8`, with two panel vectors a quad.
+        unsafe {
+            while t + 4 <= quads {
+                for (g, acc) in a.iter_mut().enumerate() {
+                    *acc = quad_wide(*acc, cp.add(t + g), pp.add(2 * (t + g)));
+                }
+                t += 4;
+            }
+            while t < quads {
+                let g = (ky + t) % 4;
+                a[g] = quad_wide(a[g], cp.add(t), pp.add(2 * t));
+                t += 1;
+            }
+            pp = pp.add(2 * quads);
         }
     }
     _mm256_add_epi32(_mm256_add_epi32(a[0], a[1]), _mm256_add_epi32(a[2], a[3]))
