@@ -2,7 +2,9 @@
 //! AVX2 alone the same sums from 16-bit products.
 
 use super::host::{filled, row_slices, window_rows, LANES, MAX_KH, MAX_TAPS};
-use crate::kernels::dense::x86::{dp, dp128, requant8_right, requant8v, right_shifts_only, store8};
+use crate::kernels::dense::x86::{
+    dp128v, dpv, requant8_right, requant8v, right_shifts_only, store8, EMULATED, YMM, ZMM,
+};
 use crate::kernels::{Requant, Window};
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
@@ -16,12 +18,8 @@ const MAX_INPUT: usize = 1 << 16;
 /// Up to this many output channels, [`narrow`] vectorises along the taps instead.
 const MAX_NARROW: usize = 3;
 
-/// The dot-product instruction a build of [`conv`] uses: AVX-512 VNNI (EVEX encoding).
-const ZMM: u8 = 2;
-/// AVX-VNNI (VEX encoding).
-const YMM: u8 = 1;
-/// AVX2 alone: `vpdpbusd`'s sums from 16-bit products (AMD Zen 2/3, Intel before Ice Lake).
-const EMULATED: u8 = 0;
+// The dot-product instruction a build of [`conv`] uses: `ZMM`, `YMM` or `EMULATED` (see
+// `dense::x86::dpv`).
 
 pub fn conv2d(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
     match crate::kernels::isa::vnni() {
@@ -42,55 +40,6 @@ unsafe fn conv_avx2(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -
     let mut wide = [MaybeUninit::<i16>::uninit(); PANEL];
     // SAFETY: the caller checked the features `conv` uses.
     unsafe { conv::<EMULATED>(x, w, g, q, y, &mut wide) }
-}
-
-/// `acc + Σ` of four u8 × i8 products per lane. Without VNNI the even and odd bytes are
-/// widened to 16 bits and multiplied pairwise (`vpmaddwd`): |u·s| ≤ 255·128 fits and the
-/// lanes add wrapping, as `vpdpbusd` does, so every build gives the same bits.
-#[inline(always)]
-unsafe fn dpv<const V: u8>(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
-    // SAFETY: the caller is compiled with the features of its V.
-    unsafe {
-        if V == EMULATED {
-            let u_even = _mm256_and_si256(u, _mm256_set1_epi16(0xff));
-            let u_odd = _mm256_srli_epi16::<8>(u);
-            let s_even = _mm256_srai_epi16::<8>(_mm256_slli_epi16::<8>(s));
-            let s_odd = _mm256_srai_epi16::<8>(s);
-            let p = _mm256_add_epi32(
-                _mm256_madd_epi16(u_even, s_even),
-                _mm256_madd_epi16(u_odd, s_odd),
-            );
-            _mm256_add_epi32(acc, p)
-        } else {
-            if V == ZMM {
-                dp::<true>(acc, u, s)
-            } else {
-                dp::<false>(acc, u, s)
-            }
-        }
-    }
-}
-
-/// [`dpv`] on 128-bit vectors.
-#[inline(always)]
-unsafe fn dp128v<const V: u8>(acc: __m128i, u: __m128i, s: __m128i) -> __m128i {
-    // SAFETY: the caller is compiled with the features of its V.
-    unsafe {
-        if V == EMULATED {
-            let u_even = _mm_and_si128(u, _mm_set1_epi16(0xff));
-            let u_odd = _mm_srli_epi16::<8>(u);
-            let s_even = _mm_srai_epi16::<8>(_mm_slli_epi16::<8>(s));
-            let s_odd = _mm_srai_epi16::<8>(s);
-            let p = _mm_add_epi32(_mm_madd_epi16(u_even, s_even), _mm_madd_epi16(u_odd, s_odd));
-            _mm_add_epi32(acc, p)
-        } else {
-            if V == ZMM {
-                dp128::<true>(acc, u, s)
-            } else {
-                dp128::<false>(acc, u, s)
-            }
-        }
-    }
 }
 
 #[target_feature(enable = "avx2,avx512vnni,avx512vl")]

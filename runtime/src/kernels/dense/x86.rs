@@ -164,64 +164,101 @@ pub(crate) fn store8(v: __m256i, q: &Requant, y: &mut [i8]) {
     }
 }
 
-/// Full blocks of a dense layer with VNNI (`vpdpbusd`: four u8 × i8 products added to each
-/// i32 lane), two blocks (8 rows) at a time, where the CPU has AVX-VNNI or AVX-512 VNNI.
-/// Returns how many rows of `y` it wrote (a multiple of 8; 0 without VNNI), so the caller
-/// finishes the rest. `w` holds the full blocks in the packed layout, `k = x.len()`.
+/// Full blocks of a dense layer, two blocks (8 rows) at a time, in one pass: with VNNI
+/// (`vpdpbusd`: four u8 × i8 products added to each i32 lane) where the CPU has AVX-VNNI or
+/// AVX-512 VNNI, else with the same sums from `vpmaddwd` on AVX2 ([`dpv`]). Returns how many
+/// rows of `y` it wrote (a multiple of 8; 0 on CPUs without AVX2), so the caller finishes the
+/// rest. `w` holds the full blocks in the packed layout, `k = x.len()`.
 ///
 /// `vpdpbusd` multiplies unsigned by signed bytes, so the weights are flipped to `w + 128`
 /// (one XOR) and `128 · Σx`, the same for every row, is subtracted once: in wrapping i32
 /// arithmetic `Σ (w + 128)·x - 128·Σx = Σ w·x`, the portable sum bit for bit.
-pub fn dense_vnni(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) -> usize {
-    match crate::kernels::isa::vnni() {
+pub fn dense_pairs(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) -> usize {
+    use crate::kernels::isa;
+    match isa::vnni() {
         // SAFETY: the CPU has AVX-512 VNNI and VL, hence AVX2.
         Some(true) => unsafe { pairs_avx512(x, w, q, y) },
         // SAFETY: the CPU has AVX-VNNI, hence AVX2.
         Some(false) => unsafe { pairs_avx(x, w, q, y) },
+        // SAFETY: the CPU has AVX2 (and the cap allows it).
+        None if isa::has(isa::AVX2) => unsafe { pairs_avx2(x, w, q, y) },
         None => 0,
     }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn pairs_avx2(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) -> usize {
+    // SAFETY: the caller checked the features `pairs` uses.
+    unsafe { pairs::<EMULATED>(x, w, q, y) }
 }
 
 #[target_feature(enable = "avx2,avx512vnni,avx512vl")]
 unsafe fn pairs_avx512(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) -> usize {
     // SAFETY: the caller checked the features `pairs` uses.
-    unsafe { pairs::<true>(x, w, q, y) }
+    unsafe { pairs::<ZMM>(x, w, q, y) }
 }
 
 #[target_feature(enable = "avx2,avxvnni")]
 unsafe fn pairs_avx(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) -> usize {
     // SAFETY: the caller checked the features `pairs` uses.
-    unsafe { pairs::<false>(x, w, q, y) }
+    unsafe { pairs::<YMM>(x, w, q, y) }
 }
 
-/// [`dp`] on 128-bit vectors.
+/// AVX-512 VNNI with VL (EVEX encoding).
+pub(crate) const ZMM: u8 = 2;
+/// AVX-VNNI (VEX encoding).
+pub(crate) const YMM: u8 = 1;
+/// AVX2 alone: `vpdpbusd`'s sums from 16-bit products (AMD Zen 2/3, Intel before Ice Lake).
+pub(crate) const EMULATED: u8 = 0;
+
+/// `acc + Σ` of four u8 × i8 products per lane, in the encoding the CPU has (`V`). Without
+/// VNNI the even and odd bytes are widened to 16 bits and multiplied pairwise (`vpmaddwd`):
+/// |u·s| ≤ 255·128 fits and the lanes add wrapping, as `vpdpbusd` does, so every build gives
+/// the same bits.
 #[inline(always)]
-pub(crate) unsafe fn dp128<const EVEX: bool>(acc: __m128i, u: __m128i, s: __m128i) -> __m128i {
-    // SAFETY: the caller is compiled with the matching feature.
+pub(crate) unsafe fn dpv<const V: u8>(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
+    // SAFETY: the caller is compiled with the features of its V.
     unsafe {
-        if EVEX {
-            _mm_dpbusd_epi32(acc, u, s)
-        } else {
-            _mm_dpbusd_avx_epi32(acc, u, s)
+        match V {
+            ZMM => _mm256_dpbusd_epi32(acc, u, s),
+            YMM => _mm256_dpbusd_avx_epi32(acc, u, s),
+            _ => {
+                let u_even = _mm256_and_si256(u, _mm256_set1_epi16(0xff));
+                let u_odd = _mm256_srli_epi16::<8>(u);
+                let s_even = _mm256_srai_epi16::<8>(_mm256_slli_epi16::<8>(s));
+                let s_odd = _mm256_srai_epi16::<8>(s);
+                let p = _mm256_add_epi32(
+                    _mm256_madd_epi16(u_even, s_even),
+                    _mm256_madd_epi16(u_odd, s_odd),
+                );
+                _mm256_add_epi32(acc, p)
+            }
         }
     }
 }
 
-/// `acc + Σ` of four u8 × i8 products per lane, in the encoding the CPU has.
+/// [`dpv`] on 128-bit vectors.
 #[inline(always)]
-pub(crate) unsafe fn dp<const EVEX: bool>(acc: __m256i, u: __m256i, s: __m256i) -> __m256i {
-    // SAFETY: the caller is compiled with the matching feature.
+pub(crate) unsafe fn dp128v<const V: u8>(acc: __m128i, u: __m128i, s: __m128i) -> __m128i {
+    // SAFETY: the caller is compiled with the features of its V.
     unsafe {
-        if EVEX {
-            _mm256_dpbusd_epi32(acc, u, s)
-        } else {
-            _mm256_dpbusd_avx_epi32(acc, u, s)
+        match V {
+            ZMM => _mm_dpbusd_epi32(acc, u, s),
+            YMM => _mm_dpbusd_avx_epi32(acc, u, s),
+            _ => {
+                let u_even = _mm_and_si128(u, _mm_set1_epi16(0xff));
+                let u_odd = _mm_srli_epi16::<8>(u);
+                let s_even = _mm_srai_epi16::<8>(_mm_slli_epi16::<8>(s));
+                let s_odd = _mm_srai_epi16::<8>(s);
+                let p = _mm_add_epi32(_mm_madd_epi16(u_even, s_even), _mm_madd_epi16(u_odd, s_odd));
+                _mm_add_epi32(acc, p)
+            }
         }
     }
 }
 
 #[inline(always)]
-unsafe fn pairs<const EVEX: bool>(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) -> usize {
+unsafe fn pairs<const V: u8>(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) -> usize {
     let k = x.len();
     let main = k - k % CHUNK;
     let t = k % CHUNK;
@@ -271,18 +308,18 @@ unsafe fn pairs<const EVEX: bool>(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8])
         while c + 2 <= chunks {
             let (x0, x1) = (xc(c), xc(c + 1));
             unsafe {
-                a0 = dp::<EVEX>(a0, ld(wa, c), x0);
-                b0 = dp::<EVEX>(b0, ld(wb, c), x0);
-                a1 = dp::<EVEX>(a1, ld(wa, c + 1), x1);
-                b1 = dp::<EVEX>(b1, ld(wb, c + 1), x1);
+                a0 = dpv::<V>(a0, ld(wa, c), x0);
+                b0 = dpv::<V>(b0, ld(wb, c), x0);
+                a1 = dpv::<V>(a1, ld(wa, c + 1), x1);
+                b1 = dpv::<V>(b1, ld(wb, c + 1), x1);
             }
             c += 2;
         }
         if c < chunks {
             let x0 = xc(c);
             unsafe {
-                a0 = dp::<EVEX>(a0, ld(wa, c), x0);
-                b0 = dp::<EVEX>(b0, ld(wb, c), x0);
+                a0 = dpv::<V>(a0, ld(wa, c), x0);
+                b0 = dpv::<V>(b0, ld(wb, c), x0);
             }
         }
         let h = _mm256_hadd_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(b0, b1));
@@ -300,7 +337,7 @@ unsafe fn pairs<const EVEX: bool>(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8])
                 )
             };
             s = _mm256_add_epi32(s, unsafe {
-                dp::<EVEX>(tcorr, _mm256_xor_si256(tw, flip), xt4)
+                dpv::<V>(tcorr, _mm256_xor_si256(tw, flip), xt4)
             });
         } else if t > 0 {
             let mut acc = [0i32; 8];
