@@ -8,7 +8,7 @@
 //! CUDA has (NCCL); wgpu and burn-flex refuse it ("no transport between its devices").
 
 use crate::model::AutoEncoder;
-use crate::train::{loss_path, objective, HostBatch, Noise, Purpose, TrainConfig};
+use crate::train::{loss_path, objective, Batch, HostBatch, Noise, Purpose, TrainConfig};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::{Device, Tensor};
@@ -57,51 +57,39 @@ pub(crate) fn step(
     work: &mut [DeviceWork],
 ) -> Result<(GradientsParams, f64), String> {
     let main = &devices[0];
+    let rows = batch.rows();
     if devices.len() == 1 {
         let t0 = Instant::now();
-        let rows = batch.rows();
         let b = batch.into_device(main);
-        let path = loss_path(host_passes, main);
-        let o = objective(
+        let (grads, total) = pass(
             model,
             cfg,
             b,
             Noise::whole(noise_seed),
-            path,
-            Purpose::Train,
-        );
-        let root = o.root.ok_or(NO_GRADIENT)?;
-        let grads = GradientsParams::from_grads(root.backward(), model);
+            main,
+            host_passes,
+            None,
+        )?;
         note(&mut work[0], rows, t0.elapsed());
-        return Ok((grads, o.total));
+        return Ok((grads, total));
     }
-    let rows = batch.rows();
     let parts = shares(rows, devices.len());
     let batch = &batch;
     let run = |k: usize, m: AutoEncoder| -> Result<Shard, String> {
         let t0 = Instant::now();
         let dev = &devices[k];
         let r = parts[k].clone();
-        let weight = r.len() as f32 / rows as f32;
         let m = if k == 0 { m } else { m.fork(dev) };
         let b = batch.slice(r.clone(), dev);
         let noise = Noise {
             seed: noise_seed,
             row0: r.start,
         };
-        let o = objective(
-            &m,
-            cfg,
-            b,
-            noise,
-            loss_path(host_passes, dev),
-            Purpose::Train,
-        );
-        let root = o.root.ok_or(NO_GRADIENT)? * weight;
-        let grads = GradientsParams::from_grads(root.backward(), &m);
+        let weight = r.len() as f32 / rows as f32;
+        let (grads, total) = pass(&m, cfg, b, noise, dev, host_passes, Some(weight))?;
         Ok(Shard {
             grads,
-            total: o.total * weight as f64,
+            total,
             rows: r.len(),
             time: t0.elapsed(),
         })
@@ -162,6 +150,33 @@ fn initialised(model: &AutoEncoder) -> bool {
     let mut v = Lazy(false);
     model.visit(&mut v);
     !v.0
+}
+
+/// Forward and backward of one batch (or one device's share of it) on `dev`: the gradients
+/// of its mean objective, times `weight` when given, and that weighted objective.
+fn pass(
+    model: &AutoEncoder,
+    cfg: &TrainConfig,
+    batch: Batch,
+    noise: Noise,
+    dev: &Device,
+    host_passes: bool,
+    weight: Option<f32>,
+) -> Result<(GradientsParams, f64), String> {
+    let o = objective(
+        model,
+        cfg,
+        batch,
+        noise,
+        loss_path(host_passes, dev),
+        Purpose::Train,
+    );
+    let root = o.root.ok_or(NO_GRADIENT)?;
+    let (root, total) = match weight {
+        Some(w) => (root * w, o.total * w as f64),
+        None => (root, o.total),
+    };
+    Ok((GradientsParams::from_grads(root.backward(), model), total))
 }
 
 /// One device's part of a step.

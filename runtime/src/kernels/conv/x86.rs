@@ -228,19 +228,17 @@ unsafe fn block_sums<const V: u8>(
     bi: usize,
 ) -> __m256i {
     let block = rows.len() * row_len * LANES;
-    let p = &panel[bi * block..][..block];
+    // One whole block of the panel, or without VNNI of its widened copy (`block` i16
+    // values: two vectors a quad).
+    let p = if V == EMULATED {
+        wide[bi * block..][..block].as_ptr() as *const __m256i
+    } else {
+        panel[bi * block..][..block].as_ptr() as *const __m256i
+    };
     let b = &bias[bi * LANES..][..LANES];
-    // SAFETY: the caller's contract; `p` is one whole block (and so is its widened copy,
-    // `block` i16 values: two vectors a quad).
+    // SAFETY: the caller's contract; `p` is one whole block.
     unsafe {
-        let s = if V == EMULATED {
-            let pw = &wide[bi * block..][..block];
-            if rows.len() == 3 && row_len == 4 {
-                dot8_wide::<3, 1>(rows, row_len, pw)
-            } else {
-                dot8_wide::<0, 0>(rows, row_len, pw)
-            }
-        } else if rows.len() == 3 && row_len == 4 {
+        let s = if rows.len() == 3 && row_len == 4 {
             dot8::<V, 3, 1>(rows, row_len, p)
         } else {
             dot8::<V, 0, 0>(rows, row_len, p)
@@ -288,16 +286,18 @@ fn requant16_right(lo: __m256i, hi: __m256i, mv: __m512i, sv: __m512i, q: &Requa
 }
 
 /// Eight channel sums of `u · w` over every row (`u = x + 128`, already flipped), four
-/// accumulators in flight.
+/// accumulators in flight. `p` is the block's panel: one vector a quad, or without VNNI the
+/// widened copy of [`widen`], two a quad ([`quad_wide`]).
 #[inline(always)]
 unsafe fn dot8<const V: u8, const KH: usize, const Q: usize>(
     rows: &[*const i8],
     row_len: usize,
-    p: &[i8],
+    p: *const __m256i,
 ) -> __m256i {
     let z = _mm256_setzero_si256();
     let mut a = [z; 4];
-    let mut pp = p.as_ptr() as *const __m256i;
+    let per_quad = if V == EMULATED { 2 } else { 1 };
+    let mut pp = p;
     let (rows, quads) = if KH > 0 {
         (&rows[..KH], Q)
     } else {
@@ -305,26 +305,36 @@ unsafe fn dot8<const V: u8, const KH: usize, const Q: usize>(
     };
     for (ky, &r) in rows.iter().enumerate() {
         let cp = r as *const i32;
+        // SAFETY: t < quads: 4 bytes of the row and one quad's panel vectors (kh·quads of
+        // them in all, the caller's contract) are in bounds; unaligned loads.
+        let step = |acc: __m256i, t: usize| unsafe {
+            let w = pp.add(per_quad * t);
+            if V == EMULATED {
+                quad_wide(acc, cp.add(t) as *const u32, w)
+            } else {
+                dpv::<V>(
+                    acc,
+                    _mm256_set1_epi32(cp.add(t).read_unaligned()),
+                    _mm256_loadu_si256(w),
+                )
+            }
+        };
         let mut t = 0;
-        // SAFETY: t < quads: 4 bytes of the row and 32 of the panel (kh·quads·32 bytes
-        // in all, the caller's contract) are in bounds; unaligned loads.
-        unsafe {
-            let bx = |t: usize| _mm256_set1_epi32(cp.add(t).read_unaligned());
-            while t + 4 <= quads {
-                for (g, acc) in a.iter_mut().enumerate() {
-                    *acc = dpv::<V>(*acc, bx(t + g), _mm256_loadu_si256(pp.add(t + g)));
-                }
-                t += 4;
+        while t + 4 <= quads {
+            for (g, acc) in a.iter_mut().enumerate() {
+                *acc = step(*acc, t + g);
             }
-            // Short rows start at the row's own chain, so a 3×3 one-channel kernel
-            // (one quad per row) still has three chains in flight.
-            while t < quads {
-                let g = (ky + t) % 4;
-                a[g] = dpv::<V>(a[g], bx(t), _mm256_loadu_si256(pp.add(t)));
-                t += 1;
-            }
-            pp = pp.add(quads);
+            t += 4;
         }
+        // Short rows start at the row's own chain, so a 3×3 one-channel kernel (one quad
+        // per row) still has three chains in flight.
+        while t < quads {
+            let g = (ky + t) % 4;
+            a[g] = step(a[g], t);
+            t += 1;
+        }
+        // SAFETY: as above; the next row's quads follow.
+        pp = unsafe { pp.add(per_quad * quads) };
     }
     _mm256_add_epi32(_mm256_add_epi32(a[0], a[1]), _mm256_add_epi32(a[2], a[3]))
 }
@@ -354,7 +364,7 @@ unsafe fn widen<'w>(panel: &[i8], wide: &'w mut [MaybeUninit<i16>]) -> &'w [i16]
     }
 }
 
-/// One quad of [`dot8_wide`]: the four input bytes at `u` (flipped, so unsigned) split into
+/// One quad of [`dot8`] without VNNI: the four input bytes at `u` (flipped, so unsigned) split into
 /// even and odd bytes as 16-bit pairs and multiplied with the widened weights at `w`. The
 /// same products and the same wrapping sums as `vpdpbusd`.
 #[inline(always)]
@@ -367,43 +377,6 @@ unsafe fn quad_wide(acc: __m256i, u: *const u32, w: *const __m256i) -> __m256i {
         let acc = _mm256_add_epi32(acc, _mm256_madd_epi16(ue, _mm256_loadu_si256(w)));
         _mm256_add_epi32(acc, _mm256_madd_epi16(uo, _mm256_loadu_si256(w.add(1))))
     }
-}
-
-/// [`dot8`] without VNNI, on the widened panel of [`widen`].
-#[inline(always)]
-unsafe fn dot8_wide<const KH: usize, const Q: usize>(
-    rows: &[*const i8],
-    row_len: usize,
-    p: &[i16],
-) -> __m256i {
-    let z = _mm256_setzero_si256();
-    let mut a = [z; 4];
-    let mut pp = p.as_ptr() as *const __m256i;
-    let (rows, quads) = if KH > 0 {
-        (&rows[..KH], Q)
-    } else {
-        (rows, row_len / 4)
-    };
-    for (ky, &r) in rows.iter().enumerate() {
-        let cp = r as *const u32;
-        let mut t = 0;
-        // SAFETY: as in `dot8`, with two panel vectors a quad.
-        unsafe {
-            while t + 4 <= quads {
-                for (g, acc) in a.iter_mut().enumerate() {
-                    *acc = quad_wide(*acc, cp.add(t + g), pp.add(2 * (t + g)));
-                }
-                t += 4;
-            }
-            while t < quads {
-                let g = (ky + t) % 4;
-                a[g] = quad_wide(a[g], cp.add(t), pp.add(2 * t));
-                t += 1;
-            }
-            pp = pp.add(2 * quads);
-        }
-    }
-    _mm256_add_epi32(_mm256_add_epi32(a[0], a[1]), _mm256_add_epi32(a[2], a[3]))
 }
 
 /// The convolution of [`conv`] for layers with at most [`MAX_NARROW`] output channels,
