@@ -79,6 +79,18 @@ for t in "${THUMB_TARGETS[@]}"; do
     cargo clippy -p aedge-capi --release --target "$t" -- -D warnings
 done
 
+step "aarch64 hosts: the runtime's tests under qemu-aarch64 (NEON with and without sdot)"
+bash scripts/install-aarch64.sh || die "the aarch64 tests need qemu-aarch64 and an aarch64 linker (see scripts/install-aarch64.sh)"
+(
+    export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+    export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+    cargo clippy -p aedge-runtime --target aarch64-unknown-linux-gnu --all-targets -- -D warnings
+    # QEMU's default CPU ("max") has the dot-product extension: every level runs.
+    cargo test -p aedge-runtime --target aarch64-unknown-linux-gnu
+    # A Cortex-A72 has NEON without sdot: the detection must not pick the sdot build.
+    QEMU_CPU=cortex-a72 cargo test -p aedge-runtime --target aarch64-unknown-linux-gnu --test isa -- --nocapture
+)
+
 step "firmware: clippy, and builds for QEMU and both boards"
 (
     cd firmware

@@ -144,23 +144,20 @@ fn models(c: &mut Criterion) {
     }
 }
 
-/// keras-conv int8 with the kernels capped at each x86 level this CPU has: what a machine
-/// without VNNI (AVX2 only: AMD Zen 2/3, Intel before Ice Lake) or without AVX2 gets.
+/// keras-conv int8 with the kernels capped at each level this CPU has: what a machine
+/// without VNNI (AVX2 only: AMD Zen 2/3, Intel before Ice Lake), without AVX2, or an ARM host
+/// without `sdot` (Cortex-A72) gets.
 fn isa_levels(c: &mut Criterion) {
     use aedge_runtime::kernels::isa;
     let bytes = AlignedBytes::from(model(&zoo::keras_conv(1), Precision::Int8));
     let m = Model::parse(&bytes).unwrap();
     let mut arena = AlignedBytes::zeroed(m.arena_len());
-    for (name, level) in [
-        ("portable", isa::PORTABLE),
-        ("avx2", isa::AVX2),
-        ("vnni", isa::VNNI),
-        ("avx512", isa::AVX512),
-    ] {
+    for &level in isa::LEVELS {
         isa::cap(level);
-        if level != isa::PORTABLE && !isa::has(level) {
+        if !isa::has(level) {
             continue;
         }
+        let name = isa::name(level);
         c.bench_function(&format!("keras-conv int8 run, kernels up to {name}"), |b| {
             b.iter(|| {
                 black_box(m.run(&mut arena).unwrap());

@@ -1,8 +1,10 @@
-//! Every x86-64 code path of the int8 kernels gives the same bits as TFLite's arithmetic.
-//! The kernels pick AVX2 or VNNI at run time; here the level is capped so that each path this
-//! CPU has runs on the same cases. (Its own test binary: the cap is process-wide.)
+//! Every host code path of the int8 kernels gives the same bits as TFLite's arithmetic. The
+//! kernels pick their level at run time (x86-64: AVX2, VNNI, AVX-512; aarch64: NEON, `sdot`);
+//! here the level is capped so that each path this CPU has runs on the same cases. (Its own
+//! test binary: the cap is process-wide.) The aarch64 paths run here under `qemu-aarch64`
+//! (`scripts/test-aarch64.sh`).
 
-#![cfg(target_arch = "x86_64")]
+#![cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 
 mod common;
 
@@ -105,8 +107,28 @@ fn run(c: &Case) -> Vec<i8> {
     y
 }
 
+/// The levels this CPU has, each run with the cap at it.
+fn levels() -> impl Iterator<Item = u8> {
+    let have: Vec<u8> = isa::LEVELS
+        .iter()
+        .copied()
+        .filter(|&l| {
+            isa::cap(u8::MAX);
+            isa::has(l)
+        })
+        .collect();
+    println!(
+        "levels: {}",
+        have.iter()
+            .map(|&l| isa::name(l))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    have.into_iter()
+}
+
 #[test]
-fn every_x86_level_gives_tflite_bits() {
+fn every_level_gives_tflite_bits() {
     let mut r = Rng(0x15a);
     let mut cases = Vec::new();
     // Both autoencoder layers of the seed model, the MLPerf AD shapes, and small odd ones
@@ -120,7 +142,7 @@ fn every_x86_level_gives_tflite_bits() {
         cases.push(case(&mut r, n, k));
     }
     let _one = CAP.lock().unwrap_or_else(|e| e.into_inner());
-    for level in [isa::PORTABLE, isa::AVX2, isa::VNNI] {
+    for level in levels() {
         isa::cap(level);
         for c in &cases {
             assert_eq!(run(c), c.want, "level {level}, {}x{}", c.n, c.k);
@@ -166,7 +188,7 @@ fn ref_conv(x: &[i8], w: &[i8], g: &Window, q: &Requant) -> Vec<i8> {
 }
 
 #[test]
-fn every_x86_level_gives_the_same_int8_convolution() {
+fn every_level_gives_the_same_int8_convolution() {
     let mut r = Rng(0xc0);
     let mut cases = Vec::new();
     for i in 0..150 {
@@ -215,7 +237,7 @@ fn every_x86_level_gives_the_same_int8_convolution() {
     }
     let _one = CAP.lock().unwrap_or_else(|e| e.into_inner());
     let table: [i8; 256] = core::array::from_fn(|i| (i as u8).wrapping_mul(37) as i8);
-    for level in [isa::PORTABLE, isa::AVX2, isa::VNNI] {
+    for level in levels() {
         isa::cap(level);
         for (i, (g, x, w, b, m, s, zp_in, zp_out, min)) in cases.iter().enumerate() {
             let q = Requant {
@@ -237,7 +259,8 @@ fn every_x86_level_gives_the_same_int8_convolution() {
 }
 
 /// f32 and f16-weight kernels: the AVX2 build and the portable one add the same products in
-/// the same order, so they agree bit for bit.
+/// the same order, so they agree bit for bit. (aarch64 has one f32 build.)
+#[cfg(target_arch = "x86_64")]
 #[test]
 fn float_kernels_give_the_same_bits_on_every_level() {
     use aedge_runtime::kernels::{conv, dense};

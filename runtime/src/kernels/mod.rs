@@ -3,15 +3,15 @@
 //!
 //! Organised by op family, one file per precision and one per architecture (tract's
 //! `linalg` layout): `dot/`, `dense/`, `conv/` and `activation/` each hold `float.rs` /
-//! `int8.rs` (portable) and `x86.rs` (`std` on x86-64: AVX2, VNNI, AVX-512) or `cortex_m.rs`
-//! (the DSP extension) beside them. [`isa`] says which x86 level this CPU may use, and
-//! [`dispatch!`](crate::dispatch) compiles a kernel once per level and picks one at run time.
+//! `int8.rs` (portable) and `x86.rs` (`std` on x86-64: AVX2, VNNI, AVX-512), `aarch64.rs`
+//! (`std` on aarch64: NEON, `sdot`) or `cortex_m.rs` (the DSP extension) beside them. [`isa`]
+//! says which level this CPU may use, and [`dispatch!`](crate::dispatch) compiles a kernel
+//! once per x86 level and picks one at run time.
 
 pub mod activation;
 pub mod conv;
 pub mod dense;
 pub mod dot;
-#[cfg(target_arch = "x86_64")]
 pub mod isa;
 pub mod lstm;
 mod requant;

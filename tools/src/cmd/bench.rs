@@ -25,14 +25,57 @@ enum Target {
 /// x86-64 instruction-set levels of aedge's host kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Isa {
-    /// SSE2 only.
+    /// The portable builds (SSE2 on x86-64, compiler-vectorised NEON on aarch64).
     Portable,
-    /// AVX2 and FMA (e.g. AMD Zen 2/3, Intel before Ice Lake).
+    /// x86-64: AVX2 and FMA (e.g. AMD Zen 2/3, Intel before Ice Lake).
     Avx2,
-    /// AVX2 with VNNI int8 dot products.
+    /// x86-64: AVX2 with VNNI int8 dot products.
     Vnni,
-    /// AVX-512.
+    /// x86-64: AVX-512.
     Avx512,
+    /// aarch64: NEON int8 kernels without the dot-product extension (e.g. Cortex-A53/A72).
+    Neon,
+    /// aarch64: NEON with `sdot` (e.g. Cortex-A76, Apple M1 and later).
+    Dotprod,
+}
+
+impl Isa {
+    /// The runtime's level, or why this CPU's architecture has no such level.
+    fn level(self) -> Result<u8> {
+        use aedge_runtime::kernels::isa;
+        let name = match self {
+            Isa::Portable => return Ok(isa::PORTABLE),
+            Isa::Avx2 => "avx2",
+            Isa::Vnni => "vnni",
+            Isa::Avx512 => "avx512",
+            Isa::Neon => "neon",
+            Isa::Dotprod => "dotprod",
+        };
+        #[cfg(target_arch = "x86_64")]
+        match self {
+            Isa::Avx2 => return Ok(isa::AVX2),
+            Isa::Vnni => return Ok(isa::VNNI),
+            Isa::Avx512 => return Ok(isa::AVX512),
+            _ => {}
+        }
+        #[cfg(target_arch = "aarch64")]
+        match self {
+            Isa::Neon => return Ok(isa::NEON),
+            Isa::Dotprod => return Ok(isa::DOTPROD),
+            _ => {}
+        }
+        let levels = if cfg!(target_arch = "x86_64") {
+            "portable, avx2, vnni, avx512"
+        } else if cfg!(target_arch = "aarch64") {
+            "portable, neon, dotprod"
+        } else {
+            "portable"
+        };
+        Err(format!(
+            "--isa {name} is not a level of this CPU's architecture ({}); its levels: {levels}",
+            std::env::consts::ARCH
+        ))
+    }
 }
 
 /// Arguments of `aedge bench`.
@@ -162,12 +205,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     use aedge_runtime::kernels::isa;
     let detected = isa::best();
     if let Some(level) = a.isa {
-        isa::cap(match level {
-            Isa::Portable => isa::PORTABLE,
-            Isa::Avx2 => isa::AVX2,
-            Isa::Vnni => isa::VNNI,
-            Isa::Avx512 => isa::AVX512,
-        });
+        isa::cap(level.level()?);
     }
     let kernels = match isa::best() {
         l if l == detected => isa::name(l).to_string(),

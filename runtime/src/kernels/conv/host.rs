@@ -41,6 +41,98 @@ pub(super) fn filled<T: Copy>(buf: &mut [MaybeUninit<T>], v: T) -> &mut [T] {
     unsafe { &mut *(buf as *mut [MaybeUninit<T>] as *mut [T]) }
 }
 
+/// int8 weights in one packed panel (36 KB).
+pub(super) const PANEL_I8: usize = MAX_TAPS * 16;
+/// Output channels in one int8 panel.
+pub(super) const PANEL_CHANNELS: usize = 512;
+
+/// One panel of int8 weights in the hosts' quad layout, as the x86 and aarch64 kernels read
+/// it, with each channel's folded bias, multiplier and shift.
+pub(super) struct PackedI8<'a> {
+    /// `[block][ky][quad][channel][4 taps]`, each kernel row padded with zero weights to
+    /// whole quads.
+    pub weights: &'a [i8],
+    /// `bias - fold · Σw` per channel (0 past the layer's channels).
+    pub bias: &'a [i32],
+    /// Multiplier per channel (past the layer's channels, its last channel's).
+    pub mult: &'a [i32],
+    /// Shift per channel (likewise).
+    pub shift: &'a [i32],
+}
+
+/// Stack room for one [`PackedI8`] panel.
+pub(super) struct PanelI8 {
+    weights: [MaybeUninit<i8>; PANEL_I8],
+    bias: [MaybeUninit<i32>; PANEL_CHANNELS],
+    mult: [MaybeUninit<i32>; PANEL_CHANNELS],
+    shift: [MaybeUninit<i32>; PANEL_CHANNELS],
+}
+
+impl PanelI8 {
+    /// Uninitialised room (nothing is zeroed up front).
+    #[inline(always)]
+    pub fn new() -> Self {
+        Self {
+            weights: [MaybeUninit::uninit(); PANEL_I8],
+            bias: [MaybeUninit::uninit(); PANEL_CHANNELS],
+            mult: [MaybeUninit::uninit(); PANEL_CHANNELS],
+            shift: [MaybeUninit::uninit(); PANEL_CHANNELS],
+        }
+    }
+
+    /// Blocks of [`LANES`] output channels a panel holds for kernel rows of `row_len` taps.
+    pub fn blocks(g: &Window, row_len: usize) -> usize {
+        (PANEL_I8 / (g.kernel[0] * row_len * LANES)).min(PANEL_CHANNELS / LANES)
+    }
+
+    /// Packs blocks `first..first + nb` of `w` (`[out_c][kh][kw][in_c]`); `fold` is the value
+    /// each padded or input position is offset by (the kernel adds `fold · Σw` back through
+    /// the bias).
+    #[inline(always)]
+    pub fn pack<'p>(
+        &'p mut self,
+        w: &[i8],
+        g: &Window,
+        q: &Requant,
+        (first, nb): (usize, usize),
+        row_len: usize,
+        fold: i32,
+    ) -> PackedI8<'p> {
+        let oc = g.output.c as usize;
+        let row = g.kernel[1] * g.input.c as usize;
+        let taps = g.kernel[0] * row;
+        let block = g.kernel[0] * row_len * LANES;
+        let weights = filled(&mut self.weights[..nb * block], 0);
+        let bias = filled(&mut self.bias[..nb * LANES], 0);
+        // Written once per panel: vectors loaded right after scalar stores would stall.
+        let mult = filled(&mut self.mult[..nb * LANES], 0);
+        let shift = filled(&mut self.shift[..nb * LANES], 0);
+        for (i, (m, s)) in mult.iter_mut().zip(shift.iter_mut()).enumerate() {
+            (*m, *s) = q.channel((first * LANES + i).min(oc - 1));
+        }
+        for (bi, dst) in weights.chunks_exact_mut(block).enumerate() {
+            for j in 0..LANES.min(oc - (first + bi) * LANES) {
+                let o = (first + bi) * LANES + j;
+                let mut sum = 0i32;
+                for (ky, src) in w[o * taps..][..taps].chunks_exact(row).enumerate() {
+                    let dr = &mut dst[ky * row_len * LANES..][..row_len * LANES];
+                    for (t, &v) in src.iter().enumerate() {
+                        dr[(t / 4) * 4 * LANES + j * 4 + t % 4] = v;
+                        sum += v as i32;
+                    }
+                }
+                bias[bi * LANES + j] = q.bias[o].wrapping_sub(fold.wrapping_mul(sum));
+            }
+        }
+        PackedI8 {
+            weights,
+            bias,
+            mult,
+            shift,
+        }
+    }
+}
+
 /// Where the kernel rows of output `(oy, ox)` start: in `x` itself when the whole window
 /// lies inside the input and `row_len` values from each row start are in bounds (the
 /// interior, nearly every pixel), else in `col`, filled here with the window's values and
@@ -260,4 +352,11 @@ fn dot8<'r, const R: usize>(rows: impl Iterator<Item = &'r [f32]>, p: &[f32]) ->
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn conv2d_i8(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
     super::x86::conv2d(x, w, g, q, y)
+}
+
+/// int8 2-D convolution with NEON (aarch64; `sdot` where the CPU has it). Returns false,
+/// having written nothing, when the layer exceeds the stack buffers.
+#[cfg(target_arch = "aarch64")]
+pub(crate) fn conv2d_i8(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
+    super::aarch64::conv2d(x, w, g, q, y)
 }

@@ -15,7 +15,7 @@ pub fn conv2d_scratch_words(g: &Window) -> usize {
 
 #[inline(always)]
 fn conv2d_impl(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8], scratch: &mut [u32]) {
-    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    #[cfg(all(feature = "std", any(target_arch = "x86_64", target_arch = "aarch64")))]
     if super::host::conv2d_i8(x, w, g, q, y) {
         return;
     }

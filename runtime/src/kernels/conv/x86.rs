@@ -1,7 +1,9 @@
 //! int8 convolution on the hosts' panel layout: VNNI (AVX-512 VNNI or AVX-VNNI), or on
 //! AVX2 alone the same sums from 16-bit products.
 
-use super::host::{filled, row_slices, window_rows, LANES, MAX_KH, MAX_TAPS};
+use super::host::{
+    filled, row_slices, window_rows, PackedI8, PanelI8, LANES, MAX_KH, MAX_TAPS, PANEL_I8,
+};
 use crate::kernels::dense::x86::{
     dp128v, dpv, requant8_right, requant8v, right_shifts_only, store8, EMULATED, YMM, ZMM,
 };
@@ -9,10 +11,6 @@ use crate::kernels::{Requant, Window};
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
-/// Packed int8 weights in one panel (36 KB).
-const PANEL: usize = MAX_TAPS * 16;
-/// Output channels in one panel.
-const PANEL_CHANNELS: usize = 512;
 /// Input bytes the flipped copy may hold (64 KB); larger inputs use the in-place kernel.
 const MAX_INPUT: usize = 1 << 16;
 /// Up to this many output channels, [`narrow`] vectorises along the taps instead.
@@ -37,7 +35,7 @@ pub fn conv2d(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool
 
 #[target_feature(enable = "avx2")]
 unsafe fn conv_avx2(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
-    let mut wide = [MaybeUninit::<i16>::uninit(); PANEL];
+    let mut wide = [MaybeUninit::<i16>::uninit(); PANEL_I8];
     // SAFETY: the caller checked the features `conv` uses.
     unsafe { conv::<EMULATED>(x, w, g, q, y, &mut wide) }
 }
@@ -76,7 +74,6 @@ unsafe fn conv<const V: u8>(
     let row_q = row.div_ceil(4);
     let row_len = row_q * 4;
     let taps = kh * row;
-    let block = kh * row_len * LANES;
     if taps == 0 || kh * row_len > MAX_TAPS || kh > MAX_KH || oc == 0 || q.bias.len() < oc {
         return false;
     }
@@ -95,40 +92,21 @@ unsafe fn conv<const V: u8>(
         return narrow::<V>(x, w, g, q, y);
     }
     let blocks = oc.div_ceil(LANES);
-    let per_panel = (PANEL / block).min(PANEL_CHANNELS / LANES);
-    let mut panel_buf = [MaybeUninit::<i8>::uninit(); PANEL];
-    let mut bias_buf = [MaybeUninit::<i32>::uninit(); PANEL_CHANNELS];
-    let mut mult_buf = [MaybeUninit::<i32>::uninit(); PANEL_CHANNELS];
-    let mut shift_buf = [MaybeUninit::<i32>::uninit(); PANEL_CHANNELS];
+    let per_panel = PanelI8::blocks(g, row_len);
+    let mut room = PanelI8::new();
     let mut col_buf = [MaybeUninit::<i8>::uninit(); MAX_TAPS];
     let col = filled(&mut col_buf[..kh * row_len], 0);
     let mut first = 0;
     while first < blocks {
         let nb = per_panel.min(blocks - first);
-        let panel = filled(&mut panel_buf[..nb * block], 0);
-        let bias = filled(&mut bias_buf[..nb * LANES], 0);
-        // Written once per panel: vectors loaded right after scalar stores would stall.
-        let mult = filled(&mut mult_buf[..nb * LANES], 0);
-        let shift = filled(&mut shift_buf[..nb * LANES], 0);
-        for (i, (m, s)) in mult.iter_mut().zip(shift.iter_mut()).enumerate() {
-            (*m, *s) = q.channel((first * LANES + i).min(oc - 1));
-        }
+        let PackedI8 {
+            weights: panel,
+            bias,
+            mult,
+            shift,
+        } = room.pack(w, g, q, (first, nb), row_len, zp + 128);
         let fast = right_shifts_only(mult, shift);
-        for (bi, dst) in panel.chunks_exact_mut(block).enumerate() {
-            for j in 0..LANES.min(oc - (first + bi) * LANES) {
-                let o = (first + bi) * LANES + j;
-                let mut sum = 0i32;
-                for (ky, src) in w[o * taps..][..taps].chunks_exact(row).enumerate() {
-                    let dr = &mut dst[ky * row_len * LANES..][..row_len * LANES];
-                    for (t, &v) in src.iter().enumerate() {
-                        dr[(t / 4) * 4 * LANES + j * 4 + t % 4] = v;
-                        sum += v as i32;
-                    }
-                }
-                bias[bi * LANES + j] = q.bias[o].wrapping_sub((zp + 128).wrapping_mul(sum));
-            }
-        }
-        // SAFETY: AVX2 is present (every V); `wide` holds PANEL elements for EMULATED.
+        // SAFETY: AVX2 is present (every V); `wide` holds PANEL_I8 elements for EMULATED.
         let wide: &[i16] = if V == EMULATED {
             unsafe { widen(panel, wide) }
         } else {

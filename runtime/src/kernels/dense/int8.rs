@@ -184,7 +184,9 @@ fn dense_impl(x: &[i8], w: &[i8], q: &Requant, y: &mut [i8]) {
     let blocks = full / ROWS;
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
     let mut b = super::x86::dense_pairs(x, wb, q, yb) / ROWS;
-    #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+    #[cfg(all(feature = "std", target_arch = "aarch64"))]
+    let mut b = super::aarch64::dense_blocks(x, wb, q, yb) / ROWS;
+    #[cfg(not(all(feature = "std", any(target_arch = "x86_64", target_arch = "aarch64"))))]
     let mut b = 0;
     while b < blocks {
         let o = b * ROWS;
