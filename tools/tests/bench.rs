@@ -79,7 +79,29 @@ fn bench_writes_markdown_json_and_chart_with_tract_ratios() {
         let want = tract["batch1"]["median_us"].as_f64().unwrap() / median;
         assert!((r["vs_tract"].as_f64().unwrap() - want).abs() < 1e-9);
     }
+    // Per-layer host times: one per layer of the model (784-36-784: two dense layers and the
+    // reshape back to 28×28) for every aedge-runtime row, positive, and not more than twice
+    // the whole inference's p95.
+    let layers = m["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 3, "{layers:?}");
+    assert_eq!(layers[0]["op"], "Dense");
+    assert_eq!(layers[0]["macs"], 784 * 36);
+    for r in rows.iter().filter(|r| r["engine"] == "aedge-runtime") {
+        let t: Vec<f64> = r["layers_us"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(t.len(), 3, "{r}");
+        let whole = r["batch1"]["p95_us"].as_f64().unwrap();
+        assert!(
+            t.iter().all(|&v| v > 0.0 && v <= whole * 2.0),
+            "{t:?} vs {whole}"
+        );
+    }
     let md = std::fs::read_to_string(out.join("bench.md")).unwrap();
+    assert!(md.contains("Per layer on the CPU"), "{md}");
     assert!(md.contains("than tract-onnx at batch 1"), "{md}");
     assert!(md.contains("aedge kernels: portable"), "{md}");
     let png = image::open(out.join("bench.png")).unwrap();

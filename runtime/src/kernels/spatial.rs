@@ -143,13 +143,21 @@ pub fn avg_pool2d_int8(x: &[i8], g: &Window, y: &mut [i8]) {
     );
 }
 
-/// Nearest-neighbour upsampling by integer factors.
+/// Nearest-neighbour upsampling by integer factors. The first output row of each input row
+/// is built pixel by pixel; the rows repeating it are copied whole (one long copy instead of
+/// `ow` short ones).
 pub fn upsample2d<T: Copy>(x: &[T], g: &Window, y: &mut [T]) {
     let (iw, c) = (g.input.w as usize, g.input.c as usize);
     let (oh, ow) = (g.output.h as usize, g.output.w as usize);
     let (fh, fw) = (g.stride[0], g.stride[1]);
+    let row = ow * c;
     for oy in 0..oh {
         let iy = oy / fh;
+        if oy % fh != 0 {
+            let (done, rest) = y.split_at_mut(oy * row);
+            rest[..row].copy_from_slice(&done[(oy - 1) * row..]);
+            continue;
+        }
         for ox in 0..ow {
             let ix = ox / fw;
             y[(oy * ow + ox) * c..][..c].copy_from_slice(&x[(iy * iw + ix) * c..][..c]);

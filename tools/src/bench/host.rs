@@ -4,6 +4,7 @@
 use super::timing::{measure, Budget, Latency};
 use aedge_runtime::{AlignedBytes, Model, Precision};
 use std::hint::black_box;
+use std::time::Instant;
 
 /// Samples in the throughput measurement.
 pub const BATCH: usize = 32;
@@ -27,13 +28,19 @@ fn input_bytes(m: &Model, x: &[f32]) -> Result<Vec<u8>, String> {
     })
 }
 
-/// Batch-1 latency and batch-32 time of aedge-runtime on one `.aedge` file. A batch is 32
-/// inferences one after the other (the runtime is built for batch 1).
-pub fn runtime(
-    bytes: &[u8],
-    samples: &[Vec<f32>],
-    budget: Budget,
-) -> Result<(Latency, Latency), String> {
+/// What [`runtime`] measures.
+pub struct Runtime {
+    /// Batch-1 latency.
+    pub single: Latency,
+    /// Time of a batch of 32.
+    pub batch: Latency,
+    /// Median batch-1 time of each layer, microseconds.
+    pub layers_us: Vec<f64>,
+}
+
+/// Batch-1 latency, batch-32 time and per-layer times of aedge-runtime on one `.aedge` file.
+/// A batch is 32 inferences one after the other (the runtime is built for batch 1).
+pub fn runtime(bytes: &[u8], samples: &[Vec<f32>], budget: Budget) -> Result<Runtime, String> {
     let file = AlignedBytes::from(bytes.to_vec());
     let m = Model::parse(&file).map_err(|e| e.to_string())?;
     let mut arena = AlignedBytes::zeroed(m.arena_len());
@@ -58,7 +65,49 @@ pub fn runtime(
         }
         Ok(())
     })?;
-    Ok((single, batch))
+    let layers_us = layer_times(&m, &inputs, &mut arena, budget)?;
+    Ok(Runtime {
+        single,
+        batch,
+        layers_us,
+    })
+}
+
+/// The median time of each layer over batch-1 runs: the clock is read in
+/// `Model::run_traced`'s per-layer callback, so each layer's time runs from the previous
+/// layer's output to its own (about 20 ns of clock reading each, included).
+fn layer_times(
+    m: &Model,
+    inputs: &[Vec<u8>],
+    arena: &mut [u8],
+    budget: Budget,
+) -> Result<Vec<f64>, String> {
+    let n = m.layers().count();
+    let mut per: Vec<Vec<f64>> = vec![Vec::new(); n];
+    let start = Instant::now();
+    let mut k = 0;
+    while k < budget.max_runs && (k < budget.min_runs || start.elapsed() < budget.time) {
+        m.input_mut(arena)
+            .map_err(|e| e.to_string())?
+            .copy_from_slice(&inputs[k % inputs.len()]);
+        let mut last = Instant::now();
+        m.run_traced(arena, &mut |i, _| {
+            let now = Instant::now();
+            if let Some(t) = per.get_mut(i) {
+                t.push((now - last).as_secs_f64() * 1e6);
+            }
+            last = now;
+        })
+        .map_err(|e| e.to_string())?;
+        k += 1;
+    }
+    Ok(per
+        .iter_mut()
+        .map(|t| {
+            t.sort_by(f64::total_cmp);
+            aedge_runtime::metrics::percentile(t, 50.0).unwrap_or(f64::NAN)
+        })
+        .collect())
 }
 
 /// Batch-1 latency and batch-32 time of tract-onnx (optimized plan) on the ONNX file.

@@ -46,6 +46,21 @@ pub struct Row {
     pub batch32_per_s: Option<f64>,
     /// Batch-1 speed-up over tract (tract's median / this median).
     pub vs_tract: Option<f64>,
+    /// aedge-runtime: the median batch-1 time of each layer (of [`ModelReport::layers`]),
+    /// microseconds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub layers_us: Vec<f64>,
+}
+
+/// One layer of the model, as the per-layer host times list it.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerShape {
+    /// Operation, e.g. `Conv2d`.
+    pub op: String,
+    /// Output shape, `h×w×c`.
+    pub output: String,
+    /// Multiply-accumulates.
+    pub macs: u64,
 }
 
 /// Everything measured for one model.
@@ -59,6 +74,8 @@ pub struct ModelReport {
     pub macs: u64,
     /// Host and GPU rows.
     pub rows: Vec<Row>,
+    /// The model's layers (the f32 file's), for the rows' per-layer times.
+    pub layers: Vec<LayerShape>,
     /// The GPU adapter, if the GPU ran.
     pub gpu_adapter: Option<String>,
     /// Firmware rows.
@@ -111,6 +128,7 @@ pub fn run(
         origin: s.origin.clone(),
         macs: s.macs,
         rows: Vec::new(),
+        layers: f32_layers(s),
         gpu_adapter: None,
         mcu: Vec::new(),
         notes: Vec::new(),
@@ -136,6 +154,7 @@ pub fn run(
                             batch1: single,
                             batch32_per_s: batch.as_ref().map(per_second),
                             vs_tract: Some(1.0),
+                            layers_us: Vec::new(),
                         });
                     }
                     Err(e) => r.notes.push(format!("tract-onnx failed: {e}")),
@@ -149,13 +168,14 @@ pub fn run(
         for (p, bytes) in &s.files {
             log(&format!("{}: aedge-runtime {p}", s.name));
             match host::runtime(bytes, &s.samples, budget) {
-                Ok((single, batch)) => r.rows.push(Row {
+                Ok(t) => r.rows.push(Row {
                     target: "CPU".into(),
                     engine: "aedge-runtime".into(),
                     precision: p.to_string(),
-                    vs_tract: tract_median.map(|t| t / single.median_us),
-                    batch1: single,
-                    batch32_per_s: Some(per_second(&batch)),
+                    vs_tract: tract_median.map(|m| m / t.single.median_us),
+                    batch1: t.single,
+                    batch32_per_s: Some(per_second(&t.batch)),
+                    layers_us: t.layers_us,
                 }),
                 Err(e) => r.notes.push(format!("aedge-runtime {p} failed: {e}")),
             }
@@ -179,6 +199,7 @@ pub fn run(
                             engine: "burn-wgpu".into(),
                             precision: "f32".into(),
                             vs_tract: tract.map(|t| t.batch1.median_us / g.single.median_us),
+                            layers_us: Vec::new(),
                             batch1: g.single,
                             batch32_per_s: Some(per_second(&g.batch)),
                         });
@@ -220,6 +241,24 @@ pub fn run(
         }
     }
     r
+}
+
+/// The layers of the subject's f32 file (every precision has the same layers), or none.
+fn f32_layers(s: &Subject) -> Vec<LayerShape> {
+    let Some((_, f)) = s.files.iter().find(|f| f.0 == Precision::F32) else {
+        return Vec::new();
+    };
+    let file = aedge_runtime::AlignedBytes::from(f.clone());
+    let Ok(m) = aedge_runtime::Model::parse(&file) else {
+        return Vec::new();
+    };
+    m.layers()
+        .map(|l| LayerShape {
+            op: l.desc.op.name().to_string(),
+            output: format!("{}×{}×{}", l.output.h, l.output.w, l.output.c),
+            macs: l.macs,
+        })
+        .collect()
 }
 
 /// The first line and the last error line of a long message (a failed build's output).

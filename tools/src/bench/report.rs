@@ -68,6 +68,7 @@ fn model_md(m: &ModelReport, s: &mut String) {
             let _ = writeln!(s, "- GPU adapter: {a}.");
         }
         s.push('\n');
+        host_layer_table(m, s);
     }
     if !m.mcu.is_empty() {
         s.push_str("| MCU | precision | per inference | per MAC | est. Cortex-M4 cycles (range) | cycles/MAC | ms at 80 / 120 / 168 MHz | arena B | runtime state B | arena + state B | inference stack B | firmware flash B | firmware static RAM B |\n");
@@ -125,6 +126,49 @@ fn model_md(m: &ModelReport, s: &mut String) {
     if !m.notes.is_empty() {
         s.push('\n');
     }
+}
+
+/// Where one host inference goes, layer by layer, in each precision aedge-runtime ran.
+fn host_layer_table(m: &ModelReport, s: &mut String) {
+    let rows: Vec<_> = m
+        .rows
+        .iter()
+        .filter(|r| r.layers_us.len() == m.layers.len() && !m.layers.is_empty())
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    s.push_str("Per layer on the CPU, aedge-runtime batch-1 medians (each from the previous layer's output to its own):\n\n| # | op | output | MACs |");
+    for r in &rows {
+        let _ = write!(s, " {} |", r.precision);
+    }
+    let int8_vs_f32 = |p: &str| rows.iter().position(|r| r.precision == p);
+    let ratio = int8_vs_f32("f32").zip(int8_vs_f32("int8"));
+    if ratio.is_some() {
+        s.push_str(" int8 vs f32 |");
+    }
+    s.push_str("\n|---:|---|---|---:|");
+    for _ in 0..rows.len() + ratio.is_some() as usize {
+        s.push_str("---:|");
+    }
+    s.push('\n');
+    for (i, l) in m.layers.iter().enumerate() {
+        let _ = write!(
+            s,
+            "| {i} | {} | {} | {} |",
+            l.op,
+            l.output,
+            thousands(l.macs)
+        );
+        for r in &rows {
+            let _ = write!(s, " {} |", us(r.layers_us[i]));
+        }
+        if let Some((f, q)) = ratio {
+            let _ = write!(s, " {:.2}× |", rows[f].layers_us[i] / rows[q].layers_us[i]);
+        }
+        s.push('\n');
+    }
+    s.push('\n');
 }
 
 /// Where one device inference goes, layer by layer.

@@ -1,7 +1,7 @@
 //! int8 convolution on the hosts' panel layout with NEON: `sdot` where the CPU has the
 //! dot-product extension, else the same sums from 16-bit products (`dense::aarch64::sdotv`).
 
-use super::host::{filled, row_slices, window_rows, PackedI8, PanelI8, LANES, MAX_KH, MAX_TAPS};
+use super::host::{row_slices, PackedI8, Padded, PanelI8, LANES, MAX_KH, MAX_PADDED, MAX_TAPS};
 use crate::kernels::dense::aarch64::{requant4, sdotv, store4};
 use crate::kernels::{Requant, Window};
 use core::arch::aarch64::*;
@@ -45,15 +45,18 @@ fn conv<const DOT: bool>(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i
     if taps == 0 || kh * row_len > MAX_TAPS || kh > MAX_KH || oc == 0 || q.bias.len() < oc {
         return false;
     }
-    if oc <= MAX_NARROW {
-        return narrow::<DOT>(x, w, g, q, y);
-    }
     let zp = q.input_zero_point;
+    // The input padded once, so no pixel is a border case.
+    let mut xbuf = [MaybeUninit::<i8>::uninit(); MAX_PADDED];
+    let Some(xp) = Padded::new(x, g, (zp as i8, 0), 4, &mut xbuf) else {
+        return false;
+    };
+    if oc <= MAX_NARROW {
+        return narrow::<DOT>(&xp, w, g, q, y);
+    }
     let blocks = oc.div_ceil(LANES);
     let per_panel = PanelI8::blocks(g, row_len);
     let mut room = PanelI8::new();
-    let mut col_buf = [MaybeUninit::<i8>::uninit(); MAX_TAPS];
-    let col = filled(&mut col_buf[..kh * row_len], 0);
     let mut first = 0;
     while first < blocks {
         let nb = per_panel.min(blocks - first);
@@ -66,13 +69,12 @@ fn conv<const DOT: bool>(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i
         let mut rows = [core::ptr::null(); MAX_KH];
         for oy in 0..oh {
             for ox in 0..ow {
-                window_rows(x, g, (oy, ox), row_len, zp as i8, col, &mut rows);
+                xp.rows((oy, ox), &mut rows);
                 let out = &mut y[(oy * ow + ox) * oc..][..oc];
                 for bi in 0..nb {
                     let o0 = (first + bi) * LANES;
                     let p = &panel[bi * block..][..block];
-                    // SAFETY: rows just set by window_rows (row_len bytes each); x and col
-                    // untouched since.
+                    // SAFETY: rows just set (row_len bytes each); the copy is unchanged.
                     let [lo, hi] = unsafe { dot8::<DOT>(&rows[..kh], row_len, p) };
                     let n = (oc - o0).min(LANES);
                     for (h, s) in [lo, hi].into_iter().enumerate() {
@@ -104,7 +106,7 @@ fn conv<const DOT: bool>(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i
 /// per step so four dependency chains are in flight.
 ///
 /// # Safety
-/// `rows` from `window_rows` with this `row_len`, its input and column still unchanged.
+/// `rows` from `Padded::rows`, `row_len` bytes each, the copy still unchanged.
 #[inline(always)]
 unsafe fn dot8<const DOT: bool>(rows: &[*const i8], row_len: usize, p: &[i8]) -> [int32x4_t; 2] {
     // SAFETY: NEON is part of every aarch64 target.
@@ -145,7 +147,7 @@ unsafe fn dot8<const DOT: bool>(rows: &[*const i8], row_len: usize, p: &[i8]) ->
 /// decoder's last, one-channel layer): each output is one long dot product of the window
 /// rows with the weight rows as stored, 16 taps per `sdot`, so no lane is idle.
 #[inline(always)]
-fn narrow<const DOT: bool>(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
+fn narrow<const DOT: bool>(xp: &Padded, w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
     let (_, [oh, ow, oc]) = g.sizes();
     let kh = g.kernel[0];
     let row = g.kernel[1] * g.input.c as usize;
@@ -158,18 +160,16 @@ fn narrow<const DOT: bool>(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut 
             .fold(0i32, |a, &v| a + v as i32);
         *b = q.bias[o].wrapping_sub(zp.wrapping_mul(sum));
     }
-    let mut col_buf = [MaybeUninit::<i8>::uninit(); MAX_TAPS];
-    let col = filled(&mut col_buf[..taps], 0);
     let mut rows = [core::ptr::null(); MAX_KH];
     for oy in 0..oh {
         for ox in 0..ow {
-            window_rows(x, g, (oy, ox), row, zp as i8, col, &mut rows);
+            xp.rows((oy, ox), &mut rows);
             let out = &mut y[(oy * ow + ox) * oc..][..oc];
             for (o, yo) in out.iter_mut().enumerate() {
                 // SAFETY: NEON is part of every aarch64 target.
                 let mut acc = unsafe { vdupq_n_s32(0) };
                 let mut rest = 0i32;
-                // SAFETY: rows just set by window_rows (`row` bytes each).
+                // SAFETY: rows just set (`row` bytes each).
                 let rs = unsafe { row_slices(&rows[..kh], row) };
                 for (r, wr) in rs.zip(w[o * taps..][..taps].chunks_exact(row)) {
                     let (r16, wr16) = (r.chunks_exact(16), wr.chunks_exact(16));

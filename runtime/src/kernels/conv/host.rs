@@ -41,6 +41,71 @@ pub(super) fn filled<T: Copy>(buf: &mut [MaybeUninit<T>], v: T) -> &mut [T] {
     unsafe { &mut *(buf as *mut [MaybeUninit<T>] as *mut [T]) }
 }
 
+/// Input bytes a padded int8 copy may hold (64 KB); larger inputs use the in-place kernel.
+pub(super) const MAX_PADDED: usize = 1 << 16;
+
+/// An int8 input copied once with its padding around it (and each value XORed with `flip`,
+/// 0 or -128 for kernels that take unsigned bytes), so every window of the layer lies inside
+/// it: a pixel's kernel rows are then plain offsets, with no border cases per pixel.
+pub(super) struct Padded<'a> {
+    x: &'a [i8],
+    /// Values per padded row.
+    row: usize,
+    /// Values between horizontally neighbouring windows.
+    step: usize,
+    /// Values between vertically neighbouring windows.
+    step_y: usize,
+    kh: usize,
+}
+
+impl<'a> Padded<'a> {
+    /// Copies `x` of geometry `g` into `buf`, padded with `fill` (the flipped zero point),
+    /// with `slack` readable values past the last window row (a kernel reading whole quads).
+    /// `None` when the copy would not fit in `buf`.
+    #[inline(always)]
+    pub fn new(
+        x: &[i8],
+        g: &Window,
+        (fill, flip): (i8, i8),
+        slack: usize,
+        buf: &'a mut [MaybeUninit<i8>],
+    ) -> Option<Self> {
+        let ([ih, iw, ic], [oh, ow, _]) = g.sizes();
+        let [kh, kw] = g.kernel;
+        let [sy, sx] = g.stride;
+        let ph = (ih + g.pad[0]).max((oh.max(1) - 1) * sy + kh);
+        let pw = (iw + g.pad[1]).max((ow.max(1) - 1) * sx + kw);
+        let len = ph * pw * ic + slack;
+        if len > buf.len() {
+            return None;
+        }
+        let xp = filled(&mut buf[..len], fill);
+        for (iy, src) in x.chunks_exact(iw * ic).take(ih).enumerate() {
+            let dst = &mut xp[((iy + g.pad[0]) * pw + g.pad[1]) * ic..][..iw * ic];
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = v ^ flip;
+            }
+        }
+        Some(Self {
+            x: xp,
+            row: pw * ic,
+            step: sx * ic,
+            step_y: sy * pw * ic,
+            kh,
+        })
+    }
+
+    /// Sets `rows[..kh]` to where the kernel rows of output `(oy, ox)` start; each is valid
+    /// for the kernel row's values plus the slack.
+    #[inline(always)]
+    pub fn rows(&self, (oy, ox): (usize, usize), rows: &mut [*const i8; MAX_KH]) {
+        let base = &self.x[oy * self.step_y + ox * self.step..];
+        for (ky, r) in rows.iter_mut().enumerate().take(self.kh) {
+            *r = base[ky * self.row..].as_ptr();
+        }
+    }
+}
+
 /// int8 weights in one packed panel (36 KB).
 pub(super) const PANEL_I8: usize = MAX_TAPS * 16;
 /// Output channels in one int8 panel.

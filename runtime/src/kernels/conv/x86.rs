@@ -2,7 +2,7 @@
 //! AVX2 alone the same sums from 16-bit products.
 
 use super::host::{
-    filled, row_slices, window_rows, PackedI8, PanelI8, LANES, MAX_KH, MAX_TAPS, PANEL_I8,
+    row_slices, PackedI8, Padded, PanelI8, LANES, MAX_KH, MAX_PADDED, MAX_TAPS, PANEL_I8,
 };
 use crate::kernels::dense::x86::{
     dp128v, dpv, requant8_right, requant8v, right_shifts_only, store8, EMULATED, YMM, ZMM,
@@ -11,8 +11,6 @@ use crate::kernels::{Requant, Window};
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
-/// Input bytes the flipped copy may hold (64 KB); larger inputs use the in-place kernel.
-const MAX_INPUT: usize = 1 << 16;
 /// Up to this many output channels, [`narrow`] vectorises along the taps instead.
 const MAX_NARROW: usize = 3;
 
@@ -77,25 +75,19 @@ unsafe fn conv<const V: u8>(
     if taps == 0 || kh * row_len > MAX_TAPS || kh > MAX_KH || oc == 0 || q.bias.len() < oc {
         return false;
     }
-    if x.len() > MAX_INPUT {
-        return false;
-    }
-    // The input flipped to u8 once, so every broadcast is a single load.
-    let mut xbuf = [MaybeUninit::<i8>::uninit(); MAX_INPUT];
-    for (d, &v) in xbuf.iter_mut().zip(x) {
-        d.write(v ^ -128);
-    }
-    // SAFETY: the first x.len() elements were just written.
-    let x = unsafe { &*(&xbuf[..x.len()] as *const [MaybeUninit<i8>] as *const [i8]) };
     let zp = q.input_zero_point;
+    // The input flipped to u8 and padded once, so every broadcast is a single load and no
+    // pixel is a border case.
+    let mut xbuf = [MaybeUninit::<i8>::uninit(); MAX_PADDED];
+    let Some(xp) = Padded::new(x, g, (zp as i8 ^ -128, -128), 4, &mut xbuf) else {
+        return false;
+    };
     if oc <= MAX_NARROW {
-        return narrow::<V>(x, w, g, q, y);
+        return narrow::<V>(&xp, w, g, q, y);
     }
     let blocks = oc.div_ceil(LANES);
     let per_panel = PanelI8::blocks(g, row_len);
     let mut room = PanelI8::new();
-    let mut col_buf = [MaybeUninit::<i8>::uninit(); MAX_TAPS];
-    let col = filled(&mut col_buf[..kh * row_len], 0);
     let mut first = 0;
     while first < blocks {
         let nb = per_panel.min(blocks - first);
@@ -115,75 +107,47 @@ unsafe fn conv<const V: u8>(
         let mut rows = [core::ptr::null(); MAX_KH];
         for oy in 0..oh {
             for ox in 0..ow {
-                window_rows(x, g, (oy, ox), row_len, zp as i8 ^ -128, col, &mut rows);
+                xp.rows((oy, ox), &mut rows);
                 let out = &mut y[(oy * ow + ox) * oc..][..oc];
                 // (`block_sums` is called directly: a closure would not get the caller's
                 // target features and its intrinsics would become calls.)
                 let rows = &rows[..kh];
+                let scales = Scales { mult, shift, fast };
                 let mut bi = 0;
                 while bi < nb {
                     let o0 = (first + bi) * LANES;
-                    // Two full blocks at once with AVX-512: one 16-lane requantization.
-                    if V == ZMM && fast && q.lut.is_none() && bi + 1 < nb && o0 + 2 * LANES <= oc {
-                        // SAFETY: rows just set by window_rows (row_len bytes each).
-                        let (s0, s1) = unsafe {
-                            (
-                                block_sums::<V>(rows, row_len, panel, wide, bias, bi),
-                                block_sums::<V>(rows, row_len, panel, wide, bias, bi + 1),
-                            )
-                        };
-                        // SAFETY: AVX-512 F is present with VNNI (EVEX); 16 multipliers and
-                        // shifts from bi·8, 16 outputs from o0.
-                        unsafe {
-                            let mv = _mm512_loadu_si512(mult.as_ptr().add(bi * LANES) as *const _);
-                            let sv = _mm512_loadu_si512(shift.as_ptr().add(bi * LANES) as *const _);
-                            let v = requant16_right(s0, s1, mv, sv, q);
-                            _mm_storeu_si128(out.as_mut_ptr().add(o0) as *mut __m128i, v);
+                    if bi + 1 < nb {
+                        // Two blocks share each input quad's broadcast.
+                        // SAFETY: rows just set (row_len bytes each).
+                        let [s0, s1] =
+                            unsafe { block_sums::<V, 2>(rows, row_len, panel, wide, bias, bi) };
+                        // With AVX-512: one 16-lane requantization.
+                        if V == ZMM && fast && q.lut.is_none() && o0 + 2 * LANES <= oc {
+                            // SAFETY: AVX-512 F is present with VNNI (EVEX); 16 multipliers
+                            // and shifts from bi·8, 16 outputs from o0.
+                            unsafe {
+                                let mv =
+                                    _mm512_loadu_si512(mult.as_ptr().add(bi * LANES) as *const _);
+                                let sv =
+                                    _mm512_loadu_si512(shift.as_ptr().add(bi * LANES) as *const _);
+                                let v = requant16_right(s0, s1, mv, sv, q);
+                                _mm_storeu_si128(out.as_mut_ptr().add(o0) as *mut __m128i, v);
+                            }
+                        } else {
+                            // SAFETY: AVX2 is present (every V).
+                            unsafe {
+                                finish8(s0, &scales, bi, q, &mut out[o0..]);
+                                finish8(s1, &scales, bi + 1, q, &mut out[o0 + LANES..]);
+                            }
                         }
                         bi += 2;
                         continue;
                     }
                     // SAFETY: as above.
-                    let s = unsafe { block_sums::<V>(rows, row_len, panel, wide, bias, bi) };
-                    let (m, sh) = (&mult[bi * LANES..][..LANES], &shift[bi * LANES..][..LANES]);
+                    let [s] = unsafe { block_sums::<V, 1>(rows, row_len, panel, wide, bias, bi) };
+                    // SAFETY: AVX2 is present (every V).
+                    unsafe { finish8(s, &scales, bi, q, &mut out[o0..]) };
                     bi += 1;
-                    let n = (oc - o0).min(LANES);
-                    // SAFETY: loads of two 8-element slices.
-                    let (mv, sv) = unsafe {
-                        (
-                            _mm256_loadu_si256(m.as_ptr() as *const __m256i),
-                            _mm256_loadu_si256(sh.as_ptr() as *const __m256i),
-                        )
-                    };
-                    if fast && n == LANES {
-                        let v = requant8_right(s, mv, sv, q);
-                        if V == ZMM && q.lut.is_none() {
-                            // SAFETY: AVX-512 F and VL are present (EVEX); 8 outputs at o0.
-                            unsafe { store8_evex(v, &mut out[o0..o0 + LANES]) };
-                        } else {
-                            store8(v, q, &mut out[o0..o0 + LANES]);
-                        }
-                        continue;
-                    }
-                    let mut tmp = [0i8; LANES];
-                    match requant8v(s, mv, sv, q) {
-                        Some(v) if n == LANES => {
-                            store8(v, q, &mut out[o0..o0 + LANES]);
-                            continue;
-                        }
-                        Some(v) => store8(v, q, &mut tmp),
-                        None => {
-                            let mut acc = [0i32; LANES];
-                            // SAFETY: a store into an 8-element i32 array.
-                            unsafe { _mm256_storeu_si256(acc.as_mut_ptr() as *mut __m256i, s) };
-                            for j in 0..n {
-                                tmp[j] = q.finish_with(acc[j], m[j], sh[j]);
-                            }
-                        }
-                    }
-                    for (d, &v) in out[o0..o0 + n].iter_mut().zip(&tmp) {
-                        *d = v;
-                    }
                 }
             }
         }
@@ -192,46 +156,95 @@ unsafe fn conv<const V: u8>(
     true
 }
 
-/// The eight channel sums of block `bi` of the panel, bias included.
+/// The requantization constants of a panel's channels.
+struct Scales<'a> {
+    mult: &'a [i32],
+    shift: &'a [i32],
+    /// Every channel passes `right_shifts_only`.
+    fast: bool,
+}
+
+/// Requantizes the eight sums `s` of block `bi` of the panel into `out`, which starts at the
+/// block's first channel (the last block of a layer may have fewer than eight).
 ///
 /// # Safety
-/// As [`dot8`]: `rows` from `window_rows` with this `row_len`, still valid.
+/// AVX2 must be present (inlined into the kernel's build: a call per block would cost a
+/// quarter of a small layer's time).
 #[inline(always)]
-unsafe fn block_sums<const V: u8>(
+unsafe fn finish8(s: __m256i, c: &Scales, bi: usize, q: &Requant, out: &mut [i8]) {
+    let n = out.len().min(LANES);
+    let (m, sh) = (
+        &c.mult[bi * LANES..][..LANES],
+        &c.shift[bi * LANES..][..LANES],
+    );
+    // SAFETY: loads of two 8-element slices.
+    let (mv, sv) = unsafe {
+        (
+            _mm256_loadu_si256(m.as_ptr() as *const __m256i),
+            _mm256_loadu_si256(sh.as_ptr() as *const __m256i),
+        )
+    };
+    if c.fast && n == LANES {
+        store8(requant8_right(s, mv, sv, q), q, out);
+        return;
+    }
+    let mut tmp = [0i8; LANES];
+    match requant8v(s, mv, sv, q) {
+        Some(v) if n == LANES => {
+            store8(v, q, out);
+            return;
+        }
+        Some(v) => store8(v, q, &mut tmp),
+        None => {
+            let mut acc = [0i32; LANES];
+            // SAFETY: a store into an 8-element i32 array.
+            unsafe { _mm256_storeu_si256(acc.as_mut_ptr() as *mut __m256i, s) };
+            for j in 0..n {
+                tmp[j] = q.finish_with(acc[j], m[j], sh[j]);
+            }
+        }
+    }
+    out[..n].copy_from_slice(&tmp[..n]);
+}
+
+/// The eight channel sums of each of the `N` blocks from `bi` of the panel, bias included.
+///
+/// # Safety
+/// As [`dot_blocks`]: `rows` from `Padded::rows`, `row_len` bytes each, still valid.
+#[inline(always)]
+unsafe fn block_sums<const V: u8, const N: usize>(
     rows: &[*const i8],
     row_len: usize,
     panel: &[i8],
     wide: &[i16],
     bias: &[i32],
     bi: usize,
-) -> __m256i {
+) -> [__m256i; N] {
     let block = rows.len() * row_len * LANES;
-    // One whole block of the panel, or without VNNI of its widened copy (`block` i16
-    // values: two vectors a quad).
-    let p = if V == EMULATED {
-        wide[bi * block..][..block].as_ptr() as *const __m256i
-    } else {
-        panel[bi * block..][..block].as_ptr() as *const __m256i
-    };
-    let b = &bias[bi * LANES..][..LANES];
-    // SAFETY: the caller's contract; `p` is one whole block.
-    unsafe {
-        let s = if rows.len() == 3 && row_len == 4 {
-            dot8::<V, 3, 1>(rows, row_len, p)
+    // Whole blocks of the panel, or without VNNI of its widened copy (`block` i16 values:
+    // two vectors a quad).
+    let mut p = [core::ptr::null::<__m256i>(); N];
+    for (n, p) in p.iter_mut().enumerate() {
+        *p = if V == EMULATED {
+            wide[(bi + n) * block..][..block].as_ptr() as *const __m256i
         } else {
-            dot8::<V, 0, 0>(rows, row_len, p)
+            panel[(bi + n) * block..][..block].as_ptr() as *const __m256i
         };
-        _mm256_add_epi32(s, _mm256_loadu_si256(b.as_ptr() as *const __m256i))
     }
-}
-
-/// Eight values in -128..=127 to `y[..8]` with one truncating pack (`vpmovdb`).
-#[target_feature(enable = "avx512f,avx512vl")]
-#[inline]
-fn store8_evex(v: __m256i, y: &mut [i8]) {
-    let y = &mut y[..8];
-    // SAFETY: an 8-byte store into `y`, which holds 8 bytes.
-    unsafe { _mm_storel_epi64(y.as_mut_ptr() as *mut __m128i, _mm256_cvtepi32_epi8(v)) };
+    let b = &bias[bi * LANES..][..N * LANES];
+    // SAFETY: the caller's contract; each `p` is one whole block.
+    unsafe {
+        let mut s = if rows.len() == 3 && row_len == 4 {
+            dot_blocks::<V, 3, 1, N>(rows, row_len, p)
+        } else {
+            dot_blocks::<V, 0, 0, N>(rows, row_len, p)
+        };
+        for (n, s) in s.iter_mut().enumerate() {
+            let bn = _mm256_loadu_si256(b[n * LANES..].as_ptr() as *const __m256i);
+            *s = _mm256_add_epi32(*s, bn);
+        }
+        s
+    }
 }
 
 /// [`requant8_right`] on sixteen channels (`lo`, `hi`) with AVX-512, packed to bytes.
@@ -263,17 +276,19 @@ fn requant16_right(lo: __m256i, hi: __m256i, mv: __m512i, sv: __m512i, q: &Requa
     _mm512_cvtepi32_epi8(v)
 }
 
-/// Eight channel sums of `u · w` over every row (`u = x + 128`, already flipped), four
-/// accumulators in flight. `p` is the block's panel: one vector a quad, or without VNNI the
-/// widened copy of [`widen`], two a quad ([`quad_wide`]).
+/// Eight channel sums of `u · w` for each of `N` blocks over every row (`u = x + 128`,
+/// already flipped), four accumulators in flight in all: each input quad is loaded (and
+/// without VNNI split) once for the `N` blocks. `p` are the blocks' panels: one vector a
+/// quad, or without VNNI the widened copy of [`widen`], two a quad ([`quad`]).
 #[inline(always)]
-unsafe fn dot8<const V: u8, const KH: usize, const Q: usize>(
+unsafe fn dot_blocks<const V: u8, const KH: usize, const Q: usize, const N: usize>(
     rows: &[*const i8],
     row_len: usize,
-    p: *const __m256i,
-) -> __m256i {
+    p: [*const __m256i; N],
+) -> [__m256i; N] {
     let z = _mm256_setzero_si256();
-    let mut a = [z; 4];
+    // Chains per block: four in all.
+    let mut a = [[z; N]; 4];
     let per_quad = if V == EMULATED { 2 } else { 1 };
     let mut pp = p;
     let (rows, quads) = if KH > 0 {
@@ -281,40 +296,41 @@ unsafe fn dot8<const V: u8, const KH: usize, const Q: usize>(
     } else {
         (rows, row_len / 4)
     };
+    let chains = 4 / N;
     for (ky, &r) in rows.iter().enumerate() {
         let cp = r as *const i32;
         // SAFETY: t < quads: 4 bytes of the row and one quad's panel vectors (kh·quads of
         // them in all, the caller's contract) are in bounds; unaligned loads.
-        let step = |acc: __m256i, t: usize| unsafe {
-            let w = pp.add(per_quad * t);
-            if V == EMULATED {
-                quad_wide(acc, cp.add(t) as *const u32, w)
-            } else {
-                dpv::<V>(
-                    acc,
-                    _mm256_set1_epi32(cp.add(t).read_unaligned()),
-                    _mm256_loadu_si256(w),
-                )
-            }
-        };
+        let at = |t: usize| unsafe { cp.add(t) };
         let mut t = 0;
-        while t + 4 <= quads {
-            for (g, acc) in a.iter_mut().enumerate() {
-                *acc = step(*acc, t + g);
+        while t + chains <= quads {
+            for (g, acc) in a.iter_mut().enumerate().take(chains) {
+                // SAFETY: as above.
+                *acc = unsafe { quad::<V, N>(*acc, at(t + g), pp, per_quad * (t + g)) };
             }
-            t += 4;
+            t += chains;
         }
         // Short rows start at the row's own chain, so a 3×3 one-channel kernel (one quad
         // per row) still has three chains in flight.
         while t < quads {
-            let g = (ky + t) % 4;
-            a[g] = step(a[g], t);
+            let g = (ky + t) % chains;
+            // SAFETY: as above.
+            a[g] = unsafe { quad::<V, N>(a[g], at(t), pp, per_quad * t) };
             t += 1;
         }
-        // SAFETY: as above; the next row's quads follow.
-        pp = unsafe { pp.add(per_quad * quads) };
+        for p in pp.iter_mut() {
+            // SAFETY: as above; the next row's quads follow.
+            *p = unsafe { p.add(per_quad * quads) };
+        }
     }
-    _mm256_add_epi32(_mm256_add_epi32(a[0], a[1]), _mm256_add_epi32(a[2], a[3]))
+    let mut out = [z; N];
+    for (n, o) in out.iter_mut().enumerate() {
+        *o = _mm256_add_epi32(
+            _mm256_add_epi32(a[0][n], a[1][n]),
+            _mm256_add_epi32(a[2][n], a[3][n]),
+        );
+    }
+    out
 }
 
 /// The packed panel with each 32-byte vector (eight channels × four taps) split into its
@@ -342,25 +358,49 @@ unsafe fn widen<'w>(panel: &[i8], wide: &'w mut [MaybeUninit<i16>]) -> &'w [i16]
     }
 }
 
-/// One quad of [`dot8`] without VNNI: the four input bytes at `u` (flipped, so unsigned) split into
-/// even and odd bytes as 16-bit pairs and multiplied with the widened weights at `w`. The
-/// same products and the same wrapping sums as `vpdpbusd`.
+/// One input quad of [`dot_blocks`] into `N` blocks' accumulators: the four input bytes at
+/// `u` (flipped, so unsigned) broadcast once, each block's weights at vector `k` of its panel.
+/// Without VNNI the bytes are split once into even and odd 16-bit pairs and multiplied with
+/// the widened weights: the same products and the same wrapping sums as `vpdpbusd`.
 #[inline(always)]
-unsafe fn quad_wide(acc: __m256i, u: *const u32, w: *const __m256i) -> __m256i {
-    // SAFETY: the caller's pointers are in bounds; AVX2 is present.
+unsafe fn quad<const V: u8, const N: usize>(
+    acc: [__m256i; N],
+    u: *const i32,
+    w: [*const __m256i; N],
+    k: usize,
+) -> [__m256i; N] {
+    let mut out = acc;
+    // SAFETY: the caller's pointers are in bounds; AVX2 (and V's VNNI) is present.
     unsafe {
-        let v = u.read_unaligned();
-        let ue = _mm256_set1_epi32((v & 0x00ff_00ff) as i32);
-        let uo = _mm256_set1_epi32(((v >> 8) & 0x00ff_00ff) as i32);
-        let acc = _mm256_add_epi32(acc, _mm256_madd_epi16(ue, _mm256_loadu_si256(w)));
-        _mm256_add_epi32(acc, _mm256_madd_epi16(uo, _mm256_loadu_si256(w.add(1))))
+        if V == EMULATED {
+            let v = (u as *const u32).read_unaligned();
+            let ue = _mm256_set1_epi32((v & 0x00ff_00ff) as i32);
+            let uo = _mm256_set1_epi32(((v >> 8) & 0x00ff_00ff) as i32);
+            for (o, w) in out.iter_mut().zip(w) {
+                let w = w.add(k);
+                *o = _mm256_add_epi32(*o, _mm256_madd_epi16(ue, _mm256_loadu_si256(w)));
+                *o = _mm256_add_epi32(*o, _mm256_madd_epi16(uo, _mm256_loadu_si256(w.add(1))));
+            }
+        } else {
+            let b = _mm256_set1_epi32(u.read_unaligned());
+            for (o, w) in out.iter_mut().zip(w) {
+                *o = dpv::<V>(*o, b, _mm256_loadu_si256(w.add(k)));
+            }
+        }
     }
+    out
 }
 
 /// The convolution of [`conv`] for layers with at most [`MAX_NARROW`] output channels,
-/// on the flipped input `x`.
+/// on the flipped, padded input `xp`.
 #[inline(always)]
-unsafe fn narrow<const V: u8>(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) -> bool {
+unsafe fn narrow<const V: u8>(
+    xp: &Padded,
+    w: &[i8],
+    g: &Window,
+    q: &Requant,
+    y: &mut [i8],
+) -> bool {
     let (_, [oh, ow, oc]) = g.sizes();
     let [kh, kw] = g.kernel;
     let row = kw * g.input.c as usize;
@@ -373,8 +413,6 @@ unsafe fn narrow<const V: u8>(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &m
             .fold(0i32, |a, &v| a + v as i32);
         *b = q.bias[o].wrapping_sub((zp + 128).wrapping_mul(sum));
     }
-    let mut col_buf = [MaybeUninit::<i8>::uninit(); MAX_TAPS];
-    let col = filled(&mut col_buf[..taps], 0);
     let mut rows = [core::ptr::null(); MAX_KH];
     let (m0, s0) = q.channel(0);
     let (mv, sv) = (_mm256_set1_epi32(m0), _mm256_set1_epi32(s0));
@@ -386,8 +424,8 @@ unsafe fn narrow<const V: u8>(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &m
         while oc == 1 && ox + LANES <= ow {
             let mut part = [_mm256_setzero_si256(); LANES];
             for (i, p) in part.iter_mut().enumerate() {
-                window_rows(x, g, (oy, ox + i), row, zp as i8 ^ -128, col, &mut rows);
-                // SAFETY: rows just set by window_rows (`row` bytes each); `taps` weights.
+                xp.rows((oy, ox + i), &mut rows);
+                // SAFETY: rows just set (`row` bytes each); `taps` weights.
                 *p = unsafe { narrow_partial::<V>(row_slices(&rows[..kh], row), &w[..taps], row) };
             }
             let lo = _mm256_hadd_epi32(
@@ -421,10 +459,10 @@ unsafe fn narrow<const V: u8>(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &m
             ox += LANES;
         }
         for ox in ox..ow {
-            window_rows(x, g, (oy, ox), row, zp as i8 ^ -128, col, &mut rows);
+            xp.rows((oy, ox), &mut rows);
             let out = &mut y[(oy * ow + ox) * oc..][..oc];
             for (o, yo) in out.iter_mut().enumerate() {
-                // SAFETY: rows just set by window_rows (`row` bytes each); `taps` weights.
+                // SAFETY: rows just set (`row` bytes each); `taps` weights.
                 let d = unsafe {
                     narrow_dot::<V>(row_slices(&rows[..kh], row), &w[o * taps..][..taps], row)
                 };

@@ -153,6 +153,14 @@ pub(crate) fn requant8_right(a: __m256i, mv: __m256i, sv: __m256i, q: &Requant) 
 #[target_feature(enable = "avx2")]
 #[inline]
 pub(crate) fn store8(v: __m256i, q: &Requant, y: &mut [i8]) {
+    let y = &mut y[..8];
+    if q.lut.is_none() {
+        // The values fit in i8 already: both saturating packs are exact.
+        let w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        // SAFETY: an 8-byte store into `y`, which holds 8 bytes.
+        unsafe { _mm_storel_epi64(y.as_mut_ptr() as *mut __m128i, _mm_packs_epi16(w, w)) };
+        return;
+    }
     let mut out = [0i32; 8];
     // SAFETY: a 32-byte unaligned store into an 8-element i32 array.
     unsafe { _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, v) };
