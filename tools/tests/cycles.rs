@@ -88,6 +88,7 @@ fn the_plugin_counts_the_manuals_cycles_on_micro_benchmarks() {
             estimate: c.estimate - empty.estimate,
             low: c.low - empty.low,
             high: c.high - empty.high,
+            ..Cycles::default()
         };
         println!(
             "{name}: {} instructions, {} cycles ({}–{})",
@@ -107,7 +108,8 @@ fn the_plugin_counts_the_manuals_cycles_on_micro_benchmarks() {
             Cycles {
                 estimate: e,
                 low: lo,
-                high: hi
+                high: hi,
+                ..Cycles::default()
             },
             "{name}"
         );

@@ -85,6 +85,23 @@ fn a_tflite_import_is_bit_exact_on_qemu_layer_by_layer() {
         c["high"].as_u64().unwrap(),
     );
     assert!(count <= lo && lo <= e && e <= hi, "{json:#}");
+    // The flash lines the inference read: its int8 weights stream from flash, each byte
+    // once, so at least one 8-byte line per 8 bytes of them; instructions come from flash too.
+    let weights = aedge_runtime::Model::parse(&aedge_runtime::AlignedBytes::from(
+        std::fs::read(&model).unwrap(),
+    ))
+    .unwrap()
+    .layers()
+    .map(|l| l.params as u64)
+    .sum::<u64>();
+    let (data, code) = (
+        c["flash_data_lines"].as_u64().unwrap(),
+        c["flash_code_lines"].as_u64().unwrap(),
+    );
+    assert!(
+        data >= weights / 8 && code > 0,
+        "{data} data lines for {weights} weights: {json:#}"
+    );
     assert!(json["stack"].as_u64().unwrap() > 100);
     assert!(json["sizes"]["flash"].as_u64().unwrap() > json["arena"].as_u64().unwrap() / 100);
 

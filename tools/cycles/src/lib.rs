@@ -10,9 +10,10 @@
 //! qemu-system-arm … -plugin libaedge_cycles.so,mark=<address of aedge_timer_now>,out=reads.txt
 //! ```
 //!
-//! Output: one line per start of the marker, `<instructions> <estimate> <low> <high>`, and a last line
-//! `end <instructions> <estimate> <low> <high> <unknown encodings>` written when the guest
-//! exits.
+//! (`flash_end=<bytes>` sets the end of the flash region, from address 0; 4 MiB by default,
+//! QEMU's mps2-an386.) Output: one line per start of the marker, `<instructions> <estimate>
+//! <low> <high> <flash data lines> <flash code lines>` (see [`timing::FlashLines`]), and a last
+//! line `end` + the same + `<unknown encodings>`, written when the guest exits.
 
 pub mod thumb;
 pub mod timing;

@@ -27,7 +27,8 @@ fn state() -> std::sync::MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Appends `<instructions> <estimate> <low> <high>` after `prefix`, then `suffix`.
+/// Appends `<instructions> <estimate> <low> <high> <flash data lines> <flash code lines>`
+/// after `prefix`, then `suffix`.
 fn line(s: &mut State, prefix: &str, suffix: &str) {
     let t = &s.tracker;
     let c = &t.cycles;
@@ -35,8 +36,8 @@ fn line(s: &mut State, prefix: &str, suffix: &str) {
         // Nothing to report an error to inside QEMU; the host finds no end line.
         let _ = writeln!(
             f,
-            "{prefix}{} {} {} {}{suffix}",
-            t.instructions, c.estimate, c.low, c.high
+            "{prefix}{} {} {} {} {} {}{suffix}",
+            t.instructions, c.estimate, c.low, c.high, t.flash.data, t.flash.code
         );
     }
 }
@@ -62,6 +63,12 @@ impl Register for CyclesPlugin {
             Some(Value::Integer(a)) => *a as u64 & !1,
             _ => return Err(qemu_plugin::Error::PluginInstanceSetError),
         };
+        // The flash's addresses (where code and model are): `flash_end`, from 0.
+        let flash_end = match args.parsed.get("flash_end") {
+            Some(Value::Integer(a)) => *a as u64,
+            _ => 0x40_0000,
+        };
+        state().tracker.flash_range = (0, flash_end);
         let path = match args.parsed.get("out") {
             Some(Value::String(p)) => p.clone(),
             _ => "aedge-cycles.txt".into(),
@@ -82,6 +89,16 @@ impl HasCallbacks for CyclesPlugin {
         for insn in tb.instructions() {
             let pc = insn.vaddr();
             let decoded = decode(&insn.data());
+            // Data reads, for the flash lines they touch. Registered for reads and writes
+            // and filtered here: QEMU 7.2 delivered only the stores to a read-only callback.
+            insn.register_memory_access_callback(
+                |_, info, addr| {
+                    if !info.is_store() {
+                        state().tracker.read(addr, 1 << info.size_shift());
+                    }
+                },
+                qemu_plugin::MemRW::QEMU_PLUGIN_MEM_RW,
+            );
             if pc == self.mark {
                 insn.register_execute_callback(move |_| {
                     let mut s = state();

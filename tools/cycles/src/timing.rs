@@ -19,9 +19,16 @@
 //! `LDRD`/`STRD` cost 3 and never pipeline; a load or store whose address register was
 //! written by the data-processing instruction just before stalls 1 cycle (no forwarding).
 //!
-//! Not modelled: flash wait states (and so the ART accelerator, caches and prefetch buffers
-//! of real parts), bus contention with DMA, unaligned accesses that split, exceptions, and an
-//! `IT` block's skipped loads (counted as executed).
+//! Flash wait states are not in the cycles themselves: the tracker counts what a wait-state
+//! model needs, the flash lines (64 bits, STM32L4's flash read width) the stream reads —
+//! as data (the model's weights and constants live in flash) and as instructions — counting
+//! a line again only when another line was read in between (a one-line buffer). The host
+//! charges the board's wait states per line (`aedge::mcu::cycles`).
+//!
+//! Not modelled: what the ART accelerator's caches and prefetch buffer of real parts hide
+//! (the host's estimate takes instruction fetches as hidden and data lines as not), bus
+//! contention with DMA, unaligned accesses that split, exceptions, and an `IT` block's skipped
+//! loads (counted as executed).
 
 use crate::thumb::{Class, Insn};
 
@@ -44,6 +51,20 @@ impl Cycles {
     }
 }
 
+/// Bytes of one flash line: a read of any byte of it fetches all of it.
+pub const FLASH_LINE: u64 = 8;
+
+/// Reads of flash lines, each counted when it differs from the line read before it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlashLines {
+    /// Lines read by loads.
+    pub data: u64,
+    /// Lines fetched for instructions.
+    pub code: u64,
+    last_data: Option<u64>,
+    last_code: Option<u64>,
+}
+
 /// Follows an executed instruction stream and adds up its cycles.
 #[derive(Clone, Debug)]
 pub struct Tracker {
@@ -53,6 +74,10 @@ pub struct Tracker {
     pub instructions: u64,
     /// Instructions of an encoding the decoder does not know (counted as 1 cycle).
     pub unknown: u64,
+    /// Flash lines read so far.
+    pub flash: FlashLines,
+    /// The flash's addresses, `start..end` (the code and the model are in flash).
+    pub flash_range: (u64, u64),
     last: Option<(u64, Insn)>,
 }
 
@@ -73,7 +98,31 @@ impl Tracker {
             },
             instructions: 0,
             unknown: 0,
+            flash: FlashLines {
+                data: 0,
+                code: 0,
+                last_data: None,
+                last_code: None,
+            },
+            flash_range: (0, 0),
             last: None,
+        }
+    }
+
+    fn in_flash(&self, addr: u64) -> bool {
+        (self.flash_range.0..self.flash_range.1).contains(&addr)
+    }
+
+    /// Accounts for a data read of `size` bytes at `addr` by the instruction being executed.
+    pub fn read(&mut self, addr: u64, size: u64) {
+        if !self.in_flash(addr) {
+            return;
+        }
+        for line in addr / FLASH_LINE..=(addr + size.max(1) - 1) / FLASH_LINE {
+            if self.flash.last_data != Some(line) {
+                self.flash.data += 1;
+                self.flash.last_data = Some(line);
+            }
         }
     }
 
@@ -92,6 +141,14 @@ impl Tracker {
                 let straddles = insn.size == 4 && pc % 4 == 2;
                 let p = 1 + straddles as u64 + last.indirect as u64;
                 self.cycles.add(p, 1, 3);
+            }
+        }
+        if self.in_flash(pc) {
+            for line in pc / FLASH_LINE..=(pc + insn.size as u64 - 1) / FLASH_LINE {
+                if self.flash.last_code != Some(line) {
+                    self.flash.code += 1;
+                    self.flash.last_code = Some(line);
+                }
             }
         }
         let prev = self.last.map(|(_, i)| i);
@@ -205,6 +262,33 @@ mod tests {
         assert_eq!(t.cycles.estimate, 3 + 3 + 2 + 1);
         assert_eq!(t.cycles.low, 3 + 3 + 2 + 1);
         assert_eq!(t.cycles.high, 3 + 3 + 2 * 3 + 1);
+    }
+
+    #[test]
+    fn flash_lines_are_counted_once_per_change_of_line() {
+        let mut t = Tracker::new();
+        t.flash_range = (0, 0x1_0000);
+        // Two 16-bit instructions in one line, then one in the next: two code lines.
+        for pc in [0x1000, 0x1002, 0x1008] {
+            t.step(pc, &decode(NOP));
+        }
+        assert_eq!(t.flash.code, 2);
+        // Loads: 4 bytes twice in one line, then an 8-byte read straddling two lines (the
+        // first of them the same line again: one new), then RAM (not flash).
+        t.read(0x2000, 4);
+        t.read(0x2004, 4);
+        t.read(0x2004, 8);
+        t.read(0x2000_0000, 4);
+        assert_eq!(t.flash.data, 2);
+        // Back to an earlier line after another: read again (a one-line buffer).
+        t.read(0x2000, 4);
+        assert_eq!(t.flash.data, 3);
+        // A 32-bit instruction straddling two lines fetches both (the first is the line
+        // just fetched: one new); code in RAM fetches none.
+        t.step(0x100e, &decode(&[0x91, 0xfb, 0xf2, 0xf0]));
+        assert_eq!(t.flash.code, 3);
+        t.step(0x2000_1000, &decode(NOP));
+        assert_eq!(t.flash.code, 3);
     }
 
     #[test]

@@ -71,10 +71,13 @@ fn model_md(m: &ModelReport, s: &mut String) {
         host_layer_table(m, s);
     }
     if !m.mcu.is_empty() {
-        s.push_str("| MCU | precision | per inference | per MAC | est. Cortex-M4 cycles (range) | cycles/MAC | ms at 80 / 120 / 168 MHz | arena B | runtime state B | arena + state B | inference stack B | firmware flash B | firmware static RAM B |\n");
-        s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        let ws = crate::mcu::cycles::WAIT_STATES
+            .map(|w| w.to_string())
+            .join(" / ");
+        let _ = writeln!(s, "| MCU | precision | per inference | per MAC | est. Cortex-M4 cycles (range) | cycles/MAC | ms at 80 / 120 / 168 MHz | ms with {ws} flash wait states (no-accelerator bound) | arena B | runtime state B | arena + state B | inference stack B | firmware flash B | firmware static RAM B |");
+        s.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for r in &m.mcu {
-            let (cycles, per_mac, ms) = match (r.cycles, r.unit) {
+            let (cycles, per_mac, ms, ms_ws) = match (r.cycles, r.unit) {
                 (Some(c), _) => (
                     format!(
                         "{} ({}–{})",
@@ -88,17 +91,23 @@ fn model_md(m: &ModelReport, s: &mut String) {
                         .map(|&f| format!("{:.3}", c.ms(f)))
                         .collect::<Vec<_>>()
                         .join(" / "),
+                    c.ms_with_wait_states()
+                        .iter()
+                        .map(|(e, h)| format!("{e:.3} ({h:.3})"))
+                        .collect::<Vec<_>>()
+                        .join(" / "),
                 ),
                 (None, "cycles") => (
                     format!("{} (measured)", thousands(r.count)),
                     format!("{:.2}", r.per_mac),
                     "–".into(),
+                    "–".into(),
                 ),
-                _ => ("–".into(), "–".into(), "–".into()),
+                _ => ("–".into(), "–".into(), "–".into(), "–".into()),
             };
             let _ = writeln!(
                 s,
-                "| {} | {} | {} {} | {:.3} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} {} | {:.3} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.target,
                 r.precision,
                 thousands(r.count),
@@ -107,6 +116,7 @@ fn model_md(m: &ModelReport, s: &mut String) {
                 cycles,
                 per_mac,
                 ms,
+                ms_ws,
                 r.arena,
                 r.state,
                 r.arena + r.state,

@@ -227,6 +227,12 @@ pub fn run(a: Args, out: Out) -> Result<()> {
                 c.estimate as f64 / d.macs.max(1) as f64,
                 c.ms_at_clocks()
             ));
+            out.line(format!(
+                "  with flash wait states ({} flash lines read as data, {} as code): {}",
+                c.flash_data_lines,
+                c.flash_code_lines,
+                c.ms_with_wait_states_text()
+            ));
         }
     }
     if let Some(s) = m.series() {

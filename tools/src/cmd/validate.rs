@@ -147,6 +147,8 @@ fn print(v: &Validation, a: &Args, out: &Out) {
             estimate: mean(|c| c.estimate),
             low: mean(|c| c.low),
             high: mean(|c| c.high),
+            flash_data_lines: mean(|c| c.flash_data_lines),
+            flash_code_lines: mean(|c| c.flash_code_lines),
         };
         out.line(format!(
             "estimated Cortex-M4 cycles (zero wait states): {} per inference ({}–{}), {:.2} per MAC; {}",
@@ -155,6 +157,12 @@ fn print(v: &Validation, a: &Args, out: &Out) {
             c.high,
             c.estimate as f64 / v.macs.max(1) as f64,
             c.ms_at_clocks()
+        ));
+        out.line(format!(
+            "with flash wait states ({} flash lines read as data, {} as code): {}",
+            c.flash_data_lines,
+            c.flash_code_lines,
+            c.ms_with_wait_states_text()
         ));
     }
 }

@@ -1,6 +1,7 @@
 //! Estimated Cortex-M4 cycles of what the firmware times in QEMU, from the `aedge-cycles`
 //! plugin (`tools/cycles`: a decoder of the executed Thumb instructions and the timing model
-//! of Arm's Technical Reference Manual, at zero wait states). The plugin writes a line each
+//! of Arm's Technical Reference Manual, at zero wait states, with the flash lines read for a
+//! wait-state model, [`Cycles::with_wait_states`]). The plugin writes a line each
 //! time the firmware's `aedge_timer_now` starts; every measurement the firmware logs is the
 //! difference of two consecutive reads, so it is paired with the two lines whose instruction
 //! counts differ by what the firmware measured.
@@ -16,6 +17,10 @@ pub const MARKER: &str = "aedge_timer_now";
 /// (STM32L4 at 80 and 120, STM32F4 at 168).
 pub const CLOCKS_MHZ: [u32; 3] = [80, 120, 168];
 
+/// Flash wait states of those parts at those clocks: STM32L4 at 80 MHz 4 (RM0351, range 1),
+/// STM32L4R5 at 120 MHz 5 (RM0432, range 1 boost), STM32F4 at 168 MHz 5 (RM0090, 2.7–3.6 V).
+pub const WAIT_STATES: [u32; 3] = [4, 5, 5];
+
 /// Cycles of one measured region: the estimate and the bounds of the manual's ranges.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Cycles {
@@ -25,12 +30,50 @@ pub struct Cycles {
     pub low: u64,
     /// Every range at its upper end.
     pub high: u64,
+    /// Flash lines (64 bits) read as data (weights, constants), each a new line.
+    pub flash_data_lines: u64,
+    /// Flash lines fetched for instructions.
+    pub flash_code_lines: u64,
 }
 
 impl Cycles {
     /// Milliseconds of the estimate at `mhz`.
     pub fn ms(&self, mhz: u32) -> f64 {
         self.estimate as f64 / (mhz as f64 * 1e3)
+    }
+
+    /// The estimate and upper bound with `ws` flash wait states: every flash line read as
+    /// data costs `ws` more cycles (reading weights that stream from flash, a data cache
+    /// holds nothing they need again); instruction fetches are taken as hidden by the
+    /// prefetch buffer and instruction cache (ART) in the estimate and charged in full, `ws`
+    /// a line, in the bound (no accelerator). The lower bound stays at zero wait states.
+    pub fn with_wait_states(&self, ws: u32) -> (u64, u64) {
+        let ws = ws as u64;
+        (
+            self.estimate + ws * self.flash_data_lines,
+            self.high + ws * (self.flash_data_lines + self.flash_code_lines),
+        )
+    }
+
+    /// [`Cycles::ms_with_wait_states`] for a report line: `"4.930 ms at 80 MHz, 4 WS (up to
+    /// 5.310), …"`.
+    pub fn ms_with_wait_states_text(&self) -> String {
+        self.ms_with_wait_states()
+            .iter()
+            .zip(CLOCKS_MHZ.iter().zip(WAIT_STATES))
+            .map(|((e, h), (f, ws))| format!("{e:.3} ms at {f} MHz, {ws} WS (up to {h:.3})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Milliseconds at each clock of [`CLOCKS_MHZ`] with its [`WAIT_STATES`]: (estimate,
+    /// upper bound).
+    pub fn ms_with_wait_states(&self) -> [(f64, f64); 3] {
+        core::array::from_fn(|i| {
+            let (e, h) = self.with_wait_states(WAIT_STATES[i]);
+            let khz = CLOCKS_MHZ[i] as f64 * 1e3;
+            (e as f64 / khz, h as f64 / khz)
+        })
     }
 
     /// The estimate's milliseconds at every clock of [`CLOCKS_MHZ`], for a report line:
@@ -75,11 +118,11 @@ impl Reads {
                 .split_whitespace()
                 .map(|w| w.parse().map_err(|_| bad()))
                 .collect::<Result<_, _>>()?;
-            if v.len() != 4 + end as usize {
+            if v.len() != 6 + end as usize {
                 return Err(bad());
             }
             if end {
-                out.unknown = v[4];
+                out.unknown = v[6];
                 ended = true;
                 continue;
             }
@@ -89,6 +132,8 @@ impl Reads {
                     estimate: v[1],
                     low: v[2],
                     high: v[3],
+                    flash_data_lines: v[4],
+                    flash_code_lines: v[5],
                 },
             });
         }
@@ -112,6 +157,8 @@ impl Reads {
                     estimate: b.cycles.estimate - a.cycles.estimate,
                     low: b.cycles.low - a.cycles.low,
                     high: b.cycles.high - a.cycles.high,
+                    flash_data_lines: b.cycles.flash_data_lines - a.cycles.flash_data_lines,
+                    flash_code_lines: b.cycles.flash_code_lines - a.cycles.flash_code_lines,
                 });
             }
         }
@@ -166,7 +213,18 @@ pub fn plugin() -> Result<PathBuf, String> {
 fn build_plugin() -> Result<PathBuf, String> {
     let api = api_version()?;
     let root = super::firmware_dir().join("..");
-    let target = super::target_dir().join(format!("../cycles-api-v{api}"));
+    // One directory per checkout: two clones sharing a CARGO_TARGET_DIR would otherwise
+    // overwrite each other's plugin, and cargo, finding its own build fresh, would not put
+    // its copy back.
+    let checkout = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        root.canonicalize()
+            .unwrap_or_else(|_| root.clone())
+            .hash(&mut h);
+        h.finish() as u32
+    };
+    let target = super::target_dir().join(format!("../cycles-api-v{api}-{checkout:08x}"));
     let out = super::cargo(&root)
         .args(["build", "--release", "--quiet", "-p", "aedge-cycles"])
         .args([
@@ -204,21 +262,29 @@ mod tests {
 
     #[test]
     fn pairs_measurements_with_consecutive_reads() {
-        let text = "100 150 140 170\n400 600 500 700\n410 615 505 720\n1010 1515 1205 1720\nend 2000 3000 2500 3500 0\n";
+        let text = "100 150 140 170 10 20\n400 600 500 700 40 60\n410 615 505 720 41 62\n1010 1515 1205 1720 90 130\nend 2000 3000 2500 3500 100 140 0\n";
         let mut r = Reads::parse(text).unwrap();
         // 300 instructions: reads 0 and 1.
+        let c = r.take(300).unwrap();
         assert_eq!(
-            r.take(300).unwrap(),
+            c,
             Cycles {
                 estimate: 450,
                 low: 360,
-                high: 530
+                high: 530,
+                flash_data_lines: 30,
+                flash_code_lines: 40,
             }
         );
+        // 5 wait states: 5 a data line on the estimate, 5 a data or code line on the bound.
+        assert_eq!(c.with_wait_states(5), (450 + 150, 530 + 350));
+        assert_eq!(c.with_wait_states(0), (450, 530));
         // 600 (±1) instructions: not 1-2 (10), but 2-3.
         assert_eq!(r.take(601).unwrap().estimate, 900);
         assert!(r.take(5).is_err());
-        assert!(Reads::parse("1 2 3 4\n").is_err());
-        assert!(Reads::parse("1 2 x 4\nend 1 2 3 4 0\n").is_err());
+        assert!(Reads::parse("1 2 3 4 5 6\n").is_err());
+        assert!(Reads::parse("1 2 x 4 5 6\nend 1 2 3 4 5 6 0\n").is_err());
+        // The plugin's older four-number lines are refused, not misread.
+        assert!(Reads::parse("1 2 3 4\nend 1 2 3 4 0\n").is_err());
     }
 }
