@@ -31,6 +31,7 @@ presets!(
     "keras-conv",
     "conv-transpose",
     "keras-denoise",
+    "wide-denoise",
     "keras-vae",
     "pytorch-vae",
     "mlperf-ad",
