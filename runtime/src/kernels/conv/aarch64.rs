@@ -31,7 +31,7 @@ unsafe fn conv_dot(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) ->
 
 /// Weights are packed `[ky][quad][channel][4 taps]`, each kernel row padded with zero
 /// weights to whole quads, so one `sdot` with four input bytes broadcast adds four taps to
-/// four channels, reading interior windows straight from the input. `sdot` is signed on both
+/// four channels, reading each window from a padded copy of the input. `sdot` is signed on both
 /// sides: padding holds the input zero point and the bias becomes `bias - zp · Σw`, so each
 /// output is TFLite's `Σ (x - zp)·w` exactly.
 #[inline(always)]

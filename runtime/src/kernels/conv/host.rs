@@ -3,10 +3,12 @@
 //! The model file keeps convolution weights as `[out_c][kh][kw][in_c]`, the layout the
 //! microcontroller kernels read in place. On a host with `std` there is stack to spare, so a
 //! layer call first repacks the weights of up to a panel of output channels *output-major*
-//! (`[tap][8 channels]`, taps in `[kh][kw][in_c]` order), then for every output pixel copies
-//! its receptive field into one contiguous column (im2col, padding filled with a value that
-//! contributes nothing) and forms eight channels per vector instruction, with no horizontal
-//! reduction. Layers too large for the stack buffers fall back to the in-place kernels.
+//! (`[tap][8 channels]`, taps in `[kh][kw][in_c]` order; int8: `[ky][quad][channel][4 taps]`,
+//! [`PanelI8`]), then reads each output pixel's receptive field — f32: in place for interior
+//! pixels, else copied into one column with the padding filled with a value that contributes
+//! nothing; int8: from a copy of the input padded once ([`Padded`]) — and forms eight channels
+//! per vector instruction, with no horizontal reduction. Layers too large for the stack
+//! buffers fall back to the in-place kernels.
 //!
 //! f32: the sum of each output is taken over four interleaved tap groups, then combined, so
 //! results differ from the in-place kernel (used without `std`, e.g. on the device) by

@@ -52,7 +52,7 @@ unsafe fn conv_avx(x: &[i8], w: &[i8], g: &Window, q: &Requant, y: &mut [i8]) ->
 
 /// Weights are packed `[ky][quad][channel][4 taps]`, each kernel row padded with zero
 /// weights to whole quads, so one `vpdpbusd` with four input bytes broadcast adds four taps
-/// to eight channels, reading interior windows straight from the input. `vpdpbusd` takes
+/// to eight channels, reading each window from the input copy. `vpdpbusd` takes
 /// unsigned bytes on one side: the input is copied flipped to `x + 128` first, and the
 /// bias becomes `bias - (zp + 128) · Σw`, so each output is TFLite's
 /// `Σ (x - zp)·w` exactly (padding holds zp, which adds nothing). Without VNNI the panel is
