@@ -15,13 +15,5 @@ if command -v qemu-aarch64 >/dev/null && command -v aarch64-linux-gnu-gcc >/dev/
     qemu-aarch64 --version | head -1
     exit 0
 fi
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null || { echo "error: qemu-aarch64 or aarch64-linux-gnu-gcc is missing; install them as root (apt-get install qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross)" >&2; exit 1; }
-    SUDO=sudo
-fi
-command -v apt-get >/dev/null || { echo "error: qemu-aarch64 or aarch64-linux-gnu-gcc is missing and apt-get is not available; install QEMU's user-mode emulator and an aarch64 Linux cross linker yourself" >&2; exit 1; }
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross >/dev/null
+bash "$(dirname "$0")/apt-install.sh" "qemu-aarch64 or aarch64-linux-gnu-gcc" "install QEMU's user-mode emulator and an aarch64 Linux cross linker yourself" qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 qemu-aarch64 --version | head -1

@@ -1,8 +1,8 @@
 //! Every host code path of the int8 kernels gives the same bits as TFLite's arithmetic. The
 //! kernels pick their level at run time (x86-64: AVX2, VNNI, AVX-512; aarch64: NEON, `sdot`);
 //! here the level is capped so that each path this CPU has runs on the same cases. (Its own
-//! test binary: the cap is process-wide.) The aarch64 paths run here under `qemu-aarch64`
-//! (`scripts/test-aarch64.sh`).
+//! test binary: the cap is process-wide.) The aarch64 paths run under `qemu-aarch64` in the
+//! test command (`scripts/test.sh`, set up by `scripts/install-aarch64.sh`).
 
 #![cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 

@@ -152,8 +152,8 @@ fn host_layer_table(m: &ModelReport, s: &mut String) {
     for r in &rows {
         let _ = write!(s, " {} |", r.precision);
     }
-    let int8_vs_f32 = |p: &str| rows.iter().position(|r| r.precision == p);
-    let ratio = int8_vs_f32("f32").zip(int8_vs_f32("int8"));
+    let column = |p: &str| rows.iter().position(|r| r.precision == p);
+    let ratio = column("f32").zip(column("int8"));
     if ratio.is_some() {
         s.push_str(" int8 vs f32 |");
     }

@@ -22,7 +22,7 @@ enum Target {
     Mcu,
 }
 
-/// x86-64 instruction-set levels of aedge's host kernels.
+/// Instruction-set levels of aedge's host kernels (each architecture has its own).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Isa {
     /// The portable builds (SSE2 on x86-64, compiler-vectorised NEON on aarch64).
@@ -40,41 +40,45 @@ pub enum Isa {
 }
 
 impl Isa {
-    /// The runtime's level, or why this CPU's architecture has no such level.
-    fn level(self) -> Result<u8> {
+    /// The runtime's level, if this CPU's architecture has it.
+    fn level(self) -> Option<u8> {
         use aedge_runtime::kernels::isa;
-        let name = match self {
-            Isa::Portable => return Ok(isa::PORTABLE),
-            Isa::Avx2 => "avx2",
-            Isa::Vnni => "vnni",
-            Isa::Avx512 => "avx512",
-            Isa::Neon => "neon",
-            Isa::Dotprod => "dotprod",
-        };
-        #[cfg(target_arch = "x86_64")]
         match self {
-            Isa::Avx2 => return Ok(isa::AVX2),
-            Isa::Vnni => return Ok(isa::VNNI),
-            Isa::Avx512 => return Ok(isa::AVX512),
-            _ => {}
+            Isa::Portable => Some(isa::PORTABLE),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => Some(isa::AVX2),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Vnni => Some(isa::VNNI),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => Some(isa::AVX512),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => Some(isa::NEON),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Dotprod => Some(isa::DOTPROD),
+            _ => None,
         }
-        #[cfg(target_arch = "aarch64")]
-        match self {
-            Isa::Neon => return Ok(isa::NEON),
-            Isa::Dotprod => return Ok(isa::DOTPROD),
-            _ => {}
-        }
-        let levels = if cfg!(target_arch = "x86_64") {
-            "portable, avx2, vnni, avx512"
-        } else if cfg!(target_arch = "aarch64") {
-            "portable, neon, dotprod"
-        } else {
-            "portable"
+    }
+
+    /// The level, or an error line naming this architecture's levels.
+    fn this_arch(self) -> Result<u8> {
+        use clap::ValueEnum;
+        let name = |v: &Isa| {
+            v.to_possible_value()
+                .map_or(String::new(), |p| p.get_name().to_string())
         };
-        Err(format!(
-            "--isa {name} is not a level of this CPU's architecture ({}); its levels: {levels}",
-            std::env::consts::ARCH
-        ))
+        self.level().ok_or_else(|| {
+            let levels: Vec<String> = Isa::value_variants()
+                .iter()
+                .filter(|v| v.level().is_some())
+                .map(name)
+                .collect();
+            format!(
+                "--isa {} is not a level of this CPU's architecture ({}); its levels: {}",
+                name(&self),
+                std::env::consts::ARCH,
+                levels.join(", ")
+            )
+        })
     }
 }
 
@@ -205,7 +209,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     use aedge_runtime::kernels::isa;
     let detected = isa::best();
     if let Some(level) = a.isa {
-        isa::cap(level.level()?);
+        isa::cap(level.this_arch()?);
     }
     let kernels = match isa::best() {
         l if l == detected => isa::name(l).to_string(),

@@ -3,6 +3,7 @@
 
 use super::host::{row_slices, PackedI8, Padded, PanelI8, LANES, MAX_KH, MAX_PADDED, MAX_TAPS};
 use crate::kernels::dense::aarch64::{requant4, sdotv, store4};
+use crate::kernels::dense::int8::fold_zero_point;
 use crate::kernels::{Requant, Window};
 use core::arch::aarch64::*;
 use core::mem::MaybeUninit;
@@ -154,12 +155,8 @@ fn narrow<const DOT: bool>(xp: &Padded, w: &[i8], g: &Window, q: &Requant, y: &m
     let taps = kh * row;
     let zp = q.input_zero_point;
     let mut bias = [0i32; MAX_NARROW];
-    for (o, b) in bias.iter_mut().enumerate().take(oc) {
-        let sum = w[o * taps..][..taps]
-            .iter()
-            .fold(0i32, |a, &v| a + v as i32);
-        *b = q.bias[o].wrapping_sub(zp.wrapping_mul(sum));
-    }
+    bias[..oc].copy_from_slice(&q.bias[..oc]);
+    fold_zero_point(&w[..oc * taps], taps, zp, &mut bias[..oc]);
     let mut rows = [core::ptr::null(); MAX_KH];
     for oy in 0..oh {
         for ox in 0..ow {

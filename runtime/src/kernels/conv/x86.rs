@@ -4,6 +4,7 @@
 use super::host::{
     row_slices, PackedI8, Padded, PanelI8, LANES, MAX_KH, MAX_PADDED, MAX_TAPS, PANEL_I8,
 };
+use crate::kernels::dense::int8::fold_zero_point;
 use crate::kernels::dense::x86::{
     dp128v, dpv, requant8_right, requant8v, right_shifts_only, store8, EMULATED, YMM, ZMM,
 };
@@ -98,6 +99,7 @@ unsafe fn conv<const V: u8>(
             shift,
         } = room.pack(w, g, q, (first, nb), row_len, zp + 128);
         let fast = right_shifts_only(mult, shift);
+        let scales = Scales { mult, shift, fast };
         // SAFETY: AVX2 is present (every V); `wide` holds PANEL_I8 elements for EMULATED.
         let wide: &[i16] = if V == EMULATED {
             unsafe { widen(panel, wide) }
@@ -112,7 +114,6 @@ unsafe fn conv<const V: u8>(
                 // (`block_sums` is called directly: a closure would not get the caller's
                 // target features and its intrinsics would become calls.)
                 let rows = &rows[..kh];
-                let scales = Scales { mult, shift, fast };
                 let mut bi = 0;
                 while bi < nb {
                     let o0 = (first + bi) * LANES;
@@ -407,12 +408,9 @@ unsafe fn narrow<const V: u8>(
     let taps = kh * row;
     let zp = q.input_zero_point;
     let mut bias = [0i32; MAX_NARROW];
-    for (o, b) in bias.iter_mut().enumerate().take(oc) {
-        let sum = w[o * taps..][..taps]
-            .iter()
-            .fold(0i32, |a, &v| a + v as i32);
-        *b = q.bias[o].wrapping_sub((zp + 128).wrapping_mul(sum));
-    }
+    bias[..oc].copy_from_slice(&q.bias[..oc]);
+    // The flipped input is x + 128: fold (zp + 128)·Σw into the bias.
+    fold_zero_point(&w[..oc * taps], taps, zp + 128, &mut bias[..oc]);
     let mut rows = [core::ptr::null(); MAX_KH];
     let (m0, s0) = q.channel(0);
     let (mv, sv) = (_mm256_set1_epi32(m0), _mm256_set1_epi32(s0));

@@ -245,24 +245,13 @@ pub(crate) unsafe fn dpv<const V: u8>(acc: __m256i, u: __m256i, s: __m256i) -> _
     }
 }
 
-/// [`dpv`] on 128-bit vectors.
+/// [`dpv`] on 128-bit vectors: its low half on zero-extended vectors (the upper lanes add
+/// nothing), so the emulation stays in one place.
 #[inline(always)]
 pub(crate) unsafe fn dp128v<const V: u8>(acc: __m128i, u: __m128i, s: __m128i) -> __m128i {
+    let z = |v| _mm256_zextsi128_si256(v);
     // SAFETY: the caller is compiled with the features of its V.
-    unsafe {
-        match V {
-            ZMM => _mm_dpbusd_epi32(acc, u, s),
-            YMM => _mm_dpbusd_avx_epi32(acc, u, s),
-            _ => {
-                let u_even = _mm_and_si128(u, _mm_set1_epi16(0xff));
-                let u_odd = _mm_srli_epi16::<8>(u);
-                let s_even = _mm_srai_epi16::<8>(_mm_slli_epi16::<8>(s));
-                let s_odd = _mm_srai_epi16::<8>(s);
-                let p = _mm_add_epi32(_mm_madd_epi16(u_even, s_even), _mm_madd_epi16(u_odd, s_odd));
-                _mm_add_epi32(acc, p)
-            }
-        }
-    }
+    unsafe { _mm256_castsi256_si128(dpv::<V>(z(acc), z(u), z(s))) }
 }
 
 #[inline(always)]
