@@ -74,12 +74,18 @@ fn main() {
             }
         ));
     }
-    // The arena, one input and one output buffer are static; leave 16 KiB for the stack.
+    // The arena, one input, one output and the stream buffer are static; leave 16 KiB for
+    // the stack.
     let arena = model.arena_len();
-    let statics = arena + 4 * (input_len + model.output_shape().len());
+    let stream = if series {
+        aedge_runtime::Stream::buffer_len(&model)
+    } else {
+        0
+    };
+    let statics = arena + 4 * (input_len + model.output_shape().len() + stream);
     if statics + 16 * 1024 > ram {
         fail(format!(
-            "model needs {statics} B of RAM (arena {arena} B + input/output buffers) plus stack; {board} has {ram} B"
+            "model needs {statics} B of RAM (arena {arena} B + input/output/stream buffers) plus stack; {board} has {ram} B"
         ));
     }
     fs::write(out.join("model.aedge"), &bytes).unwrap();

@@ -4,7 +4,7 @@
 //! per-layer profile. Everything logs over defmt in the lines `aedge::mcu::log` parses.
 
 use crate::{load_sample, precision_name, read_sample, stack, timer};
-use crate::{INPUT_LEN, MODEL_NAME, OUTPUT_LEN, SAMPLE_COUNT, SAMPLE_LEN};
+use crate::{INPUT_LEN, MODEL_NAME, OUTPUT_LEN, SAMPLE_COUNT, SAMPLE_LEN, STREAM_LEN};
 use aedge_runtime::{Arena, Error, Model, Stream};
 use core::ptr::addr_of_mut;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -13,9 +13,10 @@ use core::sync::atomic::{AtomicBool, Ordering};
 static mut ARENA: Arena<{ crate::ARENA_LEN }> = Arena::new();
 static mut INPUT: [f32; INPUT_LEN] = [0.0; INPUT_LEN];
 static mut OUTPUT: [f32; OUTPUT_LEN] = [0.0; OUTPUT_LEN];
+static mut STREAM: [f32; STREAM_LEN] = [0.0; STREAM_LEN];
 static TAKEN: AtomicBool = AtomicBool::new(false);
 
-/// The demo's memory: the arena, one input (a series' window) and one output.
+/// The demo's memory: the arena, one input, one output and a series' stream buffer.
 pub struct Buffers {
     /// Exactly `Model::arena_len` bytes, 16-byte aligned.
     pub arena: &'static mut [u8],
@@ -23,6 +24,8 @@ pub struct Buffers {
     pub input: &'static mut [f32; INPUT_LEN],
     /// One reconstruction.
     pub output: &'static mut [f32; OUTPUT_LEN],
+    /// A series' window and range of values seen (empty for other models).
+    pub stream: &'static mut [f32; STREAM_LEN],
 }
 
 /// The static buffers, once: an error on every later call.
@@ -36,6 +39,7 @@ pub fn buffers() -> Result<Buffers, Error> {
             arena: (*addr_of_mut!(ARENA)).as_mut_slice(),
             input: &mut *addr_of_mut!(INPUT),
             output: &mut *addr_of_mut!(OUTPUT),
+            stream: &mut *addr_of_mut!(STREAM),
         })
     }
 }
@@ -118,11 +122,11 @@ pub fn learn(model: &Model, input: &mut [f32], arena: &mut [u8]) -> Result<(), E
     Ok(())
 }
 
-/// Streams the embedded rows through `Stream` (the window buffer is caller-owned: `window`)
+/// Streams the embedded rows through `Stream` (its buffer is caller-owned: `buffer`)
 /// and logs each scored window with the instructions of its push; a push that only shifts
 /// the window is timed too, as the cost between scores.
-pub fn stream(model: Model, arena: &mut [u8], window: &mut [f32]) -> Result<(), Error> {
-    let mut s = Stream::new(model, window)?;
+pub fn stream(model: Model, arena: &mut [u8], buffer: &mut [f32]) -> Result<(), Error> {
+    let mut s = Stream::new(model, buffer)?;
     let mut sample = [0.0f32; SAMPLE_LEN];
     let (mut shift_max, mut scored) = (0u32, 0usize);
     for r in 0..SAMPLE_COUNT {
@@ -147,13 +151,13 @@ pub fn stream(model: Model, arena: &mut [u8], window: &mut [f32]) -> Result<(), 
         }
     }
     defmt::info!(
-        "stream rows {=usize} scored {=usize} unscored-push-max {=u32} {=str} arena {=usize} B window {=usize} B state {=usize} B",
+        "stream rows {=usize} scored {=usize} unscored-push-max {=u32} {=str} arena {=usize} B buffer {=usize} B state {=usize} B",
         SAMPLE_COUNT,
         scored,
         shift_max,
         timer::UNIT,
         model.arena_len(),
-        4 * INPUT_LEN,
+        4 * STREAM_LEN,
         core::mem::size_of::<Stream>()
     );
     defmt::info!("stack high-water {=usize} B", stack::high_water());

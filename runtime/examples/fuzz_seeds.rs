@@ -62,7 +62,12 @@ fn series() -> Graph {
         columns: vec!["value".into(), "load".into()],
         stride: 2,
         tail: 2,
-        likelihood: aedge_runtime::Likelihood::NAB,
+        likelihood: aedge_runtime::Likelihood {
+            hold: 4,
+            novelty: 100.0,
+            ..aedge_runtime::Likelihood::NAB
+        },
+        range: vec![[-1.0, 1.0], [0.0, 2.0]],
     });
     g
 }

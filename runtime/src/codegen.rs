@@ -35,7 +35,7 @@ fn display_name(m: &Model) -> String {
 /// A Rust module for `m`, whose bytes are the file at `model_path` (a path as
 /// `include_bytes!` takes it: relative to the module's file, or absolute): `MODEL` (16-byte
 /// aligned, ready for [`Model::parse`]), `ARENA_LEN` (for an [`crate::Arena`]), the input,
-/// output and code lengths, the input shape, the threshold (bit-exact) and the name.
+/// output, stream buffer and code lengths, the input shape, the threshold (bit-exact) and the name.
 pub fn rust_module(m: &Model, model_path: &str) -> String {
     let s = m.input_shape();
     format!(
@@ -52,6 +52,8 @@ pub fn rust_module(m: &Model, model_path: &str) -> String {
          pub const INPUT_SHAPE: [usize; 3] = [{h}, {w}, {c}];\n\
          /// Values in one reconstruction.\n\
          pub const OUTPUT_LEN: usize = {output};\n\
+         /// Values in a `Stream`'s buffer (0: not a series model).\n\
+         pub const STREAM_LEN: usize = {stream};\n\
          /// Values in one code (the encoder's output).\n\
          pub const CODE_LEN: usize = {code};\n\
          /// The calibrated anomaly threshold ({threshold:e}).\n\
@@ -66,6 +68,11 @@ pub fn rust_module(m: &Model, model_path: &str) -> String {
         w = s.w,
         c = s.c,
         output = m.output_shape().len(),
+        stream = if m.series().is_some() {
+            crate::Stream::buffer_len(m)
+        } else {
+            0
+        },
         code = m.latent_shape().len(),
         threshold = m.threshold(),
         bits = m.threshold().to_bits(),
@@ -225,6 +232,7 @@ mod tests {
         let rs = rust_module(&m, "model.aedge");
         assert!(rs.contains(&format!("pub const ARENA_LEN: usize = {};", m.arena_len())));
         assert!(rs.contains("pub const INPUT_LEN: usize = 784;"));
+        assert!(rs.contains("pub const STREAM_LEN: usize = 0;"));
         assert!(rs.contains("include_model!(\"model.aedge\")"));
         let h = c_model_header(&m);
         assert!(h.contains(&format!("#define AEDGE_ARENA_LEN {}u", m.arena_len())));

@@ -444,8 +444,9 @@ pub struct LayerDesc {
 }
 
 /// How a series model turns a stream of samples into per-timestamp anomaly scores: the
-/// optional record after the layers (format version 4). The model's input is `window × 1 ×
-/// channels`, one row per timestamp; the preprocessing holds the series' standardisation.
+/// optional record after the layers (format version 4; `range` and the likelihood's `hold`
+/// and `novelty` since version 6). The model's input is `window × 1 × channels`, one row per
+/// timestamp; the preprocessing holds the series' standardisation.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
 pub struct SeriesDesc<'a> {
     /// The sensor column names, comma-separated, one per input channel, in channel order.
@@ -458,6 +459,40 @@ pub struct SeriesDesc<'a> {
     pub tail: u16,
     /// How a window's error becomes a score in `[0, 1]`.
     pub likelihood: Likelihood,
+    /// `f32` `[channels][2]`: each channel's lowest and highest value on the normal stretch,
+    /// where the stream's range of values seen starts (empty: no range check).
+    pub range: Blob,
+}
+
+/// The series record of format versions 4 and 5, read into [`SeriesDesc`] with the range
+/// check and the hold off.
+#[derive(Deserialize)]
+pub(crate) struct SeriesDescV4<'a> {
+    #[serde(borrow)]
+    columns: &'a str,
+    stride: u16,
+    tail: u16,
+    memory: u32,
+    short: u16,
+    alarm: f32,
+}
+
+impl<'a> From<SeriesDescV4<'a>> for SeriesDesc<'a> {
+    fn from(v: SeriesDescV4<'a>) -> Self {
+        SeriesDesc {
+            columns: v.columns,
+            stride: v.stride,
+            tail: v.tail,
+            likelihood: Likelihood {
+                memory: v.memory,
+                short: v.short,
+                alarm: v.alarm,
+                hold: 0,
+                novelty: 0.0,
+            },
+            range: Blob::EMPTY,
+        }
+    }
 }
 
 /// The Gaussian of normal codes behind [`Metric::Latent`]: the optional record after the
@@ -504,14 +539,23 @@ pub struct Likelihood {
     pub short: u16,
     /// Scores at or above this are anomalous.
     pub alarm: f32,
+    /// Windows a score must beat the highest score of to be reported (0: every score is):
+    /// one report per event instead of one per window while it lasts.
+    pub hold: u16,
+    /// Added to the likelihood (as `−log10` of a tail probability) of a window whose newest
+    /// sample lies outside every value seen before on some channel (0: no range check).
+    pub novelty: f32,
 }
 
 impl Likelihood {
-    /// NAB's choices: a long-run memory of 8640 windows (a month of 5-minute samples), a
-    /// recent mean over about 10, and an alarm at 0.5 (a tail probability of 10⁻⁵).
+    /// NAB's choices: a long-run memory of 8640 windows (a month of 5-minute samples), the
+    /// newest error alone as the recent error, and an alarm at 0.5 (a tail probability of
+    /// 10⁻⁷); no hold, no range check.
     pub const NAB: Likelihood = Likelihood {
         memory: 8640,
         short: 1,
         alarm: 0.5,
+        hold: 0,
+        novelty: 0.0,
     };
 }

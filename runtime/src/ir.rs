@@ -179,6 +179,9 @@ pub struct Series {
     pub tail: u16,
     /// How window errors become scores.
     pub likelihood: Likelihood,
+    /// Each channel's lowest and highest value on the normal stretch (empty: no range
+    /// check; see [`crate::SeriesDesc::range`]).
+    pub range: Vec<[f32; 2]>,
 }
 
 impl Series {
@@ -192,14 +195,25 @@ impl Series {
         Ok(self.columns.join(","))
     }
 
-    /// The stored record, borrowing `columns` (from [`Series::joined_columns`]).
-    pub(crate) fn desc<'c>(&self, columns: &'c str) -> SeriesDesc<'c> {
-        SeriesDesc {
+    /// The stored record, borrowing `columns` (from [`Series::joined_columns`]), its range
+    /// written to `wb`.
+    pub(crate) fn desc<'c>(
+        &self,
+        columns: &'c str,
+        wb: &mut WeightsBuilder,
+    ) -> Result<SeriesDesc<'c>, Error> {
+        let range: Vec<f32> = self.range.iter().flatten().copied().collect();
+        Ok(SeriesDesc {
             columns,
             stride: self.stride,
             tail: self.tail,
             likelihood: self.likelihood,
-        }
+            range: if range.is_empty() {
+                crate::desc::Blob::EMPTY
+            } else {
+                wb.f32s(&range)?
+            },
+        })
     }
 }
 
@@ -224,7 +238,8 @@ pub(crate) fn finish(
         None => wb.finish(meta, descs, None, latent.as_ref()),
         Some(s) => {
             let columns = s.joined_columns()?;
-            wb.finish(meta, descs, Some(&s.desc(&columns)), latent.as_ref())
+            let desc = s.desc(&columns, &mut wb)?;
+            wb.finish(meta, descs, Some(&desc), latent.as_ref())
         }
     }
 }

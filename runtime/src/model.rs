@@ -162,12 +162,18 @@ impl<'a> Model<'a> {
             }
         }
         if self.version >= 4 {
-            let (series, tail): (Option<SeriesDesc<'a>>, &'a [u8]) =
-                postcard::take_from_bytes(rest)
-                    .map_err(|_| Error::Malformed("series record cannot be decoded"))?;
+            let bad = |_| Error::Malformed("series record cannot be decoded");
+            let (series, tail): (Option<SeriesDesc<'a>>, &'a [u8]) = if self.version >= 6 {
+                postcard::take_from_bytes(rest).map_err(bad)?
+            } else {
+                let (old, tail): (Option<crate::desc::SeriesDescV4<'a>>, _) =
+                    postcard::take_from_bytes(rest).map_err(bad)?;
+                (old.map(Into::into), tail)
+            };
             rest = tail;
             if let Some(s) = series {
                 check_series(&s, m.input)?;
+                self.check_range(&s)?;
             }
             self.series = series;
         }
@@ -291,6 +297,34 @@ impl<'a> Model<'a> {
     /// The stored metadata.
     pub fn meta(&self) -> &Meta<'a> {
         &self.meta
+    }
+
+    /// A series record's range: empty, or a finite low and high (low ≤ high) per channel.
+    fn check_range(&self, s: &SeriesDesc) -> Result<(), Error> {
+        if s.range.len == 0 {
+            return Ok(());
+        }
+        let ok = self.f32_blob(s.range).is_some_and(|r| {
+            r.len() == 2 * self.meta.input.c as usize
+                && r.chunks_exact(2)
+                    .all(|p| p[0].is_finite() && p[1].is_finite() && p[0] <= p[1])
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(invalid(
+                META,
+                "series range must hold a finite low and high (low <= high) per channel",
+            ))
+        }
+    }
+
+    /// Each channel's `[low, high]` on the normal stretch, from the series record (empty
+    /// when there is none or it has no range).
+    pub fn series_range(&self) -> &'a [f32] {
+        self.series
+            .and_then(|s| self.f32_blob(s.range))
+            .unwrap_or(&[])
     }
 
     /// How the model scores a stream of samples, for series models (see [`crate::Stream`]).
@@ -426,6 +460,12 @@ fn check_series(s: &SeriesDesc, input: Shape) -> Result<(), Error> {
         return Err(invalid(
             META,
             "series likelihood needs memory and short of at least 1 and an alarm in [0, 1]",
+        ));
+    }
+    if !(l.novelty.is_finite() && l.novelty >= 0.0) {
+        return Err(invalid(
+            META,
+            "series novelty must be a finite number of at least 0",
         ));
     }
     Ok(())

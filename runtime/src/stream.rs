@@ -1,8 +1,10 @@
 //! Scoring a stream one sample at a time: the device side of a series model. Samples go into
 //! a caller-owned window buffer; once it holds a full window, and then every `stride`
 //! samples, the window's reconstruction error is turned into a score in `[0, 1]` by a running
-//! estimate of the error distribution (NAB's "anomaly likelihood"). No heap, and the host's
-//! per-timestamp scores are this same code, so device and host agree bit for bit.
+//! estimate of the error distribution (NAB's "anomaly likelihood"), raised when a value lies
+//! outside every value seen before (as NAB's HTM detector does) and held so that an event is
+//! reported once. No heap, and the host's per-timestamp scores are this same code, so device
+//! and host agree bit for bit.
 
 use crate::desc::{Likelihood, SeriesDesc};
 use crate::error::Error;
@@ -14,13 +16,20 @@ use crate::model::Model;
 pub struct Point {
     /// The window's reconstruction error (the model's metric, model units).
     pub error: f32,
-    /// Anomaly score in `[0, 1)`: `1 − exp(−L/10)` where `L = −log10` of the tail probability
-    /// of the recent mean error under the errors seen so far (0.5 is a tail probability of
-    /// about 10⁻⁷; the score keeps rising, never saturating, for rarer errors).
+    /// Anomaly score in `[0, 1)`: the window's [`Point::level`] if it beats the highest level
+    /// of the last `hold` windows (see [`Likelihood::hold`]), else 0 — one report per event.
     pub score: f32,
+    /// The score before the hold: `L / (L + 7)`, where `L` is `−log10` of the tail
+    /// probability of the recent error under the errors seen so far, plus the likelihood's
+    /// `novelty` when a value lay outside every value seen before (0.5 is a tail probability
+    /// of 10⁻⁷; it keeps rising, never saturating, for rarer errors).
+    pub level: f32,
     /// `score >= alarm` of the model's likelihood settings.
     pub anomalous: bool,
 }
+
+/// `L` at which a level is 0.5.
+const HALF_LEVEL: f32 = 7.0;
 
 /// Smallest standard deviation the error distribution is given, relative to its mean and
 /// absolute: a flat stretch of a series has almost no error spread, and without a floor the
@@ -41,7 +50,7 @@ fn neg_log10_tail(z: f32) -> f32 {
     }
 }
 
-/// The running error distribution and recent mean behind the scores.
+/// The running error distribution, recent mean and held peak behind the scores.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Running {
     settings: Likelihood,
@@ -51,6 +60,9 @@ pub struct Running {
     var: f32,
     /// Exponential moving average over about `settings.short` windows.
     recent: f32,
+    /// The highest `L` reported in the current hold (−∞: none), and windows since.
+    peak: f32,
+    age: u16,
 }
 
 impl Running {
@@ -68,11 +80,14 @@ impl Running {
             mean: if calibrated { mean } else { 0.0 },
             var: if calibrated { std * std } else { 0.0 },
             recent: if calibrated { mean } else { 0.0 },
+            peak: f32::NEG_INFINITY,
+            age: 0,
         }
     }
 
-    /// Scores one window error, then adds it to the distribution.
-    pub fn update(&mut self, error: f32) -> Point {
+    /// Scores one window error (`novel`: a value since the last window lay outside every
+    /// value seen before), then adds it to the distribution.
+    pub fn update(&mut self, error: f32, novel: bool) -> Point {
         let s = self.settings;
         if self.n == 0 {
             self.recent = error;
@@ -80,14 +95,28 @@ impl Running {
             let alpha = 2.0 / (s.short as f32 + 1.0);
             self.recent += alpha * (error - self.recent);
         }
-        let score = if self.n == 0 {
+        let mut l = if self.n == 0 {
             0.0
         } else {
             let std = libm::sqrtf(self.var)
                 .max(STD_FLOOR_REL * libm::fabsf(self.mean))
                 .max(STD_FLOOR_ABS);
-            let z = (self.recent - self.mean) / std;
-            1.0 - libm::expf(-neg_log10_tail(z) / 10.0)
+            neg_log10_tail((self.recent - self.mean) / std).max(0.0)
+        };
+        if novel {
+            l += s.novelty;
+        }
+        let level = l / (l + HALF_LEVEL);
+        let score = if s.hold == 0 || l > self.peak {
+            self.peak = l;
+            self.age = 0;
+            level
+        } else {
+            self.age = self.age.saturating_add(1);
+            if self.age >= s.hold {
+                self.peak = f32::NEG_INFINITY;
+            }
+            0.0
         };
         self.n = (self.n + 1).min(s.memory);
         let n = self.n as f32;
@@ -97,6 +126,7 @@ impl Running {
         Point {
             error,
             score,
+            level,
             anomalous: score >= s.alarm,
         }
     }
@@ -107,33 +137,49 @@ pub struct Stream<'m, 'b> {
     model: Model<'m>,
     series: SeriesDesc<'m>,
     window: &'b mut [f32],
+    /// Per channel, the lowest and highest value seen (from the normal stretch on).
+    range: &'b mut [f32],
     channels: usize,
     /// Samples pushed so far, saturating at the window length.
     filled: usize,
     /// Samples since the last scored window.
     since: u16,
+    /// A value outside the range seen came since the last scored window.
+    novel: bool,
     running: Running,
 }
 
 impl<'m, 'b> Stream<'m, 'b> {
-    /// Values the window buffer must hold: window length × channels.
-    pub fn window_len(model: &Model) -> usize {
-        model.input_shape().len()
+    /// Values the caller's buffer must hold: the window (window length × channels) and a
+    /// low and a high per channel.
+    pub fn buffer_len(model: &Model) -> usize {
+        model.input_shape().len() + 2 * model.input_shape().c as usize
     }
 
-    /// A stream over a series model, using `window` (exactly [`Stream::window_len`] values)
-    /// as its buffer and starting the running estimate from the model's calibration errors.
-    pub fn new(model: Model<'m>, window: &'b mut [f32]) -> Result<Self, Error> {
+    /// A stream over a series model, using `buffer` (exactly [`Stream::buffer_len`] values)
+    /// as its window and range of values seen, and starting the running estimate from the
+    /// model's calibration errors.
+    pub fn new(model: Model<'m>, buffer: &'b mut [f32]) -> Result<Self, Error> {
         let series = *model.series().ok_or(Error::Unsupported(
             "the model has no series definition; export it from a checkpoint trained on a series",
         ))?;
-        let expected = Self::window_len(&model);
-        if window.len() != expected {
+        let expected = Self::buffer_len(&model);
+        if buffer.len() != expected {
             return Err(Error::BadLength {
-                what: "window buffer",
+                what: "stream buffer",
                 expected,
-                got: window.len(),
+                got: buffer.len(),
             });
+        }
+        let (window, range) = buffer.split_at_mut(model.input_shape().len());
+        let known = model.series_range();
+        if known.len() == range.len() {
+            range.copy_from_slice(known);
+        } else {
+            // Nothing seen yet: the first sample sets each channel's range.
+            for pair in range.chunks_exact_mut(2) {
+                pair.copy_from_slice(&[f32::INFINITY, f32::NEG_INFINITY]);
+            }
         }
         let e = model.error_stats();
         Ok(Stream {
@@ -142,8 +188,10 @@ impl<'m, 'b> Stream<'m, 'b> {
             model,
             series,
             window,
+            range,
             filled: 0,
             since: 0,
+            novel: false,
         })
     }
 
@@ -160,6 +208,12 @@ impl<'m, 'b> Stream<'m, 'b> {
         }
         if let Some(index) = sample.iter().position(|x| !x.is_finite()) {
             return Err(Error::NonFiniteInput { index });
+        }
+        for (&x, pair) in sample.iter().zip(self.range.chunks_exact_mut(2)) {
+            // Only once a spread has been seen: a flat start is not a range.
+            self.novel |= pair[0] < pair[1] && (x < pair[0] || x > pair[1]);
+            pair[0] = pair[0].min(x);
+            pair[1] = pair[1].max(x);
         }
         // A shift rather than a ring: the model reads one contiguous window, and moving
         // window × channels floats costs little beside the inference.
@@ -184,7 +238,8 @@ impl<'m, 'b> Stream<'m, 'b> {
             self.model
                 .error_from(self.window, arena, (rows - tail) * self.channels)?
         };
-        Ok(Some(self.running.update(error)))
+        let novel = core::mem::take(&mut self.novel) && self.series.likelihood.novelty > 0.0;
+        Ok(Some(self.running.update(error, novel)))
     }
 
     /// The running estimate (to inspect, or to carry across a restart).

@@ -65,7 +65,7 @@ fn unknown_version() {
         Model::parse(&AlignedBytes::copy_from(&f))
             .unwrap()
             .format_version(),
-        5
+        FORMAT_VERSION
     );
     let graph_len = u32::from_le_bytes(f[8..12].try_into().unwrap());
     assert_eq!(

@@ -45,6 +45,7 @@ fn series_graph(stride: u16) -> Graph {
         stride,
         tail: WINDOW,
         likelihood: Likelihood::NAB,
+        range: Vec::new(),
     });
     g
 }
@@ -88,8 +89,8 @@ fn stream_points(bytes: &[u8], n: usize) -> Vec<Option<aedge_runtime::Point>> {
     let bytes = AlignedBytes::copy_from(bytes);
     let m = Model::parse(&bytes).unwrap();
     let mut arena = AlignedBytes::zeroed(m.arena_len());
-    let mut window = vec![0.0; Stream::window_len(&m)];
-    let mut s = Stream::new(m, &mut window).unwrap();
+    let mut buffer = vec![0.0; Stream::buffer_len(&m)];
+    let mut s = Stream::new(m, &mut buffer).unwrap();
     (0..n)
         .map(|t| s.push(&signal(t), &mut arena).unwrap())
         .collect()
@@ -123,7 +124,7 @@ fn stream_scores_every_stride_once_the_window_is_full() {
                 let window: Vec<f32> = (t - last..=t).flat_map(signal).collect();
                 let error = m.score(&window, &mut arena).unwrap().error;
                 assert_eq!(p.error.to_bits(), error.to_bits(), "{precision} sample {t}");
-                assert_eq!(*p, running.update(error));
+                assert_eq!(*p, running.update(error, false));
             }
         }
     }
@@ -139,8 +140,8 @@ fn stream_checks_its_buffers_and_samples() {
         Stream::new(m, &mut short),
         Err(Error::BadLength { .. })
     ));
-    let mut window = vec![0.0; Stream::window_len(&m)];
-    let mut s = Stream::new(m, &mut window).unwrap();
+    let mut buffer = vec![0.0; Stream::buffer_len(&m)];
+    let mut s = Stream::new(m, &mut buffer).unwrap();
     assert!(matches!(
         s.push(&[1.0], &mut arena),
         Err(Error::BadLength { .. })
@@ -151,7 +152,7 @@ fn stream_checks_its_buffers_and_samples() {
     );
     let plain = AlignedBytes::from(common::dense_ae(1).to_aedge(Precision::F32).unwrap());
     let plain = Model::parse(&plain).unwrap();
-    let mut w = vec![0.0; Stream::window_len(&plain)];
+    let mut w = vec![0.0; Stream::buffer_len(&plain)];
     assert!(matches!(
         Stream::new(plain, &mut w),
         Err(Error::Unsupported(_))
@@ -164,18 +165,18 @@ fn likelihood_flags_a_jump_then_adapts_to_it() {
     let mut run = Running::new(Likelihood::NAB, 1000, 1.0, 0.1);
     let normal: Vec<f32> = (0..300)
         .map(|_| {
-            let p = run.update(1.0 + r.uniform(-0.15, 0.15));
+            let p = run.update(1.0 + r.uniform(-0.15, 0.15), false);
             p.score
         })
         .collect();
     assert!(normal.iter().all(|&s| s < 0.5), "normal errors flagged");
-    let jump: Vec<_> = (0..200).map(|_| run.update(3.0)).collect();
+    let jump: Vec<_> = (0..200).map(|_| run.update(3.0, false)).collect();
     assert!(jump[0].anomalous, "a 20σ jump is not flagged");
     // A level that persists becomes part of the distribution: the score falls.
     assert!(jump[199].score < jump[0].score && !jump[199].anomalous);
     // Uncalibrated: the first window gives 0, later ones are measured against it.
     let mut fresh = Running::new(Likelihood::NAB, 0, 0.0, 0.0);
-    assert_eq!(fresh.update(5.0).score, 0.0);
+    assert_eq!(fresh.update(5.0, false).score, 0.0);
 }
 
 #[test]
@@ -205,4 +206,101 @@ fn a_tail_scores_the_newest_rows_only() {
     assert_ne!(p.error, m.score(&window, &mut arena).unwrap().error);
     g.series.as_mut().unwrap().tail = WINDOW + 1;
     assert!(g.to_aedge(Precision::F32).is_err());
+}
+
+#[test]
+fn range_hold_and_novelty_round_trip_and_are_checked() {
+    let mut g = series_graph(1);
+    let l = Likelihood {
+        hold: 12,
+        novelty: 100.0,
+        ..Likelihood::NAB
+    };
+    let series = g.series.as_mut().unwrap();
+    series.likelihood = l;
+    series.range = vec![[1.0, 3.0], [-0.1, 0.1]];
+    let bytes = AlignedBytes::from(g.to_aedge(Precision::F32).unwrap());
+    let m = Model::parse(&bytes).unwrap();
+    assert_eq!(m.series().unwrap().likelihood, l);
+    assert_eq!(m.series_range(), [1.0, 3.0, -0.1, 0.1]);
+    for bad in [
+        vec![[1.0, 3.0]],
+        vec![[3.0, 1.0], [0.0, 0.0]],
+        vec![[f32::NAN, 1.0], [0.0, 0.0]],
+    ] {
+        g.series.as_mut().unwrap().range = bad;
+        assert!(g.to_aedge(Precision::F32).is_err());
+    }
+    g.series.as_mut().unwrap().range = Vec::new();
+    g.series.as_mut().unwrap().likelihood.novelty = -1.0;
+    assert!(g.to_aedge(Precision::F32).is_err());
+}
+
+#[test]
+fn version_5_series_records_load_without_range_or_hold() {
+    // Hold 0, novelty 0 and an empty range are the last seven bytes of the series record,
+    // all zero, as is the latent record's `None` after them: version 5's record is the
+    // same bytes seven shorter.
+    let mut f = series_graph(2).to_aedge(Precision::F32).unwrap();
+    let graph_len = u32::from_le_bytes(f[8..12].try_into().unwrap()) as usize;
+    assert_eq!(f[32 + graph_len - 8..32 + graph_len], [0; 8]);
+    f[8..12].copy_from_slice(&(graph_len as u32 - 7).to_le_bytes());
+    f[4..6].copy_from_slice(&5u16.to_le_bytes());
+    aedge_runtime::update_checksum(&mut f);
+    let b = AlignedBytes::copy_from(&f);
+    let m = Model::parse(&b).unwrap();
+    let s = m.series().unwrap();
+    assert_eq!((m.format_version(), s.stride), (5, 2));
+    assert_eq!(s.likelihood, Likelihood::NAB);
+    assert!(m.series_range().is_empty());
+}
+
+#[test]
+fn a_value_beyond_the_range_seen_raises_the_score_once() {
+    let mut g = series_graph(1);
+    let series = g.series.as_mut().unwrap();
+    series.likelihood.novelty = 100.0;
+    // The signal's range: temp 1..3, current -0.1..0.1.
+    series.range = vec![[1.0, 3.0], [-0.1, 0.1]];
+    let bytes = AlignedBytes::from(g.to_aedge(Precision::F32).unwrap());
+    let m = Model::parse(&bytes).unwrap();
+    let mut arena = AlignedBytes::zeroed(m.arena_len());
+    let mut buffer = vec![0.0; Stream::buffer_len(&m)];
+    let mut s = Stream::new(m, &mut buffer).unwrap();
+    let mut last = None;
+    for t in 0..20 {
+        last = s.push(&signal(t), &mut arena).unwrap();
+    }
+    let inside = last.unwrap();
+    assert!(inside.level < 0.5, "{inside:?}");
+    // Novel on the second channel only: the window's level gains 100 (100 / 107 at least).
+    let beyond = s.push(&[2.0, 0.2], &mut arena).unwrap().unwrap();
+    assert!(beyond.level >= 100.0 / 107.0, "{beyond:?}");
+    // The range now reaches 0.2: the same value again is not novel.
+    let again = s.push(&[2.0, 0.2], &mut arena).unwrap().unwrap();
+    assert!(again.level < 100.0 / 107.0, "{again:?}");
+}
+
+#[test]
+fn the_hold_reports_an_event_once_then_expires() {
+    let l = Likelihood {
+        hold: 5,
+        ..Likelihood::NAB
+    };
+    let mut run = Running::new(l, 1000, 1.0, 0.1);
+    let p = run.update(1.0, false);
+    assert_eq!(p.score, p.level);
+    // A jump that stays: its first window is reported; the next five, lower as the
+    // distribution takes the new level in, are held at 0; then the hold expires.
+    let jump: Vec<_> = (0..7).map(|_| run.update(3.0, false)).collect();
+    assert!(jump[0].anomalous && jump[0].score == jump[0].level);
+    for p in &jump[1..6] {
+        assert!(p.score == 0.0 && p.level > 0.5 && !p.anomalous, "{p:?}");
+    }
+    assert!(jump[6].score == jump[6].level && jump[6].anomalous);
+    // Without a hold every window is reported.
+    let mut open = Running::new(Likelihood::NAB, 1000, 1.0, 0.1);
+    open.update(3.0, false);
+    let p = open.update(3.0, false);
+    assert_eq!(p.score, p.level);
 }

@@ -612,11 +612,23 @@ pub fn series_model() -> Result<FirmwareModel, String> {
         &d,
         aedge_runtime::Metric::Mse,
     )?;
+    // The range check and the hold as `aedge train` sets them (the streamed rows hold the
+    // series' jump beyond its normal range), so the device runs both.
+    let (lo, hi) = s.values[..normal_rows]
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     g.series = Some(aedge_runtime::ir::Series {
         columns: vec!["value".into()],
         stride: 1,
         tail: 1,
-        likelihood: aedge_runtime::Likelihood::NAB,
+        likelihood: aedge_runtime::Likelihood {
+            hold: (normal_rows / 8) as u16,
+            novelty: 100.0,
+            ..aedge_runtime::Likelihood::NAB
+        },
+        range: vec![[lo, hi]],
     });
     let calib: Vec<Vec<f32>> = (0..200).map(|i| fit.raw(i * fit.len() / 200)).collect();
     let mut files =
@@ -675,8 +687,8 @@ pub fn check_stream(
     let file = AlignedBytes::from(bytes.to_vec());
     let model = Model::parse(&file).map_err(|e| e.to_string())?;
     let mut arena = AlignedBytes::zeroed(model.arena_len());
-    let mut window = vec![0.0; aedge_runtime::Stream::window_len(&model)];
-    let mut s = aedge_runtime::Stream::new(model, &mut window).map_err(|e| e.to_string())?;
+    let mut buffer = vec![0.0; aedge_runtime::Stream::buffer_len(&model)];
+    let mut s = aedge_runtime::Stream::new(model, &mut buffer).map_err(|e| e.to_string())?;
     let mut host = Vec::new();
     for (r, x) in m.samples.iter().enumerate() {
         if let Some(p) = s.push(x, &mut arena).map_err(|e| e.to_string())? {
@@ -720,7 +732,7 @@ pub fn check_stream(
         flagged: dev.points.iter().filter(|p| p.anomalous).count(),
         push_insns: instructions(pushes[pushes.len() / 2]),
         fill_insns: instructions(dev.unscored_push_max),
-        stream_bytes: dev.window_bytes + dev.state_bytes,
+        stream_bytes: dev.buffer_bytes + dev.state_bytes,
         stack: dev.stack,
         agreement: if precision == Precision::Int8 {
             "bit-identical".into()

@@ -81,7 +81,7 @@ fn firmware_matches_the_host_in_qemu_for_series() {
     std::fs::create_dir_all(&work).unwrap();
     let target = firmware::target_dir();
     let series = firmware::series_model().unwrap();
-    println!("| series model | precision | flash B | static RAM B | rows | windows scored | flagged | insns per scoring push | insns per filling push | window + Stream B | stack B | device vs host |");
+    println!("| series model | precision | flash B | static RAM B | rows | windows scored | flagged | insns per scoring push | insns per filling push | buffer + Stream B | stack B | device vs host |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for (p, bytes) in &series.files {
         let r = firmware::check_stream(&series, *p, bytes, &work, &target)

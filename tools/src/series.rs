@@ -34,6 +34,17 @@ pub struct Definition {
     pub short: u16,
     /// Score at which a row is flagged.
     pub alarm: f32,
+    /// Windows a score must beat the highest score of to be reported (0 in checkpoints
+    /// made before the hold existed).
+    #[serde(default)]
+    pub hold: u16,
+    /// Likelihood added when a value lies outside every value seen before (0: off, as in
+    /// checkpoints made before the range check existed).
+    #[serde(default)]
+    pub novelty: f32,
+    /// Per-column lowest and highest value over the normal stretch.
+    #[serde(default)]
+    pub range: Vec<[f32; 2]>,
     /// FNV-1a of the normal stretch's values: export checks it is given the same series.
     pub fingerprint: u32,
 }
@@ -82,6 +93,13 @@ impl Definition {
         }
         let (mean, std) = s.stats(normal_rows);
         let l = Likelihood::NAB;
+        let c = s.channels();
+        let mut range = vec![[f32::INFINITY, f32::NEG_INFINITY]; c];
+        for row in s.values[..normal_rows * c].chunks_exact(c) {
+            for (r, &v) in range.iter_mut().zip(row) {
+                *r = [r[0].min(v), r[1].max(v)];
+            }
+        }
         Ok(Definition {
             columns: s.columns.clone(),
             window,
@@ -94,6 +112,9 @@ impl Definition {
             memory: l.memory,
             short: l.short,
             alarm: l.alarm,
+            hold: hold_windows(normal_rows, a.stride),
+            novelty: NOVELTY,
+            range,
             fingerprint: fingerprint(s, normal_rows),
         })
     }
@@ -157,7 +178,10 @@ impl Definition {
                 memory: self.memory,
                 short: self.short,
                 alarm: self.alarm,
+                hold: self.hold,
+                novelty: self.novelty,
             },
+            range: self.range.clone(),
         })
     }
 
@@ -170,6 +194,17 @@ impl Definition {
     pub fn load(dir: &Path) -> crate::Result<Option<Definition>> {
         crate::data::load_record(dir, Self::FILE)
     }
+}
+
+/// Likelihood (`−log10` of a tail probability) added for a value outside every value seen
+/// before: 100 puts such windows above all but the most extreme errors (on NAB, 10 and 30
+/// gave 4 and 0.5 points less, 1000 0.8 less).
+const NOVELTY: f32 = 100.0;
+
+/// The hold: an eighth of the normal stretch, in windows (at least 1). On NAB (normal
+/// stretch = the probationary period) a sixth to a sixteenth score within 0.1 points.
+fn hold_windows(normal_rows: usize, stride: usize) -> u16 {
+    (normal_rows / 8 / stride.max(1)).clamp(1, u16::MAX as usize) as u16
 }
 
 fn fingerprint(s: &Series, rows: usize) -> u32 {
@@ -208,8 +243,8 @@ pub fn read_for(m: &Model, path: &Path) -> crate::Result<Series> {
 /// first full window): causal, each row's score uses rows up to it only.
 pub fn score_rows(m: &Model, s: &Series) -> crate::Result<Vec<Option<Point>>> {
     let mut arena = aedge_runtime::AlignedBytes::zeroed(m.arena_len());
-    let mut window = vec![0.0; Stream::window_len(m)];
-    let mut stream = Stream::new(*m, &mut window).map_err(|e| e.to_string())?;
+    let mut buffer = vec![0.0; Stream::buffer_len(m)];
+    let mut stream = Stream::new(*m, &mut buffer).map_err(|e| e.to_string())?;
     window_rows(m, s)?;
     let c = s.channels();
     let mut last = None;
@@ -227,7 +262,8 @@ pub fn score_rows(m: &Model, s: &Series) -> crate::Result<Vec<Option<Point>>> {
 }
 
 /// Writes one CSV row per series row: the timestamp (when the series has one), the values,
-/// the raw window error, the score and the verdict (empty before the first full window).
+/// the raw window error, the level, the score (the level when it reports an event, else 0)
+/// and the verdict (empty before the first full window).
 pub fn write_scores(path: &Path, s: &Series, points: &[Option<Point>]) -> crate::Result<()> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = Vec::new();
@@ -235,7 +271,7 @@ pub fn write_scores(path: &Path, s: &Series, points: &[Option<Point>]) -> crate:
         header.push(name.clone());
     }
     header.extend(s.columns.iter().cloned());
-    header.extend(["error", "score", "anomalous"].map(String::from));
+    header.extend(["error", "level", "score", "anomalous"].map(String::from));
     let csv_err = |e: csv::Error| format!("{}: {e}", path.display());
     w.write_record(&header).map_err(csv_err)?;
     let c = s.channels();
@@ -248,10 +284,11 @@ pub fn write_scores(path: &Path, s: &Series, points: &[Option<Point>]) -> crate:
         match p {
             Some(p) => {
                 rec.push(p.error.to_string());
+                rec.push(p.level.to_string());
                 rec.push(p.score.to_string());
                 rec.push(p.anomalous.to_string());
             }
-            None => rec.extend([String::new(), String::new(), String::new()]),
+            None => rec.extend([String::new(), String::new(), String::new(), String::new()]),
         }
         w.write_record(&rec).map_err(csv_err)?;
     }

@@ -80,22 +80,27 @@ fn train_export_score_a_series() {
     let all = rows(&scores);
     assert_eq!(
         all[0],
-        ["timestamp", "value", "error", "score", "anomalous"]
+        ["timestamp", "value", "error", "level", "score", "anomalous"]
     );
     assert_eq!(all.len(), 4033);
     // Rows before the first full window have no score; every later row has one in [0, 1].
     assert!(all[1..16]
         .iter()
-        .all(|r| r[2].is_empty() && r[4].is_empty()));
+        .all(|r| r[2].is_empty() && r[5].is_empty()));
     for r in &all[16..] {
-        let s: f32 = r[3].parse().unwrap();
-        assert!((0.0..=1.0).contains(&s), "{r:?}");
-        assert!(r[4] == "true" || r[4] == "false");
+        let level: f32 = r[3].parse().unwrap();
+        let score: f32 = r[4].parse().unwrap();
+        // The score is the level when it reports an event, else 0 (the hold).
+        assert!(
+            (0.0..1.0).contains(&level) && (score == level || score == 0.0),
+            "{r:?}"
+        );
+        assert!(r[5] == "true" || r[5] == "false");
     }
     assert!(tmp("scores.png").exists());
     // The labelled anomaly (2014-04-10 16:15 to 2014-04-12 01:45) is flagged somewhere.
     assert!(
-        all.iter().any(|r| r[4] == "true"
+        all.iter().any(|r| r[5] == "true"
             && r[0].as_str() >= "2014-04-10 16:15"
             && r[0].as_str() <= "2014-04-12 01:45"),
         "the labelled anomaly is not flagged"
@@ -288,10 +293,19 @@ fn multivariate_series() {
     let all = rows(&scores);
     assert_eq!(
         all[0],
-        ["time", "temp", "current", "error", "score", "anomalous"]
+        [
+            "time",
+            "temp",
+            "current",
+            "error",
+            "level",
+            "score",
+            "anomalous"
+        ]
     );
     assert_eq!(all.len(), 601);
-    // The spike at row 500 scores above every row of the normal stretch it was trained on.
+    // The spike at row 500 has a higher level than every row of the normal stretch it was
+    // trained on.
     let score = |r: usize| all[r + 1][4].parse::<f32>().unwrap();
     let normal_max = (7..300).map(score).fold(0.0, f32::max);
     assert!(score(500) > normal_max, "{} vs {normal_max}", score(500));

@@ -19,11 +19,11 @@ fn run() -> Result<(), Error> {
             arena,
             input,
             output,
+            stream,
         },
     ) = demo::start(Takes::Either)?;
     if SERIES {
-        // The input buffer is the window.
-        return demo::stream(model, arena, input);
+        return demo::stream(model, arena, stream);
     }
     for i in 0..SAMPLE_COUNT {
         read_sample(i, input);

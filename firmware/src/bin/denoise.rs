@@ -16,6 +16,7 @@ fn run() -> Result<(), Error> {
             arena,
             input,
             output,
+            ..
         },
     ) = demo::start(Takes::Inputs)?;
     for i in 0..SAMPLE_COUNT {

@@ -1,5 +1,5 @@
 //! A series model on the device: the embedded rows pushed one sample at a time through
-//! `Stream` (the window is a caller-owned buffer), every scored window logged with its score
+//! `Stream` (window and range of values seen in a caller-owned buffer), every scored window logged with its score
 //! in [0, 1], verdict and the cost of its push.
 #![no_std]
 #![no_main]
@@ -10,8 +10,8 @@ use aedge_runtime::Error;
 use cortex_m_rt::entry;
 
 fn run() -> Result<(), Error> {
-    let (model, Buffers { arena, input, .. }) = demo::start(Takes::Series)?;
-    demo::stream(model, arena, input)
+    let (model, Buffers { arena, stream, .. }) = demo::start(Takes::Series)?;
+    demo::stream(model, arena, stream)
 }
 
 #[entry]

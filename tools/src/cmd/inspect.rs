@@ -133,6 +133,9 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             "memory": s.likelihood.memory,
             "short": s.likelihood.short,
             "alarm": s.likelihood.alarm,
+            "hold": s.likelihood.hold,
+            "novelty": s.likelihood.novelty,
+            "range": m.series_range().chunks_exact(2).map(|p| [p[0], p[1]]).collect::<Vec<_>>(),
         })),
         "latent_fit": m.latent_fit().map(|l| json!({
             "components": l.components(),
@@ -237,12 +240,26 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     }
     if let Some(s) = m.series() {
         out.line(format!(
-            "series: columns {}, windows of {} rows scored every {}; score from a running error estimate over {} windows, recent mean over {}, flagged at {}",
+            "series: columns {}, windows of {} rows scored every {}; score from a running error estimate over {} windows, recent mean over {}, {}, {}, flagged at {}",
             s.columns,
             m.input_shape().h,
             s.stride,
             s.likelihood.memory,
             s.likelihood.short,
+            if s.likelihood.novelty > 0.0 {
+                format!(
+                    "+{} for a value outside the range seen ({})",
+                    s.likelihood.novelty,
+                    if m.series_range().is_empty() { "learned from the stream" } else { "from the normal stretch on" }
+                )
+            } else {
+                "no range check".into()
+            },
+            if s.likelihood.hold > 0 {
+                format!("reported when above the last {} windows' levels", s.likelihood.hold)
+            } else {
+                "every score reported".into()
+            },
             s.likelihood.alarm
         ));
     }

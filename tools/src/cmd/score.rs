@@ -127,13 +127,15 @@ fn score_series(a: &Args, m: &Model, out: Out) -> Result<()> {
         // The plot first: if it fails, no scores file claims a run that did not finish.
         aedge::chart::series_scores(
             png,
-            &format!("{}: anomaly score per row", m.name()),
+            &format!("{}: anomaly level per row", m.name()),
+            // The level, not the held score: the plot shows how unusual each row is, the
+            // CSV's score column when an event was reported.
             &aedge::chart::ScoredSeries {
                 columns: &s.columns,
                 values: &s.values,
                 scores: &points
                     .iter()
-                    .map(|p| p.map(|p| p.score))
+                    .map(|p| p.map(|p| p.level))
                     .collect::<Vec<_>>(),
                 alarm: desc.likelihood.alarm,
             },

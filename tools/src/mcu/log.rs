@@ -8,7 +8,7 @@
 //! bench run <ticks> <qemu-ticks|cycles> stack <B> B arena <B> B state <B> B output-fnv <hex>
 //! layer <index> <ticks> <qemu-ticks|cycles>    one per layer, in order
 //! point <row> error <f32> score <f32> anomalous <bool> push <ticks> <unit>   series models
-//! stream rows <n> scored <n> unscored-push-max <ticks> <unit> arena <B> B window <B> B state <B> B
+//! stream rows <n> scored <n> unscored-push-max <ticks> <unit> arena <B> B buffer <B> B state <B> B
 //! inference failed … | panic …                 the run failed
 //! ```
 //!
@@ -280,8 +280,8 @@ pub struct StreamRun {
     pub rows: usize,
     /// Most ticks a push that scored nothing took (the window shift alone).
     pub unscored_push_max: u32,
-    /// The window buffer, bytes.
-    pub window_bytes: usize,
+    /// The stream buffer (window and range of values seen), bytes.
+    pub buffer_bytes: usize,
     /// The `Stream` value, bytes.
     pub state_bytes: usize,
     /// Stack high-water mark in bytes.
@@ -308,7 +308,7 @@ pub fn parse_stream(lines: &[String]) -> Result<StreamRun, String> {
             summary = Some((
                 num("rows")?.parse().map_err(|_| bad(l))?,
                 num("unscored-push-max")?.parse().map_err(|_| bad(l))?,
-                num("window")?.parse().map_err(|_| bad(l))?,
+                num("buffer")?.parse().map_err(|_| bad(l))?,
                 num("state")?.parse().map_err(|_| bad(l))?,
             ));
         } else if let Some(rest) = l.strip_prefix("stack high-water ") {
@@ -317,13 +317,13 @@ pub fn parse_stream(lines: &[String]) -> Result<StreamRun, String> {
             return Err(l.clone());
         }
     }
-    let (rows, unscored_push_max, window_bytes, state_bytes) =
+    let (rows, unscored_push_max, buffer_bytes, state_bytes) =
         summary.ok_or("no stream summary line")?;
     Ok(StreamRun {
         points,
         rows,
         unscored_push_max,
-        window_bytes,
+        buffer_bytes,
         state_bytes,
         stack: stack.ok_or("no stack high-water line")?,
     })

@@ -140,7 +140,11 @@ fn detect(
             .iter()
             .map(|p| p.map_or(0.0, |p| p.score as f64))
             .collect();
-        write_results(&nab::results_path(dir, &f.name), f, &scores)?;
+        let errors: Vec<f64> = points
+            .iter()
+            .map(|p| p.map_or(0.0, |p| p.error as f64))
+            .collect();
+        write_results(&nab::results_path(dir, &f.name), f, &scores, &errors)?;
         let flagged = points
             .iter()
             .filter(|p| p.is_some_and(|p| p.anomalous))
@@ -170,19 +174,21 @@ fn detect(
     ))
 }
 
-/// A NAB results file: `timestamp,value,anomaly_score,label`.
-fn write_results(path: &Path, f: &nab::File, scores: &[f64]) -> Result<()> {
+/// A NAB results file: `timestamp,value,anomaly_score,label,raw_score` (the raw score is the
+/// window's reconstruction error, as NAB's own HTM detector writes its raw score).
+fn write_results(path: &Path, f: &nab::File, scores: &[f64], errors: &[f64]) -> Result<()> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let err = |e: csv::Error| format!("{}: {e}", path.display());
-    w.write_record(["timestamp", "value", "anomaly_score", "label"])
+    w.write_record(["timestamp", "value", "anomaly_score", "label", "raw_score"])
         .map_err(err)?;
-    for (r, score) in scores.iter().enumerate() {
+    for (r, (score, error)) in scores.iter().zip(errors).enumerate() {
         let label = f.windows.iter().any(|&(a, b)| (a..=b).contains(&r));
         w.write_record([
             f.times[r].clone(),
             f.values[r].to_string(),
             score.to_string(),
             (label as u8).to_string(),
+            error.to_string(),
         ])
         .map_err(err)?;
     }
