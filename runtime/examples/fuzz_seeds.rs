@@ -68,6 +68,12 @@ fn series() -> Graph {
             ..aedge_runtime::Likelihood::NAB
         },
         range: vec![[-1.0, 1.0], [0.0, 2.0]],
+        period: 3,
+        seasonal: aedge_runtime::Moments {
+            count: 50,
+            mean: 0.5,
+            std: 0.2,
+        },
     });
     g
 }

@@ -444,8 +444,8 @@ pub struct LayerDesc {
 }
 
 /// How a series model turns a stream of samples into per-timestamp anomaly scores: the
-/// optional record after the layers (format version 4; `range` and the likelihood's `hold`
-/// and `novelty` since version 6). The model's input is `window × 1 × channels`, one row per
+/// optional record after the layers (format version 4; `range`, `period`, `seasonal` and the
+/// likelihood's `hold` and `novelty` since version 6). The model's input is `window × 1 × channels`, one row per
 /// timestamp; the preprocessing holds the series' standardisation.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
 pub struct SeriesDesc<'a> {
@@ -462,6 +462,23 @@ pub struct SeriesDesc<'a> {
     /// `f32` `[channels][2]`: each channel's lowest and highest value on the normal stretch,
     /// where the stream's range of values seen starts (empty: no range check).
     pub range: Blob,
+    /// Rows between a sample and the sample one period earlier it is compared with (288 for
+    /// a daily cycle of 5-minute samples); 0: no seasonal comparison.
+    pub period: u16,
+    /// The seasonal comparison's error on the normal stretch, where its running estimate
+    /// starts.
+    pub seasonal: Moments,
+}
+
+/// Count, mean and standard deviation of a set of errors.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq)]
+pub struct Moments {
+    /// Number of errors (0: none).
+    pub count: u32,
+    /// Mean.
+    pub mean: f32,
+    /// Standard deviation.
+    pub std: f32,
 }
 
 /// The series record of format versions 4 and 5, read into [`SeriesDesc`] with the range
@@ -491,6 +508,8 @@ impl<'a> From<SeriesDescV4<'a>> for SeriesDesc<'a> {
                 novelty: 0.0,
             },
             range: Blob::EMPTY,
+            period: 0,
+            seasonal: Moments::default(),
         }
     }
 }

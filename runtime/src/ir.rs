@@ -182,6 +182,10 @@ pub struct Series {
     /// Each channel's lowest and highest value on the normal stretch (empty: no range
     /// check; see [`crate::SeriesDesc::range`]).
     pub range: Vec<[f32; 2]>,
+    /// Rows to the sample a period earlier (0: no seasonal comparison).
+    pub period: u16,
+    /// The seasonal comparison's error on the normal stretch.
+    pub seasonal: crate::desc::Moments,
 }
 
 impl Series {
@@ -213,6 +217,8 @@ impl Series {
             } else {
                 wb.f32s(&range)?
             },
+            period: self.period,
+            seasonal: self.seasonal,
         })
     }
 }

@@ -77,8 +77,8 @@ pub use container::{
     update_checksum, FORMAT_VERSION, HEADER_LEN, MAGIC, MIN_FORMAT_VERSION, WEIGHTS_ALIGN,
 };
 pub use desc::{
-    Activation, Blob, ErrorStats, LatentDesc, LayerDesc, LayerQuant, Likelihood, Meta, Metric, Op,
-    Precision, Preprocess, Quant, SeriesDesc, ThresholdRule,
+    Activation, Blob, ErrorStats, LatentDesc, LayerDesc, LayerQuant, Likelihood, Meta, Metric,
+    Moments, Op, Precision, Preprocess, Quant, SeriesDesc, ThresholdRule,
 };
 pub use error::Error;
 pub use learn::Learner;

@@ -462,6 +462,13 @@ fn check_series(s: &SeriesDesc, input: Shape) -> Result<(), Error> {
             "series likelihood needs memory and short of at least 1 and an alarm in [0, 1]",
         ));
     }
+    let m = s.seasonal;
+    if !(m.mean.is_finite() && m.std.is_finite() && m.mean >= 0.0 && m.std >= 0.0) {
+        return Err(invalid(
+            META,
+            "series seasonal error statistics must be finite and at least 0",
+        ));
+    }
     if !(l.novelty.is_finite() && l.novelty >= 0.0) {
         return Err(invalid(
             META,

@@ -1,12 +1,13 @@
 //! Scoring a stream one sample at a time: the device side of a series model. Samples go into
 //! a caller-owned window buffer; once it holds a full window, and then every `stride`
 //! samples, the window's reconstruction error is turned into a score in `[0, 1]` by a running
-//! estimate of the error distribution (NAB's "anomaly likelihood"), raised when a value lies
-//! outside every value seen before (as NAB's HTM detector does) and held so that an event is
-//! reported once. No heap, and the host's per-timestamp scores are this same code, so device
+//! estimate of the error distribution (NAB's "anomaly likelihood"), or of the distribution of
+//! differences from the sample one period earlier when that is less likely, raised when a value
+//! lies outside every value seen before (as NAB's HTM detector does) and held so that an event
+//! is reported once. No heap, and the host's per-timestamp scores are this same code, so device
 //! and host agree bit for bit.
 
-use crate::desc::{Likelihood, SeriesDesc};
+use crate::desc::{Likelihood, Moments, SeriesDesc};
 use crate::error::Error;
 use crate::model::Model;
 
@@ -20,7 +21,8 @@ pub struct Point {
     /// of the last `hold` windows (see [`Likelihood::hold`]), else 0 — one report per event.
     pub score: f32,
     /// The score before the hold: `L / (L + 7)`, where `L` is `−log10` of the tail
-    /// probability of the recent error under the errors seen so far, plus the likelihood's
+    /// probability of the recent error under the errors seen so far (or of the difference
+    /// from a period earlier under those differences, when smaller), plus the likelihood's
     /// `novelty` when a value lay outside every value seen before (0.5 is a tail probability
     /// of 10⁻⁷; it keeps rising, never saturating, for rarer errors).
     pub level: f32,
@@ -50,16 +52,61 @@ fn neg_log10_tail(z: f32) -> f32 {
     }
 }
 
-/// The running error distribution, recent mean and held peak behind the scores.
+/// A running mean and variance over at most `memory` values (older ones fade out).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Running {
-    settings: Likelihood,
-    /// Windows counted, capped at `settings.memory` (beyond that older errors fade out).
+struct Moving {
     n: u32,
     mean: f32,
     var: f32,
-    /// Exponential moving average over about `settings.short` windows.
+}
+
+impl Moving {
+    fn new(m: Moments, memory: u32) -> Self {
+        if m.count > 0 && m.mean.is_finite() && m.std.is_finite() {
+            Moving {
+                n: m.count.min(memory),
+                mean: m.mean,
+                var: m.std * m.std,
+            }
+        } else {
+            Moving {
+                n: 0,
+                mean: 0.0,
+                var: 0.0,
+            }
+        }
+    }
+
+    /// `−log10` of the tail probability of `x` (0 before any value).
+    fn likelihood(&self, x: f32) -> f32 {
+        if self.n == 0 {
+            return 0.0;
+        }
+        let std = libm::sqrtf(self.var)
+            .max(STD_FLOOR_REL * libm::fabsf(self.mean))
+            .max(STD_FLOOR_ABS);
+        neg_log10_tail((x - self.mean) / std).max(0.0)
+    }
+
+    fn add(&mut self, x: f32, memory: u32) {
+        self.n = (self.n + 1).min(memory);
+        let n = self.n as f32;
+        let d = x - self.mean;
+        self.mean += d / n;
+        self.var += (d * (x - self.mean) - self.var) / n;
+    }
+}
+
+/// The running error distributions, recent mean and held peak behind the scores.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Running {
+    settings: Likelihood,
+    /// Window errors, capped at `settings.memory` windows.
+    errors: Moving,
+    /// Exponential moving average of the errors over about `settings.short` windows.
     recent: f32,
+    /// Seasonal errors (a sample against the one a period earlier).
+    seasonal: Moving,
     /// The highest `L` reported in the current hold (−∞: none), and windows since.
     peak: f32,
     age: u16,
@@ -69,40 +116,40 @@ impl Running {
     /// Starts from the calibration errors' count, mean and standard deviation (normal data
     /// the model was calibrated on), or from nothing if `count` is 0.
     pub fn new(settings: Likelihood, count: u32, mean: f32, std: f32) -> Self {
-        let calibrated = count > 0 && mean.is_finite() && std.is_finite();
+        let errors = Moving::new(Moments { count, mean, std }, settings.memory);
         Running {
             settings,
-            n: if calibrated {
-                count.min(settings.memory)
-            } else {
-                0
-            },
-            mean: if calibrated { mean } else { 0.0 },
-            var: if calibrated { std * std } else { 0.0 },
-            recent: if calibrated { mean } else { 0.0 },
+            recent: errors.mean,
+            errors,
+            seasonal: Moving::new(Moments::default(), settings.memory),
             peak: f32::NEG_INFINITY,
             age: 0,
         }
     }
 
-    /// Scores one window error (`novel`: a value since the last window lay outside every
-    /// value seen before), then adds it to the distribution.
-    pub fn update(&mut self, error: f32, novel: bool) -> Point {
+    /// Starts the seasonal errors' estimate from `m` (the normal stretch's).
+    pub fn with_seasonal(mut self, m: Moments) -> Self {
+        self.seasonal = Moving::new(m, self.settings.memory);
+        self
+    }
+
+    /// Scores one window error (`seasonal`: the largest seasonal error since the last
+    /// window, if there was one; `novel`: a value since the last window lay outside every
+    /// value seen before), then adds them to the distributions. The level's `L` is the larger
+    /// of the two errors' likelihoods.
+    pub fn update(&mut self, error: f32, seasonal: Option<f32>, novel: bool) -> Point {
         let s = self.settings;
-        if self.n == 0 {
+        if self.errors.n == 0 {
             self.recent = error;
         } else {
             let alpha = 2.0 / (s.short as f32 + 1.0);
             self.recent += alpha * (error - self.recent);
         }
-        let mut l = if self.n == 0 {
-            0.0
-        } else {
-            let std = libm::sqrtf(self.var)
-                .max(STD_FLOOR_REL * libm::fabsf(self.mean))
-                .max(STD_FLOOR_ABS);
-            neg_log10_tail((self.recent - self.mean) / std).max(0.0)
-        };
+        let mut l = self.errors.likelihood(self.recent);
+        if let Some(d) = seasonal {
+            l = l.max(self.seasonal.likelihood(d));
+            self.seasonal.add(d, s.memory);
+        }
         if novel {
             l += s.novelty;
         }
@@ -118,11 +165,7 @@ impl Running {
             }
             0.0
         };
-        self.n = (self.n + 1).min(s.memory);
-        let n = self.n as f32;
-        let d = error - self.mean;
-        self.mean += d / n;
-        self.var += (d * (error - self.mean) - self.var) / n;
+        self.errors.add(error, s.memory);
         Point {
             error,
             score,
@@ -139,6 +182,13 @@ pub struct Stream<'m, 'b> {
     window: &'b mut [f32],
     /// Per channel, the lowest and highest value seen (from the normal stretch on).
     range: &'b mut [f32],
+    /// The last `period` samples, a ring starting at `lag_at` (oldest first once full).
+    lag: &'b mut [f32],
+    lag_at: usize,
+    /// Samples pushed, saturating at `period`.
+    lag_seen: usize,
+    /// The largest seasonal error since the last scored window.
+    seasonal: Option<f32>,
     channels: usize,
     /// Samples pushed so far, saturating at the window length.
     filled: usize,
@@ -150,10 +200,12 @@ pub struct Stream<'m, 'b> {
 }
 
 impl<'m, 'b> Stream<'m, 'b> {
-    /// Values the caller's buffer must hold: the window (window length × channels) and a
-    /// low and a high per channel.
+    /// Values the caller's buffer must hold: the window (window length × channels), a low
+    /// and a high per channel, and the last period's samples (period × channels).
     pub fn buffer_len(model: &Model) -> usize {
-        model.input_shape().len() + 2 * model.input_shape().c as usize
+        let c = model.input_shape().c as usize;
+        let period = model.series().map_or(0, |s| s.period as usize);
+        model.input_shape().len() + 2 * c + period * c
     }
 
     /// A stream over a series model, using `buffer` (exactly [`Stream::buffer_len`] values)
@@ -171,7 +223,8 @@ impl<'m, 'b> Stream<'m, 'b> {
                 got: buffer.len(),
             });
         }
-        let (window, range) = buffer.split_at_mut(model.input_shape().len());
+        let (window, rest) = buffer.split_at_mut(model.input_shape().len());
+        let (range, lag) = rest.split_at_mut(2 * model.input_shape().c as usize);
         let known = model.series_range();
         if known.len() == range.len() {
             range.copy_from_slice(known);
@@ -183,12 +236,17 @@ impl<'m, 'b> Stream<'m, 'b> {
         }
         let e = model.error_stats();
         Ok(Stream {
-            running: Running::new(series.likelihood, e.count, e.mean, e.std),
+            running: Running::new(series.likelihood, e.count, e.mean, e.std)
+                .with_seasonal(series.seasonal),
             channels: model.input_shape().c as usize,
             model,
             series,
             window,
             range,
+            lag,
+            lag_at: 0,
+            lag_seen: 0,
+            seasonal: None,
             filled: 0,
             since: 0,
             novel: false,
@@ -208,6 +266,29 @@ impl<'m, 'b> Stream<'m, 'b> {
         }
         if let Some(index) = sample.iter().position(|x| !x.is_finite()) {
             return Err(Error::NonFiniteInput { index });
+        }
+        if !self.lag.is_empty() {
+            let c = self.channels;
+            let period = self.lag.len() / c;
+            let earlier = &mut self.lag[self.lag_at * c..][..c];
+            if self.lag_seen == period {
+                // Mean squared difference in model units (the offset cancels).
+                let s = self.model.scaling();
+                let d = sample
+                    .iter()
+                    .zip(earlier.iter())
+                    .enumerate()
+                    .map(|(ch, (&x, &y))| {
+                        let d = (x - y) * s.of(ch).0;
+                        d * d
+                    })
+                    .sum::<f32>()
+                    / c as f32;
+                self.seasonal = Some(self.seasonal.map_or(d, |m| m.max(d)));
+            }
+            earlier.copy_from_slice(sample);
+            self.lag_at = (self.lag_at + 1) % period;
+            self.lag_seen = (self.lag_seen + 1).min(period);
         }
         for (&x, pair) in sample.iter().zip(self.range.chunks_exact_mut(2)) {
             // Only once a spread has been seen: a flat start is not a range.
@@ -239,7 +320,8 @@ impl<'m, 'b> Stream<'m, 'b> {
                 .error_from(self.window, arena, (rows - tail) * self.channels)?
         };
         let novel = core::mem::take(&mut self.novel) && self.series.likelihood.novelty > 0.0;
-        Ok(Some(self.running.update(error, novel)))
+        let seasonal = self.seasonal.take();
+        Ok(Some(self.running.update(error, seasonal, novel)))
     }
 
     /// The running estimate (to inspect, or to carry across a restart).

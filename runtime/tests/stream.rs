@@ -46,6 +46,8 @@ fn series_graph(stride: u16) -> Graph {
         tail: WINDOW,
         likelihood: Likelihood::NAB,
         range: Vec::new(),
+        period: 0,
+        seasonal: Default::default(),
     });
     g
 }
@@ -124,7 +126,7 @@ fn stream_scores_every_stride_once_the_window_is_full() {
                 let window: Vec<f32> = (t - last..=t).flat_map(signal).collect();
                 let error = m.score(&window, &mut arena).unwrap().error;
                 assert_eq!(p.error.to_bits(), error.to_bits(), "{precision} sample {t}");
-                assert_eq!(*p, running.update(error, false));
+                assert_eq!(*p, running.update(error, None, false));
             }
         }
     }
@@ -165,18 +167,18 @@ fn likelihood_flags_a_jump_then_adapts_to_it() {
     let mut run = Running::new(Likelihood::NAB, 1000, 1.0, 0.1);
     let normal: Vec<f32> = (0..300)
         .map(|_| {
-            let p = run.update(1.0 + r.uniform(-0.15, 0.15), false);
+            let p = run.update(1.0 + r.uniform(-0.15, 0.15), None, false);
             p.score
         })
         .collect();
     assert!(normal.iter().all(|&s| s < 0.5), "normal errors flagged");
-    let jump: Vec<_> = (0..200).map(|_| run.update(3.0, false)).collect();
+    let jump: Vec<_> = (0..200).map(|_| run.update(3.0, None, false)).collect();
     assert!(jump[0].anomalous, "a 20σ jump is not flagged");
     // A level that persists becomes part of the distribution: the score falls.
     assert!(jump[199].score < jump[0].score && !jump[199].anomalous);
     // Uncalibrated: the first window gives 0, later ones are measured against it.
     let mut fresh = Running::new(Likelihood::NAB, 0, 0.0, 0.0);
-    assert_eq!(fresh.update(5.0, false).score, 0.0);
+    assert_eq!(fresh.update(5.0, None, false).score, 0.0);
 }
 
 #[test]
@@ -238,13 +240,13 @@ fn range_hold_and_novelty_round_trip_and_are_checked() {
 
 #[test]
 fn version_5_series_records_load_without_range_or_hold() {
-    // Hold 0, novelty 0 and an empty range are the last seven bytes of the series record,
-    // all zero, as is the latent record's `None` after them: version 5's record is the
-    // same bytes seven shorter.
+    // Hold 0, novelty 0, an empty range, period 0 and empty seasonal statistics are the last
+    // 17 bytes of the series record, all zero, as is the latent record's `None` after them:
+    // version 5's record is the same bytes 17 shorter.
     let mut f = series_graph(2).to_aedge(Precision::F32).unwrap();
     let graph_len = u32::from_le_bytes(f[8..12].try_into().unwrap()) as usize;
-    assert_eq!(f[32 + graph_len - 8..32 + graph_len], [0; 8]);
-    f[8..12].copy_from_slice(&(graph_len as u32 - 7).to_le_bytes());
+    assert_eq!(f[32 + graph_len - 18..32 + graph_len], [0; 18]);
+    f[8..12].copy_from_slice(&(graph_len as u32 - 17).to_le_bytes());
     f[4..6].copy_from_slice(&5u16.to_le_bytes());
     aedge_runtime::update_checksum(&mut f);
     let b = AlignedBytes::copy_from(&f);
@@ -288,11 +290,11 @@ fn the_hold_reports_an_event_once_then_expires() {
         ..Likelihood::NAB
     };
     let mut run = Running::new(l, 1000, 1.0, 0.1);
-    let p = run.update(1.0, false);
+    let p = run.update(1.0, None, false);
     assert_eq!(p.score, p.level);
     // A jump that stays: its first window is reported; the next five, lower as the
     // distribution takes the new level in, are held at 0; then the hold expires.
-    let jump: Vec<_> = (0..7).map(|_| run.update(3.0, false)).collect();
+    let jump: Vec<_> = (0..7).map(|_| run.update(3.0, None, false)).collect();
     assert!(jump[0].anomalous && jump[0].score == jump[0].level);
     for p in &jump[1..6] {
         assert!(p.score == 0.0 && p.level > 0.5 && !p.anomalous, "{p:?}");
@@ -300,7 +302,49 @@ fn the_hold_reports_an_event_once_then_expires() {
     assert!(jump[6].score == jump[6].level && jump[6].anomalous);
     // Without a hold every window is reported.
     let mut open = Running::new(Likelihood::NAB, 1000, 1.0, 0.1);
-    open.update(3.0, false);
-    let p = open.update(3.0, false);
+    open.update(3.0, None, false);
+    let p = open.update(3.0, None, false);
     assert_eq!(p.score, p.level);
+}
+
+#[test]
+fn a_sample_unlike_the_one_a_period_earlier_raises_the_level() {
+    const PERIOD: usize = 20;
+    let mut g = series_graph(1);
+    let series = g.series.as_mut().unwrap();
+    series.period = PERIOD as u16;
+    series.seasonal = aedge_runtime::Moments {
+        count: 100,
+        mean: 1e-3,
+        std: 1e-3,
+    };
+    let bytes = AlignedBytes::from(g.to_aedge(Precision::F32).unwrap());
+    let m = Model::parse(&bytes).unwrap();
+    assert_eq!(
+        Stream::buffer_len(&m),
+        WINDOW as usize * 2 + 2 * 2 + PERIOD * 2
+    );
+    let mut arena = AlignedBytes::zeroed(m.arena_len());
+    let mut buffer = vec![0.0; Stream::buffer_len(&m)];
+    let mut s = Stream::new(m, &mut buffer).unwrap();
+    // A cycle of PERIOD samples, repeated exactly: the seasonal differences are zero.
+    let cycle = |t: usize| {
+        let x = (t % PERIOD) as f32 * core::f32::consts::TAU / PERIOD as f32;
+        [2.0 + x.sin(), 0.1 * x.cos()]
+    };
+    let mut last = None;
+    for t in 0..5 * PERIOD {
+        last = s.push(&cycle(t), &mut arena).unwrap();
+    }
+    let steady = last.unwrap();
+    // The next sample repeats an earlier phase instead (inside the range seen): only the
+    // comparison with a period earlier can tell.
+    let off = s
+        .push(&cycle(5 * PERIOD + PERIOD / 2), &mut arena)
+        .unwrap()
+        .unwrap();
+    assert!(
+        off.level > 0.9 && off.level > steady.level,
+        "{steady:?} {off:?}"
+    );
 }

@@ -612,8 +612,11 @@ pub fn series_model() -> Result<FirmwareModel, String> {
         &d,
         aedge_runtime::Metric::Mse,
     )?;
-    // The range check and the hold as `aedge train` sets them (the streamed rows hold the
-    // series' jump beyond its normal range), so the device runs both.
+    // The range check, the hold and the daily cycle as `aedge train` sets them (the
+    // streamed rows hold the series' jump beyond its normal range), so the device runs all
+    // three.
+    let period = s.cycle(normal_rows, window);
+    assert!(period > 0, "the sample's daily cycle is not found");
     let (lo, hi) = s.values[..normal_rows]
         .iter()
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
@@ -629,6 +632,8 @@ pub fn series_model() -> Result<FirmwareModel, String> {
             ..aedge_runtime::Likelihood::NAB
         },
         range: vec![[lo, hi]],
+        period: period as u16,
+        seasonal: s.seasonal_moments(normal_rows, period, &std),
     });
     let calib: Vec<Vec<f32>> = (0..200).map(|i| fit.raw(i * fit.len() / 200)).collect();
     let mut files =

@@ -46,6 +46,12 @@ pub struct DataArgs {
     /// threshold), as NAB's probationary period; 1 trains on a whole file of normal data.
     #[arg(long, default_value_t = 0.15)]
     pub normal_part: f32,
+    /// CSV series: rows in the series' cycle (288 for a day of 5-minute samples); each
+    /// sample is also compared with the one a cycle earlier. 0: no comparison (default: found
+    /// from the normal stretch's autocorrelation, when it has a clear cycle longer than the
+    /// window).
+    #[arg(long)]
+    pub period: Option<usize>,
     /// CSV series: rows between two scored windows (1 scores every row).
     #[arg(long, default_value_t = 1)]
     pub stride: usize,
@@ -69,6 +75,7 @@ impl DataArgs {
             window: None,
             columns: Vec::new(),
             normal_part: 0.15,
+            period: None,
             stride: 1,
             tail: 1,
         }

@@ -4,7 +4,7 @@
 //! [`Stream`], so the host's scores are the device's.
 
 use crate::data::DataArgs;
-use aedge_runtime::{Likelihood, Model, Point, Stream};
+use aedge_runtime::{Likelihood, Model, Moments, Point, Stream};
 use aedge_trainer::data::{Dataset, Series};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -45,6 +45,13 @@ pub struct Definition {
     /// Per-column lowest and highest value over the normal stretch.
     #[serde(default)]
     pub range: Vec<[f32; 2]>,
+    /// Rows in the series' cycle, each sample compared with the one a cycle earlier (0: no
+    /// comparison).
+    #[serde(default)]
+    pub period: usize,
+    /// The seasonal differences' statistics over the normal stretch.
+    #[serde(default)]
+    pub seasonal: Moments,
     /// FNV-1a of the normal stretch's values: export checks it is given the same series.
     pub fingerprint: u32,
 }
@@ -94,6 +101,19 @@ impl Definition {
         let (mean, std) = s.stats(normal_rows);
         let l = Likelihood::NAB;
         let c = s.channels();
+        let period = match a.period {
+            Some(p) => p,
+            None => s.cycle(normal_rows, window),
+        };
+        if period > u16::MAX as usize {
+            return Err(format!("--period must be at most {}", u16::MAX));
+        }
+        if period > 0 && period >= normal_rows {
+            return Err(format!(
+                "--period {period} is not shorter than the normal stretch ({normal_rows} rows): no sample of it has one a period earlier"
+            ));
+        }
+        let seasonal = s.seasonal_moments(normal_rows, period, &std);
         let mut range = vec![[f32::INFINITY, f32::NEG_INFINITY]; c];
         for row in s.values[..normal_rows * c].chunks_exact(c) {
             for (r, &v) in range.iter_mut().zip(row) {
@@ -115,6 +135,8 @@ impl Definition {
             hold: hold_windows(normal_rows, a.stride),
             novelty: NOVELTY,
             range,
+            period,
+            seasonal,
             fingerprint: fingerprint(s, normal_rows),
         })
     }
@@ -182,6 +204,8 @@ impl Definition {
                 novelty: self.novelty,
             },
             range: self.range.clone(),
+            period: self.period as u16,
+            seasonal: self.seasonal,
         })
     }
 

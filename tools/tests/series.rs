@@ -45,6 +45,8 @@ fn train_export_score_a_series() {
     );
     // 4032 rows: the normal stretch is the first 15% (605 rows, NAB's probationary period).
     assert!(text.contains("normal stretch is rows 1-605"), "{text}");
+    // The sample is a daily cycle of 5-minute rows.
+    assert!(text.contains("a 288-row cycle found"), "{text}");
     assert!(text.contains("then: aedge score"), "{text}");
     assert!(run.join("checkpoint/series.json").exists());
 
@@ -65,6 +67,7 @@ fn train_export_score_a_series() {
     let info: serde_json::Value =
         serde_json::from_str(&stdout(aedge().args(["inspect", "--json"]).arg(&model))).unwrap();
     assert_eq!(info["series"]["window"], 16);
+    assert_eq!(info["series"]["period"], 288);
     assert_eq!(info["series"]["columns"][0], "value");
 
     let scores = tmp("scores.csv");
@@ -224,6 +227,21 @@ fn series_training_checks_its_arguments() {
             .arg(tmp("never-run")),
     );
     assert!(e.contains("no column named 'temp'"), "{e}");
+    for (period, says) in [
+        ("605", "not shorter than the normal stretch"),
+        ("70000", "at most 65535"),
+    ] {
+        let e = fails(
+            aedge()
+                .args(["train", "--preset", "keras-lstm", "--period", period])
+                .arg("--data")
+                .arg(sample())
+                .arg("--out")
+                .arg(tmp("never-run")),
+        );
+        assert!(e.contains(says), "{e}");
+        assert!(!tmp("never-run").exists());
+    }
 }
 
 /// Several sensor columns work the same way: `--columns` picks them, the scores file echoes

@@ -134,6 +134,7 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             "short": s.likelihood.short,
             "alarm": s.likelihood.alarm,
             "hold": s.likelihood.hold,
+            "period": s.period,
             "novelty": s.likelihood.novelty,
             "range": m.series_range().chunks_exact(2).map(|p| [p[0], p[1]]).collect::<Vec<_>>(),
         })),
@@ -240,10 +241,15 @@ pub fn run(a: Args, out: Out) -> Result<()> {
     }
     if let Some(s) = m.series() {
         out.line(format!(
-            "series: columns {}, windows of {} rows scored every {}; score from a running error estimate over {} windows, recent mean over {}, {}, {}, flagged at {}",
+            "series: columns {}, windows of {} rows scored every {}{}; score from a running error estimate over {} windows, recent mean over {}, {}, {}, flagged at {}",
             s.columns,
             m.input_shape().h,
             s.stride,
+            if s.period > 0 {
+                format!(", each row compared with the row {} earlier", s.period)
+            } else {
+                String::new()
+            },
             s.likelihood.memory,
             s.likelihood.short,
             if s.likelihood.novelty > 0.0 {

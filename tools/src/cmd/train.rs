@@ -152,13 +152,19 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         Some(def) => {
             def.save(&ckpt)?;
             out.line(format!(
-                "series: column(s) {}, windows of {} rows; the normal stretch is rows 1-{} (--normal-part {}), standardised on it; the last {} of its {} windows held out",
+                "series: column(s) {}, windows of {} rows; the normal stretch is rows 1-{} (--normal-part {}), standardised on it; the last {} of its {} windows held out; {}",
                 def.columns.join(","),
                 def.window,
                 def.normal_rows,
                 a.data.normal_part,
                 val.len(),
-                d.len()
+                d.len(),
+                match (def.period, a.data.period) {
+                    (0, Some(_)) => "no cycle comparison (--period 0)".to_string(),
+                    (0, None) => "no cycle found in the normal stretch (--period sets one)".to_string(),
+                    (p, Some(_)) => format!("each row also compared with the row {p} earlier (--period)"),
+                    (p, None) => format!("a {p}-row cycle found in the normal stretch: each row also compared with the row {p} earlier"),
+                }
             ));
         }
         None => Holdout::new(&d, val_share).save(&ckpt)?,

@@ -2,6 +2,7 @@
 //! standardised per channel with statistics that travel with the model.
 
 use super::Dataset;
+use aedge_runtime::Moments;
 use std::path::{Path, PathBuf};
 
 /// Why a CSV series could not be read.
@@ -69,7 +70,79 @@ pub struct Series {
     pub time: Option<(String, Vec<String>)>,
 }
 
+/// Smallest autocorrelation a cycle must show over a stretch to be found by
+/// [`Series::cycle`]. On NAB, 0.2 to 0.4 score within 0.6 points of each other.
+const MIN_CYCLE_CORRELATION: f64 = 0.3;
+
+/// Rows a cycle is looked for in (the search is quadratic in them).
+const CYCLE_SEARCH_ROWS: usize = 20_000;
+
 impl Series {
+    /// The cycle of the first `rows` rows: the lag, longer than `window` (shorter cycles lie
+    /// inside one window) and at most half the rows, where the channels' mean
+    /// autocorrelation has its highest local maximum, if at least 0.3; else 0. Looks at most
+    /// at the first 20,000 rows.
+    pub fn cycle(&self, rows: usize, window: usize) -> usize {
+        let c = self.channels();
+        let rows = rows.min(self.rows()).min(CYCLE_SEARCH_ROWS);
+        let max_lag = (rows / 2).min(u16::MAX as usize);
+        if c == 0 || max_lag < window + 2 {
+            return 0;
+        }
+        let mut ac = vec![0f64; max_lag + 1];
+        for ch in 0..c {
+            let x: Vec<f64> = (0..rows).map(|r| self.values[r * c + ch] as f64).collect();
+            let mean = x.iter().sum::<f64>() / rows as f64;
+            let x: Vec<f64> = x.iter().map(|v| v - mean).collect();
+            let energy: f64 = x.iter().map(|v| v * v).sum();
+            if energy <= 0.0 {
+                continue;
+            }
+            for (lag, a) in ac.iter_mut().enumerate().skip(window) {
+                let sum: f64 = x[lag..].iter().zip(&x).map(|(a, b)| a * b).sum();
+                *a += sum / energy / c as f64;
+            }
+        }
+        let mut best = (0, MIN_CYCLE_CORRELATION);
+        for lag in window + 1..max_lag {
+            if ac[lag] >= best.1 && ac[lag] >= ac[lag - 1] && ac[lag] >= ac[lag + 1] {
+                best = (lag, ac[lag]);
+            }
+        }
+        best.0
+    }
+
+    /// Count, mean and standard deviation over the first `rows` rows of the seasonal error
+    /// `aedge_runtime::Stream` computes: the mean over channels of the squared difference
+    /// from the sample `period` rows earlier, divided by the channel's `std`.
+    pub fn seasonal_moments(&self, rows: usize, period: usize, std: &[f32]) -> Moments {
+        let c = self.channels();
+        let rows = rows.min(self.rows());
+        if period == 0 || rows <= period || std.len() != c {
+            return Moments::default();
+        }
+        let d: Vec<f64> = (period..rows)
+            .map(|r| {
+                (0..c)
+                    .map(|ch| {
+                        let diff = (self.values[r * c + ch] - self.values[(r - period) * c + ch])
+                            / std[ch];
+                        (diff * diff) as f64
+                    })
+                    .sum::<f64>()
+                    / c as f64
+            })
+            .collect();
+        let n = d.len() as f64;
+        let mean = d.iter().sum::<f64>() / n;
+        let var = d.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+        Moments {
+            count: d.len() as u32,
+            mean: mean as f32,
+            std: var.sqrt() as f32,
+        }
+    }
+
     /// Channels.
     pub fn channels(&self) -> usize {
         self.columns.len()
@@ -242,6 +315,39 @@ impl Series {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cycle_is_found_when_there_is_one() {
+        let wave = |period: f32, noise: f32| Series {
+            columns: vec!["a".into(), "b".into()],
+            values: (0..600)
+                .flat_map(|t| {
+                    let x = (t as f32 * core::f32::consts::TAU / period).sin();
+                    // A second channel with the same cycle, and a little deterministic noise.
+                    [x + noise * ((t * 7919) % 13) as f32 / 13.0, 2.0 * x + 1.0]
+                })
+                .collect(),
+            time: None,
+        };
+        assert_eq!(wave(50.0, 0.1).cycle(600, 16), 50);
+        // A cycle shorter than the window is compared at its first multiple beyond it.
+        assert_eq!(wave(10.0, 0.0).cycle(600, 16), 20);
+        let noise = Series {
+            columns: vec!["a".into()],
+            values: aedge_runtime::rng::SplitMix(5).vec(600, -1.0, 1.0),
+            time: None,
+        };
+        assert_eq!(noise.cycle(600, 16), 0);
+        // The seasonal error of a perfect cycle is zero; of its noisy copy, not.
+        let m = wave(50.0, 0.0).seasonal_moments(600, 50, &[1.0, 1.0]);
+        assert_eq!(m.count, 550);
+        assert!(m.mean < 1e-8, "{m:?}");
+        assert!(wave(50.0, 0.5).seasonal_moments(600, 50, &[1.0, 1.0]).mean > 0.01);
+        assert_eq!(
+            wave(50.0, 0.0).seasonal_moments(600, 0, &[1.0, 1.0]),
+            Moments::default()
+        );
+    }
 
     fn file(text: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("aedge-csv-{}", std::process::id()));

@@ -76,6 +76,9 @@ struct Detector {
     seconds: f64,
     /// Host microseconds per streamed sample (scoring only), mean over the corpus.
     us_per_sample: f64,
+    /// Series whose probationary rows showed a cycle (each row compared with a cycle
+    /// earlier).
+    cycles: usize,
 }
 
 /// Trains, exports and streams one model per series; writes NAB results files under
@@ -91,7 +94,7 @@ fn detect(
     let mut progress = Progress::new(files.len(), out);
     let mut all = Vec::with_capacity(files.len());
     let mut first = None;
-    let (mut stream_s, mut samples) = (0.0, 0usize);
+    let (mut stream_s, mut samples, mut cycles) = (0.0, 0usize, 0usize);
     for f in files {
         let s = Series {
             columns: vec!["value".into()],
@@ -105,6 +108,7 @@ fn detect(
         };
         // Only the probationary rows, which NAB does not score, are seen before scoring.
         let def = Definition::with_normal_rows(&args, &s, 0.1, score::probation(s.rows()))?;
+        cycles += (def.period > 0) as usize;
         let d = def.normal(&s)?;
         let (fit, held) = def.split(&d)?;
         let (spec, mut cfg) = preset(&a.preset, d.shape)?;
@@ -170,6 +174,7 @@ fn detect(
             params,
             seconds: progress.seconds(),
             us_per_sample: stream_s * 1e6 / samples.max(1) as f64,
+            cycles,
         },
     ))
 }
@@ -274,7 +279,8 @@ fn report(
     }
     if let Some(d) = ours {
         w.text(&format!(
-            "Our detector: one model per series, trained only on that series' probationary rows (the first 15 %, at most 750, which NAB does not score), standardised on them, its threshold's error statistics from the last 10 % of their windows; every row then scored causally through aedge-runtime's Stream (the device code). Model: {} parameters; {}. Whole corpus in {:.0} s (training included); scoring {:.1} µs per sample on this host ({}).",
+            "Our detector: one model per series, trained only on that series' probationary rows (the first 15 %, at most 750, which NAB does not score), standardised on them, its threshold's error statistics from the last 10 % of their windows; every row then scored causally through aedge-runtime's Stream (the device code), also against the row a cycle earlier in the {} series whose probationary rows show a cycle. Model: {} parameters; {}. Whole corpus in {:.0} s (training included); scoring {:.1} µs per sample on this host ({}).",
+            d.cycles,
             d.params,
             d.footprint.text(),
             d.seconds,
@@ -332,6 +338,7 @@ fn report(
             "macs_per_window": d.footprint.macs,
             "seconds": d.seconds,
             "host_us_per_sample": d.us_per_sample,
+            "series_with_a_cycle": d.cycles,
         })),
         "profiles": results.iter().map(|r| json!({
             "profile": r.profile.name,
