@@ -11,6 +11,7 @@
 //!
 //! Sums wrap in 32 bits like the portable kernel's, so results are bit-identical.
 
+use super::int8::PAIRED_TAPS;
 use crate::kernels::{conv_range, Requant, Window};
 use core::arch::asm;
 
@@ -54,6 +55,35 @@ pub fn conv2d(
         } else {
             [q.bias[o].wrapping_sub(zp.wrapping_mul(sum)), m, sh, 0]
         };
+    }
+    if taps <= PAIRED_TAPS {
+        let pairs = taps.div_ceil(2);
+        let packed = &mut rest[4 * oc..][..pairs * oc];
+        for (o, wo) in w.chunks_exact(taps).take(oc).enumerate() {
+            for (p, d) in packed[o * pairs..][..pairs].iter_mut().enumerate() {
+                let hi = wo.get(2 * p + 1).copied().unwrap_or(0);
+                *d = pair(wo[2 * p], hi);
+            }
+        }
+        let chan: &[[i32; 4]] = bytemuck::cast_slice(&rest[..4 * oc]);
+        let packed: &[u32] = bytemuck::cast_slice(&rest[4 * oc..][..pairs * oc]);
+        let c = Paired {
+            chan,
+            weights: packed,
+            q,
+            short,
+        };
+        match pairs {
+            1 => paired::<1>(x, g, &c, y, stage),
+            2 => paired::<2>(x, g, &c, y, stage),
+            3 => paired::<3>(x, g, &c, y, stage),
+            4 => paired::<4>(x, g, &c, y, stage),
+            5 => paired::<5>(x, g, &c, y, stage),
+            6 => paired::<6>(x, g, &c, y, stage),
+            7 => paired::<7>(x, g, &c, y, stage),
+            _ => paired::<8>(x, g, &c, y, stage),
+        }
+        return true;
     }
     let row = kw * ic;
     let direct_rows = ic % 4 == 0;
@@ -106,6 +136,164 @@ pub fn conv2d(
     true
 }
 
+/// The five-pair channel loop's state; the assembly reads it by field offset.
+#[repr(C)]
+struct Pairs5 {
+    x: [u32; 5],               // 0: the window's taps as pairs
+    w: *const u32,             // 20: five packed weight pairs per channel
+    chan: *const [i32; 4],     // 24: per channel [offset, multiplier, r, nudge]
+    y: *mut i8,                // 28: the pixel's outputs
+    chan_end: *const [i32; 4], // 32
+    min: i32,                  // 36
+}
+
+extern "C" {
+    fn aedge_pairs5(args: *const Pairs5);
+}
+
+// Every output channel of one pixel of a layer with 9 or 10 taps (a 3×3 convolution of one
+// input channel), in the short requantization form and without a lookup table: the taps
+// stay in r1–r5, each channel is five SMLADs on its packed weights from the offset, then
+// `SMMULR` of twice the sum, the rounding shift with the zero point folded into the nudge,
+// and the clamp — as `requant_short`.
+core::arch::global_asm!(
+    ".section .text.aedge_pairs5,\"ax\",%progbits",
+    ".global aedge_pairs5",
+    ".type aedge_pairs5,%function",
+    ".thumb_func",
+    ".p2align 2",
+    "aedge_pairs5:",
+    "push {{r4-r11, lr}}",
+    "ldm r0, {{r1-r10}}",
+    "2:",
+    "ldr r0, [r7], #4",
+    "ldrd r11, r12, [r6], #8",
+    "smlad r0, r1, r11, r0",
+    "smlad r0, r2, r12, r0",
+    "ldrd r11, r12, [r6], #8",
+    "smlad r0, r3, r11, r0",
+    "smlad r0, r4, r12, r0",
+    "ldr r11, [r6], #4",
+    "smlad r0, r5, r11, r0",
+    "ldm r7!, {{r11, r12, lr}}",
+    "lsl r0, r0, #1",
+    "smmulr r0, r0, r11",
+    "add lr, lr, r0",
+    "add lr, lr, r0, asr #31",
+    "asr r0, lr, r12",
+    "ssat r0, #8, r0",
+    "cmp r0, r10",
+    "it lt",
+    "movlt r0, r10",
+    "strb r0, [r8], #1",
+    "cmp r7, r9",
+    "bne 2b",
+    "pop {{r4-r11, pc}}",
+    ".size aedge_pairs5, . - aedge_pairs5",
+);
+
+/// Two taps as the 16-bit lanes SMLAD multiplies: `lo` in bits 0–15, `hi` in 16–31.
+#[inline(always)]
+fn pair(lo: i8, hi: i8) -> u32 {
+    (lo as i16 as u16 as u32) | ((hi as i16 as u16 as u32) << 16)
+}
+
+/// `acc + lo(x)·lo(w) + hi(x)·hi(w)` on 16-bit lanes, wrapping as the portable sums do.
+#[inline(always)]
+fn smlad(x: u32, w: u32, acc: i32) -> i32 {
+    let r: i32;
+    // SAFETY: register-only arithmetic.
+    unsafe {
+        asm!(
+            "smlad {r}, {x}, {w}, {a}",
+            x = in(reg) x,
+            w = in(reg) w,
+            a = in(reg) acc,
+            r = lateout(reg) r,
+            options(pure, nomem, nostack),
+        );
+    }
+    r
+}
+
+/// What every output of a paired layer needs: per channel `[offset, multiplier, shift,
+/// nudge]` and `P` packed weight pairs, and how to requantize.
+struct Paired<'a> {
+    chan: &'a [[i32; 4]],
+    weights: &'a [u32],
+    q: &'a Requant<'a>,
+    short: bool,
+}
+
+/// A layer of at most [`PAIRED_TAPS`] taps (`P` pairs): each window is staged once, its taps
+/// held in `P` registers as 16-bit pairs, and every output channel is `P` SMLADs on its
+/// packed weights and a requantization — instead of extending the window's bytes again for
+/// every pair of channels.
+#[inline(never)]
+fn paired<const P: usize>(x: &[i8], g: &Window, c: &Paired, y: &mut [i8], stage: &mut [i8]) {
+    let ([ih, iw, _], [oh, ow, oc]) = g.sizes();
+    let [kh, kw] = g.kernel;
+    let zp = c.q.input_zero_point as i8;
+    // Five pairs in the short form without a table: the channel loop in assembly.
+    let fast = P == 5
+        && c.short
+        && c.q.lut.is_none()
+        && c.chan.len() == oc
+        && c.weights.len() == 5 * oc
+        && oc > 0;
+    let mut args = Pairs5 {
+        x: [0; 5],
+        w: c.weights.as_ptr(),
+        chan: c.chan.as_ptr(),
+        y: core::ptr::null_mut(),
+        chan_end: c.chan.as_ptr_range().end,
+        min: c.q.min,
+    };
+    let mut out = y.chunks_exact_mut(oc);
+    for oy in 0..oh {
+        let ky = conv_range(oy, g.stride[0], g.pad[0], kh, ih);
+        for ox in 0..ow {
+            let Some(out) = out.next() else { return };
+            let r = Rows {
+                ky,
+                kx: conv_range(ox, g.stride[1], g.pad[1], kw, iw),
+            };
+            let mut xp = [0u32; P];
+            if let Some(p) = window_3x3(x, g, &r).filter(|_| P == 5) {
+                // The common first layer: 3×3 on one channel, away from the border, read
+                // in place.
+                xp[..5].copy_from_slice(&p);
+            } else {
+                stage_window(x, g, &r, zp, stage);
+                for (p, v) in xp.iter_mut().enumerate() {
+                    *v = pair(stage[2 * p], stage.get(2 * p + 1).copied().unwrap_or(0));
+                }
+            }
+            if fast {
+                args.x[..P].copy_from_slice(&xp);
+                args.y = out.as_mut_ptr();
+                // SAFETY: `chan` holds `oc` entries and `weights` `5·oc` words (`paired`'s
+                // caller sizes them so; checked above for `chan`), `out` `oc` bytes; the
+                // assembly reads `args` and those, writes `oc` bytes of `out`, and saves
+                // every callee-saved register it uses.
+                unsafe { aedge_pairs5(&args) };
+                continue;
+            }
+            for ((yo, ch), wo) in out.iter_mut().zip(c.chan).zip(c.weights.chunks_exact(P)) {
+                let mut acc = ch[0];
+                for p in 0..P {
+                    acc = smlad(xp[p], wo[p], acc);
+                }
+                *yo = if c.short {
+                    requant_short(acc, ch, c.q)
+                } else {
+                    c.q.finish_with(acc, ch[1], ch[2])
+                };
+            }
+        }
+    }
+}
+
 /// Whether [`requant_short`] gives TFLite's requantization exactly for this layer: fewer than
 /// 2^14 taps and biases below 2^29 keep every accumulator below 2^30 (|x − zp| ≤ 255,
 /// |w| ≤ 127), and every shift is a right shift of 1 to 22.
@@ -144,6 +332,26 @@ fn requant_short(acc: i32, c: &[i32; 4], q: &Requant) -> i8 {
         Some(table) => table[(v as u8 ^ 0x80) as usize],
         None => v as i8,
     }
+}
+
+/// The taps of a 3×3 window on one input channel as five pairs read straight from the input,
+/// if the layer is such and the window lies inside the input; else `None`.
+#[inline(always)]
+fn window_3x3(x: &[i8], g: &Window, r: &Rows) -> Option<[u32; 5]> {
+    let ([_, iw, ic], _) = g.sizes();
+    let ((ky_lo, ky_hi, iy0), (kx_lo, kx_hi, ix0)) = (r.ky, r.kx);
+    if g.kernel != [3, 3] || ic != 1 || (ky_lo, ky_hi, kx_lo, kx_hi) != (0, 3, 0, 3) {
+        return None;
+    }
+    let p = x.get(iy0 * iw + ix0..)?;
+    let (a, b, c) = (p.get(..3)?, p.get(iw..iw + 3)?, p.get(2 * iw..2 * iw + 3)?);
+    Some([
+        pair(a[0], a[1]),
+        pair(a[2], b[0]),
+        pair(b[1], b[2]),
+        pair(c[0], c[1]),
+        pair(c[2], 0),
+    ])
 }
 
 /// The valid kernel rows and columns of one window, from [`conv_range`].

@@ -5,12 +5,25 @@ use crate::dispatch;
 use crate::kernels::dot::int8::dot;
 use crate::kernels::{conv_range, transpose_source, Requant, Window};
 
+/// Largest number of taps per output (kernel height × width × input channels) for which the
+/// Cortex-M convolution keeps a window's taps in registers as 16-bit pairs and packs the
+/// weights the same way (a first layer on grayscale input has 9).
+pub const PAIRED_TAPS: usize = 16;
+
 /// Scratch words [`conv2d`] uses for a layer of geometry `g` on Cortex-M cores with the DSP
-/// extension (a staged window, four taps per word, and four words of requantization
-/// constants per output channel); the arena planner reserves them on every target, so a size
-/// computed on the host holds on the device.
+/// extension (a staged window, four taps per word, four words of requantization constants per
+/// output channel, and for layers of at most [`PAIRED_TAPS`] taps the weights as 16-bit
+/// pairs); the arena planner reserves them on every target, so a size computed on the host
+/// holds on the device.
 pub fn conv2d_scratch_words(g: &Window) -> usize {
-    (g.kernel[0] * g.kernel[1] * g.input.c as usize).div_ceil(4) + 4 * g.output.c as usize
+    let taps = g.kernel[0] * g.kernel[1] * g.input.c as usize;
+    let oc = g.output.c as usize;
+    let paired = if taps <= PAIRED_TAPS {
+        taps.div_ceil(2) * oc
+    } else {
+        0
+    };
+    taps.div_ceil(4) + 4 * oc + paired
 }
 
 #[inline(always)]
