@@ -42,7 +42,8 @@ pub fn conv2d(
     let stage = &mut stage[..taps];
     // Per output channel, once per layer: the offset `bias − zp·Σw`, the multiplier, the shift
     // (the right shift for the short form) and the short form's rounding constant.
-    let chan: &mut [[i32; 4]] = bytemuck::cast_slice_mut(&mut rest[..4 * oc]);
+    let (chan, rest) = rest.split_at_mut(4 * oc);
+    let chan: &mut [[i32; 4]] = bytemuck::cast_slice_mut(chan);
     let zp = q.input_zero_point;
     let short = short_requant(q, oc, taps);
     for (o, (c, wo)) in chan.iter_mut().zip(w.chunks_exact(taps)).enumerate() {
@@ -58,15 +59,13 @@ pub fn conv2d(
     }
     if taps <= PAIRED_TAPS {
         let pairs = taps.div_ceil(2);
-        let packed = &mut rest[4 * oc..][..pairs * oc];
+        let packed = &mut rest[..pairs * oc];
         for (o, wo) in w.chunks_exact(taps).take(oc).enumerate() {
             for (p, d) in packed[o * pairs..][..pairs].iter_mut().enumerate() {
                 let hi = wo.get(2 * p + 1).copied().unwrap_or(0);
                 *d = pair(wo[2 * p], hi);
             }
         }
-        let chan: &[[i32; 4]] = bytemuck::cast_slice(&rest[..4 * oc]);
-        let packed: &[u32] = bytemuck::cast_slice(&rest[4 * oc..][..pairs * oc]);
         let c = Paired {
             chan,
             weights: packed,
@@ -85,6 +84,21 @@ pub fn conv2d(
         }
         return true;
     }
+    // Whole groups of four taps as two 16-bit pairs each, in the lanes SXTB16 splits an
+    // input word into: (w0, w2) and (w1, w3).
+    let groups = taps / 4;
+    let wide_words = super::int8::wide_weight_words(g);
+    let wide = &mut rest[..wide_words];
+    for (o, wo) in w.chunks_exact(taps).take(oc).enumerate() {
+        let Some(dst) = wide.get_mut(o * 2 * groups..(o + 1) * 2 * groups) else {
+            break;
+        };
+        for (d, t) in dst.chunks_exact_mut(2).zip(wo.chunks_exact(4)) {
+            d[0] = pair(t[0], t[2]);
+            d[1] = pair(t[1], t[3]);
+        }
+    }
+    let wide: &[u32] = wide;
     let row = kw * ic;
     let direct_rows = ic % 4 == 0;
     let mut out = y.chunks_exact_mut(oc);
@@ -106,12 +120,21 @@ pub fn conv2d(
                 (&stage[..], 1, taps, taps)
             };
             let weights = w[..oc / 2 * 2 * taps].chunks_exact(2 * taps);
-            for ((wp, cp), yp) in weights
+            for (o, ((wp, cp), yp)) in weights
                 .zip(chan.chunks_exact(2))
                 .zip(out.chunks_exact_mut(2))
+                .enumerate()
             {
                 let (w0, w1) = wp.split_at(taps);
-                let (a0, a1) = dot2(src, rows, len, stride, w0, w1);
+                let ch = [
+                    chan_weights(w0, wide, 2 * o, groups),
+                    chan_weights(w1, wide, 2 * o + 1, groups),
+                ];
+                let [a0, a1] = if wide.is_empty() {
+                    dot::<2, false>(src, rows, len, stride, ch)
+                } else {
+                    dot::<2, true>(src, rows, len, stride, ch)
+                };
                 let (a0, a1) = (a0.wrapping_add(cp[0][0]), a1.wrapping_add(cp[1][0]));
                 if short {
                     yp[0] = requant_short(a0, &cp[0], q);
@@ -123,7 +146,13 @@ pub fn conv2d(
             }
             if oc % 2 == 1 {
                 let o = oc - 1;
-                let a = dot1(src, rows, len, stride, &w[o * taps..][..taps]);
+                let wo = &w[o * taps..][..taps];
+                let ch = [chan_weights(wo, wide, o, groups)];
+                let [a] = if wide.is_empty() {
+                    dot::<1, false>(src, rows, len, stride, ch)
+                } else {
+                    dot::<1, true>(src, rows, len, stride, ch)
+                };
                 let c = &chan[o];
                 out[o] = if short {
                     requant_short(a.wrapping_add(c[0]), c, q)
@@ -469,65 +498,168 @@ unsafe fn quads1(px: *const i8, pw: *const i8, quads: usize, a: &mut i32) {
     }
 }
 
-/// `Σ x·w` of the window (`rows` runs of `len` bytes, `stride` apart, from `src`) with two
-/// output channels' weights (`rows · len` bytes each). Lengths are checked once, up front;
-/// `(0, 0)` if they do not hold (never, for the callers' windows).
+/// As [`quads2`] with each channel's weights already widened: two words of 16-bit pairs
+/// `(w0, w2)`, `(w1, w3)` per four taps, read with one `LDRD` (11 instructions per 8 MACs
+/// with the loop).
+///
+/// # Safety
+/// `quads > 0`; `px` is valid for reads of `4·quads` bytes, `p0` and `p1` of `8·quads` bytes
+/// and word-aligned (`LDRD` needs it).
 #[inline(always)]
-fn dot2(src: &[i8], rows: usize, len: usize, stride: usize, w0: &[i8], w1: &[i8]) -> (i32, i32) {
-    let (mut a0, mut a1) = (0i32, 0i32);
-    let Some(need) = rows.checked_sub(1).map(|r| r * stride + len) else {
-        return (a0, a1);
-    };
-    if src.len() < need || w0.len() < rows * len || w1.len() < rows * len || len > stride {
-        return (a0, a1);
+unsafe fn quads2_wide(
+    px: *const i8,
+    p0: *const u32,
+    p1: *const u32,
+    quads: usize,
+    a0: &mut i32,
+    a1: &mut i32,
+) {
+    // SAFETY: the caller's bounds; registers only otherwise.
+    unsafe {
+        asm!(
+            "2:",
+            "ldr {xo}, [{px}], #4",
+            "ldrd {u}, {v}, [{p0}], #8",
+            "sxtb16 {xe}, {xo}",
+            "sxtb16 {xo}, {xo}, ror #8",
+            "smlad {a0}, {xe}, {u}, {a0}",
+            "smlad {a0}, {xo}, {v}, {a0}",
+            "ldrd {u}, {v}, [{p1}], #8",
+            "smlad {a1}, {xe}, {u}, {a1}",
+            "smlad {a1}, {xo}, {v}, {a1}",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            px = inout(reg) px => _,
+            p0 = inout(reg) p0 => _,
+            p1 = inout(reg) p1 => _,
+            n = inout(reg) quads => _,
+            a0 = inout(reg) *a0,
+            a1 = inout(reg) *a1,
+            xe = out(reg) _,
+            xo = out(reg) _,
+            u = out(reg) _,
+            v = out(reg) _,
+            options(nostack, readonly),
+        );
     }
+}
+
+/// As [`quads2_wide`] for one channel (8 instructions per 4 MACs with the loop).
+///
+/// # Safety
+/// As [`quads2_wide`], for `p`.
+#[inline(always)]
+unsafe fn quads1_wide(px: *const i8, p: *const u32, quads: usize, a: &mut i32) {
+    // SAFETY: the caller's bounds; registers only otherwise.
+    unsafe {
+        asm!(
+            "2:",
+            "ldr {xo}, [{px}], #4",
+            "ldrd {u}, {v}, [{p}], #8",
+            "sxtb16 {xe}, {xo}",
+            "sxtb16 {xo}, {xo}, ror #8",
+            "smlad {a}, {xe}, {u}, {a}",
+            "smlad {a}, {xo}, {v}, {a}",
+            "subs {n}, {n}, #1",
+            "bne 2b",
+            px = inout(reg) px => _,
+            p = inout(reg) p => _,
+            n = inout(reg) quads => _,
+            a = inout(reg) *a,
+            xe = out(reg) _,
+            xo = out(reg) _,
+            u = out(reg) _,
+            v = out(reg) _,
+            options(nostack, readonly),
+        );
+    }
+}
+
+/// One output channel's weights as the window dot products read them: its bytes, and its
+/// whole groups of four taps widened to 16-bit pairs (see `wide_weight_words`) when the layer
+/// has them (empty otherwise).
+#[derive(Clone, Copy)]
+struct Chan<'a> {
+    bytes: &'a [i8],
+    wide: &'a [u32],
+}
+
+/// Channel `o`'s weights: its bytes and, when the layer's are widened (`wide` not empty), its
+/// `2·groups` words of them.
+#[inline(always)]
+fn chan_weights<'a>(bytes: &'a [i8], wide: &'a [u32], o: usize, groups: usize) -> Chan<'a> {
+    Chan {
+        bytes,
+        wide: wide
+            .get(2 * o * groups..2 * (o + 1) * groups)
+            .unwrap_or(&[]),
+    }
+}
+
+/// `Σ x·w` of the window (`rows` runs of `len` bytes, `stride` apart, from `src`) with `N`
+/// (1 or 2) output channels' weights (`rows · len` taps each; `W`: also widened, see
+/// [`Chan`]), by the assembly loops per row and the taps past the last whole group of four
+/// one at a time. Lengths are checked once, up front; zeros if they do not hold (never, for
+/// the callers' windows). Widened weights need rows of whole groups (`len` a multiple of 4)
+/// or one staged row.
+#[inline(always)]
+fn dot<const N: usize, const W: bool>(
+    src: &[i8],
+    rows: usize,
+    len: usize,
+    stride: usize,
+    ch: [Chan; N],
+) -> [i32; N] {
+    let mut acc = [0i32; N];
+    let Some(need) = rows.checked_sub(1).map(|r| r * stride + len) else {
+        return acc;
+    };
     let quads = len / 4;
-    let (mut px, mut p0, mut p1) = (src.as_ptr(), w0.as_ptr(), w1.as_ptr());
+    let fits = |c: &Chan| c.bytes.len() >= rows * len && (!W || c.wide.len() >= rows * quads * 2);
+    if !(1..=2).contains(&N)
+        || src.len() < need
+        || !ch.iter().all(fits)
+        || len > stride
+        || (W && rows > 1 && !len.is_multiple_of(4))
+    {
+        return acc;
+    }
+    let mut px = src.as_ptr();
+    let mut pb = ch.map(|c| c.bytes.as_ptr());
+    let mut pk = ch.map(|c| c.wide.as_ptr());
     for _ in 0..rows {
         if quads > 0 {
-            // SAFETY: row r of the input is src[r·stride..][..len] and of the weights
-            // w[r·len..][..len], all in bounds (checked above); the loop reads 4·quads ≤ len
-            // bytes from each.
-            unsafe { quads2(px, p0, p1, quads, &mut a0, &mut a1) };
+            // SAFETY: each row of the input is `len` bytes from `px`, of each channel's bytes
+            // `len` from `pb`, of its widened groups `2·quads` words from `pk` (all checked
+            // above); each loop reads 4·quads input bytes and 4·quads weight bytes or 8·quads
+            // bytes of u32-aligned widened weights.
+            unsafe {
+                match (N, W) {
+                    (1, false) => quads1(px, pb[0], quads, &mut acc[0]),
+                    (1, true) => quads1_wide(px, pk[0], quads, &mut acc[0]),
+                    (_, false) => {
+                        let (a0, a1) = acc.split_at_mut(1);
+                        quads2(px, pb[0], pb[N - 1], quads, &mut a0[0], &mut a1[0])
+                    }
+                    (_, true) => {
+                        let (a0, a1) = acc.split_at_mut(1);
+                        quads2_wide(px, pk[0], pk[N - 1], quads, &mut a0[0], &mut a1[0])
+                    }
+                }
+            }
         }
         for t in 4 * quads..len {
-            // SAFETY: t < len, within the rows (as above).
-            let (v, p, q) = unsafe { (*px.add(t) as i32, *p0.add(t) as i32, *p1.add(t) as i32) };
-            a0 = a0.wrapping_add(v * p);
-            a1 = a1.wrapping_add(v * q);
+            // SAFETY: t < len, within the row (as above).
+            let v = unsafe { *px.add(t) } as i32;
+            for (a, p) in acc.iter_mut().zip(&pb) {
+                // SAFETY: as above.
+                *a = a.wrapping_add(v * unsafe { *p.add(t) } as i32);
+            }
         }
         // Past the last row these point beyond the slices but are never read.
         px = px.wrapping_add(stride);
-        p0 = p0.wrapping_add(len);
-        p1 = p1.wrapping_add(len);
+        pb = pb.map(|p| p.wrapping_add(len));
+        pk = pk.map(|p| p.wrapping_add(2 * quads));
     }
-    (a0, a1)
-}
-
-/// `Σ x·w` of the window with one output channel's weights (as [`dot2`]).
-#[inline(always)]
-fn dot1(src: &[i8], rows: usize, len: usize, stride: usize, w: &[i8]) -> i32 {
-    let mut a = 0i32;
-    let Some(need) = rows.checked_sub(1).map(|r| r * stride + len) else {
-        return a;
-    };
-    if src.len() < need || w.len() < rows * len || len > stride {
-        return a;
-    }
-    let quads = len / 4;
-    let (mut px, mut pw) = (src.as_ptr(), w.as_ptr());
-    for _ in 0..rows {
-        if quads > 0 {
-            // SAFETY: as in `dot2`.
-            unsafe { quads1(px, pw, quads, &mut a) };
-        }
-        for t in 4 * quads..len {
-            // SAFETY: as in `dot2`.
-            let (v, p) = unsafe { (*px.add(t) as i32, *pw.add(t) as i32) };
-            a = a.wrapping_add(v * p);
-        }
-        px = px.wrapping_add(stride);
-        pw = pw.wrapping_add(len);
-    }
-    a
+    acc
 }

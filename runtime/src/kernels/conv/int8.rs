@@ -10,11 +10,29 @@ use crate::kernels::{conv_range, transpose_source, Requant, Window};
 /// weights the same way (a first layer on grayscale input has 9).
 pub const PAIRED_TAPS: usize = 16;
 
+/// Most words of 16-bit weights the Cortex-M convolution keeps in the arena for a layer of
+/// more than [`PAIRED_TAPS`] taps (weights up to 2 KiB): read from RAM as ready pairs instead
+/// of from flash as bytes to extend, for every output pixel.
+pub const WIDE_WEIGHT_WORDS: usize = 1024;
+
+/// Words of 16-bit weight pairs the Cortex-M convolution widens a layer's weights into: two
+/// per four taps (whole groups of four) per output channel, or 0 when the layer has at most
+/// [`PAIRED_TAPS`] taps or that is more than [`WIDE_WEIGHT_WORDS`].
+pub fn wide_weight_words(g: &Window) -> usize {
+    let taps = g.kernel[0] * g.kernel[1] * g.input.c as usize;
+    let words = taps / 4 * 2 * g.output.c as usize;
+    if taps > PAIRED_TAPS && words <= WIDE_WEIGHT_WORDS {
+        words
+    } else {
+        0
+    }
+}
+
 /// Scratch words [`conv2d`] uses for a layer of geometry `g` on Cortex-M cores with the DSP
 /// extension (a staged window, four taps per word, four words of requantization constants per
-/// output channel, and for layers of at most [`PAIRED_TAPS`] taps the weights as 16-bit
-/// pairs); the arena planner reserves them on every target, so a size computed on the host
-/// holds on the device.
+/// output channel, for layers of at most [`PAIRED_TAPS`] taps the weights as 16-bit pairs,
+/// and for others [`wide_weight_words`]); the arena planner reserves them on every target, so
+/// a size computed on the host holds on the device.
 pub fn conv2d_scratch_words(g: &Window) -> usize {
     let taps = g.kernel[0] * g.kernel[1] * g.input.c as usize;
     let oc = g.output.c as usize;
@@ -23,7 +41,7 @@ pub fn conv2d_scratch_words(g: &Window) -> usize {
     } else {
         0
     };
-    taps.div_ceil(4) + 4 * oc + paired
+    taps.div_ceil(4) + 4 * oc + paired + wide_weight_words(g)
 }
 
 #[inline(always)]
