@@ -415,164 +415,84 @@ fn stage_window(x: &[i8], g: &Window, r: &Rows, zp: i8, stage: &mut [i8]) {
     }
 }
 
-/// `a0 += Σ x·w0`, `a1 += Σ x·w1` over `quads` words read from each pointer: per word,
-/// SXTB16 splits four input bytes into `(x0, x2)`, `(x1, x3)` once, and each channel takes two
-/// SXTB16 and two SMLAD (15 instructions per 8 MACs with the loop).
-///
-/// # Safety
-/// `quads > 0`, and each pointer is valid for reads of `4·quads` bytes (any alignment:
-/// Cortex-M4/M7/M33 load unaligned words).
-#[inline(always)]
-unsafe fn quads2(
-    px: *const i8,
-    p0: *const i8,
-    p1: *const i8,
-    quads: usize,
-    a0: &mut i32,
-    a1: &mut i32,
-) {
-    // SAFETY: the caller's bounds; registers only otherwise.
-    unsafe {
+/// Four weights of the channel at pointer operand `$p`, as two 16-bit pairs in `{t}` (taps 0
+/// and 2) and `{w}` (taps 1 and 3), the lanes SXTB16 splits an input word into: from bytes
+/// (a word, split: 3 instructions) or from widened pairs (a doubleword: 1).
+macro_rules! load_bytes {
+    ($p:literal) => {
+        concat!(
+            "ldr {w}, [{",
+            $p,
+            "}], #4\n",
+            "sxtb16 {t}, {w}\n",
+            "sxtb16 {w}, {w}, ror #8"
+        )
+    };
+}
+macro_rules! load_wide {
+    ($p:literal) => {
+        concat!("ldrd {t}, {w}, [{", $p, "}], #8")
+    };
+}
+
+/// `a0 += Σ x·w0`, `a1 += Σ x·w1` over `quads` words of input (`px`): per word, SXTB16
+/// splits four input bytes into `(x0, x2)`, `(x1, x3)` once, each channel's four weights are
+/// loaded by `$load` (from `p0`, `p1`), and each channel takes two SMLADs (15 instructions
+/// per 8 MACs with the loop from bytes, 11 from widened pairs).
+macro_rules! quads2 {
+    ($load:ident, $px:expr, $p0:expr, $p1:expr, $n:expr, $a0:expr, $a1:expr) => {
         asm!(
             "2:",
             "ldr {xo}, [{px}], #4",
-            "ldr {w}, [{p0}], #4",
+            $load!("p0"),
             "sxtb16 {xe}, {xo}",
             "sxtb16 {xo}, {xo}, ror #8",
-            "sxtb16 {t}, {w}",
-            "sxtb16 {w}, {w}, ror #8",
             "smlad {a0}, {xe}, {t}, {a0}",
             "smlad {a0}, {xo}, {w}, {a0}",
-            "ldr {w}, [{p1}], #4",
-            "sxtb16 {t}, {w}",
-            "sxtb16 {w}, {w}, ror #8",
+            $load!("p1"),
             "smlad {a1}, {xe}, {t}, {a1}",
             "smlad {a1}, {xo}, {w}, {a1}",
             "subs {n}, {n}, #1",
             "bne 2b",
-            px = inout(reg) px => _,
-            p0 = inout(reg) p0 => _,
-            p1 = inout(reg) p1 => _,
-            n = inout(reg) quads => _,
-            a0 = inout(reg) *a0,
-            a1 = inout(reg) *a1,
+            px = inout(reg) $px => _,
+            p0 = inout(reg) $p0 => _,
+            p1 = inout(reg) $p1 => _,
+            n = inout(reg) $n => _,
+            a0 = inout(reg) *$a0,
+            a1 = inout(reg) *$a1,
             xe = out(reg) _,
             xo = out(reg) _,
             w = out(reg) _,
             t = out(reg) _,
             options(nostack, readonly),
-        );
-    }
+        )
+    };
 }
 
-/// `a += Σ x·w` over `quads` words (as [`quads2`], one channel).
-///
-/// # Safety
-/// As [`quads2`].
-#[inline(always)]
-unsafe fn quads1(px: *const i8, pw: *const i8, quads: usize, a: &mut i32) {
-    // SAFETY: the caller's bounds; registers only otherwise.
-    unsafe {
+/// [`quads2!`] for one channel.
+macro_rules! quads1 {
+    ($load:ident, $px:expr, $p0:expr, $n:expr, $a:expr) => {
         asm!(
             "2:",
             "ldr {xo}, [{px}], #4",
-            "ldr {w}, [{pw}], #4",
+            $load!("p0"),
             "sxtb16 {xe}, {xo}",
             "sxtb16 {xo}, {xo}, ror #8",
-            "sxtb16 {t}, {w}",
-            "sxtb16 {w}, {w}, ror #8",
             "smlad {a}, {xe}, {t}, {a}",
             "smlad {a}, {xo}, {w}, {a}",
             "subs {n}, {n}, #1",
             "bne 2b",
-            px = inout(reg) px => _,
-            pw = inout(reg) pw => _,
-            n = inout(reg) quads => _,
-            a = inout(reg) *a,
+            px = inout(reg) $px => _,
+            p0 = inout(reg) $p0 => _,
+            n = inout(reg) $n => _,
+            a = inout(reg) *$a,
             xe = out(reg) _,
             xo = out(reg) _,
             w = out(reg) _,
             t = out(reg) _,
             options(nostack, readonly),
-        );
-    }
-}
-
-/// As [`quads2`] with each channel's weights already widened: two words of 16-bit pairs
-/// `(w0, w2)`, `(w1, w3)` per four taps, read with one `LDRD` (11 instructions per 8 MACs
-/// with the loop).
-///
-/// # Safety
-/// `quads > 0`; `px` is valid for reads of `4·quads` bytes, `p0` and `p1` of `8·quads` bytes
-/// and word-aligned (`LDRD` needs it).
-#[inline(always)]
-unsafe fn quads2_wide(
-    px: *const i8,
-    p0: *const u32,
-    p1: *const u32,
-    quads: usize,
-    a0: &mut i32,
-    a1: &mut i32,
-) {
-    // SAFETY: the caller's bounds; registers only otherwise.
-    unsafe {
-        asm!(
-            "2:",
-            "ldr {xo}, [{px}], #4",
-            "ldrd {u}, {v}, [{p0}], #8",
-            "sxtb16 {xe}, {xo}",
-            "sxtb16 {xo}, {xo}, ror #8",
-            "smlad {a0}, {xe}, {u}, {a0}",
-            "smlad {a0}, {xo}, {v}, {a0}",
-            "ldrd {u}, {v}, [{p1}], #8",
-            "smlad {a1}, {xe}, {u}, {a1}",
-            "smlad {a1}, {xo}, {v}, {a1}",
-            "subs {n}, {n}, #1",
-            "bne 2b",
-            px = inout(reg) px => _,
-            p0 = inout(reg) p0 => _,
-            p1 = inout(reg) p1 => _,
-            n = inout(reg) quads => _,
-            a0 = inout(reg) *a0,
-            a1 = inout(reg) *a1,
-            xe = out(reg) _,
-            xo = out(reg) _,
-            u = out(reg) _,
-            v = out(reg) _,
-            options(nostack, readonly),
-        );
-    }
-}
-
-/// As [`quads2_wide`] for one channel (8 instructions per 4 MACs with the loop).
-///
-/// # Safety
-/// As [`quads2_wide`], for `p`.
-#[inline(always)]
-unsafe fn quads1_wide(px: *const i8, p: *const u32, quads: usize, a: &mut i32) {
-    // SAFETY: the caller's bounds; registers only otherwise.
-    unsafe {
-        asm!(
-            "2:",
-            "ldr {xo}, [{px}], #4",
-            "ldrd {u}, {v}, [{p}], #8",
-            "sxtb16 {xe}, {xo}",
-            "sxtb16 {xo}, {xo}, ror #8",
-            "smlad {a}, {xe}, {u}, {a}",
-            "smlad {a}, {xo}, {v}, {a}",
-            "subs {n}, {n}, #1",
-            "bne 2b",
-            px = inout(reg) px => _,
-            p = inout(reg) p => _,
-            n = inout(reg) quads => _,
-            a = inout(reg) *a,
-            xe = out(reg) _,
-            xo = out(reg) _,
-            u = out(reg) _,
-            v = out(reg) _,
-            options(nostack, readonly),
-        );
-    }
+        )
+    };
 }
 
 /// One output channel's weights as the window dot products read them: its bytes, and its
@@ -633,17 +553,34 @@ fn dot<const N: usize, const W: bool>(
             // `len` from `pb`, of its widened groups `2·quads` words from `pk` (all checked
             // above); each loop reads 4·quads input bytes and 4·quads weight bytes or 8·quads
             // bytes of u32-aligned widened weights.
+            // Byte weights may be unaligned (the M4, M7 and M33 load unaligned words);
+            // widened ones are u32-aligned, as `LDRD` needs.
             unsafe {
+                let (a0, a1) = acc.split_at_mut(1);
                 match (N, W) {
-                    (1, false) => quads1(px, pb[0], quads, &mut acc[0]),
-                    (1, true) => quads1_wide(px, pk[0], quads, &mut acc[0]),
+                    (1, false) => quads1!(load_bytes, px, pb[0], quads, &mut a0[0]),
+                    (1, true) => quads1!(load_wide, px, pk[0], quads, &mut a0[0]),
                     (_, false) => {
-                        let (a0, a1) = acc.split_at_mut(1);
-                        quads2(px, pb[0], pb[N - 1], quads, &mut a0[0], &mut a1[0])
+                        quads2!(
+                            load_bytes,
+                            px,
+                            pb[0],
+                            pb[N - 1],
+                            quads,
+                            &mut a0[0],
+                            &mut a1[0]
+                        )
                     }
                     (_, true) => {
-                        let (a0, a1) = acc.split_at_mut(1);
-                        quads2_wide(px, pk[0], pk[N - 1], quads, &mut a0[0], &mut a1[0])
+                        quads2!(
+                            load_wide,
+                            px,
+                            pk[0],
+                            pk[N - 1],
+                            quads,
+                            &mut a0[0],
+                            &mut a1[0]
+                        )
                     }
                 }
             }
