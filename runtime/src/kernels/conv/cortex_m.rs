@@ -9,6 +9,13 @@
 //! input byte is extended and offset once per window, not once per output channel, and no
 //! kernel row costs a call.
 //!
+//! Two layouts of the weights cut the rest: layers of at most 16 taps per output (a 3×3 first
+//! layer on one channel) pack them into 16-bit pairs once per layer and keep each window's
+//! taps as pairs in registers, so an output is a few SMLADs and its requantization (for 9–10
+//! taps a whole pixel's channels in assembly); larger layers whose weights widened to 16 bits
+//! fit [`super::int8::WIDE_WEIGHT_WORDS`] read them as ready pairs from the arena (one `LDRD`
+//! per four taps instead of a flash load and two SXTB16s).
+//!
 //! Sums wrap in 32 bits like the portable kernel's, so results are bit-identical.
 
 use super::int8::PAIRED_TAPS;
