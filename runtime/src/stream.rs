@@ -178,6 +178,8 @@ impl Running {
 /// Scores a series model's input one sample (one value per channel) at a time.
 pub struct Stream<'m, 'b> {
     model: Model<'m>,
+    /// The model's preprocessing, looked up once: the seasonal differences are in its units.
+    scaling: crate::Scaling<'m>,
     series: SeriesDesc<'m>,
     window: &'b mut [f32],
     /// Per channel, the lowest and highest value seen (from the normal stretch on).
@@ -239,6 +241,7 @@ impl<'m, 'b> Stream<'m, 'b> {
             running: Running::new(series.likelihood, e.count, e.mean, e.std)
                 .with_seasonal(series.seasonal),
             channels: model.input_shape().c as usize,
+            scaling: model.scaling(),
             model,
             series,
             window,
@@ -273,7 +276,7 @@ impl<'m, 'b> Stream<'m, 'b> {
             let earlier = &mut self.lag[self.lag_at * c..][..c];
             if self.lag_seen == period {
                 // Mean squared difference in model units (the offset cancels).
-                let s = self.model.scaling();
+                let s = self.scaling;
                 let d = sample
                     .iter()
                     .zip(earlier.iter())

@@ -617,11 +617,6 @@ pub fn series_model() -> Result<FirmwareModel, String> {
     // three.
     let period = s.cycle(normal_rows, window);
     assert!(period > 0, "the sample's daily cycle is not found");
-    let (lo, hi) = s.values[..normal_rows]
-        .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
-            (lo.min(v), hi.max(v))
-        });
     g.series = Some(aedge_runtime::ir::Series {
         columns: vec!["value".into()],
         stride: 1,
@@ -631,7 +626,7 @@ pub fn series_model() -> Result<FirmwareModel, String> {
             novelty: 100.0,
             ..aedge_runtime::Likelihood::NAB
         },
-        range: vec![[lo, hi]],
+        range: s.range(normal_rows),
         period: period as u16,
         seasonal: s.seasonal_moments(normal_rows, period, &std),
     });

@@ -100,7 +100,6 @@ impl Definition {
         }
         let (mean, std) = s.stats(normal_rows);
         let l = Likelihood::NAB;
-        let c = s.channels();
         let period = match a.period {
             Some(p) => p,
             None => s.cycle(normal_rows, window),
@@ -114,12 +113,6 @@ impl Definition {
             ));
         }
         let seasonal = s.seasonal_moments(normal_rows, period, &std);
-        let mut range = vec![[f32::INFINITY, f32::NEG_INFINITY]; c];
-        for row in s.values[..normal_rows * c].chunks_exact(c) {
-            for (r, &v) in range.iter_mut().zip(row) {
-                *r = [r[0].min(v), r[1].max(v)];
-            }
-        }
         Ok(Definition {
             columns: s.columns.clone(),
             window,
@@ -134,7 +127,7 @@ impl Definition {
             alarm: l.alarm,
             hold: hold_windows(normal_rows, a.stride),
             novelty: NOVELTY,
-            range,
+            range: s.range(normal_rows),
             period,
             seasonal,
             fingerprint: fingerprint(s, normal_rows),

@@ -245,6 +245,18 @@ impl Series {
         })
     }
 
+    /// Per-channel lowest and highest value over rows `0..rows`.
+    pub fn range(&self, rows: usize) -> Vec<[f32; 2]> {
+        let c = self.channels();
+        let mut range = vec![[f32::INFINITY, f32::NEG_INFINITY]; c];
+        for row in self.values[..rows.min(self.rows()) * c].chunks_exact(c.max(1)) {
+            for (r, &v) in range.iter_mut().zip(row) {
+                *r = [r[0].min(v), r[1].max(v)];
+            }
+        }
+        range
+    }
+
     /// Per-channel mean and standard deviation over rows `0..rows` (a std of 0 becomes 1).
     pub fn stats(&self, rows: usize) -> (Vec<f32>, Vec<f32>) {
         let c = self.channels();

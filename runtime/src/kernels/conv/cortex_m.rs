@@ -295,7 +295,7 @@ fn paired<const P: usize>(x: &[i8], g: &Window, c: &Paired, y: &mut [i8], stage:
                 kx: conv_range(ox, g.stride[1], g.pad[1], kw, iw),
             };
             let mut xp = [0u32; P];
-            if let Some(p) = window_3x3(x, g, &r).filter(|_| P == 5) {
+            if let Some(p) = if P == 5 { window_3x3(x, g, &r) } else { None } {
                 // The common first layer: 3×3 on one channel, away from the border, read
                 // in place.
                 xp[..5].copy_from_slice(&p);
