@@ -641,7 +641,7 @@ mod tests {
     #[test]
     fn optimiser_and_corruption_tables() {
         let r = Recipe::parse(
-            &format!("{MIN}[train]\noptimizer = {{ name = \"adadelta\", lr = 1.0 }}\ncorruption = {{ kind = \"masking\", fraction = 0.2 }}\nearly-stopping = {{ patience = 3 }}\n"),
+            &format!("{MIN}[train]\noptimizer = {{ name = \"adadelta\", lr = 1.0 }}\nlr-schedule = \"cosine\"\ncorruption = {{ kind = \"masking\", fraction = 0.2 }}\nearly-stopping = {{ patience = 3 }}\n"),
             "m.toml",
         )
         .unwrap();
@@ -650,7 +650,11 @@ mod tests {
             OptimizerSpec::Adadelta { lr: 1.0, rho: 0.95 }
         );
         assert!(r.train.early_stopping.is_some_and(|e| e.patience == 3));
+        assert_eq!(r.train.lr_schedule, crate::optim::LrSchedule::Cosine);
         assert_eq!(Recipe::parse(&r.to_toml(), "again").unwrap(), r);
+        let e = Recipe::parse(&format!("{MIN}[train]\nlr-schedule = \"step\"\n"), "m.toml")
+            .unwrap_err();
+        assert!(e.contains("m.toml:5") && e.contains("cosine"), "{e}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::host;
 use crate::host_loss::{self, HostLoss};
 use crate::loss::Loss;
 use crate::model::{act::Act, vae::Vae, AutoEncoder, ModelSpec};
-use crate::optim::OptimizerSpec;
+use crate::optim::{LrSchedule, OptimizerSpec};
 use crate::parallel::{self, DeviceWork};
 use aedge_runtime::rng::SplitMix;
 use burn::module::Module;
@@ -31,6 +31,9 @@ pub struct TrainConfig {
     pub batch_size: usize,
     /// Optimiser and learning rate.
     pub optimizer: OptimizerSpec,
+    /// How the learning rate moves over the run (`constant` or `cosine`).
+    #[serde(skip_serializing_if = "is_constant")]
+    pub lr_schedule: LrSchedule,
     /// Reconstruction loss.
     pub loss: Loss,
     /// L1 penalty on the code (sparse autoencoder), per sample.
@@ -44,6 +47,11 @@ pub struct TrainConfig {
     /// Stop when the validation loss stops improving (needs a validation split).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<EarlyStopping>,
+}
+
+// A checkpoint of a constant-rate run reads the same as before the schedule existed.
+fn is_constant(s: &LrSchedule) -> bool {
+    *s == LrSchedule::Constant
 }
 
 /// Stop training once the validation loss has not improved on its best by more than
@@ -83,6 +91,7 @@ impl Default for TrainConfig {
             epochs: 10,
             batch_size: 256,
             optimizer: OptimizerSpec::Adam { lr: 1e-3 },
+            lr_schedule: LrSchedule::Constant,
             loss: Loss::Bce,
             l1_code: 0.0,
             beta: 1.0,
@@ -607,7 +616,12 @@ pub fn train(
             if !value.is_finite() {
                 return Err(format!("the loss became {value} at epoch {epoch}, step {step}; lower the learning rate"));
             }
-            model = optim.step(cfg.optimizer.lr(), model, grads);
+            let lr = cfg.lr_schedule.at(
+                cfg.optimizer.lr(),
+                (epoch - 1) * steps + step,
+                cfg.epochs * steps,
+            );
+            model = optim.step(lr, model, grads);
             sum += value * chunk.len() as f64;
             n += chunk.len();
             bar.inc(1);

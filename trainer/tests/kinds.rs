@@ -5,7 +5,8 @@ mod common;
 
 use aedge_trainer::data::{Dataset, Series};
 use aedge_trainer::model::{Act, Architecture, ModelSpec, Upsampling};
-use aedge_trainer::{corrupt::Corruption, loss::Loss, optim::OptimizerSpec};
+use aedge_trainer::optim::{LrSchedule, OptimizerSpec};
+use aedge_trainer::{corrupt::Corruption, loss::Loss};
 use aedge_trainer::{device, train, Backend, RunOptions, TrainConfig};
 use common::{mnist, repo};
 
@@ -165,6 +166,8 @@ fn same_seed_same_result_and_exact_resume() {
     let spec = dense(&[], 16);
     let c = TrainConfig {
         corruption: Some(Corruption::SaltPepper { amount: 0.1 }),
+        // The rate depends on the step, so a resumed run must pick up the schedule too.
+        lr_schedule: LrSchedule::Cosine,
         ..cfg(3, 32, Loss::Bce)
     };
     let a = train(&spec, &c, &d, Some(&d), &opts()).unwrap().history;

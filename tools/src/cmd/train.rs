@@ -6,6 +6,7 @@ use crate::data::{self, DataArgs, Holdout, ScoreRecord};
 use crate::series::Definition;
 use crate::{Out, Result};
 use aedge_trainer::device::{resolve, resolve_all, DeviceChoice};
+use aedge_trainer::optim::LrSchedule;
 use aedge_trainer::recipe::Recipe;
 use aedge_trainer::{presets, train, RunOptions};
 use serde_json::json;
@@ -34,6 +35,10 @@ pub struct Args {
     /// Learning rate (default: the recipe's).
     #[arg(long)]
     lr: Option<f64>,
+    /// How the learning rate moves: constant, or cosine (annealed to zero over the run;
+    /// default: the recipe's).
+    #[arg(long, value_enum)]
+    lr_schedule: Option<Schedule>,
     /// Seed of the weights, the shuffling and the noise (default: the recipe's).
     #[arg(long)]
     seed: Option<u64>,
@@ -58,6 +63,22 @@ pub struct Args {
     val: Option<f32>,
 }
 
+/// `--lr-schedule`'s values.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Schedule {
+    Constant,
+    Cosine,
+}
+
+impl From<Schedule> for LrSchedule {
+    fn from(s: Schedule) -> Self {
+        match s {
+            Schedule::Constant => LrSchedule::Constant,
+            Schedule::Cosine => LrSchedule::Cosine,
+        }
+    }
+}
+
 /// The recipe the arguments name, with the flags' overrides applied.
 fn recipe(a: &Args) -> Result<(String, Recipe)> {
     let (name, mut r) = match (&a.preset, &a.config) {
@@ -77,6 +98,9 @@ fn recipe(a: &Args) -> Result<(String, Recipe)> {
     }
     if let Some(lr) = a.lr {
         r.train.optimizer.set_lr(lr);
+    }
+    if let Some(s) = a.lr_schedule {
+        r.train.lr_schedule = s.into();
     }
     if let Some(s) = a.seed {
         r.train.seed = s;

@@ -6,10 +6,12 @@
 mod adadelta;
 mod adam;
 mod rmsprop;
+mod schedule;
 
 pub use adadelta::{Adadelta, AdadeltaState};
 pub use adam::{Adam, AdamState};
 pub use rmsprop::{RmsProp, RmsPropState};
+pub use schedule::LrSchedule;
 
 use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
