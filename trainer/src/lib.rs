@@ -13,7 +13,9 @@
 //! ([`host_loss`]) and the optimiser updates ([`optim`]) run as single vectorised host passes
 //! instead of chains of burn ops, and running averages that would turn subnormal are stored as
 //! zero ([`host::TINY`]); on GPUs and burn-ndarray the same maths runs as burn ops. Both paths
-//! train to the same losses (checked in `tests/kinds.rs`).
+//! train to the same losses (checked in `tests/kinds.rs`). Convolutions, max pooling and
+//! upsampling on burn-flex run aedge's own forward and backward passes ([`host_ops`], checked
+//! against burn's ops in `tests/host_ops.rs`).
 #![warn(missing_docs)]
 
 pub mod checkpoint;
@@ -23,6 +25,7 @@ pub mod device;
 pub mod export;
 pub mod host;
 pub mod host_loss;
+pub mod host_ops;
 pub mod loss;
 pub mod model;
 pub mod optim;

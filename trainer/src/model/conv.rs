@@ -3,6 +3,7 @@
 //! convolutions back up, and a final Conv3×3 to the input's channels.
 
 use super::act::Act;
+use crate::host_ops::{conv2d, max_pool2d, upsample_nearest};
 use aedge_runtime::ir::same_padding;
 use aedge_runtime::Shape;
 use burn::module::Module;
@@ -209,7 +210,7 @@ impl ConvAe {
     pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
         let mut t = self.to_nchw(x);
         for (c, p) in self.enc.iter().zip(&self.pools) {
-            t = p.forward(Act::Relu.apply(c.forward(t)));
+            t = max_pool2d(p, Act::Relu.apply(conv2d(c, t)));
         }
         let [b, c, h, w] = t.dims();
         t.permute([0, 2, 3, 1]).reshape([b, h * w * c])
@@ -242,7 +243,7 @@ impl ConvAe {
         let mut t = z.reshape([b, h, w, c]).permute([0, 3, 1, 2]);
         for s in &self.dec {
             if let Some(conv) = &s.conv {
-                t = Act::Relu.apply(conv.forward(t));
+                t = Act::Relu.apply(conv2d(conv, t));
             }
             if let Some(ct) = &s.conv_t {
                 t = Act::Relu.apply(ct.forward(t));
@@ -251,20 +252,11 @@ impl ConvAe {
                 t = upsample_nearest(t, s.factor);
             }
         }
-        let t = self.out.forward(t);
+        let t = conv2d(&self.out, t);
         let [b2, c2, h2, w2] = t.dims();
         debug_assert_eq!(b2, b);
         t.permute([0, 2, 3, 1]).reshape([b, h2 * w2 * c2])
     }
-}
-
-/// Nearest-neighbour upsampling of NCHW by an integer factor, by repeating rows and columns.
-pub fn upsample_nearest(t: Tensor<4>, f: usize) -> Tensor<4> {
-    let [b, c, h, w] = t.dims();
-    t.reshape([b * c * h, 1, w, 1])
-        .repeat_dim(1, f)
-        .repeat_dim(3, f)
-        .reshape([b, c, h * f, w * f])
 }
 
 #[cfg(test)]

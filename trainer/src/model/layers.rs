@@ -3,7 +3,8 @@
 //! reshape), for architectures the fixed kinds do not cover (seed 001's 7×7×1 code, say).
 
 use super::act::Act;
-use super::conv::{explicit, upsample_nearest};
+use super::conv::explicit;
+use crate::host_ops::{conv2d, max_pool2d, upsample_nearest};
 use aedge_runtime::ir::same_padding;
 use aedge_runtime::Shape;
 use burn::module::Module;
@@ -361,9 +362,9 @@ impl LayerAe {
     fn run(&self, steps: &[Step], mut t: Tensor<4>) -> Tensor<4> {
         for s in steps {
             t = match s.kind {
-                StepKind::Conv(i) => self.convs[i].forward(t),
+                StepKind::Conv(i) => conv2d(&self.convs[i], t),
                 StepKind::ConvTranspose(i) => self.convs_t[i].forward(t),
-                StepKind::MaxPool(i) => self.pools[i].forward(t),
+                StepKind::MaxPool(i) => max_pool2d(&self.pools[i], t),
                 StepKind::Upsample(f) => upsample_nearest(t, f),
                 StepKind::Dense(i) => {
                     let [b, ..] = t.dims();
