@@ -74,10 +74,13 @@ pub fn forward(p: &Pool, x: &[f32]) -> (Vec<f32>, Vec<u32>) {
                 let (r0, r1) = Pool::span(i, p.stride[0], p.pad[0], p.kernel[0], p.h);
                 for j in 0..wo {
                     let (c0, c1) = Pool::span(j, p.stride[1], p.pad[1], p.kernel[1], p.w);
-                    let (mut best, mut at) = (f32::NEG_INFINITY, usize::MAX);
+                    // Start from the window's first position (supported() keeps every
+                    // window non-empty); comparing it with itself changes nothing.
+                    let first = r0 * p.w + c0;
+                    let (mut best, mut at) = (xp[first], first);
                     for r in r0..r1 {
                         for (c, &v) in xp[r * p.w..][c0..c1].iter().enumerate() {
-                            if at == usize::MAX || v > best || v.is_nan() {
+                            if v > best || v.is_nan() {
                                 (best, at) = (v, r * p.w + c0 + c);
                             }
                         }
