@@ -32,6 +32,7 @@ presets!(
     "conv-transpose",
     "keras-denoise",
     "wide-denoise",
+    "deep-denoise",
     "keras-vae",
     "pytorch-vae",
     "mlperf-ad",
