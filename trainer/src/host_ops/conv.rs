@@ -7,6 +7,7 @@
 //! - weight gradient: `gW = Σ_n gy_n · col(x_n)ᵀ`, summed per fixed group of samples and the
 //!   groups in order, so the result does not depend on the number of threads.
 
+use core::ops::Range;
 use rayon::prelude::*;
 
 /// Samples whose weight gradients one task sums before the tasks' sums are added in order.
@@ -87,24 +88,25 @@ impl Geometry {
     }
 }
 
-/// One sample's `K × HoWo` im2col matrix: row `(ci, u, v)` holds the input shifted by the
-/// kernel offset `(u, v)`, zero where that falls in the padding.
-fn im2col(g: &Geometry, x: &[f32], col: &mut [f32]) {
-    let (ho, wo) = (g.ho(), g.wo());
+/// One sample's im2col matrix for output rows `rows`: `K × (rows · Wo)`, row `(ci, u, v)`
+/// holding the input shifted by the kernel offset `(u, v)`, zero where that falls in the
+/// padding.
+fn im2col(g: &Geometry, x: &[f32], rows: Range<usize>, col: &mut [f32]) {
+    let wo = g.wo();
     let [top, left, ..] = g.pad;
-    let mut rows = col.chunks_exact_mut(ho * wo);
+    let mut out = col.chunks_exact_mut(rows.len() * wo);
     for plane in x.chunks_exact(g.h * g.w) {
         for u in 0..g.kh {
             for v in 0..g.kw {
-                let dst = rows.next().expect("im2col: K rows");
+                let dst = out.next().expect("im2col: K rows");
                 if wo == g.w {
-                    shifted_plane(g, plane, u, v, dst);
+                    shifted_plane(g, plane, u, v, rows.clone(), dst);
                     continue;
                 }
                 // Output columns j whose input column j + v − left lies inside the row.
                 let j0 = left.saturating_sub(v).min(wo);
                 let j1 = (g.w + left).saturating_sub(v).min(wo).max(j0);
-                for (i, d) in dst.chunks_exact_mut(wo).enumerate() {
+                for (i, d) in rows.clone().zip(dst.chunks_exact_mut(wo)) {
                     let ii = (i + u).wrapping_sub(top);
                     if ii >= g.h {
                         d.fill(0.0);
@@ -124,20 +126,28 @@ fn im2col(g: &Geometry, x: &[f32], col: &mut [f32]) {
 /// shifted plane is a single copy of the input from offset `(u − top)·w + (v − left)`, after
 /// which the columns that wrapped to a neighbouring row (at most `kw − 1` per row) are
 /// zeroed — far fewer, longer copies than one per image row.
-fn shifted_plane(g: &Geometry, plane: &[f32], u: usize, v: usize, dst: &mut [f32]) {
-    let (w, ho) = (g.w, g.ho());
+fn shifted_plane(
+    g: &Geometry,
+    plane: &[f32],
+    u: usize,
+    v: usize,
+    rows: Range<usize>,
+    dst: &mut [f32],
+) {
+    let w = g.w;
     let [top, left, ..] = g.pad;
-    // Output rows whose input row i + u − top lies inside the plane.
-    let i0 = top.saturating_sub(u).min(ho);
-    let i1 = (g.h + top).saturating_sub(u).min(ho).max(i0);
+    // Output rows of the tile whose input row i + u − top lies inside the plane.
+    let a0 = top.saturating_sub(u).clamp(rows.start, rows.end);
+    let a1 = (g.h + top).saturating_sub(u).clamp(a0, rows.end);
+    let (i0, i1) = (a0 - rows.start, a1 - rows.start);
     dst[..i0 * w].fill(0.0);
     dst[i1 * w..].fill(0.0);
     if i0 == i1 {
         return;
     }
     let block = &mut dst[i0 * w..i1 * w];
-    // Element e of the block reads plane[start + e], start = (i0 + u − top)·w + v − left.
-    let start = ((i0 + u - top) * w + v) as isize - left as isize;
+    // Element e of the block reads plane[start + e], start = (a0 + u − top)·w + v − left.
+    let start = ((a0 + u - top) * w + v) as isize - left as isize;
     let lo = (-start).max(0) as usize;
     let hi = (plane.len() as isize - start).clamp(0, block.len() as isize) as usize;
     block[..lo].fill(0.0);
@@ -223,27 +233,68 @@ fn matmul(
     }
 }
 
+/// The im2col matrix is built for this many bytes of output rows at a time at most, so a
+/// large image does not need a matrix `K` times its size.
+const COL_BYTES: usize = 4 << 20;
+
+/// Output rows per im2col tile within `budget` bytes (at least one).
+fn tile_rows(g: &Geometry, budget: usize) -> usize {
+    (budget / (4 * g.k() * g.wo()).max(1)).clamp(1, g.ho().max(1))
+}
+
+/// The output row ranges of the tiles.
+fn tiles(g: &Geometry, budget: usize) -> impl Iterator<Item = Range<usize>> + Clone {
+    let (t, ho) = (tile_rows(g, budget), g.ho());
+    (0..ho).step_by(t).map(move |r| r..(r + t).min(ho))
+}
+
 /// Forward pass: `x` is `n × c × h × w`, `weight` `o × c × kh × kw`; returns `n × o × ho × wo`.
 pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-    let hw = g.ho() * g.wo();
+    forward_in(g, x, weight, bias, COL_BYTES)
+}
+
+fn forward_in(
+    g: &Geometry,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    budget: usize,
+) -> Vec<f32> {
+    let (hw, wo) = (g.ho() * g.wo(), g.wo());
     let mut y = vec![0.0; g.n * g.o * hw];
     if y.is_empty() {
         return y;
     }
     let k = g.k();
+    let tile = tile_rows(g, budget);
     y.par_chunks_mut(g.o * hw)
         .zip(x.par_chunks(g.c * g.h * g.w))
         .for_each_init(
-            || vec![0.0; k * hw],
+            || vec![0.0; k * tile * wo],
             |col, (yn, xn)| {
-                im2col(g, xn, col);
                 if let Some(b) = bias {
                     for (row, &bo) in yn.chunks_exact_mut(hw).zip(b) {
                         row.fill(bo);
                     }
                 }
-                let w = (weight, k as isize, 1);
-                matmul(g.o, hw, k, yn, hw, bias.is_some(), w, (col, hw as isize, 1));
+                for rows in tiles(g, budget) {
+                    let cols = rows.len() * wo;
+                    let col = &mut col[..k * cols];
+                    im2col(g, xn, rows.clone(), col);
+                    // The tile's columns of y_n (o × HoWo, row stride HoWo).
+                    let dst = &mut yn[rows.start * wo..];
+                    let w = (weight, k as isize, 1);
+                    matmul(
+                        g.o,
+                        cols,
+                        k,
+                        dst,
+                        hw,
+                        bias.is_some(),
+                        w,
+                        (col, cols as isize, 1),
+                    );
+                }
             },
         );
     y
@@ -251,6 +302,10 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>) ->
 
 /// Input gradient: `gy` is `n × o × ho × wo`; returns `n × c × h × w`.
 pub fn input_grad(g: &Geometry, weight: &[f32], gy: &[f32]) -> Vec<f32> {
+    input_grad_in(g, weight, gy, COL_BYTES)
+}
+
+fn input_grad_in(g: &Geometry, weight: &[f32], gy: &[f32], budget: usize) -> Vec<f32> {
     // W'[ci][(oi, u, v)] = W[oi][ci][kh−1−u][kw−1−v].
     let (kk, kw) = (g.kh * g.kw, g.kw);
     let mut flipped = vec![0.0; weight.len()];
@@ -264,27 +319,36 @@ pub fn input_grad(g: &Geometry, weight: &[f32], gy: &[f32]) -> Vec<f32> {
             }
         }
     }
-    forward(&g.transposed(), gy, &flipped, None)
+    forward_in(&g.transposed(), gy, &flipped, None, budget)
 }
 
 /// Weight and bias gradients: `x` is `n × c × h × w`, `gy` `n × o × ho × wo`; returns
 /// `(o × c × kh × kw, o)`.
 pub fn weight_grad(g: &Geometry, x: &[f32], gy: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    let (hw, k) = (g.ho() * g.wo(), g.k());
+    weight_grad_in(g, x, gy, COL_BYTES)
+}
+
+fn weight_grad_in(g: &Geometry, x: &[f32], gy: &[f32], budget: usize) -> (Vec<f32>, Vec<f32>) {
+    let (hw, wo, k) = (g.ho() * g.wo(), g.wo(), g.k());
     let (xs, ys) = (g.c * g.h * g.w, g.o * hw);
+    let tile = tile_rows(g, budget);
     let partial: Vec<(Vec<f32>, Vec<f32>)> = x
         .par_chunks(GROUP * xs)
         .zip(gy.par_chunks(GROUP * ys))
         .map(|(xg, yg)| {
             let mut gw = vec![0.0; g.o * k];
             let mut gb = vec![0.0; g.o];
-            let mut col = vec![0.0; k * hw];
+            let mut col = vec![0.0; k * tile * wo];
             for (xn, yn) in xg.chunks_exact(xs).zip(yg.chunks_exact(ys)) {
-                im2col(g, xn, &mut col);
-                // gW (o × K) += gy_n (o × HoWo) · colᵀ (HoWo × K).
-                let a = (yn, hw as isize, 1);
-                let b = (&col[..], 1, hw as isize);
-                matmul(g.o, k, hw, &mut gw, k, true, a, b);
+                for rows in tiles(g, budget) {
+                    let cols = rows.len() * wo;
+                    let col = &mut col[..k * cols];
+                    im2col(g, xn, rows.clone(), col);
+                    // gW (o × K) += gy_n[:, tile] (o × cols) · colᵀ (cols × K).
+                    let a = (&yn[rows.start * wo..], hw as isize, 1);
+                    let b = (&col[..], 1, cols as isize);
+                    matmul(g.o, k, cols, &mut gw, k, true, a, b);
+                }
                 for (s, row) in gb.iter_mut().zip(yn.chunks_exact(hw)) {
                     *s += lane_sum(row);
                 }
@@ -409,7 +473,10 @@ mod tests {
             let x = random(g.n * g.c * g.h * g.w, &mut r);
             let w = random(g.o * g.k(), &mut r);
             let b = random(g.o, &mut r);
-            close(&forward(&g, &x, &w, Some(&b)), &direct(&g, &x, &w, &b), "y");
+            let want = direct(&g, &x, &w, &b);
+            close(&forward(&g, &x, &w, Some(&b)), &want, "y");
+            // One output row per im2col tile gives the same values.
+            close(&forward_in(&g, &x, &w, Some(&b), 1), &want, "y, tiled");
         }
     }
 
@@ -430,12 +497,14 @@ mod tests {
             let zero = vec![0.0; g.o];
             // d/dx along dx of Σ conv(x, w)·gy = Σ conv(dx, w)·gy.
             let gx = input_grad(&g, &w, &gy);
+            close(&input_grad_in(&g, &w, &gy, 1), &gx, "dx, tiled");
             let along_x = dot(&direct(&g, &dx, &w, &zero), &gy);
             assert!(
                 (dot(&gx, &dx) - along_x).abs() < 1e-3 * (1.0 + along_x.abs()),
                 "{g:?}"
             );
             let (gw, gb) = weight_grad(&g, &x, &gy);
+            close(&weight_grad_in(&g, &x, &gy, 1).0, &gw, "dw, tiled");
             let along_w = dot(&direct(&g, &x, &dw, &zero), &gy);
             assert!(
                 (dot(&gw, &dw) - along_w).abs() < 1e-3 * (1.0 + along_w.abs()),
