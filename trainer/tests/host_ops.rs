@@ -91,6 +91,7 @@ fn upsampling_matches_repeated_rows_and_columns() {
         let x = r.vec(n * c * h * w, -1.0, 1.0);
         let input = || Tensor::<4>::from_data(TensorData::new(x.clone(), [n, c, h, w]), &dev);
         let (ours_x, burns_x) = (input().require_grad(), input().require_grad());
+        assert!(host_ops::on_host(&ours_x), "upsampling runs on the host");
         let ours = host_ops::upsample_nearest(ours_x.clone(), f);
         let burns = burns_x
             .clone()
@@ -139,6 +140,10 @@ fn max_pooling_matches_burns() {
             .collect();
         let input = || Tensor::<4>::from_data(TensorData::new(x.clone(), [n, c, h, w]), &dev);
         let (ours_x, burns_x) = (input().require_grad(), input().require_grad());
+        assert!(
+            host_ops::pools_on_host(&pool, &ours_x),
+            "pooling runs on the host"
+        );
         let ours = host_ops::max_pool2d(&pool, ours_x.clone());
         let burns = pool.forward(burns_x.clone());
         assert_eq!(ours.dims(), burns.dims());

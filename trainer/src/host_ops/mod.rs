@@ -63,8 +63,9 @@ pub fn covers(c: &Conv2d, x: &Tensor<4>) -> bool {
     host_geometry(c, x).is_some()
 }
 
-/// Whether `x` lives where the host passes can read it: burn-flex, `f32`.
-fn on_host(x: &Tensor<4>) -> bool {
+/// Whether `x` lives where the host passes can read it (burn-flex, `f32`): then
+/// [`upsample_nearest`] runs on the host.
+pub fn on_host(x: &Tensor<4>) -> bool {
     x.dtype() == DType::F32 && crate::device::reads_back_cheaply(&x.device())
 }
 
@@ -96,10 +97,27 @@ fn host_geometry(c: &Conv2d, x: &Tensor<4>) -> Option<Geometry> {
 
 /// The pooling `p` applied to `x`: by [`pool`] on burn-flex when it covers it, else by burn.
 pub fn max_pool2d(p: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    let Some(g) = host_pool(p, &x) else {
+        return p.forward(x);
+    };
+    let [kh, kw] = g.kernel;
+    let [sh, sw] = g.stride;
+    let [t, l, b, r] = g.pad;
+    let out = <Dispatch as HostOps>::host_max_pool2d(x.into_dispatch(), kh, kw, sh, sw, t, l, b, r);
+    Tensor::from_dispatch(out)
+}
+
+/// Whether [`max_pool2d`] computes `p` on `x` with the host passes (else it is burn's).
+pub fn pools_on_host(p: &MaxPool2d, x: &Tensor<4>) -> bool {
+    host_pool(p, x).is_some()
+}
+
+/// The pooling's geometry when the host passes compute it.
+fn host_pool(p: &MaxPool2d, x: &Tensor<4>) -> Option<Pool> {
     let pad = match p.padding {
         PaddingConfig2d::Explicit(t, l, b, r) => [t, l, b, r],
         PaddingConfig2d::Valid => [0; 4],
-        PaddingConfig2d::Same => return p.forward(x),
+        PaddingConfig2d::Same => return None,
     };
     let [_, _, h, w] = x.dims();
     let g = Pool {
@@ -109,14 +127,7 @@ pub fn max_pool2d(p: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
         stride: p.stride,
         pad,
     };
-    if p.dilation != [1, 1] || p.ceil_mode || !g.supported() || !on_host(&x) {
-        return p.forward(x);
-    }
-    let [kh, kw] = g.kernel;
-    let [sh, sw] = g.stride;
-    let [t, l, b, r] = pad;
-    let out = <Dispatch as HostOps>::host_max_pool2d(x.into_dispatch(), kh, kw, sh, sw, t, l, b, r);
-    Tensor::from_dispatch(out)
+    (p.dilation == [1, 1] && !p.ceil_mode && g.supported() && on_host(x)).then_some(g)
 }
 
 /// Nearest-neighbour upsampling of `b × c × h × w` by `f` in both directions: by
