@@ -557,6 +557,12 @@ pub fn train(
         );
     }
     let device = &opts.device;
+    // burn's generator is one per process: a run draws its lazily initialised parameters on
+    // its first step, and another run seeding or drawing in between (training in threads,
+    // tests in parallel) would change them. Seeding and the first step hold this lock, so a
+    // seed gives the same weights however many runs share the process.
+    static SEEDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let mut seeding = Some(SEEDING.lock().unwrap_or_else(|e| e.into_inner()));
     device.seed(cfg.seed);
     let devices: Vec<Device> = std::iter::once(device.clone())
         .chain(opts.replicas.iter().cloned())
@@ -613,6 +619,8 @@ pub fn train(
             let seed = step_seed(cfg.seed, epoch, step, 5);
             let (grads, value) =
                 parallel::step(&model, cfg, b, seed, &devices, opts.host_passes, &mut work)?;
+            // Every parameter has been drawn by now.
+            seeding.take();
             if !value.is_finite() {
                 return Err(format!("the loss became {value} at epoch {epoch}, step {step}; lower the learning rate"));
             }
