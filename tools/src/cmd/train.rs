@@ -37,8 +37,8 @@ pub struct Args {
     lr: Option<f64>,
     /// How the learning rate moves: constant, or cosine (annealed to zero over the run;
     /// default: the recipe's).
-    #[arg(long, value_enum)]
-    lr_schedule: Option<Schedule>,
+    #[arg(long, value_parser = clap::value_parser!(LrSchedule))]
+    lr_schedule: Option<LrSchedule>,
     /// Seed of the weights, the shuffling and the noise (default: the recipe's).
     #[arg(long)]
     seed: Option<u64>,
@@ -63,22 +63,6 @@ pub struct Args {
     val: Option<f32>,
 }
 
-/// `--lr-schedule`'s values.
-#[derive(Clone, Copy, Debug, clap::ValueEnum)]
-enum Schedule {
-    Constant,
-    Cosine,
-}
-
-impl From<Schedule> for LrSchedule {
-    fn from(s: Schedule) -> Self {
-        match s {
-            Schedule::Constant => LrSchedule::Constant,
-            Schedule::Cosine => LrSchedule::Cosine,
-        }
-    }
-}
-
 /// The recipe the arguments name, with the flags' overrides applied.
 fn recipe(a: &Args) -> Result<(String, Recipe)> {
     let (name, mut r) = match (&a.preset, &a.config) {
@@ -100,7 +84,7 @@ fn recipe(a: &Args) -> Result<(String, Recipe)> {
         r.train.optimizer.set_lr(lr);
     }
     if let Some(s) = a.lr_schedule {
-        r.train.lr_schedule = s.into();
+        r.train.lr_schedule = s;
     }
     if let Some(s) = a.seed {
         r.train.seed = s;

@@ -9,7 +9,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, TensorMetadata};
+use burn::backend::Autodiff;
 use std::sync::Arc;
 
 /// A convolution's backward step: the input and weight are kept for it.
@@ -124,14 +124,13 @@ impl<B: HostPasses, C: CheckpointStrategy> HostOps for Autodiff<B, C> {
         right: usize,
     ) -> FloatTensor<Self> {
         let p = pool_of(kh, kw, sh, sw, [top, left, bottom, right]);
-        let [.., h, w] = x.primitive().shape().dims::<4>();
-        let (y, winners) = B::pool_forward(x.primitive().clone(), p);
+        let (y, winners, p) = B::pool_forward(x.primitive().clone(), p);
         match PoolBackward
             .prepare::<C>([x.node()])
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => prep.finish((Arc::new(winners), Pool { h, w, ..p }), y),
+            OpsKind::Tracked(prep) => prep.finish((Arc::new(winners), p), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }

@@ -205,9 +205,9 @@ pub trait HostPasses: Backend {
     /// Upsampling's input gradient from the output gradient `gy`.
     fn upsample_backward(gy: FloatTensor<Self>, factor: usize) -> FloatTensor<Self>;
 
-    /// Max pooling's forward pass (`h` and `w` of `p` are taken from `x`), and each output's
-    /// winner in its input plane.
-    fn pool_forward(x: FloatTensor<Self>, p: Pool) -> (FloatTensor<Self>, Vec<u32>);
+    /// Max pooling's forward pass (`h` and `w` of `p` are taken from `x`), each output's
+    /// winner in its input plane, and the pooling with its plane size filled in.
+    fn pool_forward(x: FloatTensor<Self>, p: Pool) -> (FloatTensor<Self>, Vec<u32>, Pool);
 
     /// Max pooling's input gradient from the output gradient `gy` and the winners.
     fn pool_backward(gy: FloatTensor<Self>, p: Pool, winners: &[u32]) -> FloatTensor<Self>;
@@ -311,14 +311,14 @@ impl HostPasses for Flex {
         tensor(upsample::backward(gy.values(), h, w, f), [n, c, h, w])
     }
 
-    fn pool_forward(x: FloatTensor<Self>, p: Pool) -> (FloatTensor<Self>, Vec<u32>) {
+    fn pool_forward(x: FloatTensor<Self>, p: Pool) -> (FloatTensor<Self>, Vec<u32>, Pool) {
         let x = Host::new(x);
         let [n, c, h, w] = x.shape()[..] else {
             unreachable!("pooling takes 4-d tensors")
         };
         let p = Pool { h, w, ..p };
         let (y, winners) = pool::forward(&p, x.values());
-        (tensor(y, [n, c, p.ho(), p.wo()]), winners)
+        (tensor(y, [n, c, p.ho(), p.wo()]), winners, p)
     }
 
     fn pool_backward(gy: FloatTensor<Self>, p: Pool, winners: &[u32]) -> FloatTensor<Self> {

@@ -18,6 +18,19 @@ pub enum LrSchedule {
     Cosine,
 }
 
+impl std::str::FromStr for LrSchedule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "constant" => Ok(LrSchedule::Constant),
+            "cosine" => Ok(LrSchedule::Cosine),
+            other => Err(format!(
+                "unknown learning-rate schedule '{other}' (expected constant or cosine)"
+            )),
+        }
+    }
+}
+
 impl LrSchedule {
     /// The rate at step `step` (0-based, counted over the whole run) of `total` steps.
     pub fn at(self, lr: f64, step: usize, total: usize) -> f64 {
@@ -46,5 +59,7 @@ mod tests {
         let r: Vec<f64> = (0..100).map(|i| s.at(1e-3, i, 100)).collect();
         assert!(r.windows(2).all(|w| w[1] <= w[0]));
         assert_eq!(LrSchedule::Constant.at(1e-3, 99, 100), 1e-3);
+        assert_eq!("Cosine".parse::<LrSchedule>(), Ok(LrSchedule::Cosine));
+        assert!("step".parse::<LrSchedule>().unwrap_err().contains("cosine"));
     }
 }
