@@ -8,7 +8,7 @@ use crate::desc::{
 use crate::error::Error;
 use crate::fixed::quantize_multiplier;
 use crate::ir::{Graph, Layer};
-use crate::qgraph::{int8_weighted, plain_desc, table_desc, QLayer};
+use crate::qgraph::{int8_weighted, merge_desc, plain_desc, table_desc, QLayer};
 use crate::run::Activations;
 use crate::writer::WeightsBuilder;
 use crate::{AlignedBytes, Model};
@@ -205,8 +205,18 @@ pub(crate) fn quantize(graph: &Graph, ranges: &Ranges) -> Result<Vec<u8>, Error>
     let input_quant = quant_for(ranges.input);
     let mut in_q = input_quant;
     let mut descs = Vec::with_capacity(graph.layers.len());
+    // Quantization of the tensors saved for skip connections, most recent last.
+    let mut saved = Vec::new();
     for (l, r) in graph.layers.iter().zip(&ranges.layers) {
-        let desc = if l.op.has_weights() {
+        let desc = if let Op::Add | Op::Concat { .. } = l.op {
+            let other = saved.pop().ok_or(Error::Unsupported(
+                "an Add or Concat without an earlier Save",
+            ))?;
+            let out = quant_for(r.out);
+            let desc = merge_desc(l.op, in_q, other, out, &mut wb)?;
+            in_q = out;
+            desc
+        } else if l.op.has_weights() {
             let out = fixed_output(l.act).unwrap_or_else(|| quant_for(r.out));
             let pre_q = if l.act.needs_lut() {
                 quant_for(r.pre)
@@ -225,6 +235,9 @@ pub(crate) fn quantize(graph: &Graph, ranges: &Ranges) -> Result<Vec<u8>, Error>
             in_q = out;
             desc
         } else {
+            if l.op == Op::Save {
+                saved.push(in_q);
+            }
             plain_desc(l.op, l.act)
         };
         descs.push(desc);

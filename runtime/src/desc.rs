@@ -213,6 +213,25 @@ pub enum Op {
         /// Padding: top, left, bottom, right.
         pad: [u8; 4],
     },
+    /// Keeps a copy of the tensor for a later [`Op::Add`] or [`Op::Concat`] (a skip
+    /// connection) and passes it on unchanged. Saved tensors form a stack: each `Add` or
+    /// `Concat` takes the most recently saved one, so skips nest as in a U-Net; at most
+    /// [`crate::MAX_SKIPS`] are held at once. In int8 the copy keeps its quantization.
+    Save,
+    /// Element-wise sum of the tensor and the most recently [`Op::Save`]d one, which must
+    /// have the same shape (a residual connection). In int8 both inputs are rescaled to the
+    /// output's quantization as TFLite's ADD does: multipliers and shifts for the input,
+    /// the saved tensor and the sum, in that order.
+    Add,
+    /// The tensor and the most recently [`Op::Save`]d one side by side along channels (the
+    /// tensor's channels first): ONNX's Concat on the channel axis, Keras's Concatenate. The
+    /// saved tensor must have the same height and width. In int8 each input is requantized
+    /// to the output's quantization: multipliers and shifts for the input and the saved
+    /// tensor.
+    Concat {
+        /// Channels of the saved tensor.
+        channels: u16,
+    },
 }
 
 impl Op {
@@ -230,6 +249,9 @@ impl Op {
             Op::Repeat { .. } => "Repeat",
             Op::AvgPool2d { .. } => "AvgPool2d",
             Op::DepthwiseConv2d { .. } => "DepthwiseConv2d",
+            Op::Save => "Save",
+            Op::Add => "Add",
+            Op::Concat { .. } => "Concat",
         }
     }
 

@@ -136,7 +136,17 @@ pub(crate) fn geometry(op: &Op, input: Shape) -> Result<(Shape, Window), Why> {
             }
             to
         }
-        Op::Activation => input,
+        Op::Activation | Op::Save | Op::Add => input,
+        Op::Concat { channels } => {
+            if channels == 0 {
+                return Err("a concatenated tensor needs at least one channel");
+            }
+            let c = input
+                .c
+                .checked_add(channels)
+                .ok_or("too many concatenated channels")?;
+            Shape::new(input.h, input.w, c)
+        }
         Op::Lstm {
             units,
             return_sequences,

@@ -276,17 +276,24 @@ impl Graph {
         self
     }
 
-    /// Output shape of every layer, checking the geometry.
+    /// Output shape of every layer, checking the geometry and that skip connections nest
+    /// and match.
     pub fn shapes(&self) -> Result<Vec<Shape>, Error> {
         let mut shape = self.input;
         let mut out = Vec::with_capacity(self.layers.len());
+        let mut skips = crate::skip::Skips::new(Precision::F32);
         for (i, l) in self.layers.iter().enumerate() {
-            shape = geometry(&l.op, shape)
-                .map_err(|reason| Error::InvalidGraph {
-                    layer: i as u16,
-                    reason,
-                })?
-                .0;
+            let invalid = |reason| Error::InvalidGraph {
+                layer: i as u16,
+                reason,
+            };
+            match l.op {
+                Op::Save => skips.push(shape, Quant::NONE).map(|_| ()),
+                Op::Add | Op::Concat { .. } => skips.pop(&l.op, shape).map(|_| ()),
+                _ => Ok(()),
+            }
+            .map_err(invalid)?;
+            shape = geometry(&l.op, shape).map_err(invalid)?.0;
             out.push(shape);
         }
         Ok(out)

@@ -26,6 +26,11 @@ pub(crate) enum Params<'a> {
     },
     /// A stand-alone int8 activation table.
     Lut,
+    /// The rescaling of an int8 `Add` (input, saved, sum) or `Concat` (input, saved).
+    Merge {
+        multiplier: &'a [i32],
+        shift: &'a [i32],
+    },
 }
 
 /// A resolved layer.
@@ -48,7 +53,10 @@ pub(crate) struct Layer<'a> {
 impl Layer<'_> {
     /// Whether the output overwrites the input (no second buffer needed).
     pub fn in_place(&self) -> bool {
-        matches!(self.desc.op, Op::Reshape { .. } | Op::Activation)
+        matches!(
+            self.desc.op,
+            Op::Reshape { .. } | Op::Activation | Op::Save | Op::Add
+        )
     }
 
     /// Multiply-accumulate operations of one inference.
@@ -108,7 +116,7 @@ impl Layer<'_> {
             Params::F32 { w, b } => w.len() + b.len(),
             Params::F16 { w, b } => w.len() + b.len(),
             Params::Int8 { w, b, .. } => w.len() + b.len(),
-            Params::None | Params::Lut => 0,
+            Params::None | Params::Lut | Params::Merge { .. } => 0,
         }
     }
 }
@@ -187,6 +195,28 @@ pub(crate) fn resolve<'a>(
             }
             (Precision::Int8, Op::Activation, None) => {
                 return Err("an int8 activation needs a lookup table")
+            }
+            (Precision::Int8, Op::Add | Op::Concat { .. }, Some(q)) => {
+                let n = if desc.op == Op::Add { 3 } else { 2 };
+                if q.lut.len != 0 || q.pre != q.output {
+                    return Err("Add and Concat take no lookup table");
+                }
+                check_quant(q.output)?;
+                let multiplier = blob::<i32>(weights, q.multiplier, n)?;
+                let shift = blob::<i32>(weights, q.shift, n)?;
+                if multiplier.iter().any(|&m| m < 0)
+                    || shift.iter().any(|&s| !(-31..=30).contains(&s))
+                {
+                    return Err(
+                        "requantization multipliers must not be negative, shifts lie in -31..=30",
+                    );
+                }
+                layer.params = Params::Merge { multiplier, shift };
+                layer.out_quant = q.output;
+                layer.pre_quant = q.output;
+            }
+            (Precision::Int8, Op::Add | Op::Concat { .. }, None) => {
+                return Err("an int8 Add or Concat needs its requantization")
             }
             (_, _, Some(_)) => return Err("this op takes no quantization parameters"),
             (_, _, None) => {}

@@ -50,6 +50,7 @@ pub mod rng;
 mod run;
 mod scaling;
 mod shape;
+mod skip;
 mod stream;
 
 #[cfg(feature = "alloc")]
@@ -87,4 +88,5 @@ pub use plan::ARENA_ALIGN;
 pub use run::{element_error, Activations, Score, ScoreParts};
 pub use scaling::Scaling;
 pub use shape::{Shape, MAX_ELEMENTS};
+pub use skip::MAX_SKIPS;
 pub use stream::{Point, Running, Stream};

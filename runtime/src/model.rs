@@ -2,12 +2,14 @@
 
 use crate::container;
 use crate::desc::{
-    ErrorStats, LatentDesc, LayerDesc, Meta, Metric, Precision, Quant, SeriesDesc, ThresholdRule,
+    ErrorStats, LatentDesc, LayerDesc, Meta, Metric, Op, Precision, Quant, SeriesDesc,
+    ThresholdRule,
 };
 use crate::error::Error;
 use crate::layer::{self, Layer};
 use crate::plan;
 use crate::shape::Shape;
+use crate::skip::Skips;
 
 /// A model parsed from `.aedge` bytes. Parameters stay in the byte buffer (zero-copy, so a
 /// model in flash uses no RAM for weights); `Model` itself is a few dozen bytes.
@@ -27,6 +29,10 @@ pub struct Model<'a> {
     /// The file's CRC-32: which model a stored threshold belongs to.
     pub(crate) checksum: u32,
     pub(crate) arena_len: usize,
+    /// Bytes at the start of the arena for tensors saved by skip connections.
+    pub(crate) saved_len: usize,
+    /// Whether a skip connection crosses the code (the decoder cannot run on a code alone).
+    pub(crate) skips_cross_code: bool,
     pub(crate) latent: Shape,
     pub(crate) latent_quant: Quant,
     pub(crate) output: Shape,
@@ -89,6 +95,8 @@ impl<'a> Model<'a> {
             file_len: container_len(bytes),
             checksum: sections.checksum,
             arena_len: 0,
+            saved_len: 0,
+            skips_cross_code: false,
             latent: meta.input,
             latent_quant: meta.input_quant,
             output: meta.input,
@@ -145,12 +153,26 @@ impl<'a> Model<'a> {
         let mut rest = self.layers;
         let mut shape = m.input;
         let mut quant = m.input_quant;
+        let mut skips = Skips::new(m.precision);
         for i in 0..m.layer_count {
             let (desc, tail): (LayerDesc, &[u8]) = postcard::take_from_bytes(rest)
                 .map_err(|_| invalid(i, "layer record cannot be decoded"))?;
             rest = tail;
             let l = layer::resolve(desc, shape, quant, m.precision, self.weights, true)
                 .map_err(|why| invalid(i, why))?;
+            match desc.op {
+                Op::Save => {
+                    if self.version < 7 {
+                        return Err(invalid(i, "skip connections need format version 7"));
+                    }
+                    skips.push(shape, quant).map_err(|why| invalid(i, why))?;
+                }
+                Op::Add | Op::Concat { .. } => {
+                    skips.pop(&desc.op, shape).map_err(|why| invalid(i, why))?;
+                }
+                _ => {}
+            }
+            planner.saved(skips.bytes());
             planner.add(&l);
             self.macs += l.macs();
             self.params += l.param_count();
@@ -159,7 +181,14 @@ impl<'a> Model<'a> {
             if i + 1 == m.encoder_layers {
                 self.latent = shape;
                 self.latent_quant = quant;
+                self.skips_cross_code = skips.depth() > 0;
             }
+        }
+        if skips.depth() > 0 {
+            return Err(invalid(
+                META,
+                "a saved tensor is never used (each Save needs a later Add or Concat)",
+            ));
         }
         if self.version >= 4 {
             let bad = |_| Error::Malformed("series record cannot be decoded");
@@ -197,6 +226,7 @@ impl<'a> Model<'a> {
         self.output = shape;
         self.output_quant = quant;
         self.arena_len = planner.arena_len();
+        self.saved_len = planner.saved_len();
         self.check_latent()
     }
 
@@ -355,6 +385,12 @@ impl<'a> Model<'a> {
     /// Shape of the latent code (the encoder's output).
     pub fn latent_shape(&self) -> Shape {
         self.latent
+    }
+
+    /// Whether the decoder runs on a code alone ([`Model::decode`]): false when a skip
+    /// connection carries a tensor from the encoder past the code, as in a U-Net.
+    pub fn decodes_codes(&self) -> bool {
+        !self.skips_cross_code
     }
 
     /// Shape of the reconstruction.

@@ -1,7 +1,8 @@
 //! Arena planning. Activations of a layer chain ping-pong between the two ends of the arena:
 //! a layer reads from one end and writes to the other, so the arena only has to hold the
 //! largest input + output pair. In-place layers (reshape, activation) cost nothing. Layers
-//! with state (LSTM) use the gap between the two tensors as scratch.
+//! with state (LSTM) use the gap between the two tensors as scratch. Tensors saved for skip
+//! connections ([`crate::Op::Save`]) sit in a region of their own before the two ends.
 
 use crate::desc::Precision;
 use crate::layer::Layer;
@@ -48,6 +49,7 @@ impl Side {
 pub(crate) struct Planner {
     precision: Precision,
     need: usize,
+    saved: usize,
 }
 
 impl Planner {
@@ -56,7 +58,18 @@ impl Planner {
         Planner {
             precision,
             need: tensor_bytes(precision, input),
+            saved: 0,
         }
+    }
+
+    /// Accounts for `bytes` of saved tensors held at once.
+    pub(crate) fn saved(&mut self, bytes: usize) {
+        self.saved = self.saved.max(bytes);
+    }
+
+    /// Bytes of the region for saved tensors, at the start of the arena.
+    pub(crate) fn saved_len(&self) -> usize {
+        self.saved
     }
 
     /// Accounts for one layer.
@@ -74,6 +87,6 @@ impl Planner {
 
     /// The exact arena size.
     pub(crate) fn arena_len(&self) -> usize {
-        self.need
+        self.saved + self.need
     }
 }

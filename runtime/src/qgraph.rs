@@ -193,6 +193,43 @@ pub(crate) fn table_desc(
     })
 }
 
+/// The record of an int8 [`Op::Add`] or [`Op::Concat`] joining an input quantized by `in_q`
+/// with a saved tensor quantized by `saved` into `out`: the fixed-point rescaling of each
+/// input (and of an `Add`'s sum), computed as TFLite prepares its ADD.
+pub(crate) fn merge_desc(
+    op: Op,
+    in_q: Quant,
+    saved: Quant,
+    out: Quant,
+    wb: &mut WeightsBuilder,
+) -> Result<LayerDesc, Error> {
+    let (mult, shift): (Vec<i32>, Vec<i32>) = if op == Op::Add {
+        let (m, s) = crate::kernels::merge::add_multipliers(in_q, saved, out);
+        (m.to_vec(), s.to_vec())
+    } else {
+        [in_q, saved]
+            .iter()
+            .map(|&q| {
+                let r = crate::kernels::merge::Rescale::between(q, out);
+                (r.multiplier, r.shift)
+            })
+            .unzip()
+    };
+    Ok(LayerDesc {
+        op,
+        act: Activation::Identity,
+        weights: Default::default(),
+        bias: Default::default(),
+        quant: Some(LayerQuant {
+            output: out,
+            pre: out,
+            multiplier: wb.i32s(&mult)?,
+            shift: wb.i32s(&shift)?,
+            lut: Default::default(),
+        }),
+    })
+}
+
 /// The record of a layer without parameters (pooling, reshape, upsampling, repeat).
 pub(crate) fn plain_desc(op: Op, act: Activation) -> LayerDesc {
     LayerDesc {

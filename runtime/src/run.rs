@@ -3,11 +3,12 @@
 
 use crate::desc::{Activation, Metric, Op, Precision, Quant};
 use crate::error::Error;
-use crate::kernels::{activation, conv, dense, lstm, spatial, Requant, Weight};
+use crate::kernels::{activation, conv, dense, lstm, merge, spatial, Requant, Weight};
 use crate::layer::{Layer, Params};
 use crate::model::{Layers, Model};
 use crate::plan::{tensor_bytes, Side, ARENA_ALIGN};
 use crate::shape::Shape;
+use crate::skip::Skips;
 
 /// The result of [`Model::score`].
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -112,6 +113,11 @@ impl<'a> Model<'a> {
 
     /// The bytes of the tensor at `c`.
     fn region<'x>(&self, arena: &'x mut [u8], c: Cursor) -> &'x mut [u8] {
+        self.region_in(&mut arena[self.saved_len..], c)
+    }
+
+    /// [`Self::region`] within the two-ended part of the arena (after the saved tensors).
+    fn region_in<'x>(&self, arena: &'x mut [u8], c: Cursor) -> &'x mut [u8] {
         let n = c.shape.len() * self.elem();
         let len = arena.len();
         match c.side {
@@ -120,8 +126,9 @@ impl<'a> Model<'a> {
         }
     }
 
-    /// Splits the arena into the input tensor at `c`, the output region on the other side, and
-    /// the gap between them (scratch for stateful layers; the planner sized it).
+    /// Splits the two-ended part of the arena (after the saved tensors) into the input tensor
+    /// at `c`, the output region on the other side, and the gap between them (scratch for
+    /// stateful layers; the planner sized it).
     fn split<'x>(
         &self,
         arena: &'x mut [u8],
@@ -163,18 +170,21 @@ impl<'a> Model<'a> {
         // A plain loop: iterator adapters (skip/take) keep extra copies of the large layer
         // record on the stack, which costs RAM on a microcontroller.
         let mut layers = Layers::new(self);
+        let mut skips = Skips::new(self.meta.precision);
         for i in 0..to {
             let Some(layer) = layers.next() else { break };
             if i < from {
                 continue;
             }
             let l = layer?;
-            if l.in_place() {
+            if matches!(l.desc.op, Op::Save | Op::Add | Op::Concat { .. }) {
+                cur = self.apply_skip(&l, in_quant, arena, cur, &mut skips)?;
+            } else if l.in_place() {
                 let buf = self.region(arena, cur);
                 self.apply_in_place(&l, buf)?;
                 cur.shape = l.output;
             } else {
-                let (x, y, gap) = self.split(arena, cur, l.output);
+                let (x, y, gap) = self.split(&mut arena[self.saved_len..], cur, l.output);
                 self.apply(&l, in_quant, x, y, gap)?;
                 cur = Cursor {
                     side: cur.side.other(),
@@ -189,6 +199,78 @@ impl<'a> Model<'a> {
             }
         }
         Ok(cur)
+    }
+
+    /// Runs a skip connection's op: a `Save` copies the tensor at `cur` into the saved
+    /// region, an `Add` sums the last saved tensor into it, a `Concat` joins the two on the
+    /// other side of the arena.
+    #[inline(never)]
+    fn apply_skip(
+        &self,
+        l: &Layer,
+        in_quant: Quant,
+        arena: &mut [u8],
+        cur: Cursor,
+        skips: &mut Skips,
+    ) -> Result<Cursor, Error> {
+        let broken = |why| Error::InvalidGraph {
+            layer: u16::MAX,
+            reason: why,
+        };
+        let (saved, ends) = arena.split_at_mut(self.saved_len);
+        let n = cur.shape.len() * self.elem();
+        let int8 = self.meta.precision == Precision::Int8;
+        let (m, s) = match l.params {
+            Params::Merge { multiplier, shift } => (multiplier, shift),
+            _ => (&[][..], &[][..]),
+        };
+        match l.desc.op {
+            Op::Save => {
+                let at = skips.push(cur.shape, in_quant).map_err(broken)?;
+                saved[at.offset..][..n].copy_from_slice(self.region_in(ends, cur));
+                Ok(cur)
+            }
+            Op::Add => {
+                let at = skips.pop(&l.desc.op, cur.shape).map_err(broken)?;
+                let other = &saved[at.offset..][..n];
+                let buf = self.region_in(ends, cur);
+                if int8 {
+                    let q = merge::AddQuant {
+                        zero_points: [in_quant.zero_point as i32, at.quant.zero_point as i32],
+                        multipliers: [m[0], m[1], m[2]],
+                        shifts: [s[0], s[1], s[2]],
+                        output_zero_point: l.out_quant.zero_point as i32,
+                    };
+                    merge::add_i8(i8s_mut(buf), i8s(other), &q);
+                } else {
+                    merge::add_f32(f32s_mut(buf)?, f32s(other)?);
+                }
+                Ok(cur)
+            }
+            _ => {
+                let at = skips.pop(&l.desc.op, cur.shape).map_err(broken)?;
+                let other = &saved[at.offset..][..at.shape.len() * self.elem()];
+                let (x, y, _) = self.split(ends, cur, l.output);
+                let (cx, cs) = (cur.shape.c as usize, at.shape.c as usize);
+                if int8 {
+                    let zo = l.out_quant.zero_point as i32;
+                    let rescale = |q: Quant, j: usize| merge::Rescale {
+                        zero_point: q.zero_point as i32,
+                        multiplier: m[j],
+                        shift: s[j],
+                        output_zero_point: zo,
+                    };
+                    let (rx, rs) = (rescale(in_quant, 0), rescale(at.quant, 1));
+                    merge::concat_i8(i8s(x), cx, &rx, i8s(other), cs, &rs, i8s_mut(y));
+                } else {
+                    merge::concat(f32s(x)?, cx, f32s(other)?, cs, f32s_mut(y)?);
+                }
+                Ok(Cursor {
+                    side: cur.side.other(),
+                    shape: l.output,
+                })
+            }
+        }
     }
 
     fn apply_in_place(&self, l: &Layer, buf: &mut [u8]) -> Result<(), Error> {
@@ -265,6 +347,7 @@ impl<'a> Model<'a> {
                     _ => return Err(Error::Unsupported("weights on a layer without weights")),
                 }
             }
+            Params::Merge { .. } => return Err(Error::Unsupported("a skip op outside its runner")),
             Params::None | Params::Lut => match (self.meta.precision, l.desc.op) {
                 (Precision::Int8, Op::MaxPool2d { .. }) => {
                     spatial::max_pool2d_i8(i8s(x), g, i8s_mut(y))
@@ -424,6 +507,11 @@ impl<'a> Model<'a> {
     ) -> Result<(), Error> {
         check_len("latent", self.latent.len(), latent.len())?;
         check_len("output", self.output.len(), output.len())?;
+        if self.skips_cross_code {
+            return Err(Error::Unsupported(
+                "this model's skip connections cross the code, so its decoder cannot run on a code alone; reconstruct whole samples",
+            ));
+        }
         let arena = self.arena(arena)?;
         let cur = Cursor {
             side: Side::Start,

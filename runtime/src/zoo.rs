@@ -126,6 +126,39 @@ pub fn keras_conv(seed: u64) -> Graph {
     g
 }
 
+/// A small U-Net for 28×28×1 with both kinds of skip connection crossing its code: Conv8,
+/// Save, Pool, Conv8, Save, Pool (7×7×8 code); Conv8, Upsample, Add (the 14×14×8 saved),
+/// Conv8, Upsample, Concat (the 28×28×8 saved: 16 channels), Conv1 sigmoid.
+pub fn small_unet(seed: u64) -> Graph {
+    let mut r = SplitMix(seed);
+    let relu = Activation::Relu;
+    let up = || Layer::op(Op::Upsample2d { factor: [2, 2] });
+    let mut g = Graph::new("small-unet", Shape::new(28, 28, 1));
+    g.preprocess_scale = alloc::vec![1.0 / 255.0];
+    g.push(conv(&mut r, Shape::new(28, 28, 1), 8, 1, true, relu));
+    g.push(Layer::op(Op::Save));
+    g.push(pool(Shape::new(28, 28, 8)));
+    g.push(conv(&mut r, Shape::new(14, 14, 8), 8, 1, true, relu));
+    g.push(Layer::op(Op::Save));
+    g.push(pool(Shape::new(14, 14, 8))); // 7x7x8 code
+    g.encoder_layers = 6;
+    g.push(conv(&mut r, Shape::new(7, 7, 8), 8, 1, true, relu));
+    g.push(up()); // 14x14x8
+    g.push(Layer::op(Op::Add));
+    g.push(conv(&mut r, Shape::new(14, 14, 8), 8, 1, true, relu));
+    g.push(up()); // 28x28x8
+    g.push(Layer::op(Op::Concat { channels: 8 })); // 28x28x16
+    g.push(conv(
+        &mut r,
+        Shape::new(28, 28, 16),
+        1,
+        1,
+        true,
+        Activation::Sigmoid,
+    ));
+    g
+}
+
 /// A small convolutional autoencoder with a transposed-convolution decoder (smaller than the
 /// preset `conv-transpose`):
 /// 28×28×1 → Conv8 → Pool → Conv4 → Pool (7×7×4 code) → ConvT8 → ConvT8 → Conv1 (sigmoid).

@@ -214,6 +214,50 @@ fn inconsistent_graphs_are_refused_by_the_writer() {
 }
 
 #[test]
+fn skip_connections_must_nest_and_match() {
+    use aedge_runtime::zoo::small_unet;
+    use aedge_runtime::Op;
+    let refused = |g: &aedge_runtime::ir::Graph| match g.to_aedge(Precision::F32) {
+        Err(Error::InvalidGraph { layer, reason }) => (layer, reason),
+        other => panic!("accepted: {other:?}"),
+    };
+    // A Save never joined.
+    let mut g = small_unet(1);
+    g.layers.insert(12, Layer::op(Op::Save));
+    assert_eq!(
+        refused(&g),
+        (
+            u16::MAX,
+            "a saved tensor is never used (each Save needs a later Add or Concat)"
+        )
+    );
+    // A join with nothing saved.
+    let mut g = small_unet(1);
+    g.layers.remove(1);
+    assert_eq!(
+        refused(&g).1,
+        "Add and Concat need a tensor saved by an earlier Save"
+    );
+    // Concat naming the wrong channel count, Add on a tensor of another shape.
+    let mut g = small_unet(1);
+    g.layers[11] = Layer::op(Op::Concat { channels: 4 });
+    assert_eq!(refused(&g).0, 11);
+    let mut g = small_unet(1);
+    g.layers.swap(7, 8); // Add before the upsampling: 7x7 against the saved 14x14
+    assert_eq!(
+        refused(&g),
+        (7, "Add needs the saved tensor to have the input's shape")
+    );
+    // Five held at once.
+    let mut g = small_unet(1);
+    for _ in 0..3 {
+        g.layers.insert(2, Layer::op(Op::Save));
+        g.layers.insert(g.layers.len() - 1, Layer::op(Op::Add));
+    }
+    assert!(refused(&g).1.contains("at most 4"));
+}
+
+#[test]
 fn errors_explain_themselves() {
     let msg = Error::ArenaTooSmall {
         needed: 100,

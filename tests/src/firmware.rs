@@ -133,6 +133,63 @@ pub fn train_models() -> Result<Vec<FirmwareModel>, String> {
     Ok(vec![scorer, denoiser])
 }
 
+/// A small U-Net denoiser from a layer list (Conv8, save, pool, Conv8, save, pool; Conv8,
+/// upsample, add, Conv8, upsample, concat, Conv1), trained two epochs on noised digits: both
+/// kinds of skip connection from the trainer through the export to the device.
+pub fn unet_model() -> Result<FirmwareModel, String> {
+    use aedge_trainer::model::layers::{LayerSpec, Padding};
+    let data = mnist()?;
+    let conv = |filters| LayerSpec::Conv {
+        filters,
+        kernel: 3,
+        stride: 1,
+        padding: Padding::Same,
+        act: Act::Relu,
+    };
+    let name = |n: &str| n.to_string();
+    build_model(
+        "unet-denoiser",
+        ModelSpec {
+            input: data.shape,
+            arch: Architecture::Layers {
+                encoder: vec![
+                    conv(8),
+                    LayerSpec::Save { name: name("full") },
+                    LayerSpec::MaxPool { size: 2 },
+                    conv(8),
+                    LayerSpec::Save { name: name("half") },
+                    LayerSpec::MaxPool { size: 2 },
+                ],
+                decoder: vec![
+                    conv(8),
+                    LayerSpec::Upsample { factor: 2 },
+                    LayerSpec::Add { name: name("half") },
+                    conv(8),
+                    LayerSpec::Upsample { factor: 2 },
+                    LayerSpec::Concat { name: name("full") },
+                    conv(1),
+                ],
+            },
+            out_act: Act::Sigmoid,
+        },
+        TrainConfig {
+            epochs: 2,
+            batch_size: 32,
+            loss: Loss::Bce,
+            corruption: Some(Corruption::Gaussian {
+                factor: 0.5,
+                clip: true,
+            }),
+            ..TrainConfig::default()
+        },
+        Metric::Mse,
+        &data,
+        (0..2)
+            .map(|i| noisy(&data, 20 + i, 30 + i as u64))
+            .collect(),
+    )
+}
+
 /// The MLPerf Tiny anomaly-detection model itself (`data/tflite/ad01_int8.tflite`, int8
 /// TFLite) imported as TFLite Micro computes it, with its README's check vector as the first
 /// sample (the int8 vector dequantized: the firmware quantizes it back exactly).

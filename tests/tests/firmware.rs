@@ -1,5 +1,5 @@
-//! The firmware end to end: two trained int8 models (a dense anomaly scorer and a conv
-//! denoiser) and their f32 versions, plus the MLPerf Tiny AD model imported from int8 TFLite
+//! The firmware end to end: three trained int8 models (a dense anomaly scorer, a conv
+//! denoiser and a U-Net denoiser with skip connections) and their f32 versions, plus the MLPerf Tiny AD model imported from int8 TFLite
 //! (whose check vector must give TFLite Micro's outputs on the device) and a converter-made
 //! int8 TFLite conv autoencoder (TFLite Micro's outputs too), are built into
 //! `firmware/`, run on QEMU's mps2-an386
@@ -20,6 +20,7 @@ fn firmware_matches_the_host_in_qemu() {
     models.push(conv_ae);
     models.push(firmware::per_tensor_model().unwrap());
     models.push(firmware::conv_shapes_model().unwrap());
+    models.push(firmware::unet_model().unwrap());
     let work = repo_root().join("target/firmware-check");
     std::fs::create_dir_all(&work).unwrap();
     let target = firmware::target_dir();

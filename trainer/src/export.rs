@@ -188,6 +188,11 @@ fn layer_list(m: &LayerAe, g: &mut Graph) -> Result<(), String> {
             StepKind::Reshape([h, w, c]) => Layer::op(Op::Reshape {
                 to: Shape::new(h as u16, w as u16, c as u16),
             }),
+            StepKind::Save => Layer::op(Op::Save),
+            StepKind::Add => Layer::op(Op::Add),
+            StepKind::Concat(c) => Layer::op(Op::Concat {
+                channels: u16::try_from(c).map_err(|_| "too many concatenated channels")?,
+            }),
         };
         g.push(layer);
         if i + 1 == m.encoder_steps {

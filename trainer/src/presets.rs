@@ -33,6 +33,7 @@ presets!(
     "keras-denoise",
     "wide-denoise",
     "deep-denoise",
+    "unet-denoise",
     "keras-vae",
     "pytorch-vae",
     "mlperf-ad",

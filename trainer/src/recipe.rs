@@ -131,6 +131,12 @@ struct LayerFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     reshape: Option<[usize; 3]>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    save: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    add: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    concat: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     kernel: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stride: Option<usize>,
@@ -166,11 +172,15 @@ impl From<CheckedLayer> for LayerFile {
     }
 }
 
-const LAYER_KINDS: &str = "conv, conv-transpose, maxpool, upsample, dense or reshape";
+const LAYER_KINDS: &str =
+    "conv, conv-transpose, maxpool, upsample, dense, reshape, save, add or concat";
 
 impl LayerFile {
     /// The layer (activation `relu` unless `act` says otherwise).
     fn spec(&self) -> Result<LayerSpec, String> {
+        if let Some(spec) = self.skip_spec()? {
+            return Ok(spec);
+        }
         let kinds = [
             (self.conv, "conv"),
             (self.conv_transpose, "conv-transpose"),
@@ -238,10 +248,68 @@ impl LayerFile {
         })
     }
 
+    /// A skip layer (`save`, `add`, `concat`: a name and no other setting), if this is one.
+    fn skip_spec(&self) -> Result<Option<LayerSpec>, String> {
+        let named = [
+            (&self.save, "save"),
+            (&self.add, "add"),
+            (&self.concat, "concat"),
+        ];
+        let Some((name, kind)) = named
+            .iter()
+            .find_map(|&(v, k)| v.as_ref().map(|n| (n.clone(), k)))
+        else {
+            return Ok(None);
+        };
+        let others = named.iter().filter(|(v, _)| v.is_some()).count() > 1
+            || [
+                self.conv,
+                self.conv_transpose,
+                self.maxpool,
+                self.upsample,
+                self.dense,
+            ]
+            .iter()
+            .any(Option::is_some)
+            || self.reshape.is_some();
+        if others {
+            return Err(format!("a `{kind}` layer is only `{kind} = \"name\"`"));
+        }
+        let set = [
+            (self.kernel.is_some(), "kernel"),
+            (self.stride.is_some(), "stride"),
+            (self.padding.is_some(), "padding"),
+            (self.act.is_some(), "act"),
+        ];
+        if let Some(key) = stray_key(&set, &[]) {
+            return Err(format!("`{key}` is not a setting of a {kind} layer"));
+        }
+        if name.is_empty() {
+            return Err(format!("`{kind}` needs a name"));
+        }
+        Ok(Some(match kind {
+            "save" => LayerSpec::Save { name },
+            "add" => LayerSpec::Add { name },
+            _ => LayerSpec::Concat { name },
+        }))
+    }
+
     /// The table of `l`; `last` leaves out `act` (the decoder's last takes `output`).
     fn of(l: &LayerSpec, last: bool) -> LayerFile {
         let act = |a: Act| (!last).then_some(a);
         match *l {
+            LayerSpec::Save { ref name } => LayerFile {
+                save: Some(name.clone()),
+                ..LayerFile::default()
+            },
+            LayerSpec::Add { ref name } => LayerFile {
+                add: Some(name.clone()),
+                ..LayerFile::default()
+            },
+            LayerSpec::Concat { ref name } => LayerFile {
+                concat: Some(name.clone()),
+                ..LayerFile::default()
+            },
             LayerSpec::Conv {
                 filters,
                 kernel,
@@ -691,6 +759,55 @@ mod tests {
             e.contains("ends at 28x28x1") && e.contains("32x32x1"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn skip_layers_parse_nest_and_say_what_is_wrong() {
+        let dev = crate::device(crate::Backend::Flex).unwrap();
+        let build = |enc: &str, dec: &str| {
+            Recipe::parse(
+                &format!("[model]\nkind = \"layers\"\nencoder = [{enc}]\ndecoder = [{dec}]\n"),
+                "m.toml",
+            )
+            .and_then(|r| {
+                let again = Recipe::parse(&r.to_toml(), "again").unwrap();
+                assert_eq!(again, r);
+                r.spec([8, 8, 1]).build(&dev).map(|_| ())
+            })
+        };
+        let enc = "{ conv = 4, kernel = 3 }, { save = \"a\" }, { maxpool = 2 }, { conv = 4, kernel = 3 }, { save = \"b\" }";
+        // Nested joins: the inner first, one of each kind.
+        build(
+            enc,
+            "{ add = \"b\" }, { upsample = 2 }, { concat = \"a\" }, { conv = 1, kernel = 3 }",
+        )
+        .unwrap();
+        let e = build(
+            enc,
+            "{ upsample = 2 }, { concat = \"a\" }, { add = \"b\" }, { conv = 1, kernel = 3 }",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("\"b\" was saved after it") && e.contains("nest"),
+            "{e}"
+        );
+        let e = build(enc, "{ upsample = 2 }, { conv = 1, kernel = 3 }").unwrap_err();
+        assert!(e.contains("never used"), "{e}");
+        let e = build(
+            enc,
+            "{ add = \"b\" }, { add = \"a\" }, { conv = 1, kernel = 3 }",
+        )
+        .unwrap_err();
+        assert!(e.contains("decoder layer 2") && e.contains("shape"), "{e}");
+        let e = build(enc, "{ concat = \"c\" }, { conv = 1, kernel = 3 }").unwrap_err();
+        assert!(e.contains("\"c\""), "{e}");
+        let e = build("{ save = \"a\", kernel = 3 }", "{ conv = 1, kernel = 3 }").unwrap_err();
+        assert!(
+            e.contains("`kernel` is not a setting of a save layer"),
+            "{e}"
+        );
+        let e = build("{ save = \"a\", add = \"a\" }", "{ conv = 1, kernel = 3 }").unwrap_err();
+        assert!(e.contains("only `save = \"name\"`"), "{e}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::device::reads_back_cheaply;
 use crate::host;
 use crate::host_loss::{self, HostLoss};
 use crate::loss::Loss;
-use crate::model::{act::Act, vae::Vae, AutoEncoder, ModelSpec};
+use crate::model::{act::Act, vae::Vae, AutoEncoder, Code, ModelSpec};
 use crate::optim::{LrSchedule, OptimizerSpec};
 use crate::parallel::{self, DeviceWork};
 use aedge_runtime::rng::SplitMix;
@@ -388,14 +388,14 @@ fn forward(model: &AutoEncoder, cfg: &TrainConfig, input: Tensor<2>, noise: Nois
             let eps: Vec<f32> = (0..b * k).map(|_| normal(&mut r)).collect();
             let eps = Tensor::from_data(TensorData::new(eps, [b, k]), &device);
             let (z, kl) = Vae::sample_with(mean, log_var, eps);
-            (z, Some(kl))
+            (Code::plain(z), Some(kl))
         }
-        m => (m.encode(input), None),
+        m => (m.encode_keeping(input), None),
     };
     let rec_scale = if kl.is_some() { features as f32 } else { 1.0 };
     let mut extra: Option<Tensor<1>> = kl.map(|kl| kl * cfg.beta);
     if cfg.l1_code > 0.0 {
-        let l1 = code.clone().abs().sum_dim(1).mean() * cfg.l1_code;
+        let l1 = code.z.clone().abs().sum_dim(1).mean() * cfg.l1_code;
         extra = Some(match extra {
             Some(e) => e + l1,
             None => l1,

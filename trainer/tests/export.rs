@@ -9,7 +9,7 @@ use aedge_trainer::data::Dataset;
 use aedge_trainer::export::to_graph;
 use aedge_trainer::model::{Act, Architecture, AutoEncoder, ModelSpec, Upsampling};
 use aedge_trainer::{TrainConfig, Trained};
-use common::{burn_run, every_layer, max_diff, mnist, nab, trained, trained_lstm};
+use common::{burn_run, every_layer, max_diff, mnist, nab, trained, trained_lstm, unet};
 
 /// burn's deterministic reconstruction and code of sample `i`.
 fn burn_outputs(model: &AutoEncoder, data: &Dataset, i: usize) -> (Vec<f32>, Vec<f32>) {
@@ -107,4 +107,9 @@ fn lstm_sequence_ae_exports_exactly() {
 #[test]
 fn layer_lists_export_exactly() {
     check(every_layer());
+}
+
+#[test]
+fn unet_skips_export_exactly() {
+    check(unet());
 }

@@ -14,6 +14,7 @@ pub mod dense;
 pub mod dot;
 pub mod isa;
 pub mod lstm;
+pub mod merge;
 mod requant;
 pub mod spatial;
 #[cfg(aedge_dsp)]

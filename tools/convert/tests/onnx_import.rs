@@ -174,6 +174,7 @@ fn own_onnx_exports_import_back_to_the_same_model() {
         zoo::keras_conv(2),
         zoo::small_conv_transpose(3),
         zoo::lstm_ae(16, 2, 8, 4),
+        zoo::small_unet(5),
     ] {
         let onnx = to_onnx(&g, Part::Whole).unwrap();
         // ONNX carries model units; the preprocessing comes in through the options.

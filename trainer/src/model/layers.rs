@@ -77,6 +77,24 @@ pub enum LayerSpec {
         /// The new shape.
         to: [usize; 3],
     },
+    /// Keeps the tensor under `name` for a later `Add` or `Concat` (a skip connection) and
+    /// passes it on. Skips nest: each `Add` or `Concat` joins the most recently saved tensor
+    /// still held.
+    Save {
+        /// What the join names it by.
+        name: String,
+    },
+    /// Adds the tensor saved as `name` (same shape) element-wise: a residual connection.
+    Add {
+        /// The saved tensor.
+        name: String,
+    },
+    /// Puts the tensor saved as `name` (same height and width) after the tensor's channels:
+    /// a U-Net's skip connection.
+    Concat {
+        /// The saved tensor.
+        name: String,
+    },
 }
 
 impl LayerSpec {
@@ -114,6 +132,12 @@ pub enum StepKind {
     Dense(usize),
     /// To this shape (h, w, c).
     Reshape([usize; 3]),
+    /// Keeps the tensor for a later `Add` or `Concat`.
+    Save,
+    /// Adds the most recently saved tensor.
+    Add,
+    /// Appends the most recently saved tensor's channels (this many).
+    Concat(usize),
 }
 
 /// One step of the forward pass and the shape (h, w, c) it produces.
@@ -219,9 +243,10 @@ impl LayerAe {
         };
         let mut shape = input;
         let all = encoder.len() + decoder.len();
+        let mut saved: Vec<(&str, [usize; 3])> = Vec::new();
         for (i, layer) in encoder.iter().chain(decoder).enumerate() {
             let last = i + 1 == all;
-            let step = m.add(layer, shape, last, device).map_err(|e| {
+            let step = m.add(layer, shape, last, &mut saved, device).map_err(|e| {
                 let (part, n) = if i < encoder.len() {
                     ("encoder", i + 1)
                 } else {
@@ -235,6 +260,11 @@ impl LayerAe {
             shape = step.out;
             m.steps.push(step);
         }
+        if let Some((name, _)) = saved.last() {
+            return Err(format!(
+                "[model] the tensor saved as \"{name}\" is never used: each `save` needs a later `add` or `concat` naming it"
+            ));
+        }
         if shape != input {
             return Err(format!(
                 "[model] the decoder ends at {}x{}x{} but the input is {}x{}x{}; its layers must lead back to the input's shape",
@@ -244,16 +274,76 @@ impl LayerAe {
         Ok(m)
     }
 
-    fn add(
+    fn add<'s>(
         &mut self,
-        layer: &LayerSpec,
+        layer: &'s LayerSpec,
         [h, w, c]: [usize; 3],
         last: bool,
+        saved: &mut Vec<(&'s str, [usize; 3])>,
         device: &Device,
     ) -> Result<Step, String> {
         let here = shape_of([h, w, c])?;
         let act_of = |a: Act| if last { Act::Identity } else { a };
-        let (kind, act, out) = match *layer {
+        // The tensor a join takes: the most recently saved, which must be the one it names.
+        let mut take = |name: &str| -> Result<[usize; 3], String> {
+            match saved.pop() {
+                Some((n, s)) if n == name => Ok(s),
+                Some((n, _)) => Err(format!(
+                    "it joins \"{name}\" but \"{n}\" was saved after it and is still held: skips must nest (join the most recent first)"
+                )),
+                None => Err(format!("no tensor is saved as \"{name}\" before it")),
+            }
+        };
+        let (kind, act, out) = match layer {
+            LayerSpec::Save { name } => {
+                if saved.len() == aedge_runtime::MAX_SKIPS {
+                    return Err(format!(
+                        "at most {} saved tensors can be held at once",
+                        aedge_runtime::MAX_SKIPS
+                    ));
+                }
+                if saved.iter().any(|(n, _)| n == name) {
+                    return Err(format!("a tensor saved as \"{name}\" is still held"));
+                }
+                saved.push((name, [h, w, c]));
+                (StepKind::Save, Act::Identity, [h, w, c])
+            }
+            LayerSpec::Add { name } => {
+                let s = take(name)?;
+                if s != [h, w, c] {
+                    return Err(format!(
+                        "add needs \"{name}\" ({}x{}x{}) to have its input's shape",
+                        s[0], s[1], s[2]
+                    ));
+                }
+                (StepKind::Add, Act::Identity, [h, w, c])
+            }
+            LayerSpec::Concat { name } => {
+                let s = take(name)?;
+                if [s[0], s[1]] != [h, w] {
+                    return Err(format!(
+                        "concat needs \"{name}\" ({}x{}x{}) to have its input's height and width",
+                        s[0], s[1], s[2]
+                    ));
+                }
+                let out = [h, w, c + s[2]];
+                shape_of(out)?;
+                (StepKind::Concat(s[2]), Act::Identity, out)
+            }
+            _ => self.add_layer(layer, [h, w, c], here, act_of, device)?,
+        };
+        Ok(Step { kind, act, out })
+    }
+
+    fn add_layer(
+        &mut self,
+        layer: &LayerSpec,
+        [h, w, c]: [usize; 3],
+        here: Shape,
+        act_of: impl Fn(Act) -> Act,
+        device: &Device,
+    ) -> Result<(StepKind, Act, [usize; 3]), String> {
+        Ok(match *layer {
             LayerSpec::Conv {
                 filters,
                 kernel,
@@ -350,8 +440,10 @@ impl LayerAe {
                 }
                 (StepKind::Reshape(to), Act::Identity, to)
             }
-        };
-        Ok(Step { kind, act, out })
+            LayerSpec::Save { .. } | LayerSpec::Add { .. } | LayerSpec::Concat { .. } => {
+                return Err("skip layers are added by `add`".into())
+            }
+        })
     }
 
     /// Shape (h, w, c) of the code.
@@ -359,9 +451,23 @@ impl LayerAe {
         self.steps[self.encoder_steps - 1].out
     }
 
-    fn run(&self, steps: &[Step], mut t: Tensor<4>) -> Tensor<4> {
+    /// Runs `steps` on `t`; `saved` holds the tensors of skip connections across calls.
+    fn run(&self, steps: &[Step], mut t: Tensor<4>, saved: &mut Vec<Tensor<4>>) -> Tensor<4> {
         for s in steps {
             t = match s.kind {
+                StepKind::Save => {
+                    saved.push(t.clone());
+                    t
+                }
+                // The model was checked to save before every join.
+                StepKind::Add => match saved.pop() {
+                    Some(o) => t + o,
+                    None => t,
+                },
+                StepKind::Concat(_) => match saved.pop() {
+                    Some(o) => Tensor::cat(vec![t, o], 1),
+                    None => t,
+                },
                 StepKind::Conv(i) => conv2d(&self.convs[i], t),
                 StepKind::ConvTranspose(i) => self.convs_t[i].forward(t),
                 StepKind::MaxPool(i) => max_pool2d(&self.pools[i], t),
@@ -380,19 +486,35 @@ impl LayerAe {
 
     /// `[batch, h·w·c]` (HWC order) → code `[batch, code]` (HWC order).
     pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
+        self.encode_keeping(x).0
+    }
+
+    /// [`LayerAe::encode`], with the tensors the encoder saved for the decoder's skip
+    /// connections.
+    pub fn encode_keeping(&self, x: Tensor<2>) -> (Tensor<2>, Vec<Tensor<4>>) {
         let t = unflatten(x, self.input);
-        flatten(self.run(&self.steps[..self.encoder_steps], t))
+        let mut saved = Vec::new();
+        let z = flatten(self.run(&self.steps[..self.encoder_steps], t, &mut saved));
+        (z, saved)
     }
 
-    /// Code → the decoder's output before the output activation.
-    pub fn decode_pre_act(&self, z: Tensor<2>) -> Tensor<2> {
+    /// Code (and the encoder's saved tensors) → the decoder's output before the output
+    /// activation.
+    pub fn decode_pre_act(&self, z: Tensor<2>, mut saved: Vec<Tensor<4>>) -> Tensor<2> {
         let t = unflatten(z, self.code_shape());
-        flatten(self.run(&self.steps[self.encoder_steps..], t))
+        flatten(self.run(&self.steps[self.encoder_steps..], t, &mut saved))
     }
 
-    /// Code → reconstruction `[batch, h·w·c]`.
-    pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
-        self.out_act.apply(self.decode_pre_act(z))
+    /// Whether a skip connection crosses the code (the decoder needs the encoder's tensors).
+    pub fn skips_cross_code(&self) -> bool {
+        let held = self.steps[..self.encoder_steps]
+            .iter()
+            .fold(0i32, |d, s| match s.kind {
+                StepKind::Save => d + 1,
+                StepKind::Add | StepKind::Concat(_) => d - 1,
+                _ => d,
+            });
+        held > 0
     }
 }
 

@@ -161,32 +161,54 @@ impl AutoEncoder {
         }
     }
 
-    /// Code → reconstruction.
-    pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
+    /// Input → the code with the tensors the encoder saved for the decoder's skip
+    /// connections (none but in layer-list models that have them); the VAE gives its mean.
+    pub fn encode_keeping(&self, x: Tensor<2>) -> Code {
         match self {
-            AutoEncoder::Dense(m) => m.decoder.forward(z),
-            AutoEncoder::Conv(m) => m.decode(z),
-            AutoEncoder::Vae(m) => m.decoder.forward(z),
-            AutoEncoder::Lstm(m) => m.decode(z),
-            AutoEncoder::Layers(m) => m.decode(z),
+            AutoEncoder::Layers(m) => {
+                let (z, saved) = m.encode_keeping(x);
+                Code { z, saved }
+            }
+            m => Code::plain(m.encode(x)),
         }
     }
 
     /// Code → the decoder's output before its output activation, and that activation
-    /// (`decode` is `act.apply(pre)`). The LSTM decoder reports its whole output with
-    /// [`act::Act::Identity`]. Losses use it to fold a sigmoid into binary cross-entropy.
-    pub fn decode_pre_act(&self, z: Tensor<2>) -> (Tensor<2>, act::Act) {
+    /// (the reconstruction is `act.apply(pre)`). The LSTM decoder reports its whole output
+    /// with [`act::Act::Identity`]. Losses use it to fold a sigmoid into binary cross-entropy.
+    pub fn decode_pre_act(&self, code: Code) -> (Tensor<2>, act::Act) {
+        let z = code.z;
         match self {
             AutoEncoder::Dense(m) => m.decoder.forward_pre_act(z),
             AutoEncoder::Vae(m) => m.decoder.forward_pre_act(z),
             AutoEncoder::Conv(m) => (m.decode_pre_act(z), m.out_act),
             AutoEncoder::Lstm(m) => (m.decode(z), act::Act::Identity),
-            AutoEncoder::Layers(m) => (m.decode_pre_act(z), m.out_act),
+            AutoEncoder::Layers(m) => (m.decode_pre_act(z, code.saved), m.out_act),
         }
     }
 
     /// Deterministic reconstruction (the VAE decodes its mean).
     pub fn reconstruct(&self, x: Tensor<2>) -> Tensor<2> {
-        self.decode(self.encode(x))
+        let (pre, act) = self.decode_pre_act(self.encode_keeping(x));
+        act.apply(pre)
+    }
+}
+
+/// A code on its way to the decoder: the encoder's output and the tensors it saved for skip
+/// connections that cross the code (a U-Net's), most recent last.
+pub struct Code {
+    /// The code `[batch, code]`.
+    pub z: Tensor<2>,
+    /// Saved NCHW tensors.
+    pub saved: Vec<Tensor<4>>,
+}
+
+impl Code {
+    /// A code without saved tensors.
+    pub fn plain(z: Tensor<2>) -> Self {
+        Code {
+            z,
+            saved: Vec::new(),
+        }
     }
 }

@@ -135,3 +135,41 @@ pub fn every_layer() -> Architecture {
         ],
     }
 }
+
+/// A U-Net from a layer list: both kinds of skip connection, crossing the code
+/// (28x28x4 saved, pooled to 14x14x4, 14x14x4 saved, pooled to a 7x7x4 code; back up with an
+/// Add of the 14x14 and a Concat of the 28x28).
+pub fn unet() -> Architecture {
+    use aedge_trainer::model::{LayerSpec as L, Padding};
+    let conv = |filters| L::Conv {
+        filters,
+        kernel: 3,
+        stride: 1,
+        padding: Padding::Same,
+        act: Act::Relu,
+    };
+    let n = |s: &str| s.to_string();
+    Architecture::Layers {
+        encoder: vec![
+            conv(4),
+            L::Save { name: n("full") },
+            L::MaxPool { size: 2 },
+            conv(4),
+            L::Save { name: n("half") },
+            L::MaxPool { size: 2 },
+        ],
+        decoder: vec![
+            conv(4),
+            L::Upsample { factor: 2 },
+            L::Add { name: n("half") },
+            L::ConvTranspose {
+                filters: 4,
+                kernel: 3,
+                stride: 2,
+                act: Act::Relu,
+            },
+            L::Concat { name: n("full") },
+            conv(1),
+        ],
+    }
+}

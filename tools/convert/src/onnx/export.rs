@@ -30,6 +30,7 @@ pub enum Part {
 
 /// The current value in the graph being built: its name and whether it is NCHW (4-D) or
 /// `[N, n]` (2-D).
+#[derive(Clone)]
 struct Cursor {
     name: String,
     shape: Shape,
@@ -44,6 +45,8 @@ struct Builder {
     nodes: Vec<NodeProto>,
     inits: Vec<TensorProto>,
     count: usize,
+    /// Values kept by `Save` layers for a later `Add` or `Concat`, most recent last.
+    saved: Vec<Cursor>,
 }
 
 fn attr_ints(name: &str, v: &[i64]) -> AttributeProto {
@@ -250,9 +253,40 @@ impl Builder {
         out
     }
 
-    fn layer(&mut self, l: &Layer, c: Cursor, out: Shape) -> Cursor {
+    /// The current value and the last saved one in the same layout, for `Add` (ONNX's
+    /// broadcasting sum) and `Concat` (on the channel axis, 1 in both layouts).
+    fn join(&mut self, op: &str, c: Cursor, out: Shape) -> Result<Cursor, String> {
+        let saved = self
+            .saved
+            .pop()
+            .ok_or("an Add or Concat layer without an earlier Save")?;
+        let image = is_image(out);
+        let (x, s) = if image {
+            (self.nchw(c), self.nchw(saved))
+        } else {
+            (self.flat_hwc(&c), self.flat_hwc(&saved))
+        };
+        let attrs = if op == "Concat" {
+            vec![attr_int("axis", 1)]
+        } else {
+            vec![]
+        };
+        Ok(Cursor {
+            name: self.node(op, &[&x, &s], attrs),
+            shape: out,
+            four_d: image,
+        })
+    }
+
+    fn layer(&mut self, l: &Layer, c: Cursor, out: Shape) -> Result<Cursor, String> {
         let image_in = c.shape;
-        match l.op {
+        Ok(match l.op {
+            Op::Save => {
+                self.saved.push(c.clone());
+                c
+            }
+            Op::Add => self.join("Add", c, out)?,
+            Op::Concat { .. } => self.join("Concat", c, out)?,
             Op::Dense { units } => {
                 let x = self.flat_hwc(&c);
                 let w = self.init_f32(
@@ -438,7 +472,7 @@ impl Builder {
                     four_d,
                 }
             }
-        }
+        })
     }
 
     /// ONNX LSTM (gate order i, o, f, c; `X` as `[steps, N, features]`) from the runtime's
@@ -520,10 +554,22 @@ pub fn to_onnx(graph: &Graph, part: Part) -> Result<Vec<u8>, String> {
             },
         ),
     };
+    let held = graph.layers[..split].iter().fold(0i64, |d, l| match l.op {
+        Op::Save => d + 1,
+        Op::Add | Op::Concat { .. } => d - 1,
+        _ => d,
+    });
+    if part == Part::Decoder && held > 0 {
+        return Err(
+            "the model's skip connections cross the code, so its decoder has no ONNX graph of its own; export the whole model"
+                .into(),
+        );
+    }
     let mut b = Builder {
         nodes: Vec::new(),
         inits: Vec::new(),
         count: 0,
+        saved: Vec::new(),
     };
     let (in_name, out_name) = match part {
         Part::Whole => ("input", "reconstruction"),
@@ -536,7 +582,9 @@ pub fn to_onnx(graph: &Graph, part: Part) -> Result<Vec<u8>, String> {
         four_d: is_image(input),
     };
     for i in range {
-        c = b.layer(&graph.layers[i], c, shapes[i]);
+        c = b
+            .layer(&graph.layers[i], c, shapes[i])
+            .map_err(|e| format!("layer {i}: {e}"))?;
     }
     // The output keeps the convention of its shape: NCHW for images, [N, n] for vectors.
     let final_shape = c.shape;

@@ -28,6 +28,9 @@ pub(super) struct Importer {
     pub(super) last: Option<(String, Last)>,
     /// How many nodes read each value.
     pub(super) uses: HashMap<String, usize>,
+    /// For each chain value, how many runtime layers had run when it was the runtime tensor
+    /// (a skip connection saves it there).
+    pub(super) at: HashMap<String, usize>,
 }
 
 impl Importer {
@@ -58,6 +61,87 @@ impl Importer {
     /// Sets the chain value `name`, produced by a new runtime layer when `layer` is set.
     pub(super) fn set(&mut self, name: &str, v: View) {
         self.views.insert(name.to_string(), v);
+        self.at.insert(name.to_string(), self.graph.layers.len());
+    }
+
+    /// Whether `name` is the runtime tensor now (no layer ran since it was).
+    pub(super) fn is_current(&self, name: &str) -> bool {
+        self.at.get(name) == Some(&self.graph.layers.len())
+    }
+
+    /// `Add` of two values computed from the input, or their `Concat` on the channel axis: a
+    /// ResNet's or U-Net's skip connection. One must be the last layer's output, the other an
+    /// earlier value, which gets a `Save` after the layer that made it.
+    pub(super) fn join(&mut self, n: &NodeProto, concat: bool) -> Result<(), ImportError> {
+        let [a, b] = n.input.as_slice() else {
+            return Err(unsupported(n, "joins exactly two values"));
+        };
+        let now = self.graph.layers.len();
+        let (cur, old, cur_first) =
+            match (self.at.get(a), self.at.get(b)) {
+                (Some(&x), Some(&y)) if x == now && y < now => (a, b, true),
+                (Some(&x), Some(&y)) if y == now && x < now => (b, a, false),
+                _ => return Err(unsupported(
+                    n,
+                    "joins the last layer's output with an earlier value (a skip connection) only",
+                )),
+            };
+        if concat && !cur_first {
+            return Err(unsupported(
+                n,
+                "Concat must list the later value first: the runtime appends the saved tensor's channels",
+            ));
+        }
+        let k = self.at[old];
+        let old_shape = match k {
+            0 => self.graph.input,
+            k => self
+                .graph
+                .shapes()
+                .map_err(|e| unsupported(n, e.to_string()))?[k - 1],
+        };
+        let (vc, vo) = (self.views[cur].clone(), self.views[old].clone());
+        let natural = |v: &View, s: Shape| {
+            let want = if v.dims.len() == 4 {
+                nchw_view(s)
+            } else {
+                View::identity(v.dims.clone())
+            };
+            v.dims == want.dims && v.map == want.map && v.len() == s.len()
+        };
+        if !natural(&vc, self.shape) || !natural(&vo, old_shape) || vc.dims.len() != vo.dims.len() {
+            return Err(unsupported(
+                n,
+                "joins values in the runtime's own layout only (NCHW images or flat vectors)",
+            ));
+        }
+        let op = if concat {
+            if axis(attr_i(n, "axis", 1), vc.dims.len()) != Some(1) {
+                return Err(unsupported(n, "Concat on the channel axis (1) only"));
+            }
+            Op::Concat {
+                channels: old_shape.c,
+            }
+        } else {
+            if vc.dims != vo.dims {
+                return Err(unsupported(n, "Add of two values of the same shape only"));
+            }
+            Op::Add
+        };
+        self.graph.layers.insert(k, Layer::op(Op::Save));
+        for v in self.at.values_mut() {
+            if *v >= k {
+                *v += 1;
+            }
+        }
+        let out = self.push(n, Layer::op(op), false)?;
+        let view = if vc.dims.len() == 4 {
+            nchw_view(out)
+        } else {
+            View::identity(vec![1, out.len()])
+        };
+        self.set(&n.output[0], view);
+        Ok(())
     }
 
     pub(super) fn push(
@@ -797,7 +881,9 @@ pub(super) fn chain_op(
     match n.op_type.as_str() {
         "Gemm" => imp.gemm(n),
         "MatMul" => imp.matmul(n),
+        "Add" if n.input.iter().all(|i| imp.views.contains_key(i)) => imp.join(n, false),
         "Add" => imp.add(n),
+        "Concat" => imp.join(n, true),
         "Conv" => imp.conv(n, false),
         "ConvTranspose" => imp.conv(n, true),
         "MaxPool" => imp.pool(n, false),

@@ -99,11 +99,12 @@ pub fn from_onnx(bytes: &[u8], options: &ImportOptions) -> Result<Graph, ImportE
     });
     let mut imp = Importer {
         consts,
-        views: HashMap::from([(input_name, view.clone())]),
+        views: HashMap::from([(input_name.clone(), view.clone())]),
         graph: Graph::new(&name, shape),
         shape,
         last: None,
         uses,
+        at: HashMap::from([(input_name.clone(), 0)]),
     };
     imp.graph.metric = options.metric;
     imp.graph.preprocess_scale = options.preprocess_scale.clone();
@@ -130,6 +131,18 @@ pub fn from_onnx(bytes: &[u8], options: &ImportOptions) -> Result<Graph, ImportE
                     node: node_name(n),
                 },
             });
+        }
+        // Every op but a join reads the runtime tensor as it is now; an earlier value (a
+        // branch) could only be a skip connection's.
+        let branch = n
+            .input
+            .first()
+            .filter(|i| imp.views.contains_key(*i) && !imp.is_current(i));
+        if branch.is_some() && !matches!(n.op_type.as_str(), "Add" | "Concat") {
+            return Err(unsupported(
+                n,
+                "reads a value from before the last layer: only Add and Concat may join an earlier value (a skip connection)",
+            ));
         }
         chain_op(&mut imp, n, &g.node)?;
     }
