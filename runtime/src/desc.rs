@@ -223,14 +223,16 @@ pub enum Op {
     /// output's quantization as TFLite's ADD does: multipliers and shifts for the input,
     /// the saved tensor and the sum, in that order.
     Add,
-    /// The tensor and the most recently [`Op::Save`]d one side by side along channels (the
-    /// tensor's channels first): ONNX's Concat on the channel axis, Keras's Concatenate. The
-    /// saved tensor must have the same height and width. In int8 each input is requantized
-    /// to the output's quantization: multipliers and shifts for the input and the saved
-    /// tensor.
+    /// The tensor and the most recently [`Op::Save`]d one side by side along channels: ONNX's
+    /// Concat on the channel axis, Keras's Concatenate. The saved tensor must have the same
+    /// height and width. In int8 each input is requantized to the output's quantization:
+    /// multipliers and shifts for the input and the saved tensor.
     Concat {
         /// Channels of the saved tensor.
         channels: u16,
+        /// Whether the saved tensor's channels come first (PyTorch U-Nets often write
+        /// `cat([skip, x])`), else the tensor's do (Keras's `concatenate([x, skip])`).
+        saved_first: bool,
     },
 }
 

@@ -137,7 +137,7 @@ pub(crate) fn geometry(op: &Op, input: Shape) -> Result<(Shape, Window), Why> {
             to
         }
         Op::Activation | Op::Save | Op::Add => input,
-        Op::Concat { channels } => {
+        Op::Concat { channels, .. } => {
             if channels == 0 {
                 return Err("a concatenated tensor needs at least one channel");
             }

@@ -252,6 +252,13 @@ impl<'a> Model<'a> {
                 let other = &saved[at.offset..][..at.shape.len() * self.elem()];
                 let (x, y, _) = self.split(ends, cur, l.output);
                 let (cx, cs) = (cur.shape.c as usize, at.shape.c as usize);
+                let saved_first = matches!(
+                    l.desc.op,
+                    Op::Concat {
+                        saved_first: true,
+                        ..
+                    }
+                );
                 if int8 {
                     let zo = l.out_quant.zero_point as i32;
                     let rescale = |q: Quant, j: usize| merge::Rescale {
@@ -261,9 +268,19 @@ impl<'a> Model<'a> {
                         output_zero_point: zo,
                     };
                     let (rx, rs) = (rescale(in_quant, 0), rescale(at.quant, 1));
-                    merge::concat_i8(i8s(x), cx, &rx, i8s(other), cs, &rs, i8s_mut(y));
+                    let (x, other, y) = (i8s(x), i8s(other), i8s_mut(y));
+                    if saved_first {
+                        merge::concat_i8(other, cs, &rs, x, cx, &rx, y);
+                    } else {
+                        merge::concat_i8(x, cx, &rx, other, cs, &rs, y);
+                    }
                 } else {
-                    merge::concat(f32s(x)?, cx, f32s(other)?, cs, f32s_mut(y)?);
+                    let (x, other, y) = (f32s(x)?, f32s(other)?, f32s_mut(y)?);
+                    if saved_first {
+                        merge::concat(other, cs, x, cx, y);
+                    } else {
+                        merge::concat(x, cx, other, cs, y);
+                    }
                 }
                 Ok(Cursor {
                     side: cur.side.other(),

@@ -84,7 +84,7 @@ impl Skips {
             Op::Add if s.shape != input => {
                 return Err("Add needs the saved tensor to have the input's shape")
             }
-            Op::Concat { channels }
+            Op::Concat { channels, .. }
                 if (s.shape.h, s.shape.w, s.shape.c) != (input.h, input.w, channels) =>
             {
                 return Err(

@@ -147,7 +147,10 @@ pub fn small_unet(seed: u64) -> Graph {
     g.push(Layer::op(Op::Add));
     g.push(conv(&mut r, Shape::new(14, 14, 8), 8, 1, true, relu));
     g.push(up()); // 28x28x8
-    g.push(Layer::op(Op::Concat { channels: 8 })); // 28x28x16
+    g.push(Layer::op(Op::Concat {
+        channels: 8,
+        saved_first: false,
+    })); // 28x28x16
     g.push(conv(
         &mut r,
         Shape::new(28, 28, 16),

@@ -240,7 +240,10 @@ fn skip_connections_must_nest_and_match() {
     );
     // Concat naming the wrong channel count, Add on a tensor of another shape.
     let mut g = small_unet(1);
-    g.layers[11] = Layer::op(Op::Concat { channels: 4 });
+    g.layers[11] = Layer::op(Op::Concat {
+        channels: 4,
+        saved_first: false,
+    });
     assert_eq!(refused(&g).0, 11);
     let mut g = small_unet(1);
     g.layers.swap(7, 8); // Add before the upsampling: 7x7 against the saved 14x14

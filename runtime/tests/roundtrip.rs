@@ -132,12 +132,23 @@ fn unet_with_add_and_concat_round_trips_in_all_precisions() {
 #[test]
 fn unet_joins_follow_their_definition() {
     // Each layer's output by `trace`: the Add's is the sum of its input and the tensor saved
-    // at layer 4, the Concat's the upsampled tensor's 8 channels then the saved 8 of layer 1,
-    // pixel by pixel; in int8 the same within a step of the output's quantization.
-    let g = aedge_runtime::zoo::small_unet(6);
+    // at layer 4, the Concat's the upsampled tensor's 8 channels and the saved 8 of layer 1 in
+    // the order it names, pixel by pixel; in int8 the same within a step of the output's
+    // quantization.
+    for saved_first in [false, true] {
+        let mut g = aedge_runtime::zoo::small_unet(6);
+        g.layers[11].op = aedge_runtime::Op::Concat {
+            channels: 8,
+            saved_first,
+        };
+        check_joins(&g, saved_first);
+    }
+}
+
+fn check_joins(g: &Graph, saved_first: bool) {
     let calib = images(8, 8, g.input);
     let x = &calib[0];
-    let [f32b, _, i8b] = export_all(&g, &calib);
+    let [f32b, _, i8b] = export_all(g, &calib);
     for bytes in [f32b, i8b] {
         let m = Model::parse(&bytes).unwrap();
         assert!(!m.decodes_codes());
@@ -165,10 +176,11 @@ fn unet_joins_follow_their_definition() {
         assert_eq!(cat.len(), 28 * 28 * 16);
         for p in 0..28 * 28 {
             for c in 0..16 {
+                let (first, second) = if saved_first { (1, 10) } else { (10, 1) };
                 let want = if c < 8 {
-                    t[10].0[p * 8 + c]
+                    t[first].0[p * 8 + c]
                 } else {
-                    t[1].0[p * 8 + c - 8]
+                    t[second].0[p * 8 + c - 8]
                 };
                 let got = cat[p * 16 + c];
                 assert!(

@@ -167,6 +167,13 @@ fn unet_runs_in_every_precision_and_exports_to_onnx() {
     use aedge_convert::onnx::{to_onnx, Part};
     let g = zoo::small_unet(42);
     check_onnx(&g);
+    // The saved channels first, as PyTorch U-Nets often concatenate.
+    let mut first = g.clone();
+    first.layers[11].op = aedge_runtime::Op::Concat {
+        channels: 8,
+        saved_first: true,
+    };
+    check_onnx(&first);
     let e = to_onnx(&g, Part::Decoder).unwrap_err();
     assert!(e.contains("cross the code"), "{e}");
     assert!(to_onnx(&g, Part::Encoder).is_ok());

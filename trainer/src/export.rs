@@ -192,6 +192,7 @@ fn layer_list(m: &LayerAe, g: &mut Graph) -> Result<(), String> {
             StepKind::Add => Layer::op(Op::Add),
             StepKind::Concat(c) => Layer::op(Op::Concat {
                 channels: u16::try_from(c).map_err(|_| "too many concatenated channels")?,
+                saved_first: false,
             }),
         };
         g.push(layer);

@@ -97,34 +97,34 @@ impl Rescale {
     }
 }
 
-/// Pixel by pixel, `x`'s `cx` channels then `saved`'s `cs`, into `y`.
-pub fn concat<T: Copy>(x: &[T], cx: usize, saved: &[T], cs: usize, y: &mut [T]) {
-    let pixels = y.len() / (cx + cs).max(1);
+/// Pixel by pixel, `a`'s `ca` channels then `b`'s `cb`, into `y`.
+pub fn concat<T: Copy>(a: &[T], ca: usize, b: &[T], cb: usize, y: &mut [T]) {
+    let pixels = y.len() / (ca + cb).max(1);
     for p in 0..pixels {
-        let out = &mut y[p * (cx + cs)..][..cx + cs];
-        out[..cx].copy_from_slice(&x[p * cx..][..cx]);
-        out[cx..].copy_from_slice(&saved[p * cs..][..cs]);
+        let out = &mut y[p * (ca + cb)..][..ca + cb];
+        out[..ca].copy_from_slice(&a[p * ca..][..ca]);
+        out[ca..].copy_from_slice(&b[p * cb..][..cb]);
     }
 }
 
 /// [`concat()`] of int8 tensors, each input rescaled into the output's quantization.
 pub fn concat_i8(
-    x: &[i8],
-    cx: usize,
-    rx: &Rescale,
-    saved: &[i8],
-    cs: usize,
-    rs: &Rescale,
+    a: &[i8],
+    ca: usize,
+    ra: &Rescale,
+    b: &[i8],
+    cb: usize,
+    rb: &Rescale,
     y: &mut [i8],
 ) {
-    let pixels = y.len() / (cx + cs).max(1);
+    let pixels = y.len() / (ca + cb).max(1);
     for p in 0..pixels {
-        let out = &mut y[p * (cx + cs)..][..cx + cs];
-        let (a, b) = out.split_at_mut(cx);
-        a.copy_from_slice(&x[p * cx..][..cx]);
-        b.copy_from_slice(&saved[p * cs..][..cs]);
-        rx.apply(a);
-        rs.apply(b);
+        let out = &mut y[p * (ca + cb)..][..ca + cb];
+        let (ya, yb) = out.split_at_mut(ca);
+        ya.copy_from_slice(&a[p * ca..][..ca]);
+        yb.copy_from_slice(&b[p * cb..][..cb]);
+        ra.apply(ya);
+        rb.apply(yb);
     }
 }
 

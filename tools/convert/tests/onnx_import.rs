@@ -175,6 +175,15 @@ fn own_onnx_exports_import_back_to_the_same_model() {
         zoo::small_conv_transpose(3),
         zoo::lstm_ae(16, 2, 8, 4),
         zoo::small_unet(5),
+        {
+            // PyTorch's order: cat([skip, x]).
+            let mut g = zoo::small_unet(6);
+            g.layers[11].op = aedge_runtime::Op::Concat {
+                channels: 8,
+                saved_first: true,
+            };
+            g
+        },
     ] {
         let onnx = to_onnx(&g, Part::Whole).unwrap();
         // ONNX carries model units; the preprocessing comes in through the options.

@@ -69,7 +69,13 @@ fn op_text(op: &Op) -> String {
         Op::Repeat { times } => format!("Repeat x{times}"),
         Op::Save => "Save (for a skip)".into(),
         Op::Add => "Add (the saved tensor)".into(),
-        Op::Concat { channels } => format!("Concat +{channels} saved channels"),
+        Op::Concat {
+            channels,
+            saved_first,
+        } => format!(
+            "Concat {} {channels} saved channels",
+            if saved_first { "after" } else { "before" }
+        ),
     }
 }
 

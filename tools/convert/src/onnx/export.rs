@@ -255,7 +255,13 @@ impl Builder {
 
     /// The current value and the last saved one in the same layout, for `Add` (ONNX's
     /// broadcasting sum) and `Concat` (on the channel axis, 1 in both layouts).
-    fn join(&mut self, op: &str, c: Cursor, out: Shape) -> Result<Cursor, String> {
+    fn join(
+        &mut self,
+        op: &str,
+        c: Cursor,
+        out: Shape,
+        saved_first: bool,
+    ) -> Result<Cursor, String> {
         let saved = self
             .saved
             .pop()
@@ -271,8 +277,9 @@ impl Builder {
         } else {
             vec![]
         };
+        let inputs = if saved_first { [&s, &x] } else { [&x, &s] };
         Ok(Cursor {
-            name: self.node(op, &[&x, &s], attrs),
+            name: self.node(op, &[inputs[0], inputs[1]], attrs),
             shape: out,
             four_d: image,
         })
@@ -285,8 +292,8 @@ impl Builder {
                 self.saved.push(c.clone());
                 c
             }
-            Op::Add => self.join("Add", c, out)?,
-            Op::Concat { .. } => self.join("Concat", c, out)?,
+            Op::Add => self.join("Add", c, out, false)?,
+            Op::Concat { saved_first, .. } => self.join("Concat", c, out, saved_first)?,
             Op::Dense { units } => {
                 let x = self.flat_hwc(&c);
                 let w = self.init_f32(

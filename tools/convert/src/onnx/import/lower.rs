@@ -86,12 +86,6 @@ impl Importer {
                     "joins the last layer's output with an earlier value (a skip connection) only",
                 )),
             };
-        if concat && !cur_first {
-            return Err(unsupported(
-                n,
-                "Concat must list the later value first: the runtime appends the saved tensor's channels",
-            ));
-        }
         let k = self.at[old];
         let old_shape = match k {
             0 => self.graph.input,
@@ -121,6 +115,7 @@ impl Importer {
             }
             Op::Concat {
                 channels: old_shape.c,
+                saved_first: !cur_first,
             }
         } else {
             if vc.dims != vo.dims {
