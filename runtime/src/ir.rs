@@ -287,16 +287,23 @@ impl Graph {
                 layer: i as u16,
                 reason,
             };
-            match l.op {
-                Op::Save => skips.push(shape, Quant::NONE).map(|_| ()),
-                Op::Add | Op::Concat { .. } => skips.pop(&l.op, shape).map(|_| ()),
-                _ => Ok(()),
-            }
-            .map_err(invalid)?;
+            skips.track(&l.op, shape, Quant::NONE).map_err(invalid)?;
             shape = geometry(&l.op, shape).map_err(invalid)?.0;
             out.push(shape);
         }
         Ok(out)
+    }
+
+    /// Whether a skip connection carries a tensor from the encoder past the code, so the
+    /// decoder cannot run on a code alone (as [`crate::Model::decodes_codes`] says of a file).
+    pub fn skips_cross_code(&self) -> bool {
+        let encoder = &self.layers[..self.encoder_layers.min(self.layers.len())];
+        let held = encoder.iter().fold(0i32, |d, l| match l.op {
+            Op::Save => d + 1,
+            Op::Add | Op::Concat { .. } => d - 1,
+            _ => d,
+        });
+        held > 0
     }
 
     /// Shape after the last layer.

@@ -160,18 +160,12 @@ impl<'a> Model<'a> {
             rest = tail;
             let l = layer::resolve(desc, shape, quant, m.precision, self.weights, true)
                 .map_err(|why| invalid(i, why))?;
-            match desc.op {
-                Op::Save => {
-                    if self.version < 7 {
-                        return Err(invalid(i, "skip connections need format version 7"));
-                    }
-                    skips.push(shape, quant).map_err(|why| invalid(i, why))?;
-                }
-                Op::Add | Op::Concat { .. } => {
-                    skips.pop(&desc.op, shape).map_err(|why| invalid(i, why))?;
-                }
-                _ => {}
+            if desc.op == Op::Save && self.version < 7 {
+                return Err(invalid(i, "skip connections need format version 7"));
             }
+            skips
+                .track(&desc.op, shape, quant)
+                .map_err(|why| invalid(i, why))?;
             planner.saved(skips.bytes());
             planner.add(&l);
             self.macs += l.macs();

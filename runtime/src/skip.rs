@@ -58,6 +58,16 @@ impl Skips {
         self.depth
     }
 
+    /// Follows layer `op` on an input of `shape` and `quant`: a `Save` pushes, an `Add` or
+    /// `Concat` pops (checking the shapes), anything else leaves the stack as it is.
+    pub(crate) fn track(&mut self, op: &Op, shape: Shape, quant: Quant) -> Result<(), Why> {
+        match op {
+            Op::Save => self.push(shape, quant).map(|_| ()),
+            Op::Add | Op::Concat { .. } => self.pop(op, shape).map(|_| ()),
+            _ => Ok(()),
+        }
+    }
+
     /// Saves a tensor of `shape` (its bytes go to the returned offset).
     pub(crate) fn push(&mut self, shape: Shape, quant: Quant) -> Result<Saved, Why> {
         if self.depth == MAX_SKIPS {

@@ -230,13 +230,8 @@ impl ConvAe {
         [h, w, c]
     }
 
-    /// code → `[batch, h·w·c]`.
-    pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
-        // The output activation is elementwise, so it commutes with the final reshape.
-        self.out_act.apply(self.decode_pre_act(z))
-    }
-
-    /// [`ConvAe::decode`] without the output activation.
+    /// code → `[batch, h·w·c]` before the output activation (elementwise, so it commutes
+    /// with the final reshape).
     pub fn decode_pre_act(&self, z: Tensor<2>) -> Tensor<2> {
         let [b, _] = z.dims();
         let [h, w, c] = self.code_shape();

@@ -504,18 +504,6 @@ impl LayerAe {
         let t = unflatten(z, self.code_shape());
         flatten(self.run(&self.steps[self.encoder_steps..], t, &mut saved))
     }
-
-    /// Whether a skip connection crosses the code (the decoder needs the encoder's tensors).
-    pub fn skips_cross_code(&self) -> bool {
-        let held = self.steps[..self.encoder_steps]
-            .iter()
-            .fold(0i32, |d, s| match s.kind {
-                StepKind::Save => d + 1,
-                StepKind::Add | StepKind::Concat(_) => d - 1,
-                _ => d,
-            });
-        held > 0
-    }
 }
 
 /// NCHW → `[batch, h·w·c]` in HWC order.

@@ -561,12 +561,7 @@ pub fn to_onnx(graph: &Graph, part: Part) -> Result<Vec<u8>, String> {
             },
         ),
     };
-    let held = graph.layers[..split].iter().fold(0i64, |d, l| match l.op {
-        Op::Save => d + 1,
-        Op::Add | Op::Concat { .. } => d - 1,
-        _ => d,
-    });
-    if part == Part::Decoder && held > 0 {
+    if part == Part::Decoder && graph.skips_cross_code() {
         return Err(
             "the model's skip connections cross the code, so its decoder has no ONNX graph of its own; export the whole model"
                 .into(),
