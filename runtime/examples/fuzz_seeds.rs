@@ -74,6 +74,7 @@ fn series() -> Graph {
             mean: 0.5,
             std: 0.2,
         },
+        pattern: None,
     });
     g
 }

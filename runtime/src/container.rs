@@ -19,13 +19,13 @@ use crate::error::Error;
 /// The first four bytes of every `.aedge` file.
 pub const MAGIC: [u8; 4] = *b"AEDG";
 /// The format version this runtime writes (and the newest it reads).
-pub const FORMAT_VERSION: u16 = 7;
+pub const FORMAT_VERSION: u16 = 8;
 
 /// The oldest format version still read: version 3 only added per-tensor requantization
 /// (one multiplier and shift for a whole int8 layer), version 4 the optional series record
 /// after the layers, version 5 the optional latent record after that and version 6 the series
 /// record's range, hold and novelty; version 7 the skip-connection ops (`Save`, `Add`,
-/// `Concat`). Older files load unchanged (as models without a series or a latent Gaussian,
+/// `Concat`); version 8 the optional pattern record after the latent record. Older files load unchanged (as models without a series or a latent Gaussian,
 /// series without the range check or the hold).
 pub const MIN_FORMAT_VERSION: u16 = 2;
 /// Size of the fixed header.

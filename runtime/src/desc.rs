@@ -538,6 +538,29 @@ impl<'a> From<SeriesDescV4<'a>> for SeriesDesc<'a> {
     }
 }
 
+/// A memory of the shapes a one-channel series takes (see [`crate::pattern`]): the optional
+/// record after the latent record (format version 8). A stream reports a window of
+/// downsampled points that resonates with no learned category.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct PatternDesc {
+    /// Samples per downsampled point.
+    pub step: u16,
+    /// Points per pattern (a power of two, 2 to 16).
+    pub window: u16,
+    /// Steps the value range is quantized to.
+    pub levels: u16,
+    /// The value mapped to level 0 (the normal stretch's lowest, widened by half its span).
+    pub low: f32,
+    /// The value mapped to the top level.
+    pub high: f32,
+    /// The starting vigilance: how similar a pattern must be to a category to resonate.
+    pub vigilance: f32,
+    /// Categories kept (the oldest is replaced when full).
+    pub capacity: u16,
+    /// Points learned before any is reported (the normal stretch's).
+    pub warmup: u16,
+}
+
 /// The Gaussian of normal codes behind [`Metric::Latent`]: the optional record after the
 /// series record (format version 5). With `x = code − mean` and `p_i = basis_i · x` along
 /// the `k` leading principal directions, the distance is

@@ -186,6 +186,8 @@ pub struct Series {
     pub period: u16,
     /// The seasonal comparison's error on the normal stretch.
     pub seasonal: crate::desc::Moments,
+    /// The memory of the series' shapes (one-channel series; `None`: no pattern novelty).
+    pub pattern: Option<crate::desc::PatternDesc>,
 }
 
 impl Series {
@@ -241,11 +243,17 @@ pub(crate) fn finish(
         }),
     };
     match &graph.series {
-        None => wb.finish(meta, descs, None, latent.as_ref()),
+        None => wb.finish(meta, descs, None, latent.as_ref(), None),
         Some(s) => {
             let columns = s.joined_columns()?;
             let desc = s.desc(&columns, &mut wb)?;
-            wb.finish(meta, descs, Some(&desc), latent.as_ref())
+            wb.finish(
+                meta,
+                descs,
+                Some(&desc),
+                latent.as_ref(),
+                s.pattern.as_ref(),
+            )
         }
     }
 }

@@ -45,6 +45,7 @@ mod layer;
 pub mod learn;
 pub mod metrics;
 mod model;
+pub mod pattern;
 mod plan;
 pub mod rng;
 mod run;
@@ -79,7 +80,7 @@ pub use container::{
 };
 pub use desc::{
     Activation, Blob, ErrorStats, LatentDesc, LayerDesc, LayerQuant, Likelihood, Meta, Metric,
-    Moments, Op, Precision, Preprocess, Quant, SeriesDesc, ThresholdRule,
+    Moments, Op, PatternDesc, Precision, Preprocess, Quant, SeriesDesc, ThresholdRule,
 };
 pub use error::Error;
 pub use learn::Learner;
@@ -89,4 +90,4 @@ pub use run::{element_error, Activations, Score, ScoreParts};
 pub use scaling::Scaling;
 pub use shape::{Shape, MAX_ELEMENTS};
 pub use skip::MAX_SKIPS;
-pub use stream::{Point, Running, Stream};
+pub use stream::{Point, Running, Stream, PATTERN_FLOOR};

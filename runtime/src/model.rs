@@ -2,7 +2,7 @@
 
 use crate::container;
 use crate::desc::{
-    ErrorStats, LatentDesc, LayerDesc, Meta, Metric, Op, Precision, Quant, SeriesDesc,
+    ErrorStats, LatentDesc, LayerDesc, Meta, Metric, Op, PatternDesc, Precision, Quant, SeriesDesc,
     ThresholdRule,
 };
 use crate::error::Error;
@@ -20,6 +20,8 @@ pub struct Model<'a> {
     /// The postcard-encoded latent record (empty without one): decoded where it is used, so
     /// `Model` stays a few dozen bytes of RAM.
     pub(crate) latent_record: &'a [u8],
+    /// The pattern memory's description (series models, format version 8).
+    pub(crate) pattern: Option<PatternDesc>,
     pub(crate) version: u16,
     /// postcard-encoded layer records.
     pub(crate) layers: &'a [u8],
@@ -89,6 +91,7 @@ impl<'a> Model<'a> {
             meta,
             series: None,
             latent_record: &[],
+            pattern: None,
             version: sections.version,
             layers,
             weights: sections.weights,
@@ -206,6 +209,21 @@ impl<'a> Model<'a> {
             if latent.is_some() {
                 self.latent_record = &rest[..rest.len() - tail.len()];
             }
+            rest = tail;
+        }
+        if self.version >= 8 {
+            let (pattern, tail): (Option<PatternDesc>, &'a [u8]) = postcard::take_from_bytes(rest)
+                .map_err(|_| Error::Malformed("pattern record cannot be decoded"))?;
+            if let Some(p) = &pattern {
+                if self.series.is_none() || m.input.c != 1 {
+                    return Err(invalid(
+                        META,
+                        "a pattern memory needs a one-channel series model",
+                    ));
+                }
+                crate::pattern::check(p).map_err(|r| invalid(META, r))?;
+            }
+            self.pattern = pattern;
             rest = tail;
         }
         if !rest.is_empty() {
@@ -349,6 +367,12 @@ impl<'a> Model<'a> {
         self.series
             .and_then(|s| self.f32_blob(s.range))
             .unwrap_or(&[])
+    }
+
+    /// The memory of the series' shapes a stream reports novel patterns with, if the model
+    /// has one (see [`crate::pattern`]).
+    pub fn pattern(&self) -> Option<&PatternDesc> {
+        self.pattern.as_ref()
     }
 
     /// How the model scores a stream of samples, for series models (see [`crate::Stream`]).

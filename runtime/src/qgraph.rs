@@ -166,7 +166,7 @@ impl QGraph {
             errors: self.errors,
             layer_count: count(self.layers.len(), "too many layers")?,
         };
-        wb.finish(&meta, &descs, None, None)
+        wb.finish(&meta, &descs, None, None, None)
     }
 }
 

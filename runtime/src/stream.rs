@@ -4,12 +4,14 @@
 //! estimate of the error distribution (NAB's "anomaly likelihood"), or of the distribution of
 //! differences from the sample one period earlier when that is less likely, raised when a value
 //! lies outside every value seen before (as NAB's HTM detector does) and held so that an event
-//! is reported once. No heap, and the host's per-timestamp scores are this same code, so device
+//! is reported once; a one-channel model with a pattern memory also reports windows of a shape
+//! never seen before ([`crate::pattern`]). No heap, and the host's per-timestamp scores are this same code, so device
 //! and host agree bit for bit.
 
 use crate::desc::{Likelihood, Moments, SeriesDesc};
 use crate::error::Error;
 use crate::model::Model;
+use crate::pattern::Patterns;
 
 /// One scored window: the result of [`Stream::push`] when a window completes.
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -17,7 +19,7 @@ use crate::model::Model;
 pub struct Point {
     /// The window's reconstruction error (the model's metric, model units).
     pub error: f32,
-    /// Anomaly score in `[0, 1)`: the window's [`Point::level`] if it beats the highest level
+    /// Anomaly score in `[0, 1]`: the window's [`Point::level`] if it beats the highest level
     /// of the last `hold` windows (see [`Likelihood::hold`]), else 0 — one report per event.
     pub score: f32,
     /// The score before the hold: `L / (L + 7)`, where `L` is `−log10` of the tail
@@ -26,9 +28,18 @@ pub struct Point {
     /// `novelty` when a value lay outside every value seen before (0.5 is a tail probability
     /// of 10⁻⁷; it keeps rising, never saturating, for rarer errors).
     pub level: f32,
+    /// The pattern memory's report since the last scored window: the confidence in `(0, 1]`
+    /// that a novel shape appeared, 0 if none (or the model has no pattern memory). When
+    /// positive, `score` and `level` are at least [`PATTERN_FLOOR`] plus its share above.
+    pub pattern: f32,
     /// `score >= alarm` of the model's likelihood settings.
     pub anomalous: bool,
 }
+
+/// Where a pattern report enters the score: `PATTERN_FLOOR + (1 − PATTERN_FLOOR) ·
+/// confidence`, just under the levels of a 10⁻⁶³ error tail, so a novel shape ranks beside
+/// the rarest errors (on NAB, floors of 0.88 and 0.92 gave about a point less than 0.9).
+pub const PATTERN_FLOOR: f32 = 0.9;
 
 /// `L` at which a level is 0.5.
 const HALF_LEVEL: f32 = 7.0;
@@ -170,6 +181,7 @@ impl Running {
             error,
             score,
             level,
+            pattern: 0.0,
             anomalous: score >= s.alarm,
         }
     }
@@ -199,15 +211,23 @@ pub struct Stream<'m, 'b> {
     /// A value outside the range seen came since the last scored window.
     novel: bool,
     running: Running,
+    patterns: Option<Patterns<'b>>,
+    /// The highest pattern report since the last scored window.
+    pattern: f32,
 }
 
 impl<'m, 'b> Stream<'m, 'b> {
     /// Values the caller's buffer must hold: the window (window length × channels), a low
-    /// and a high per channel, and the last period's samples (period × channels).
+    /// and a high per channel, the last period's samples (period × channels) and the pattern
+    /// memory (see [`crate::pattern::buffer_len`]).
     pub fn buffer_len(model: &Model) -> usize {
         let c = model.input_shape().c as usize;
         let period = model.series().map_or(0, |s| s.period as usize);
-        model.input_shape().len() + 2 * c + period * c
+        model.input_shape().len() + 2 * c + period * c + Self::pattern_len(model)
+    }
+
+    fn pattern_len(model: &Model) -> usize {
+        model.pattern().map_or(0, crate::pattern::buffer_len)
     }
 
     /// A stream over a series model, using `buffer` (exactly [`Stream::buffer_len`] values)
@@ -225,6 +245,11 @@ impl<'m, 'b> Stream<'m, 'b> {
                 got: buffer.len(),
             });
         }
+        let (buffer, pattern) = buffer.split_at_mut(expected - Self::pattern_len(&model));
+        let patterns = match model.pattern() {
+            Some(&d) => Some(Patterns::new(d, pattern)?),
+            None => None,
+        };
         let (window, rest) = buffer.split_at_mut(model.input_shape().len());
         let (range, lag) = rest.split_at_mut(2 * model.input_shape().c as usize);
         let known = model.series_range();
@@ -253,6 +278,8 @@ impl<'m, 'b> Stream<'m, 'b> {
             filled: 0,
             since: 0,
             novel: false,
+            patterns,
+            pattern: 0.0,
         })
     }
 
@@ -299,6 +326,9 @@ impl<'m, 'b> Stream<'m, 'b> {
             pair[0] = pair[0].min(x);
             pair[1] = pair[1].max(x);
         }
+        if let Some(report) = self.patterns.as_mut().and_then(|p| p.push(sample[0])) {
+            self.pattern = self.pattern.max(report);
+        }
         // A shift rather than a ring: the model reads one contiguous window, and moving
         // window × channels floats costs little beside the inference.
         self.window.copy_within(self.channels.., 0);
@@ -324,7 +354,21 @@ impl<'m, 'b> Stream<'m, 'b> {
         };
         let novel = core::mem::take(&mut self.novel) && self.series.likelihood.novelty > 0.0;
         let seasonal = self.seasonal.take();
-        Ok(Some(self.running.update(error, seasonal, novel)))
+        let mut point = self.running.update(error, seasonal, novel);
+        let pattern = core::mem::take(&mut self.pattern);
+        if pattern > 0.0 {
+            let level = PATTERN_FLOOR + (1.0 - PATTERN_FLOOR) * pattern;
+            point.pattern = pattern;
+            point.score = point.score.max(level);
+            point.level = point.level.max(level);
+            point.anomalous = point.score >= self.series.likelihood.alarm;
+        }
+        Ok(Some(point))
+    }
+
+    /// The pattern memory, if the model has one (to inspect its categories and vigilance).
+    pub fn patterns(&self) -> Option<&Patterns<'b>> {
+        self.patterns.as_ref()
     }
 
     /// The running estimate (to inspect, or to carry across a restart).

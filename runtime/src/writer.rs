@@ -2,7 +2,7 @@
 //! parses what it wrote before returning it, so a file it produces always loads.
 
 use crate::container;
-use crate::desc::{Blob, LatentDesc, LayerDesc, Meta, Preprocess, SeriesDesc};
+use crate::desc::{Blob, LatentDesc, LayerDesc, Meta, PatternDesc, Preprocess, SeriesDesc};
 use crate::error::Error;
 use crate::AlignedBytes;
 use alloc::vec::Vec;
@@ -65,6 +65,7 @@ impl WeightsBuilder {
         layers: &[LayerDesc],
         series: Option<&SeriesDesc>,
         latent: Option<&LatentDesc>,
+        pattern: Option<&PatternDesc>,
     ) -> Result<Vec<u8>, Error> {
         let encode_err = |_| Error::Malformed("graph cannot be encoded");
         let mut graph = postcard::to_allocvec(meta).map_err(encode_err)?;
@@ -73,6 +74,7 @@ impl WeightsBuilder {
         }
         graph.extend_from_slice(&postcard::to_allocvec(&series).map_err(encode_err)?);
         graph.extend_from_slice(&postcard::to_allocvec(&latent).map_err(encode_err)?);
+        graph.extend_from_slice(&postcard::to_allocvec(&pattern).map_err(encode_err)?);
         let file = container::assemble(&graph, &self.data)?;
         crate::Model::parse(&AlignedBytes::copy_from(&file))?;
         Ok(file)

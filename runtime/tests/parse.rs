@@ -69,22 +69,33 @@ fn unknown_version() {
     );
     let graph_len = u32::from_le_bytes(f[8..12].try_into().unwrap());
     assert_eq!(
-        f[32 + graph_len as usize - 2..32 + graph_len as usize],
-        [0, 0],
-        "a model without series and latent records ends in two Nones"
+        f[32 + graph_len as usize - 3..32 + graph_len as usize],
+        [0, 0, 0],
+        "a model without series, latent and pattern records ends in three Nones"
     );
     f[8..12].copy_from_slice(&(graph_len - 1).to_le_bytes());
+    f[4..6].copy_from_slice(&7u16.to_le_bytes());
+    update_checksum(&mut f);
+    assert_eq!(parse_and_run(&f), Ok(()));
+    // Read as version 8, the same bytes lack the pattern record.
+    f[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    update_checksum(&mut f);
+    assert_eq!(
+        parse_and_run(&f),
+        Err(Error::Malformed("pattern record cannot be decoded"))
+    );
+    f[8..12].copy_from_slice(&(graph_len - 2).to_le_bytes());
     f[4..6].copy_from_slice(&4u16.to_le_bytes());
     update_checksum(&mut f);
     assert_eq!(parse_and_run(&f), Ok(()));
     // Read as version 5, the same bytes lack the latent record.
-    f[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    f[4..6].copy_from_slice(&5u16.to_le_bytes());
     update_checksum(&mut f);
     assert_eq!(
         parse_and_run(&f),
         Err(Error::Malformed("latent record cannot be decoded"))
     );
-    f[8..12].copy_from_slice(&(graph_len - 2).to_le_bytes());
+    f[8..12].copy_from_slice(&(graph_len - 3).to_le_bytes());
     for version in [3, MIN_FORMAT_VERSION] {
         f[4..6].copy_from_slice(&version.to_le_bytes());
         update_checksum(&mut f);

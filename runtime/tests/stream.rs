@@ -13,33 +13,40 @@ use common::Rng;
 
 const WINDOW: u16 = 8;
 
-/// A 8×1×2 → 4 → 8×1×2 dense autoencoder over two channels, with a series record.
-fn series_graph(stride: u16) -> Graph {
-    let mut r = Rng(3);
-    let input = Shape::new(WINDOW, 1, 2);
-    let n = input.len();
-    let mut g = Graph::new("series", input);
+/// A dense autoencoder `WINDOW`×1×`channels` → `code` → back, with made-up weights and the
+/// error statistics of its calibration.
+fn dense_ae(name: &str, channels: u16, code: u16, seed: u64) -> Graph {
+    let mut r = Rng(seed);
+    let input = Shape::new(WINDOW, 1, channels);
+    let (n, k) = (input.len(), code as usize);
+    let mut g = Graph::new(name, input);
     g.push(Layer::dense(
-        4,
-        r.vec(4 * n, -0.3, 0.3),
-        r.vec(4, -0.1, 0.1),
+        code,
+        r.vec(k * n, -0.3, 0.3),
+        r.vec(k, -0.1, 0.1),
         Activation::Tanh,
     ));
     g.push(Layer::dense(
         n as u16,
-        r.vec(4 * n, -0.3, 0.3),
+        r.vec(k * n, -0.3, 0.3),
         r.vec(n, -0.1, 0.1),
         Activation::Identity,
     ));
     g.encoder_layers = 1;
-    g.preprocess_scale = vec![0.5, 2.0];
-    g.preprocess_offset = vec![-1.0, 0.25];
     g.errors = ErrorStats {
         count: 500,
         mean: 0.2,
         std: 0.05,
         ..ErrorStats::default()
     };
+    g
+}
+
+/// A 8×1×2 → 4 → 8×1×2 dense autoencoder over two channels, with a series record.
+fn series_graph(stride: u16) -> Graph {
+    let mut g = dense_ae("series", 2, 4, 3);
+    g.preprocess_scale = vec![0.5, 2.0];
+    g.preprocess_offset = vec![-1.0, 0.25];
     g.series = Some(Series {
         columns: vec!["temp".into(), "current".into()],
         stride,
@@ -48,6 +55,7 @@ fn series_graph(stride: u16) -> Graph {
         range: Vec::new(),
         period: 0,
         seasonal: Default::default(),
+        pattern: None,
     });
     g
 }
@@ -241,12 +249,12 @@ fn range_hold_and_novelty_round_trip_and_are_checked() {
 #[test]
 fn version_5_series_records_load_without_range_or_hold() {
     // Hold 0, novelty 0, an empty range, period 0 and empty seasonal statistics are the last
-    // 17 bytes of the series record, all zero, as is the latent record's `None` after them:
-    // version 5's record is the same bytes 17 shorter.
+    // 17 bytes of the series record, all zero, as are the latent and pattern records' `None`s
+    // after them: version 5's record is the same bytes 18 shorter (17, and no pattern record).
     let mut f = series_graph(2).to_aedge(Precision::F32).unwrap();
     let graph_len = u32::from_le_bytes(f[8..12].try_into().unwrap()) as usize;
-    assert_eq!(f[32 + graph_len - 18..32 + graph_len], [0; 18]);
-    f[8..12].copy_from_slice(&(graph_len as u32 - 17).to_le_bytes());
+    assert_eq!(f[32 + graph_len - 19..32 + graph_len], [0; 19]);
+    f[8..12].copy_from_slice(&(graph_len as u32 - 18).to_le_bytes());
     f[4..6].copy_from_slice(&5u16.to_le_bytes());
     aedge_runtime::update_checksum(&mut f);
     let b = AlignedBytes::copy_from(&f);
@@ -347,4 +355,130 @@ fn a_sample_unlike_the_one_a_period_earlier_raises_the_level() {
         off.level > 0.9 && off.level > steady.level,
         "{steady:?} {off:?}"
     );
+}
+
+/// A one-channel 8-row series model whose stream also keeps a pattern memory fitted on
+/// `normal` (a stretch of the signal).
+fn pattern_graph(normal: &[f32]) -> Graph {
+    let mut g = dense_ae("patterns", 1, 3, 5);
+    g.series = Some(Series {
+        columns: vec!["value".into()],
+        stride: 1,
+        tail: 1,
+        likelihood: Likelihood::NAB,
+        range: Vec::new(),
+        period: 0,
+        seasonal: Default::default(),
+        pattern: aedge_runtime::pattern::fit(normal),
+    });
+    g
+}
+
+/// A daily-like wave of 48 rows with a little deterministic wobble.
+fn wave(t: usize) -> f32 {
+    let x = t as f32 * std::f32::consts::TAU / 48.0;
+    10.0 + 3.0 * x.sin() + 0.05 * ((t * 7919) % 13) as f32
+}
+
+#[test]
+fn a_new_shape_is_reported_by_the_pattern_memory_once_learned() {
+    let normal: Vec<f32> = (0..600).map(wave).collect();
+    let g = pattern_graph(&normal);
+    let d = g.series.as_ref().unwrap().pattern.unwrap();
+    assert_eq!((d.step, d.window, d.warmup), (5, 8, 120));
+    assert!(d.low < 7.0 && d.high > 13.0 && d.vigilance > 0.0 && d.vigilance <= 1.0);
+    for p in [Precision::F32, Precision::Int8] {
+        let bytes = AlignedBytes::from(match p {
+            Precision::Int8 => {
+                let calib: Vec<Vec<f32>> = (0..50)
+                    .map(|i| (i * 10..i * 10 + 8).map(wave).collect())
+                    .collect();
+                let r =
+                    ranges(&g, calib.iter().map(|v| v.as_slice()), RangeMethod::MinMax).unwrap();
+                g.to_aedge_int8(&r).unwrap()
+            }
+            _ => g.to_aedge(p).unwrap(),
+        });
+        let m = Model::parse(&bytes).unwrap();
+        assert_eq!(m.pattern(), Some(&d));
+        let mut arena = AlignedBytes::zeroed(m.arena_len());
+        let mut buffer = vec![0.0; Stream::buffer_len(&m)];
+        let mut s = Stream::new(m, &mut buffer).unwrap();
+        // Normal rows (the memory learns their shapes, then keeps quiet), then a stretch
+        // where the wave stalls at a level it passes through but never holds.
+        let mut reports = Vec::new();
+        for t in 0..3000 {
+            let x = if (2400..2460).contains(&t) {
+                11.5
+            } else {
+                wave(t)
+            };
+            if let Some(point) = s.push(&[x], &mut arena).unwrap() {
+                if point.pattern > 0.0 {
+                    assert!(point.score >= aedge_runtime::PATTERN_FLOOR, "{point:?}");
+                    reports.push(t);
+                }
+            }
+        }
+        assert!(
+            reports.iter().any(|t| (2400..2520).contains(t)),
+            "{p}: the stall is not reported (reports at {reports:?})"
+        );
+        assert!(
+            reports
+                .iter()
+                .filter(|&&t| (1200..2400).contains(&t))
+                .count()
+                <= 1,
+            "{p}: the learned wave keeps being reported: {reports:?}"
+        );
+        let categories = s.patterns().unwrap().categories();
+        assert!((1..=256).contains(&categories), "{categories}");
+    }
+}
+
+#[test]
+fn bad_pattern_records_are_refused() {
+    let normal: Vec<f32> = (0..600).map(wave).collect();
+    let mut g = pattern_graph(&normal);
+    let good = g.series.as_ref().unwrap().pattern.unwrap();
+    for (bad, why) in [
+        (
+            aedge_runtime::PatternDesc { window: 6, ..good },
+            "power of two",
+        ),
+        (
+            aedge_runtime::PatternDesc { levels: 0, ..good },
+            "at least 1",
+        ),
+        (
+            aedge_runtime::PatternDesc {
+                low: good.high,
+                ..good
+            },
+            "low < high",
+        ),
+        (
+            aedge_runtime::PatternDesc {
+                vigilance: f32::NAN,
+                ..good
+            },
+            "vigilance",
+        ),
+    ] {
+        g.series.as_mut().unwrap().pattern = Some(bad);
+        assert!(
+            matches!(g.to_aedge(Precision::F32), Err(Error::InvalidGraph { reason, .. }) if reason.contains(why)),
+            "{bad:?}"
+        );
+    }
+    // Two channels: the memory reads one.
+    let mut two = series_graph(1);
+    two.series.as_mut().unwrap().pattern = Some(good);
+    assert!(matches!(
+        two.to_aedge(Precision::F32),
+        Err(Error::InvalidGraph { reason, .. }) if reason.contains("one-channel")
+    ));
+    // Too short a normal stretch for two windows of points.
+    assert_eq!(aedge_runtime::pattern::fit(&normal[..10]), None);
 }

@@ -636,9 +636,10 @@ pub fn check(
     })
 }
 
-/// Rows of the bundled NAB sample streamed on the device: the run-up to its labelled anomaly
-/// (2014-04-10 16:15 onwards is row 2992) and into it.
-pub const STREAM_ROWS: std::ops::Range<usize> = 2800..3200;
+/// Rows of the bundled NAB sample streamed on the device: from its start (the pattern memory
+/// learns the normal stretch's shapes on the device, as when deployed) into its labelled
+/// anomaly (2014-04-10 16:15 onwards is row 2992).
+pub const STREAM_ROWS: std::ops::Range<usize> = 0..3200;
 
 /// A series model as `aedge train` and `aedge export` make one (the series-dense preset's
 /// architecture, a 24-row window), trained on the bundled NAB sample's normal stretch (its
@@ -669,9 +670,9 @@ pub fn series_model() -> Result<FirmwareModel, String> {
         &d,
         aedge_runtime::Metric::Mse,
     )?;
-    // The range check, the hold and the daily cycle as `aedge train` sets them (the
-    // streamed rows hold the series' jump beyond its normal range), so the device runs all
-    // three.
+    // The range check, the hold, the daily cycle and the pattern memory as `aedge train`
+    // sets them (the streamed rows hold the series' jump beyond its normal range), so the
+    // device runs all four.
     let period = s.cycle(normal_rows, window);
     assert!(period > 0, "the sample's daily cycle is not found");
     g.series = Some(aedge_runtime::ir::Series {
@@ -686,6 +687,10 @@ pub fn series_model() -> Result<FirmwareModel, String> {
         range: s.range(normal_rows),
         period: period as u16,
         seasonal: s.seasonal_moments(normal_rows, period, &std),
+        pattern: Some(
+            aedge_runtime::pattern::fit(&s.values[..normal_rows])
+                .ok_or("the sample's normal stretch is too short for a pattern memory")?,
+        ),
     });
     let calib: Vec<Vec<f32>> = (0..200).map(|i| fit.raw(i * fit.len() / 200)).collect();
     let mut files =
@@ -719,6 +724,13 @@ pub struct StreamReport {
     pub flagged: usize,
     /// Median instructions of a push that scores a window.
     pub push_insns: u64,
+    /// Mean instructions of a push that scores a window (the pattern memory's matching
+    /// runs on one push in `step`).
+    pub mean_push_insns: u64,
+    /// Most instructions of a push that scores a window.
+    pub max_push_insns: u64,
+    /// Scored windows that carried a pattern report.
+    pub patterns: usize,
     /// Most instructions of a push that only fills the window.
     pub fill_insns: u64,
     /// The window buffer plus the `Stream` value, bytes (beside the arena).
@@ -782,12 +794,16 @@ pub fn check_stream(
     }
     let mut pushes: Vec<u32> = dev.points.iter().map(|p| p.push_ticks).collect();
     pushes.sort_unstable();
+    let mean = pushes.iter().map(|&t| t as u64).sum::<u64>() / pushes.len().max(1) as u64;
     Ok(StreamReport {
         sizes: sizes(&kept)?,
         rows: dev.rows,
         scored: dev.points.len(),
         flagged: dev.points.iter().filter(|p| p.anomalous).count(),
         push_insns: instructions(pushes[pushes.len() / 2]),
+        mean_push_insns: instructions(mean as u32),
+        max_push_insns: instructions(pushes[pushes.len() - 1]),
+        patterns: host.iter().filter(|(_, p)| p.pattern > 0.0).count(),
         fill_insns: instructions(dev.unscored_push_max),
         stream_bytes: dev.buffer_bytes + dev.state_bytes,
         stack: dev.stack,

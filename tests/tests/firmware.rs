@@ -82,8 +82,8 @@ fn firmware_matches_the_host_in_qemu_for_series() {
     std::fs::create_dir_all(&work).unwrap();
     let target = firmware::target_dir();
     let series = firmware::series_model().unwrap();
-    println!("| series model | precision | flash B | static RAM B | rows | windows scored | flagged | insns per scoring push | insns per filling push | buffer + Stream B | stack B | device vs host |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("| series model | precision | flash B | static RAM B | rows | windows scored | flagged | pattern reports | insns per scoring push (median / mean / max) | insns per filling push | buffer + Stream B | stack B | device vs host |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for (p, bytes) in &series.files {
         let r = firmware::check_stream(&series, *p, bytes, &work, &target)
             .unwrap_or_else(|e| panic!("{e}"));
@@ -97,15 +97,22 @@ fn firmware_matches_the_host_in_qemu_for_series() {
             r.flagged > 0,
             "the labelled anomaly in the streamed rows is not flagged"
         );
+        assert!(
+            r.patterns > 0,
+            "no novel shape reported: the pattern memory's path is not exercised"
+        );
         println!(
-            "| {} | {p} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {p} | {} | {} | {} | {} | {} | {} | {} / {} / {} | {} | {} | {} | {} |",
             series.name,
             r.sizes.flash,
             r.sizes.ram,
             r.rows,
             r.scored,
             r.flagged,
+            r.patterns,
             r.push_insns,
+            r.mean_push_insns,
+            r.max_push_insns,
             r.fill_insns,
             r.stream_bytes,
             r.stack,

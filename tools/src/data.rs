@@ -60,6 +60,10 @@ pub struct DataArgs {
     /// whole window).
     #[arg(long, default_value_t = 1)]
     pub tail: usize,
+    /// CSV series: no pattern memory (by default a one-column series also reports windows of
+    /// its downsampled values whose shape matches nothing seen before).
+    #[arg(long)]
+    pub no_patterns: bool,
 }
 
 impl DataArgs {
@@ -78,6 +82,7 @@ impl DataArgs {
             period: None,
             stride: 1,
             tail: 1,
+            no_patterns: false,
         }
     }
 

@@ -4,7 +4,7 @@
 //! [`Stream`], so the host's scores are the device's.
 
 use crate::data::DataArgs;
-use aedge_runtime::{Likelihood, Model, Moments, Point, Stream};
+use aedge_runtime::{Likelihood, Model, Moments, PatternDesc, Point, Stream};
 use aedge_trainer::data::{Dataset, Series};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -52,6 +52,10 @@ pub struct Definition {
     /// The seasonal differences' statistics over the normal stretch.
     #[serde(default)]
     pub seasonal: Moments,
+    /// The pattern memory (one-column series; `None` with `--no-patterns`, for several
+    /// columns, and in checkpoints made before it existed).
+    #[serde(default)]
+    pub pattern: Option<PatternDesc>,
     /// FNV-1a of the normal stretch's values: export checks it is given the same series.
     pub fingerprint: u32,
 }
@@ -113,6 +117,11 @@ impl Definition {
             ));
         }
         let seasonal = s.seasonal_moments(normal_rows, period, &std);
+        let pattern = if a.no_patterns || s.channels() != 1 {
+            None
+        } else {
+            aedge_runtime::pattern::fit(&s.values[..normal_rows])
+        };
         Ok(Definition {
             columns: s.columns.clone(),
             window,
@@ -130,6 +139,7 @@ impl Definition {
             range: s.range(normal_rows),
             period,
             seasonal,
+            pattern,
             fingerprint: fingerprint(s, normal_rows),
         })
     }
@@ -199,6 +209,7 @@ impl Definition {
             range: self.range.clone(),
             period: self.period as u16,
             seasonal: self.seasonal,
+            pattern: self.pattern,
         })
     }
 
@@ -279,8 +290,9 @@ pub fn score_rows(m: &Model, s: &Series) -> crate::Result<Vec<Option<Point>>> {
 }
 
 /// Writes one CSV row per series row: the timestamp (when the series has one), the values,
-/// the raw window error, the level, the score (the level when it reports an event, else 0)
-/// and the verdict (empty before the first full window).
+/// the raw window error, the level, the pattern memory's report (0: none), the score (the
+/// level when it reports an event, else 0) and the verdict (empty before the first full
+/// window).
 pub fn write_scores(path: &Path, s: &Series, points: &[Option<Point>]) -> crate::Result<()> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = Vec::new();
@@ -288,7 +300,7 @@ pub fn write_scores(path: &Path, s: &Series, points: &[Option<Point>]) -> crate:
         header.push(name.clone());
     }
     header.extend(s.columns.iter().cloned());
-    header.extend(["error", "level", "score", "anomalous"].map(String::from));
+    header.extend(["error", "level", "pattern", "score", "anomalous"].map(String::from));
     let csv_err = |e: csv::Error| format!("{}: {e}", path.display());
     w.write_record(&header).map_err(csv_err)?;
     let c = s.channels();
@@ -302,10 +314,11 @@ pub fn write_scores(path: &Path, s: &Series, points: &[Option<Point>]) -> crate:
             Some(p) => {
                 rec.push(p.error.to_string());
                 rec.push(p.level.to_string());
+                rec.push(p.pattern.to_string());
                 rec.push(p.score.to_string());
                 rec.push(p.anomalous.to_string());
             }
-            None => rec.extend([String::new(), String::new(), String::new(), String::new()]),
+            None => rec.extend(std::iter::repeat_n(String::new(), 5)),
         }
         w.write_record(&rec).map_err(csv_err)?;
     }

@@ -83,27 +83,45 @@ fn train_export_score_a_series() {
     let all = rows(&scores);
     assert_eq!(
         all[0],
-        ["timestamp", "value", "error", "level", "score", "anomalous"]
+        [
+            "timestamp",
+            "value",
+            "error",
+            "level",
+            "pattern",
+            "score",
+            "anomalous"
+        ]
     );
     assert_eq!(all.len(), 4033);
     // Rows before the first full window have no score; every later row has one in [0, 1].
     assert!(all[1..16]
         .iter()
-        .all(|r| r[2].is_empty() && r[5].is_empty()));
+        .all(|r| r[2].is_empty() && r[6].is_empty()));
+    let mut patterns = 0;
     for r in &all[16..] {
         let level: f32 = r[3].parse().unwrap();
-        let score: f32 = r[4].parse().unwrap();
-        // The score is the level when it reports an event, else 0 (the hold).
+        let pattern: f32 = r[4].parse().unwrap();
+        let score: f32 = r[5].parse().unwrap();
+        // The score is the level when it reports an event, else 0 (the hold); a pattern
+        // report puts both at PATTERN_FLOOR or above.
         assert!(
-            (0.0..1.0).contains(&level) && (score == level || score == 0.0),
+            (0.0..=1.0).contains(&level) && (score == level || score == 0.0),
             "{r:?}"
         );
-        assert!(r[5] == "true" || r[5] == "false");
+        assert!((0.0..=1.0).contains(&pattern), "{r:?}");
+        if pattern > 0.0 {
+            patterns += 1;
+            assert!(score >= aedge_runtime::PATTERN_FLOOR, "{r:?}");
+        }
+        assert!(r[6] == "true" || r[6] == "false");
     }
+    // The one-column series keeps a pattern memory, which reports the jump's new shape.
+    assert!(patterns > 0, "no pattern report");
     assert!(tmp("scores.png").exists());
     // The labelled anomaly (2014-04-10 16:15 to 2014-04-12 01:45) is flagged somewhere.
     assert!(
-        all.iter().any(|r| r[5] == "true"
+        all.iter().any(|r| r[6] == "true"
             && r[0].as_str() >= "2014-04-10 16:15"
             && r[0].as_str() <= "2014-04-12 01:45"),
         "the labelled anomaly is not flagged"
@@ -317,6 +335,7 @@ fn multivariate_series() {
             "current",
             "error",
             "level",
+            "pattern",
             "score",
             "anomalous"
         ]

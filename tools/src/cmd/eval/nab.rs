@@ -59,6 +59,10 @@ pub struct Args {
     /// Our detector: score with the f32 model instead of int8.
     #[arg(long)]
     f32: bool,
+    /// Our detector: without the pattern memory (the reconstruction error, cycle and range
+    /// check alone).
+    #[arg(long)]
+    no_patterns: bool,
     /// Only the first N series, in NAB's order (a quick look: the score is then not NAB's).
     #[arg(long)]
     limit: Option<usize>,
@@ -79,6 +83,8 @@ struct Detector {
     /// Series whose probationary rows showed a cycle (each row compared with a cycle
     /// earlier).
     cycles: usize,
+    /// The largest stream buffer (window, range, cycle, pattern memory) of any series, bytes.
+    stream_bytes: usize,
 }
 
 /// Trains, exports and streams one model per series; writes NAB results files under
@@ -94,7 +100,7 @@ fn detect(
     let mut progress = Progress::new(files.len(), out);
     let mut all = Vec::with_capacity(files.len());
     let mut first = None;
-    let (mut stream_s, mut samples, mut cycles) = (0.0, 0usize, 0usize);
+    let (mut stream_s, mut samples, mut cycles, mut stream_bytes) = (0.0, 0usize, 0usize, 0usize);
     for f in files {
         let s = Series {
             columns: vec!["value".into()],
@@ -104,6 +110,7 @@ fn detect(
         let args = DataArgs {
             window: Some(a.window),
             tail: a.tail,
+            no_patterns: a.no_patterns,
             ..DataArgs::of(PathBuf::from(&f.name))
         };
         // Only the probationary rows, which NAB does not score, are seen before scoring.
@@ -136,6 +143,7 @@ fn detect(
         }
         let model = AlignedBytes::from(bytes);
         let m = Model::parse(&model).map_err(|e| e.to_string())?;
+        stream_bytes = stream_bytes.max(4 * aedge_runtime::Stream::buffer_len(&m));
         let t0 = std::time::Instant::now();
         let points = score_rows(&m, &s).map_err(|e| format!("{}: {e}", f.name))?;
         stream_s += t0.elapsed().as_secs_f64();
@@ -161,11 +169,16 @@ fn detect(
         all,
         Detector {
             name: format!(
-                "aedge {} ({}, window {}, error of the newest {}{})",
+                "aedge {} ({}, window {}, error of the newest {}{}{})",
                 a.preset,
                 if a.f32 { "f32" } else { "int8" },
                 a.window,
                 a.tail,
+                if a.no_patterns {
+                    ", no pattern memory"
+                } else {
+                    ", pattern memory"
+                },
                 a.epochs
                     .map(|e| format!(", {e} epochs"))
                     .unwrap_or_default()
@@ -175,6 +188,7 @@ fn detect(
             seconds: progress.seconds(),
             us_per_sample: stream_s * 1e6 / samples.max(1) as f64,
             cycles,
+            stream_bytes,
         },
     ))
 }
@@ -279,10 +293,16 @@ fn report(
     }
     if let Some(d) = ours {
         w.text(&format!(
-            "Our detector: one model per series, trained only on that series' probationary rows (the first 15 %, at most 750, which NAB does not score), standardised on them, its threshold's error statistics from the last 10 % of their windows; every row then scored causally through aedge-runtime's Stream (the device code), also against the row a cycle earlier in the {} series whose probationary rows show a cycle. Model: {} parameters; {}. Whole corpus in {:.0} s (training included); scoring {:.1} µs per sample on this host ({}).",
+            "Our detector: one model per series, trained only on that series' probationary rows (the first 15 %, at most 750, which NAB does not score), standardised on them, its threshold's error statistics from the last 10 % of their windows; every row then scored causally through aedge-runtime's Stream (the device code), also against the row a cycle earlier in the {} series whose probationary rows show a cycle{}. Model: {} parameters; {}; stream state at most {} B. Whole corpus in {:.0} s (training included); scoring {:.1} µs per sample on this host ({}).",
             d.cycles,
+            if d.name.contains("no pattern") {
+                ""
+            } else {
+                ", and every downsampled window's shape against a memory of the shapes seen (pattern memory)"
+            },
             d.params,
             d.footprint.text(),
+            d.stream_bytes,
             d.seconds,
             d.us_per_sample,
             aedge::bench::cpu_name()
@@ -339,6 +359,7 @@ fn report(
             "seconds": d.seconds,
             "host_us_per_sample": d.us_per_sample,
             "series_with_a_cycle": d.cycles,
+            "stream_bytes_max": d.stream_bytes,
         })),
         "profiles": results.iter().map(|r| json!({
             "profile": r.profile.name,
