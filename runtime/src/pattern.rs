@@ -612,7 +612,13 @@ fn initial_vigilance(features: &[u8], dim: usize) -> f32 {
     }
     let norm: Vec<f32> = rows
         .iter()
-        .map(|r| libm::sqrtf(r.iter().map(|&v| (v as f32 / 255.0).powi(2)).sum()))
+        .map(|r| {
+            libm::sqrtf(
+                r.iter()
+                    .map(|&v| (v as f32 / 255.0) * (v as f32 / 255.0))
+                    .sum(),
+            )
+        })
         .collect();
     let mut typical = alloc::vec![0.0f32; n];
     for a in 0..n {

@@ -26,11 +26,13 @@ pub struct Point {
     /// probability of the recent error under the errors seen so far (or of the difference
     /// from a period earlier under those differences, when smaller), plus the likelihood's
     /// `novelty` when a value lay outside every value seen before (0.5 is a tail probability
-    /// of 10⁻⁷; it keeps rising, never saturating, for rarer errors).
+    /// of 10⁻⁷; it keeps rising, never saturating, for rarer errors), raised to the pattern
+    /// memory's level when that is higher.
     pub level: f32,
     /// The pattern memory's report since the last scored window: the confidence in `(0, 1]`
     /// that a novel shape appeared, 0 if none (or the model has no pattern memory). When
-    /// positive, `score` and `level` are at least [`PATTERN_FLOOR`] plus its share above.
+    /// positive, `level` is at least `PATTERN_FLOOR + (1 − PATTERN_FLOOR) · pattern` (see
+    /// [`PATTERN_FLOOR`]), and the score is that level unless the hold keeps it at 0.
     pub pattern: f32,
     /// `score >= alarm` of the model's likelihood settings.
     pub anomalous: bool,
@@ -118,7 +120,7 @@ pub struct Running {
     recent: f32,
     /// Seasonal errors (a sample against the one a period earlier).
     seasonal: Moving,
-    /// The highest `L` reported in the current hold (−∞: none), and windows since.
+    /// The highest level reported in the current hold (−∞: none), and windows since.
     peak: f32,
     age: u16,
 }
@@ -146,9 +148,17 @@ impl Running {
 
     /// Scores one window error (`seasonal`: the largest seasonal error since the last
     /// window, if there was one; `novel`: a value since the last window lay outside every
-    /// value seen before), then adds them to the distributions. The level's `L` is the larger
-    /// of the two errors' likelihoods.
-    pub fn update(&mut self, error: f32, seasonal: Option<f32>, novel: bool) -> Point {
+    /// value seen before; `pattern`: the pattern memory's report since the last window, 0 if
+    /// none), then adds them to the distributions. The level's `L` is the larger of the two
+    /// errors' likelihoods; a pattern report raises the level to at least [`PATTERN_FLOOR`],
+    /// under the same hold, so an event seen by both is reported once.
+    pub fn update(
+        &mut self,
+        error: f32,
+        seasonal: Option<f32>,
+        novel: bool,
+        pattern: f32,
+    ) -> Point {
         let s = self.settings;
         if self.errors.n == 0 {
             self.recent = error;
@@ -164,9 +174,12 @@ impl Running {
         if novel {
             l += s.novelty;
         }
-        let level = l / (l + HALF_LEVEL);
-        let score = if s.hold == 0 || l > self.peak {
-            self.peak = l;
+        let mut level = l / (l + HALF_LEVEL);
+        if pattern > 0.0 {
+            level = level.max(PATTERN_FLOOR + (1.0 - PATTERN_FLOOR) * pattern);
+        }
+        let score = if s.hold == 0 || level > self.peak {
+            self.peak = level;
             self.age = 0;
             level
         } else {
@@ -181,7 +194,7 @@ impl Running {
             error,
             score,
             level,
-            pattern: 0.0,
+            pattern: pattern.max(0.0),
             anomalous: score >= s.alarm,
         }
     }
@@ -354,16 +367,8 @@ impl<'m, 'b> Stream<'m, 'b> {
         };
         let novel = core::mem::take(&mut self.novel) && self.series.likelihood.novelty > 0.0;
         let seasonal = self.seasonal.take();
-        let mut point = self.running.update(error, seasonal, novel);
         let pattern = core::mem::take(&mut self.pattern);
-        if pattern > 0.0 {
-            let level = PATTERN_FLOOR + (1.0 - PATTERN_FLOOR) * pattern;
-            point.pattern = pattern;
-            point.score = point.score.max(level);
-            point.level = point.level.max(level);
-            point.anomalous = point.score >= self.series.likelihood.alarm;
-        }
-        Ok(Some(point))
+        Ok(Some(self.running.update(error, seasonal, novel, pattern)))
     }
 
     /// The pattern memory, if the model has one (to inspect its categories and vigilance).

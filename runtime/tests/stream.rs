@@ -134,7 +134,7 @@ fn stream_scores_every_stride_once_the_window_is_full() {
                 let window: Vec<f32> = (t - last..=t).flat_map(signal).collect();
                 let error = m.score(&window, &mut arena).unwrap().error;
                 assert_eq!(p.error.to_bits(), error.to_bits(), "{precision} sample {t}");
-                assert_eq!(*p, running.update(error, None, false));
+                assert_eq!(*p, running.update(error, None, false, 0.0));
             }
         }
     }
@@ -175,18 +175,20 @@ fn likelihood_flags_a_jump_then_adapts_to_it() {
     let mut run = Running::new(Likelihood::NAB, 1000, 1.0, 0.1);
     let normal: Vec<f32> = (0..300)
         .map(|_| {
-            let p = run.update(1.0 + r.uniform(-0.15, 0.15), None, false);
+            let p = run.update(1.0 + r.uniform(-0.15, 0.15), None, false, 0.0);
             p.score
         })
         .collect();
     assert!(normal.iter().all(|&s| s < 0.5), "normal errors flagged");
-    let jump: Vec<_> = (0..200).map(|_| run.update(3.0, None, false)).collect();
+    let jump: Vec<_> = (0..200)
+        .map(|_| run.update(3.0, None, false, 0.0))
+        .collect();
     assert!(jump[0].anomalous, "a 20σ jump is not flagged");
     // A level that persists becomes part of the distribution: the score falls.
     assert!(jump[199].score < jump[0].score && !jump[199].anomalous);
     // Uncalibrated: the first window gives 0, later ones are measured against it.
     let mut fresh = Running::new(Likelihood::NAB, 0, 0.0, 0.0);
-    assert_eq!(fresh.update(5.0, None, false).score, 0.0);
+    assert_eq!(fresh.update(5.0, None, false, 0.0).score, 0.0);
 }
 
 #[test]
@@ -298,11 +300,11 @@ fn the_hold_reports_an_event_once_then_expires() {
         ..Likelihood::NAB
     };
     let mut run = Running::new(l, 1000, 1.0, 0.1);
-    let p = run.update(1.0, None, false);
+    let p = run.update(1.0, None, false, 0.0);
     assert_eq!(p.score, p.level);
     // A jump that stays: its first window is reported; the next five, lower as the
     // distribution takes the new level in, are held at 0; then the hold expires.
-    let jump: Vec<_> = (0..7).map(|_| run.update(3.0, None, false)).collect();
+    let jump: Vec<_> = (0..7).map(|_| run.update(3.0, None, false, 0.0)).collect();
     assert!(jump[0].anomalous && jump[0].score == jump[0].level);
     for p in &jump[1..6] {
         assert!(p.score == 0.0 && p.level > 0.5 && !p.anomalous, "{p:?}");
@@ -310,8 +312,8 @@ fn the_hold_reports_an_event_once_then_expires() {
     assert!(jump[6].score == jump[6].level && jump[6].anomalous);
     // Without a hold every window is reported.
     let mut open = Running::new(Likelihood::NAB, 1000, 1.0, 0.1);
-    open.update(3.0, None, false);
-    let p = open.update(3.0, None, false);
+    open.update(3.0, None, false, 0.0);
+    let p = open.update(3.0, None, false, 0.0);
     assert_eq!(p.score, p.level);
 }
 
@@ -415,7 +417,7 @@ fn a_new_shape_is_reported_by_the_pattern_memory_once_learned() {
             };
             if let Some(point) = s.push(&[x], &mut arena).unwrap() {
                 if point.pattern > 0.0 {
-                    assert!(point.score >= aedge_runtime::PATTERN_FLOOR, "{point:?}");
+                    assert!(point.level >= aedge_runtime::PATTERN_FLOOR, "{point:?}");
                     reports.push(t);
                 }
             }

@@ -104,7 +104,7 @@ fn train_export_score_a_series() {
         let pattern: f32 = r[4].parse().unwrap();
         let score: f32 = r[5].parse().unwrap();
         // The score is the level when it reports an event, else 0 (the hold); a pattern
-        // report puts both at PATTERN_FLOOR or above.
+        // report puts the level at PATTERN_FLOOR or above.
         assert!(
             (0.0..=1.0).contains(&level) && (score == level || score == 0.0),
             "{r:?}"
@@ -112,7 +112,7 @@ fn train_export_score_a_series() {
         assert!((0.0..=1.0).contains(&pattern), "{r:?}");
         if pattern > 0.0 {
             patterns += 1;
-            assert!(score >= aedge_runtime::PATTERN_FLOOR, "{r:?}");
+            assert!(level >= aedge_runtime::PATTERN_FLOOR, "{r:?}");
         }
         assert!(r[6] == "true" || r[6] == "false");
     }
