@@ -731,6 +731,8 @@ pub struct StreamReport {
     pub max_push_insns: u64,
     /// Scored windows that carried a pattern report.
     pub patterns: usize,
+    /// Categories the pattern memory held at the end (host).
+    pub categories: usize,
     /// Most instructions of a push that only fills the window.
     pub fill_insns: u64,
     /// The window buffer plus the `Stream` value, bytes (beside the arena).
@@ -764,6 +766,7 @@ pub fn check_stream(
             host.push((r, p));
         }
     }
+    let categories = s.patterns().map_or(0, |p| p.categories());
     if dev.rows != m.samples.len() || dev.points.len() != host.len() {
         return Err(format!(
             "{} {precision}: the device scored {} windows of {} rows, the host {} of {}",
@@ -804,6 +807,7 @@ pub fn check_stream(
         mean_push_insns: instructions(mean as u32),
         max_push_insns: instructions(pushes[pushes.len() - 1]),
         patterns: host.iter().filter(|(_, p)| p.pattern > 0.0).count(),
+        categories,
         fill_insns: instructions(dev.unscored_push_max),
         stream_bytes: dev.buffer_bytes + dev.state_bytes,
         stack: dev.stack,

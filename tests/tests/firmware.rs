@@ -82,7 +82,7 @@ fn firmware_matches_the_host_in_qemu_for_series() {
     std::fs::create_dir_all(&work).unwrap();
     let target = firmware::target_dir();
     let series = firmware::series_model().unwrap();
-    println!("| series model | precision | flash B | static RAM B | rows | windows scored | flagged | pattern reports | insns per scoring push (median / mean / max) | insns per filling push | buffer + Stream B | stack B | device vs host |");
+    println!("| series model | precision | flash B | static RAM B | rows | windows scored | flagged | pattern reports (categories) | insns per scoring push (median / mean / max) | insns per filling push | buffer + Stream B | stack B | device vs host |");
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for (p, bytes) in &series.files {
         let r = firmware::check_stream(&series, *p, bytes, &work, &target)
@@ -102,7 +102,7 @@ fn firmware_matches_the_host_in_qemu_for_series() {
             "no novel shape reported: the pattern memory's path is not exercised"
         );
         println!(
-            "| {} | {p} | {} | {} | {} | {} | {} | {} | {} / {} / {} | {} | {} | {} | {} |",
+            "| {} | {p} | {} | {} | {} | {} | {} | {} ({}) | {} / {} / {} | {} | {} | {} | {} |",
             series.name,
             r.sizes.flash,
             r.sizes.ram,
@@ -110,6 +110,7 @@ fn firmware_matches_the_host_in_qemu_for_series() {
             r.scored,
             r.flagged,
             r.patterns,
+            r.categories,
             r.push_insns,
             r.mean_push_insns,
             r.max_push_insns,
