@@ -119,6 +119,14 @@ impl Downsampler {
         let unit = ((v - d.low) / (d.high - d.low)).clamp(0.0, 1.0);
         let levels = d.levels as f32;
         let level = libm::roundf(unit * levels) as usize;
+        if self.total == u32::MAX / 2 {
+            // Halve the counts before they can overflow: the median stays, old points weigh less.
+            self.total = 0;
+            for n in hist.iter_mut() {
+                *n /= 2;
+                self.total += *n;
+            }
+        }
         hist[level] += 1;
         self.total += 1;
         let median = median(hist, self.total);
@@ -360,8 +368,11 @@ pub struct Patterns<'b> {
     memory: Categories<'b>,
     lower: f32,
     upper: f32,
-    /// Points so far (1-based once the first is made).
+    /// Points so far (1-based once the first is made), saturating: the warm-up's clock.
     points: u32,
+    /// Points so far, wrapping (a device may run for years): the masks' and updates' clock,
+    /// compared by wrapping differences.
+    clock: u32,
     last_report: u32,
     last_report_similarity: f32,
     last_update: u32,
@@ -412,6 +423,7 @@ impl<'b> Patterns<'b> {
             upper: desc.vigilance,
             desc,
             points: 0,
+            clock: 0,
             last_report: 0,
             last_report_similarity: 0.0,
             last_update: 0,
@@ -432,7 +444,8 @@ impl<'b> Patterns<'b> {
         if !self.down.push(x, &self.desc, self.window, self.hist) {
             return None;
         }
-        self.points += 1;
+        self.points = self.points.saturating_add(1);
+        self.clock = self.clock.wrapping_add(1);
         if !self.down.full(self.window) {
             return None;
         }
@@ -453,20 +466,24 @@ impl<'b> Patterns<'b> {
     }
 
     fn resonate(&mut self, f: &[u8]) -> f32 {
-        let i = self.points;
+        let (i, now) = (self.points, self.clock);
         let warm = self.desc.warmup as u32;
         let mask = self.desc.window as u32 * 3 / 2;
-        let since_report = i - self.last_report;
+        let since_report = now.wrapping_sub(self.last_report);
         let update_after_report = since_report == mask;
-        let update_for_trend = i - self.last_update >= warm / 2;
+        let update_for_trend = now.wrapping_sub(self.last_update) >= warm / 2;
         let masked_after_report = since_report <= mask;
         if i > warm + mask && self.mask_new && self.since_new >= mask {
             self.mask_new = false;
         }
         let m = self.memory.learn(f, self.lower, self.upper);
         let a = m.similarity.max(0.0);
-        self.since_new = if m.novel { 0 } else { self.since_new + 1 };
-        self.mean_n += 1;
+        self.since_new = if m.novel {
+            0
+        } else {
+            self.since_new.saturating_add(1)
+        };
+        self.mean_n = self.mean_n.saturating_add(1);
         self.mean += (a - self.mean) / self.mean_n as f32;
         self.similar.push(a);
         self.shortfall.push(self.upper - a);
@@ -480,15 +497,17 @@ impl<'b> Patterns<'b> {
         let mut report = 0.0;
         if i > warm && m.novel && (!masked || far_below) {
             report = self.confidence(a, m.energy);
-            self.reported_sum += a;
-            self.reported_n += 1;
+            if self.reported_n < u32::MAX {
+                self.reported_sum += a;
+                self.reported_n += 1;
+            }
             self.reported_last = a;
             self.last_report_similarity = a;
-            self.last_report = i;
+            self.last_report = now;
         }
         self.mask_new |= m.novel;
         if i > warm && (update_after_report || update_for_trend) {
-            self.adapt(i);
+            self.adapt(i, now);
         }
         report
     }
@@ -506,7 +525,7 @@ impl<'b> Patterns<'b> {
     /// Moves the vigilance: the upper bound to the mean similarity; the lower bound up toward
     /// the recent least similarity, or down by the recent shortfalls, not below the reported
     /// patterns' mean similarity.
-    fn adapt(&mut self, i: u32) {
+    fn adapt(&mut self, i: u32, now: u32) {
         let least = self.similar.v.iter().copied().fold(f32::INFINITY, f32::min);
         let upper = self.mean.min(MAX_VIGILANCE);
         let mut lower = if self.lower <= least {
@@ -532,7 +551,7 @@ impl<'b> Patterns<'b> {
         lower = lower.min(upper);
         self.lower = lower;
         self.upper = upper;
-        self.last_update = i;
+        self.last_update = now;
         self.mask_new = true;
     }
 }
@@ -736,6 +755,40 @@ mod tests {
         }
         assert!(burst > 0.0, "a burst of another shape is not reported");
         assert!(p.categories() <= 64);
+    }
+
+    #[test]
+    fn a_clock_that_wraps_and_a_histogram_that_fills_keep_working() {
+        let d = desc();
+        let mut buf = [0.0f32; 1024];
+        let mut p = Patterns::new(d, &mut buf[..buffer_len(&d)]).unwrap();
+        let wave = |i: usize| libm::sinf(i as f32 * core::f32::consts::TAU / 24.0);
+        for i in 0..2000 {
+            p.push(wave(i));
+        }
+        // As after years on a device: the clock about to wrap, the histogram about to
+        // overflow, relative times kept.
+        let shift = u32::MAX - 5 - p.clock;
+        p.clock = p.clock.wrapping_add(shift);
+        p.last_report = p.last_report.wrapping_add(shift);
+        p.last_update = p.last_update.wrapping_add(shift);
+        p.points = u32::MAX - 3;
+        p.hist[40] += u32::MAX / 2 - p.down.total;
+        p.down.total = u32::MAX / 2;
+        let mut burst = 0.0f32;
+        for i in 2000..2060 {
+            let x = if (2010..2020).contains(&i) {
+                1.4 * libm::cosf(i as f32)
+            } else {
+                wave(i)
+            };
+            if let Some(s) = p.push(x) {
+                burst = burst.max(s);
+            }
+        }
+        assert!(p.clock < 100, "the clock did not wrap");
+        assert!(p.down.total < u32::MAX / 2);
+        assert!(burst > 0.0, "a burst after the wrap is not reported");
     }
 
     #[test]
