@@ -276,11 +276,7 @@ impl<'b> Categories<'b> {
         };
         let mut resonated = false;
         for w in self.bytes.chunks_exact_mut(2 * dim).take(self.count) {
-            let (mut common, mut size) = (0u32, 0u32);
-            for (&a, &b) in w.iter().zip(x) {
-                common += a.min(b) as u32;
-                size += a as u32;
-            }
+            let (common, size) = crate::kernels::boxes::overlap(w, x);
             let fs = ratio(common, size);
             // The newest level and its complement: how well the current value itself fits.
             let (n, m) = (dim - 1, 2 * dim - 1);

@@ -6,9 +6,11 @@
 //! `int8.rs` (portable) and `x86.rs` (`std` on x86-64: AVX2, VNNI, AVX-512), `aarch64.rs`
 //! (`std` on aarch64: NEON, `sdot`) or `cortex_m.rs` (the DSP extension) beside them. [`isa`]
 //! says which level this CPU may use, and [`dispatch!`](crate::dispatch) compiles a kernel
-//! once per x86 level and picks one at run time.
+//! once per x86 level and picks one at run time. `boxes/` is the pattern memory's byte
+//! matching (portable and `cortex_m.rs`).
 
 pub mod activation;
+pub mod boxes;
 pub mod conv;
 pub mod dense;
 pub mod dot;
