@@ -6,6 +6,9 @@
 //! with becomes a new category and, outside the masking after a recent report, is reported
 //! with a confidence in `(0, 1]`; the vigilance follows the similarities seen. After ARTime
 //! (M. Hampton, 2021), reduced to a fixed memory of byte categories for microcontrollers.
+//!
+//! The memory lives in the stream's buffer and starts empty with every [`crate::Stream`]: it
+//! learns the first `warmup` points (the normal stretch's length) before it reports anything.
 
 use crate::desc::PatternDesc;
 use crate::error::Error;
@@ -433,9 +436,9 @@ impl<'b> Patterns<'b> {
         })
     }
 
-    /// Adds a sample. At the end of each step, once a window of points is full, returns the
-    /// pattern's report: its confidence in `(0, 1]` when it is a novel shape worth reporting,
-    /// else 0.
+    /// Adds a finite sample ([`crate::Stream`] refuses others before they get here). At the
+    /// end of each step, once a window of points is full, returns the pattern's report: its
+    /// confidence in `(0, 1]` when it is a novel shape worth reporting, else 0.
     pub fn push(&mut self, x: f32) -> Option<f32> {
         if !self.down.push(x, &self.desc, self.window, self.hist) {
             return None;

@@ -5,8 +5,8 @@
 //! differences from the sample one period earlier when that is less likely, raised when a value
 //! lies outside every value seen before (as NAB's HTM detector does) and held so that an event
 //! is reported once; a one-channel model with a pattern memory also reports windows of a shape
-//! never seen before ([`crate::pattern`]). No heap, and the host's per-timestamp scores are this same code, so device
-//! and host agree bit for bit.
+//! never seen before ([`crate::pattern`]). No heap, and the host's per-timestamp scores are
+//! this same code, so device and host agree bit for bit.
 
 use crate::desc::{Likelihood, Moments, SeriesDesc};
 use crate::error::Error;

@@ -146,6 +146,17 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             "period": s.period,
             "novelty": s.likelihood.novelty,
             "range": m.series_range().chunks_exact(2).map(|p| [p[0], p[1]]).collect::<Vec<_>>(),
+            "pattern": m.pattern().map(|p| json!({
+                "step": p.step,
+                "window": p.window,
+                "levels": p.levels,
+                "low": p.low,
+                "high": p.high,
+                "vigilance": p.vigilance,
+                "capacity": p.capacity,
+                "warmup": p.warmup,
+                "buffer_bytes": 4 * aedge_runtime::pattern::buffer_len(p),
+            })),
         })),
         "latent_fit": m.latent_fit().map(|l| json!({
             "components": l.components(),
@@ -276,6 +287,20 @@ pub fn run(a: Args, out: Out) -> Result<()> {
                 "every score reported".into()
             },
             s.likelihood.alarm
+        ));
+    }
+    if let Some(p) = m.pattern() {
+        out.line(format!(
+            "pattern memory: a point per {} rows, patterns of {} points on {} levels of {}..{}, up to {} categories, vigilance from {:.3}, reports after {} points; {} B of the stream buffer",
+            p.step,
+            p.window,
+            p.levels,
+            p.low,
+            p.high,
+            p.capacity,
+            p.vigilance,
+            p.warmup,
+            4 * aedge_runtime::pattern::buffer_len(p)
         ));
     }
     Ok(())
