@@ -21,7 +21,8 @@ const MAX_DIM: usize = 2 * MAX_WINDOW;
 /// small wobbles around the usual value do not make new shapes.
 const CHOMP: f32 = 0.075;
 
-/// A downsampled extreme within this share of the step's mean is taken as the mean.
+/// A downsampled extreme within this share of the step's mean is taken as the mean (so a
+/// series of negative values keeps its extremes: ARTime's rule, kept as it was measured).
 const SPIKE: f32 = 0.1;
 
 /// Similarity the vigilance's upper bound is held under.
@@ -61,7 +62,7 @@ pub(crate) fn check(d: &PatternDesc) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Turns samples into downsampled, quantized points and their windows' features.
+/// Turns samples into downsampled, quantized points, the last `window` of them kept.
 #[derive(Clone, Copy, Debug)]
 struct Downsampler {
     step: u16,
@@ -123,7 +124,7 @@ impl Downsampler {
         let levels = d.levels as f32;
         let level = libm::roundf(unit * levels) as usize;
         if self.total == u32::MAX / 2 {
-            // Halve the counts before they can overflow: the median stays, old points weigh less.
+            // Halve the counts before they can overflow: old points weigh less.
             self.total = 0;
             for n in hist.iter_mut() {
                 *n /= 2;

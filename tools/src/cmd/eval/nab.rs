@@ -85,6 +85,8 @@ struct Detector {
     cycles: usize,
     /// The largest stream buffer (window, range, cycle, pattern memory) of any series, bytes.
     stream_bytes: usize,
+    /// Whether the streams kept a pattern memory.
+    patterns: bool,
 }
 
 /// Trains, exports and streams one model per series; writes NAB results files under
@@ -189,6 +191,7 @@ fn detect(
             us_per_sample: stream_s * 1e6 / samples.max(1) as f64,
             cycles,
             stream_bytes,
+            patterns: !a.no_patterns,
         },
     ))
 }
@@ -295,10 +298,10 @@ fn report(
         w.text(&format!(
             "Our detector: one model per series, trained only on that series' probationary rows (the first 15 %, at most 750, which NAB does not score), standardised on them, its threshold's error statistics from the last 10 % of their windows; every row then scored causally through aedge-runtime's Stream (the device code), also against the row a cycle earlier in the {} series whose probationary rows show a cycle{}. Model: {} parameters; {}; stream state at most {} B. Whole corpus in {:.0} s (training included); scoring {:.1} µs per sample on this host ({}).",
             d.cycles,
-            if d.name.contains("no pattern") {
-                ""
-            } else {
+            if d.patterns {
                 ", and every downsampled window's shape against a memory of the shapes seen (pattern memory)"
+            } else {
+                ""
             },
             d.params,
             d.footprint.text(),
