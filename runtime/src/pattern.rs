@@ -211,18 +211,18 @@ fn features(window: &[f32], out: &mut [u8]) {
 
 /// How a pattern matched the memory.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Match {
+struct Match {
     /// The best category's resonance, `fs³ · es²` (0 for the very first pattern).
-    pub similarity: f32,
+    similarity: f32,
     /// The best category's match on the newest level (`es`).
-    pub energy: f32,
+    energy: f32,
     /// No category came within the vigilance's lower bound: a new, novel category.
-    pub novel: bool,
+    novel: bool,
 }
 
 /// Fuzzy-ART categories in caller-owned bytes: each is a box (the lowest features and the
 /// lowest complements seen), `2 · dim` bytes; when full, the oldest is replaced.
-pub struct Categories<'b> {
+struct Categories<'b> {
     bytes: &'b mut [u8],
     dim: usize,
     count: usize,
@@ -231,7 +231,7 @@ pub struct Categories<'b> {
 
 impl<'b> Categories<'b> {
     /// An empty memory of `bytes.len() / (2 · dim)` categories of `dim` features.
-    pub fn new(bytes: &'b mut [u8], dim: usize) -> Self {
+    fn new(bytes: &'b mut [u8], dim: usize) -> Self {
         Categories {
             bytes,
             dim,
@@ -241,13 +241,8 @@ impl<'b> Categories<'b> {
     }
 
     /// Categories held.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.count
-    }
-
-    /// Whether none is held yet.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
     }
 
     fn capacity(&self) -> usize {
@@ -257,7 +252,7 @@ impl<'b> Categories<'b> {
     /// Matches `f` (`dim` features) against every category: those resonating at or above
     /// `upper` learn it (their box grows to hold it); if none does, it becomes a category,
     /// novel when even the best was below `lower`.
-    pub fn learn(&mut self, f: &[u8], lower: f32, upper: f32) -> Match {
+    fn learn(&mut self, f: &[u8], lower: f32, upper: f32) -> Match {
         let dim = self.dim;
         let mut x = [0u8; 2 * MAX_DIM];
         x[..dim].copy_from_slice(f);
@@ -460,11 +455,6 @@ impl<'b> Patterns<'b> {
         self.memory.len()
     }
 
-    /// The vigilance's lower and upper bounds now.
-    pub fn vigilance(&self) -> (f32, f32) {
-        (self.lower, self.upper)
-    }
-
     fn resonate(&mut self, f: &[u8]) -> f32 {
         let (i, now) = (self.points, self.clock);
         let warm = self.desc.warmup as u32;
@@ -639,24 +629,30 @@ fn initial_vigilance(features: &[u8], dim: usize) -> f32 {
             )
         })
         .collect();
+    // Close to cosine similarity (ARTime's rule for an all-zero pattern), symmetric: each pair
+    // is worked out once and added to both sums, in the order a full row-by-row sum would.
+    let similarity = |a: usize, b: usize| {
+        if norm[a] == 0.0 {
+            1.0 - norm[b]
+        } else if norm[b] == 0.0 {
+            1.0 - norm[a]
+        } else {
+            let dot: f32 = rows[a]
+                .iter()
+                .zip(rows[b])
+                .map(|(&x, &y)| (x as f32 / 255.0) * (y as f32 / 255.0))
+                .sum();
+            dot / (norm[a] * norm[b])
+        }
+    };
     let mut typical = alloc::vec![0.0f32; n];
     for a in 0..n {
-        for b in 0..n {
-            typical[a] += if a == b {
-                1.0
-            } else if norm[a] == 0.0 {
-                1.0 - norm[b]
-            } else if norm[b] == 0.0 {
-                1.0 - norm[a]
-            } else {
-                let dot: f32 = rows[a]
-                    .iter()
-                    .zip(rows[b])
-                    .map(|(&x, &y)| (x as f32 / 255.0) * (y as f32 / 255.0))
-                    .sum();
-                dot / (norm[a] * norm[b])
-            };
+        for b in 0..a {
+            let s = similarity(a, b);
+            typical[a] += s;
+            typical[b] += s;
         }
+        typical[a] += 1.0;
     }
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| typical[a].total_cmp(&typical[b]));
@@ -727,12 +723,33 @@ mod tests {
         assert!(m.learn(&a, 0.0, 0.99).similarity < 1.0);
     }
 
+    /// A regular wave, 24 samples a period.
+    fn wave(i: usize) -> f32 {
+        libm::sinf(i as f32 * core::f32::consts::TAU / 24.0)
+    }
+
+    /// Streams the wave from sample 2000 to `end` with a burst of another shape at 2010..2020;
+    /// the highest report.
+    fn burst(p: &mut Patterns, end: usize) -> f32 {
+        let mut highest = 0.0f32;
+        for i in 2000..end {
+            let x = if (2010..2020).contains(&i) {
+                1.4 * libm::cosf(i as f32)
+            } else {
+                wave(i)
+            };
+            if let Some(s) = p.push(x) {
+                highest = highest.max(s);
+            }
+        }
+        highest
+    }
+
     #[test]
     fn a_regular_wave_settles_and_a_burst_is_reported() {
         let d = desc();
         let mut buf = [0.0f32; 1024];
         let mut p = Patterns::new(d, &mut buf[..buffer_len(&d)]).unwrap();
-        let wave = |i: usize| libm::sinf(i as f32 * core::f32::consts::TAU / 24.0);
         let mut late = 0;
         for i in 0..2000 {
             if let Some(s) = p.push(wave(i)) {
@@ -742,17 +759,7 @@ mod tests {
             }
         }
         assert_eq!(late, 0, "a steady wave is reported after it was learned");
-        let mut burst = 0.0f32;
-        for i in 2000..2040 {
-            let x = if (2010..2020).contains(&i) {
-                1.4 * libm::cosf(i as f32)
-            } else {
-                wave(i)
-            };
-            if let Some(s) = p.push(x) {
-                burst = burst.max(s);
-            }
-        }
+        let burst = burst(&mut p, 2040);
         assert!(burst > 0.0, "a burst of another shape is not reported");
         assert!(p.categories() <= 64);
     }
@@ -762,7 +769,6 @@ mod tests {
         let d = desc();
         let mut buf = [0.0f32; 1024];
         let mut p = Patterns::new(d, &mut buf[..buffer_len(&d)]).unwrap();
-        let wave = |i: usize| libm::sinf(i as f32 * core::f32::consts::TAU / 24.0);
         for i in 0..2000 {
             p.push(wave(i));
         }
@@ -775,17 +781,7 @@ mod tests {
         p.points = u32::MAX - 3;
         p.hist[40] += u32::MAX / 2 - p.down.total;
         p.down.total = u32::MAX / 2;
-        let mut burst = 0.0f32;
-        for i in 2000..2060 {
-            let x = if (2010..2020).contains(&i) {
-                1.4 * libm::cosf(i as f32)
-            } else {
-                wave(i)
-            };
-            if let Some(s) = p.push(x) {
-                burst = burst.max(s);
-            }
-        }
+        let burst = burst(&mut p, 2060);
         assert!(p.clock < 100, "the clock did not wrap");
         assert!(p.down.total < u32::MAX / 2);
         assert!(burst > 0.0, "a burst after the wrap is not reported");
