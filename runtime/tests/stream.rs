@@ -371,7 +371,7 @@ fn pattern_graph(normal: &[f32]) -> Graph {
         range: Vec::new(),
         period: 0,
         seasonal: Default::default(),
-        pattern: aedge_runtime::pattern::fit(normal),
+        pattern: aedge_runtime::pattern::fit(normal, aedge_runtime::pattern::LEVELS),
     });
     g
 }
@@ -482,5 +482,6 @@ fn bad_pattern_records_are_refused() {
         Err(Error::InvalidGraph { reason, .. }) if reason.contains("one-channel")
     ));
     // Too short a normal stretch for two windows of points.
-    assert_eq!(aedge_runtime::pattern::fit(&normal[..10]), None);
+    assert_eq!(aedge_runtime::pattern::fit(&normal[..10], 80), None);
+    assert_eq!(aedge_runtime::pattern::fit(&normal, 1), None);
 }

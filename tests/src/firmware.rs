@@ -688,7 +688,7 @@ pub fn series_model() -> Result<FirmwareModel, String> {
         period: period as u16,
         seasonal: s.seasonal_moments(normal_rows, period, &std),
         pattern: Some(
-            aedge_runtime::pattern::fit(&s.values[..normal_rows])
+            aedge_runtime::pattern::fit(&s.values[..normal_rows], aedge_runtime::pattern::LEVELS)
                 .ok_or("the sample's normal stretch is too short for a pattern memory")?,
         ),
     });

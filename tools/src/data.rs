@@ -64,6 +64,11 @@ pub struct DataArgs {
     /// its downsampled values whose shape matches nothing seen before).
     #[arg(long)]
     pub no_patterns: bool,
+    /// CSV series: quantization levels of the pattern memory's value range (finer levels
+    /// tell more shapes apart).
+    #[arg(long, default_value_t = aedge_runtime::pattern::LEVELS,
+          value_parser = clap::value_parser!(u16).range(2..=1024))]
+    pub pattern_levels: u16,
 }
 
 impl DataArgs {
@@ -83,6 +88,7 @@ impl DataArgs {
             stride: 1,
             tail: 1,
             no_patterns: false,
+            pattern_levels: aedge_runtime::pattern::LEVELS,
         }
     }
 

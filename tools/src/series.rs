@@ -120,7 +120,7 @@ impl Definition {
         let pattern = if a.no_patterns || s.channels() != 1 {
             None
         } else {
-            aedge_runtime::pattern::fit(&s.values[..normal_rows])
+            aedge_runtime::pattern::fit(&s.values[..normal_rows], a.pattern_levels)
         };
         Ok(Definition {
             columns: s.columns.clone(),

@@ -71,7 +71,7 @@ fn train_export_score_a_series() {
     assert_eq!(info["series"]["columns"][0], "value");
     // One column: a pattern memory fitted on the normal stretch (605 rows: a point per 5).
     assert_eq!(info["series"]["pattern"]["step"], 5);
-    assert_eq!(info["series"]["pattern"]["capacity"], 256);
+    assert_eq!(info["series"]["pattern"]["capacity"], 384);
 
     let scores = tmp("scores.csv");
     let _ = std::fs::remove_file(&scores);

@@ -63,6 +63,11 @@ pub struct Args {
     /// check alone).
     #[arg(long)]
     no_patterns: bool,
+    /// Our detector: quantization levels of the pattern memory (the score moves by about ±2
+    /// points with this, in no order; scripts/nab-levels.sh runs several).
+    #[arg(long, default_value_t = aedge_runtime::pattern::LEVELS,
+          value_parser = clap::value_parser!(u16).range(2..=1024))]
+    pattern_levels: u16,
     /// Only the first N series, in NAB's order (a quick look: the score is then not NAB's).
     #[arg(long)]
     limit: Option<usize>,
@@ -113,6 +118,7 @@ fn detect(
             window: Some(a.window),
             tail: a.tail,
             no_patterns: a.no_patterns,
+            pattern_levels: a.pattern_levels,
             ..DataArgs::of(PathBuf::from(&f.name))
         };
         // Only the probationary rows, which NAB does not score, are seen before scoring.
@@ -177,9 +183,9 @@ fn detect(
                 a.window,
                 a.tail,
                 if a.no_patterns {
-                    ", no pattern memory"
+                    ", no pattern memory".to_string()
                 } else {
-                    ", pattern memory"
+                    format!(", pattern memory of {} levels", a.pattern_levels)
                 },
                 a.epochs
                     .map(|e| format!(", {e} epochs"))
