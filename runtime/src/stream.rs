@@ -31,8 +31,10 @@ pub struct Point {
     pub level: f32,
     /// The pattern memory's report since the last scored window: the confidence in `(0, 1]`
     /// that a novel shape appeared, 0 if none (or the model has no pattern memory). When
-    /// positive, `level` is at least `PATTERN_FLOOR + (1 − PATTERN_FLOOR) · pattern` (see
-    /// [`PATTERN_FLOOR`]), and the score is that level unless the hold keeps it at 0.
+    /// positive, `level` is at least `PATTERN_FLOOR + (1 − PATTERN_FLOOR) · c`, where `c` is
+    /// the report raised by what the error saw over the pattern's last step (see
+    /// [`PATTERN_FLOOR`], [`CORROBORATION`]), and the score is that level unless the hold
+    /// keeps it at 0.
     pub pattern: f32,
     /// `score >= alarm` of the model's likelihood settings.
     pub anomalous: bool,
@@ -42,6 +44,13 @@ pub struct Point {
 /// confidence`, just under the levels of a 10⁻⁶³ error tail, so a novel shape ranks beside
 /// the rarest errors (on NAB, floors of 0.88 and 0.92 gave about a point less than 0.9).
 pub const PATTERN_FLOOR: f32 = 0.9;
+
+/// A pattern report's confidence is raised by this times the highest level of the error (with
+/// the range check) over the rows of the pattern's last step: a new shape that the error also
+/// found unusual is more likely an event. On NAB, averaged over pattern level counts from 60
+/// to 84: 0.2 to 0.3 scored within 0.2 points of each other and 0.5 to 0.7 above none; the
+/// level over two steps instead of one scored 0.2 less, and without the range check 0.3 less.
+pub const CORROBORATION: f32 = 0.25;
 
 /// `L` at which a level is 0.5.
 const HALF_LEVEL: f32 = 7.0;
@@ -123,6 +132,8 @@ pub struct Running {
     /// The highest level reported in the current hold (−∞: none), and windows since.
     peak: f32,
     age: u16,
+    /// The highest `L` since the pattern memory's last point (0: none yet).
+    step_peak: f32,
 }
 
 impl Running {
@@ -137,6 +148,7 @@ impl Running {
             seasonal: Moving::new(Moments::default(), settings.memory),
             peak: f32::NEG_INFINITY,
             age: 0,
+            step_peak: 0.0,
         }
     }
 
@@ -148,16 +160,18 @@ impl Running {
 
     /// Scores one window error (`seasonal`: the largest seasonal error since the last
     /// window, if there was one; `novel`: a value since the last window lay outside every
-    /// value seen before; `pattern`: the pattern memory's report since the last window, 0 if
-    /// none), then adds them to the distributions. The level's `L` is the larger of the two
-    /// errors' likelihoods; a pattern report raises the level to at least [`PATTERN_FLOOR`],
-    /// under the same hold, so an event seen by both is reported once.
+    /// value seen before; `pattern`: if the pattern memory made a point since the last
+    /// window, its highest report, 0 for none), then adds them to the distributions. The
+    /// level's `L` is the larger of the two errors' likelihoods; a pattern report, raised by
+    /// the highest level since the memory's previous point ([`CORROBORATION`]), raises the
+    /// level to at least [`PATTERN_FLOOR`], under the same hold, so an event seen by both is
+    /// reported once.
     pub fn update(
         &mut self,
         error: f32,
         seasonal: Option<f32>,
         novel: bool,
-        pattern: f32,
+        pattern: Option<f32>,
     ) -> Point {
         let s = self.settings;
         if self.errors.n == 0 {
@@ -175,8 +189,16 @@ impl Running {
             l += s.novelty;
         }
         let mut level = l / (l + HALF_LEVEL);
-        if pattern > 0.0 {
-            level = level.max(PATTERN_FLOOR + (1.0 - PATTERN_FLOOR) * pattern);
+        self.step_peak = self.step_peak.max(l);
+        let mut report = 0.0;
+        if let Some(p) = pattern {
+            let seen = self.step_peak / (self.step_peak + HALF_LEVEL);
+            self.step_peak = 0.0;
+            if p > 0.0 {
+                report = p;
+                let c = (p + CORROBORATION * seen).min(1.0);
+                level = level.max(PATTERN_FLOOR + (1.0 - PATTERN_FLOOR) * c);
+            }
         }
         let score = if s.hold == 0 || level > self.peak {
             self.peak = level;
@@ -194,7 +216,7 @@ impl Running {
             error,
             score,
             level,
-            pattern: pattern.max(0.0),
+            pattern: report,
             anomalous: score >= s.alarm,
         }
     }
@@ -225,8 +247,8 @@ pub struct Stream<'m, 'b> {
     novel: bool,
     running: Running,
     patterns: Option<Patterns<'b>>,
-    /// The highest pattern report since the last scored window.
-    pattern: f32,
+    /// The highest pattern report since the last scored window, if the memory made a point.
+    pattern: Option<f32>,
 }
 
 impl<'m, 'b> Stream<'m, 'b> {
@@ -292,7 +314,7 @@ impl<'m, 'b> Stream<'m, 'b> {
             since: 0,
             novel: false,
             patterns,
-            pattern: 0.0,
+            pattern: None,
         })
     }
 
@@ -340,7 +362,7 @@ impl<'m, 'b> Stream<'m, 'b> {
             pair[1] = pair[1].max(x);
         }
         if let Some(report) = self.patterns.as_mut().and_then(|p| p.push(sample[0])) {
-            self.pattern = self.pattern.max(report);
+            self.pattern = Some(self.pattern.map_or(report, |p| p.max(report)));
         }
         // A shift rather than a ring: the model reads one contiguous window, and moving
         // window × channels floats costs little beside the inference.

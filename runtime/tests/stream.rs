@@ -7,7 +7,7 @@ use aedge_runtime::calibrate::{ranges, RangeMethod};
 use aedge_runtime::ir::{Graph, Layer, Series};
 use aedge_runtime::{
     Activation, AlignedBytes, Error, ErrorStats, Likelihood, Model, Precision, Running, Shape,
-    Stream,
+    Stream, CORROBORATION, PATTERN_FLOOR,
 };
 use common::Rng;
 
@@ -134,7 +134,7 @@ fn stream_scores_every_stride_once_the_window_is_full() {
                 let window: Vec<f32> = (t - last..=t).flat_map(signal).collect();
                 let error = m.score(&window, &mut arena).unwrap().error;
                 assert_eq!(p.error.to_bits(), error.to_bits(), "{precision} sample {t}");
-                assert_eq!(*p, running.update(error, None, false, 0.0));
+                assert_eq!(*p, running.update(error, None, false, None));
             }
         }
     }
@@ -175,20 +175,20 @@ fn likelihood_flags_a_jump_then_adapts_to_it() {
     let mut run = Running::new(Likelihood::NAB, 1000, 1.0, 0.1);
     let normal: Vec<f32> = (0..300)
         .map(|_| {
-            let p = run.update(1.0 + r.uniform(-0.15, 0.15), None, false, 0.0);
+            let p = run.update(1.0 + r.uniform(-0.15, 0.15), None, false, None);
             p.score
         })
         .collect();
     assert!(normal.iter().all(|&s| s < 0.5), "normal errors flagged");
     let jump: Vec<_> = (0..200)
-        .map(|_| run.update(3.0, None, false, 0.0))
+        .map(|_| run.update(3.0, None, false, None))
         .collect();
     assert!(jump[0].anomalous, "a 20σ jump is not flagged");
     // A level that persists becomes part of the distribution: the score falls.
     assert!(jump[199].score < jump[0].score && !jump[199].anomalous);
     // Uncalibrated: the first window gives 0, later ones are measured against it.
     let mut fresh = Running::new(Likelihood::NAB, 0, 0.0, 0.0);
-    assert_eq!(fresh.update(5.0, None, false, 0.0).score, 0.0);
+    assert_eq!(fresh.update(5.0, None, false, None).score, 0.0);
 }
 
 #[test]
@@ -300,11 +300,11 @@ fn the_hold_reports_an_event_once_then_expires() {
         ..Likelihood::NAB
     };
     let mut run = Running::new(l, 1000, 1.0, 0.1);
-    let p = run.update(1.0, None, false, 0.0);
+    let p = run.update(1.0, None, false, None);
     assert_eq!(p.score, p.level);
     // A jump that stays: its first window is reported; the next five, lower as the
     // distribution takes the new level in, are held at 0; then the hold expires.
-    let jump: Vec<_> = (0..7).map(|_| run.update(3.0, None, false, 0.0)).collect();
+    let jump: Vec<_> = (0..7).map(|_| run.update(3.0, None, false, None)).collect();
     assert!(jump[0].anomalous && jump[0].score == jump[0].level);
     for p in &jump[1..6] {
         assert!(p.score == 0.0 && p.level > 0.5 && !p.anomalous, "{p:?}");
@@ -312,9 +312,39 @@ fn the_hold_reports_an_event_once_then_expires() {
     assert!(jump[6].score == jump[6].level && jump[6].anomalous);
     // Without a hold every window is reported.
     let mut open = Running::new(Likelihood::NAB, 1000, 1.0, 0.1);
-    open.update(3.0, None, false, 0.0);
-    let p = open.update(3.0, None, false, 0.0);
+    open.update(3.0, None, false, None);
+    let p = open.update(3.0, None, false, None);
     assert_eq!(p.score, p.level);
+}
+
+#[test]
+fn an_unusual_error_in_the_patterns_step_raises_its_report() {
+    let report = |before: &[f32]| {
+        let mut run = Running::new(Likelihood::NAB, 1000, 1.0, 0.1);
+        // The memory's previous point ends the step before.
+        run.update(1.0, None, false, Some(0.0));
+        for &e in before {
+            run.update(e, None, false, None);
+        }
+        run.update(1.0, None, false, Some(0.3))
+    };
+    let quiet = report(&[1.0, 1.0]);
+    let level = |c: f32| PATTERN_FLOOR + (1.0 - PATTERN_FLOOR) * c;
+    assert!(
+        quiet.level >= level(0.3) && quiet.level < level(0.33),
+        "{quiet:?}"
+    );
+    assert_eq!(quiet.pattern, 0.3);
+    // A large error two rows before, in the same step: the report counts for more.
+    let seen = report(&[3.0, 1.0]);
+    assert!(seen.level > level(0.3 + 0.8 * CORROBORATION), "{seen:?}");
+    assert_eq!(seen.pattern, 0.3);
+    // The same error before the previous point does not.
+    let mut run = Running::new(Likelihood::NAB, 1000, 1.0, 0.1);
+    run.update(3.0, None, false, None);
+    run.update(1.0, None, false, Some(0.0));
+    let earlier = run.update(1.0, None, false, Some(0.3));
+    assert!(earlier.level < level(0.33), "{earlier:?}");
 }
 
 #[test]
