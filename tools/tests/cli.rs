@@ -188,6 +188,19 @@ fn bad_inputs_are_one_line_errors() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    // A pattern memory with fewer than 2 or more levels than its bytes hold.
+    for levels in ["1", "256"] {
+        let out = aedge()
+            .args(["eval", "nab", "--data", "x", "--pattern-levels", levels])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            e.contains("--pattern-levels") && e.contains("2..=255"),
+            "{e}"
+        );
+    }
 }
 
 #[test]
