@@ -22,4 +22,4 @@ r = json.load(open(sys.argv[1]))
 print(sys.argv[2], *[f"{p['score']:.4f}" for p in r["profiles"]])
 PY
 done | awk '{print "levels " $1 ": standard " $2 ", low FP " $3 ", low FN " $4; s+=$2; f+=$3; n+=$4; k++}
-  END {printf "mean over %d level counts: standard %.2f, low FP %.2f, low FN %.2f\n", k, s/k, f/k, n/k}'
+  END {if (k) printf "mean over %d level counts: standard %.2f, low FP %.2f, low FN %.2f\n", k, s/k, f/k, n/k}'
