@@ -577,9 +577,11 @@ const PATTERNS_PER_STRETCH: usize = 13;
 /// points with the level count, in no order (from 60 to 84 in steps of 4: 73.2 to 77.4, mean
 /// 75.2; 80 gives 74.6): which shapes count as new depends on where the level boundaries
 /// fall. 80 was chosen before that was measured and is kept; `aedge eval nab
-/// --pattern-levels` and `scripts/nab-levels.sh` try others. Levels reach the categories as
-/// bytes, so more than 255 tell no more shapes apart.
+/// --pattern-levels` and `scripts/nab-levels.sh` try others.
 pub const LEVELS: u16 = 80;
+/// The most levels worth asking for: levels reach the categories as bytes, so more tell no
+/// more shapes apart.
+pub const MAX_LEVELS: u16 = 255;
 /// Categories the memory keeps (on NAB, averaged over level counts from 60 to 84, before the
 /// ramp: 384, 512 and 1024 scored within 0.1 points of each other, 256 0.4 below, 128 2
 /// below).

@@ -67,7 +67,7 @@ pub struct DataArgs {
     /// CSV series: quantization levels of the pattern memory's value range (finer levels
     /// tell more shapes apart).
     #[arg(long, default_value_t = aedge_runtime::pattern::LEVELS,
-          value_parser = clap::value_parser!(u16).range(2..=255))]
+          value_parser = clap::value_parser!(u16).range(2..=aedge_runtime::pattern::MAX_LEVELS as i64))]
     pub pattern_levels: u16,
 }
 

@@ -146,17 +146,12 @@ pub fn run(a: Args, out: Out) -> Result<()> {
             "period": s.period,
             "novelty": s.likelihood.novelty,
             "range": m.series_range().chunks_exact(2).map(|p| [p[0], p[1]]).collect::<Vec<_>>(),
-            "pattern": m.pattern().map(|p| json!({
-                "step": p.step,
-                "window": p.window,
-                "levels": p.levels,
-                "low": p.low,
-                "high": p.high,
-                "vigilance": p.vigilance,
-                "capacity": p.capacity,
-                "warmup": p.warmup,
-                "buffer_bytes": 4 * aedge_runtime::pattern::buffer_len(p),
-            })),
+            "pattern": m.pattern().map(|p| {
+                // The stored description's own fields, and what it takes of the buffer.
+                let mut v = json!(p);
+                v["buffer_bytes"] = json!(4 * aedge_runtime::pattern::buffer_len(p));
+                v
+            }),
         })),
         "latent_fit": m.latent_fit().map(|l| json!({
             "components": l.components(),
