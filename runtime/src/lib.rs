@@ -90,4 +90,4 @@ pub use run::{element_error, Activations, Score, ScoreParts};
 pub use scaling::Scaling;
 pub use shape::{Shape, MAX_ELEMENTS};
 pub use skip::MAX_SKIPS;
-pub use stream::{Point, Running, Stream, CORROBORATION, PATTERN_FLOOR};
+pub use stream::{Point, Running, Stream, CORROBORATION, FIRM, PATTERN_FLOOR};

@@ -574,8 +574,8 @@ const PATTERN_WINDOW: usize = 8;
 #[cfg(feature = "alloc")]
 const PATTERNS_PER_STRETCH: usize = 13;
 /// Quantization levels of the value range by default. On NAB the score moves by about ±2
-/// points with the level count, in no order (from 60 to 84 in steps of 4: 73.2 to 77.4, mean
-/// 75.2; 80 gives 74.6): which shapes count as new depends on where the level boundaries
+/// points with the level count, in no order (from 60 to 84 in steps of 4: 74.3 to 78.4, mean
+/// 76.3; 80 gives 75.7): which shapes count as new depends on where the level boundaries
 /// fall. 80 was chosen before that was measured and is kept; `aedge eval nab
 /// --pattern-levels` and `scripts/nab-levels.sh` try others.
 pub const LEVELS: u16 = 80;

@@ -7,7 +7,7 @@ use aedge_runtime::calibrate::{ranges, RangeMethod};
 use aedge_runtime::ir::{Graph, Layer, Series};
 use aedge_runtime::{
     Activation, AlignedBytes, Error, ErrorStats, Likelihood, Model, Precision, Running, Shape,
-    Stream, CORROBORATION, PATTERN_FLOOR,
+    Stream, CORROBORATION, FIRM, PATTERN_FLOOR,
 };
 use common::Rng;
 
@@ -315,6 +315,34 @@ fn the_hold_reports_an_event_once_then_expires() {
     open.update(3.0, None, false, None);
     let p = open.update(3.0, None, false, None);
     assert_eq!(p.score, p.level);
+}
+
+#[test]
+fn a_firm_report_holds_higher_levels_a_weak_one_does_not() {
+    let l = Likelihood {
+        hold: 5,
+        ..Likelihood::NAB
+    };
+    let mut run = Running::new(l, 1000, 1.0, 0.1);
+    run.update(1.0, None, false, Some(0.0));
+    // Pattern reports put the levels where the test wants them: 0.92, then 0.98, then 1.
+    let weak = run.update(1.0, None, false, Some(0.2));
+    assert!(weak.score > 0.0 && weak.level < FIRM, "{weak:?}");
+    // A higher level within a weak report's hold is reported.
+    let firm = run.update(1.0, None, false, Some(0.8));
+    assert!(firm.score == firm.level && firm.level >= FIRM, "{firm:?}");
+    // Within a firm report's hold, even a higher level is not.
+    let higher = run.update(1.0, None, false, Some(1.0));
+    assert!(
+        higher.level > firm.level && higher.score == 0.0,
+        "{higher:?}"
+    );
+    for _ in 0..4 {
+        assert_eq!(run.update(1.0, None, false, Some(1.0)).score, 0.0);
+    }
+    // The hold has run out: the next report goes through.
+    let after = run.update(1.0, None, false, Some(1.0));
+    assert!(after.score > 0.0, "{after:?}");
 }
 
 #[test]
