@@ -304,9 +304,7 @@ impl<'b> Categories<'b> {
                 };
             }
             if s >= upper {
-                for (a, &b) in w.iter_mut().zip(x) {
-                    *a = (*a).min(b);
-                }
+                crate::kernels::boxes::learn(w, x);
                 resonated = true;
             }
         }
@@ -585,8 +583,7 @@ pub const MAX_LEVELS: u16 = 255;
 /// Categories the memory keeps (on NAB, averaged over level counts from 60 to 84, before the
 /// ramp: 384, 512 and 1024 scored within 0.1 points of each other, 256 0.4 below, 128 2
 /// below).
-#[cfg(feature = "alloc")]
-const PATTERN_CAPACITY: u16 = 384;
+pub const CAPACITY: u16 = 384;
 
 /// The pattern memory of a one-column normal stretch, quantized to `levels` steps (at
 /// least 2; [`LEVELS`] by default): its downsampling step, its value range
@@ -614,7 +611,7 @@ pub fn fit(values: &[f32], levels: u16) -> Option<PatternDesc> {
         low: lo - span / 2.0,
         high: hi + span / 2.0,
         vigilance: 0.0,
-        capacity: PATTERN_CAPACITY,
+        capacity: CAPACITY,
         warmup: warmup as u16,
     };
     let f = stretch_features(values, &d);

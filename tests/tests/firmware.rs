@@ -5,7 +5,8 @@
 //! `firmware/`, run on QEMU's mps2-an386
 //! (Cortex-M4F), and compared with aedge-runtime on this host: int8 bit-identical, f32 within
 //! 1e-5. Prints flash, static RAM, arena, stack high-water mark and instructions per inference.
-//! A series model is streamed one sample at a time and its every scored window compared too.
+//! A series model is streamed one sample at a time and its every scored window compared too,
+//! and the pattern memory's worst case (a match against a full memory) is measured.
 //! Needs qemu-system-arm (scripts/test.sh installs it).
 
 use aedge_runtime::{AlignedBytes, Model};
@@ -120,4 +121,69 @@ fn firmware_matches_the_host_in_qemu_for_series() {
             r.agreement
         );
     }
+}
+
+/// The pattern memory's worst case (`firmware/src/bin/patterns.rs`): a match of a pattern
+/// against a full memory of `pattern::CAPACITY` categories, as a series stream pays on the
+/// pushes that end a step, in instructions and, with the cycle plugin, estimated Cortex-M4
+/// cycles.
+#[test]
+fn a_full_pattern_memory_is_measured_in_qemu() {
+    use aedge::mcu;
+    let work = repo_root().join("target/firmware-patterns");
+    std::fs::create_dir_all(&work).unwrap();
+    let elf = work.join("patterns.elf");
+    // The demo builds with any embedded model; it does not use it.
+    let models = repo_root().join("firmware/models");
+    mcu::build(
+        mcu::PATTERNS,
+        &models.join("dense-scorer-int8.aedge"),
+        &models.join("mnist4.f32"),
+        None,
+        &firmware::target_dir(),
+        &elf,
+    )
+    .unwrap();
+    let (raw, mut reads) = mcu::run_qemu_maybe_cycles(&elf, 120).unwrap();
+    let lines = mcu::decode(&elf, &raw).unwrap();
+    let full = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("patterns full "))
+        .unwrap_or_else(|| panic!("no summary line: {lines:?}"));
+    let w: Vec<&str> = full.split_whitespace().collect();
+    let capacity = aedge_runtime::pattern::CAPACITY as usize;
+    assert_eq!(w[0].parse::<usize>().unwrap(), capacity, "{full}");
+    assert_eq!(w[2].parse::<usize>().unwrap(), capacity, "{full}");
+    let buffer: usize = w[w.len() - 2].parse().unwrap();
+    let mut insns = Vec::new();
+    let mut cycles = Vec::new();
+    for l in lines.iter().filter_map(|l| l.strip_prefix("pattern push ")) {
+        let n = mcu::instructions(l.split_whitespace().next().unwrap().parse().unwrap());
+        if let Some(r) = reads.as_mut() {
+            cycles.push(r.take(n).unwrap());
+        }
+        insns.push(n);
+    }
+    assert_eq!(insns.len(), 2048);
+    // The first push compares the pattern with every category and learns it into none (the
+    // vigilance is still 1); later ones, once the vigilance has adapted, also grow the boxes
+    // of the categories the pattern resonates with.
+    let first = insns[0];
+    let worst = *insns.iter().max().unwrap();
+    // Each category costs at least a box comparison of its 32 bytes.
+    assert!(first > 20 * capacity as u64 && worst >= first, "{insns:?}");
+    let cyc = match (cycles.first(), cycles.iter().max_by_key(|c| c.estimate)) {
+        (Some(f), Some(w)) => format!(
+            "{} / {} ({:.3} ms at 120 MHz)",
+            f.estimate,
+            w.estimate,
+            w.ms_with_wait_states()[1].0
+        ),
+        _ => "no cycle plugin".into(),
+    };
+    println!(
+        "| categories | buffer B | insns per match (alone / worst) | est. cycles (alone / worst) |"
+    );
+    println!("|---:|---:|---:|---|");
+    println!("| {capacity} | {buffer} | {first} / {worst} | {cyc} |");
 }

@@ -60,6 +60,42 @@ mod tests {
         );
     }
 
+    /// The pattern memory's DSP byte kernels give the portable kernels' results, on every
+    /// length from 0 to 40 (whole words and tails) and bytes from a fixed pseudo-random
+    /// sequence, the extremes included.
+    #[test]
+    fn the_box_kernels_match_the_portable_ones() {
+        use aedge_runtime::kernels::boxes;
+        let mut state = 0x9e37_79b9u32;
+        let mut byte = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            match state % 8 {
+                0 => 0,
+                1 => 255,
+                _ => (state >> 24) as u8,
+            }
+        };
+        for n in 0..=40 {
+            let mut w = [0u8; 40];
+            let mut x = [0u8; 40];
+            for i in 0..n {
+                w[i] = byte();
+                x[i] = byte();
+            }
+            defmt::assert_eq!(
+                boxes::overlap(&w[..n], &x[..n]),
+                boxes::overlap_generic(&w[..n], &x[..n])
+            );
+            let mut fast = w;
+            let mut portable = w;
+            boxes::learn(&mut fast[..n], &x[..n]);
+            boxes::learn_generic(&mut portable[..n], &x[..n]);
+            defmt::assert_eq!(fast, portable);
+        }
+    }
+
     #[test]
     fn truncated_bytes_are_refused() {
         defmt::assert!(Model::parse(&MODEL[..MODEL.len() / 2]).is_err());

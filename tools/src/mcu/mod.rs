@@ -73,6 +73,9 @@ pub const CHECK: &str = "check";
 /// The firmware demo behind `aedge validate` (`firmware/src/bin/validate.rs`): every layer's
 /// output of every input.
 pub const VALIDATE: &str = "validate";
+/// The pattern memory's worst case, a match against a full memory
+/// (`firmware/src/bin/patterns.rs`).
+pub const PATTERNS: &str = "patterns";
 /// Micro-benchmarks with cycle counts fixed by the Cortex-M4 manual
 /// (`firmware/src/bin/cycles.rs`), the cycle plugin's check.
 pub const CYCLES: &str = "cycles";
