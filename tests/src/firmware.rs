@@ -456,15 +456,24 @@ pub struct CheckReport {
     pub first_recon: Vec<f32>,
 }
 
-/// Builds the firmware with one model file and `m`'s samples, runs it in QEMU; returns the
-/// kept ELF and the decoded log lines.
+/// What a firmware run in QEMU left: the kept ELF, the decoded log lines and, when asked for
+/// and the plugin loads, the cycle plugin's timer reads.
+type Run = (
+    std::path::PathBuf,
+    Vec<String>,
+    Option<aedge::mcu::cycles::Reads>,
+);
+
+/// Builds the firmware with one model file and `m`'s samples, runs it in QEMU (with the cycle
+/// plugin if `cycles`).
 fn build_and_run(
     m: &FirmwareModel,
     precision: Precision,
     bytes: &[u8],
     work: &Path,
     target: &Path,
-) -> Result<(std::path::PathBuf, Vec<String>), String> {
+    cycles: bool,
+) -> Result<Run, String> {
     let model_path = work.join(format!("{}-{precision}.aedge", m.name));
     let samples_path = work.join(format!("{}.f32", m.name));
     aedge_runtime::fs::write_atomic(&model_path, bytes).map_err(|e| e.to_string())?;
@@ -480,9 +489,13 @@ fn build_and_run(
         target,
         &kept,
     )?;
-    let raw = run_qemu(&kept, 120)?;
+    let (raw, reads) = if cycles {
+        aedge::mcu::run_qemu_maybe_cycles(&kept, 120)?
+    } else {
+        (run_qemu(&kept, 120)?, None)
+    };
     let lines = decode(&kept, &raw)?;
-    Ok((kept, lines))
+    Ok((kept, lines, reads))
 }
 
 /// Builds the firmware for one model file, runs it in QEMU, and compares every sample with
@@ -495,7 +508,7 @@ pub fn check(
     work: &Path,
     target: &Path,
 ) -> Result<CheckReport, String> {
-    let (kept, lines) = build_and_run(m, precision, bytes, work, target)?;
+    let (kept, lines, _) = build_and_run(m, precision, bytes, work, target, false)?;
     let run = parse_run(&lines)?;
     let bench = aedge::mcu::parse_bench(&lines)?;
     if run.samples.len() != m.samples.len() {
@@ -729,6 +742,9 @@ pub struct StreamReport {
     pub mean_push_insns: u64,
     /// Most instructions of a push that scores a window.
     pub max_push_insns: u64,
+    /// Estimated Cortex-M4 cycles of a push that scores a window, median, mean and most, at
+    /// 120 MHz's 5 flash wait states (`None` without the cycle plugin).
+    pub push_cycles: Option<(u64, u64, u64)>,
     /// Scored windows that carried a pattern report.
     pub patterns: usize,
     /// Categories the pattern memory held at the end (host).
@@ -753,7 +769,7 @@ pub fn check_stream(
     work: &Path,
     target: &Path,
 ) -> Result<StreamReport, String> {
-    let (kept, lines) = build_and_run(m, precision, bytes, work, target)?;
+    let (kept, lines, reads) = build_and_run(m, precision, bytes, work, target, true)?;
     let dev = aedge::mcu::log::parse_stream(&lines)?;
     let file = AlignedBytes::from(bytes.to_vec());
     let model = Model::parse(&file).map_err(|e| e.to_string())?;
@@ -795,6 +811,26 @@ pub fn check_stream(
             ));
         }
     }
+    // Estimated cycles of every scoring push, in the order they ran (the plugin's reads pair
+    // with the pushes in that order; the filling pushes between are skipped by their counts).
+    let push_cycles = match reads {
+        Some(mut r) => {
+            let mut c = dev
+                .points
+                .iter()
+                .map(|p| {
+                    let (estimate, _) = r
+                        .take(instructions(p.push_ticks))?
+                        .with_wait_states(aedge::mcu::cycles::WAIT_STATES[1]);
+                    Ok(estimate)
+                })
+                .collect::<Result<Vec<u64>, String>>()?;
+            c.sort_unstable();
+            let mean = c.iter().sum::<u64>() / c.len().max(1) as u64;
+            Some((c[c.len() / 2], mean, c[c.len() - 1]))
+        }
+        None => None,
+    };
     let mut pushes: Vec<u32> = dev.points.iter().map(|p| p.push_ticks).collect();
     pushes.sort_unstable();
     let mean = pushes.iter().map(|&t| t as u64).sum::<u64>() / pushes.len().max(1) as u64;
@@ -806,6 +842,7 @@ pub fn check_stream(
         push_insns: instructions(pushes[pushes.len() / 2]),
         mean_push_insns: instructions(mean as u32),
         max_push_insns: instructions(pushes[pushes.len() - 1]),
+        push_cycles,
         patterns: host.iter().filter(|(_, p)| p.pattern > 0.0).count(),
         categories,
         fill_insns: instructions(dev.unscored_push_max),

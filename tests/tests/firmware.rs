@@ -83,8 +83,8 @@ fn firmware_matches_the_host_in_qemu_for_series() {
     std::fs::create_dir_all(&work).unwrap();
     let target = firmware::target_dir();
     let series = firmware::series_model().unwrap();
-    println!("| series model | precision | flash B | static RAM B | rows | windows scored | flagged | pattern reports (categories) | insns per scoring push (median / mean / max) | insns per filling push | buffer + Stream B | stack B | device vs host |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!("| series model | precision | flash B | static RAM B | rows | windows scored | flagged | pattern reports (categories) | insns per scoring push (median / mean / max) | est. cycles per scoring push (median / mean / max) | insns per filling push | buffer + Stream B | stack B | device vs host |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for (p, bytes) in &series.files {
         let r = firmware::check_stream(&series, *p, bytes, &work, &target)
             .unwrap_or_else(|e| panic!("{e}"));
@@ -103,7 +103,7 @@ fn firmware_matches_the_host_in_qemu_for_series() {
             "no novel shape reported: the pattern memory's path is not exercised"
         );
         println!(
-            "| {} | {p} | {} | {} | {} | {} | {} | {} ({}) | {} / {} / {} | {} | {} | {} | {} |",
+            "| {} | {p} | {} | {} | {} | {} | {} | {} ({}) | {} / {} / {} | {} | {} | {} | {} | {} |",
             series.name,
             r.sizes.flash,
             r.sizes.ram,
@@ -115,6 +115,10 @@ fn firmware_matches_the_host_in_qemu_for_series() {
             r.push_insns,
             r.mean_push_insns,
             r.max_push_insns,
+            r.push_cycles.map_or("no cycle plugin".into(), |(m, a, x)| format!(
+                "{m} / {a} / {x} ({:.3} ms at 120 MHz)",
+                a as f64 / 120e3
+            )),
             r.fill_insns,
             r.stream_bytes,
             r.stack,
