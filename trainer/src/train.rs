@@ -530,6 +530,16 @@ pub fn write_metrics(path: &Path, history: &[EpochMetrics]) -> Result<(), String
     aedge_runtime::fs::write_atomic(path, &bytes).map_err(|e| e.to_string())
 }
 
+/// Holds burn's generator for one seeded draw. The generator is one per process and a model's
+/// parameters are drawn lazily, on first use, so another run seeding or drawing in between
+/// (training in threads, tests in parallel) would change them: hold this from `seed` until
+/// the parameters are drawn (a training run's first step, an export's read of the weights),
+/// and a seed gives the same weights however many runs share the process.
+pub fn seeding() -> std::sync::MutexGuard<'static, ()> {
+    static SEEDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SEEDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Trains `spec` on `data`, validating on `val` after every epoch.
 pub fn train(
     spec: &ModelSpec,
@@ -557,12 +567,8 @@ pub fn train(
         );
     }
     let device = &opts.device;
-    // burn's generator is one per process: a run draws its lazily initialised parameters on
-    // its first step, and another run seeding or drawing in between (training in threads,
-    // tests in parallel) would change them. Seeding and the first step hold this lock, so a
-    // seed gives the same weights however many runs share the process.
-    static SEEDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let mut seeding = Some(SEEDING.lock().unwrap_or_else(|e| e.into_inner()));
+    // Seeding and the first step, where the parameters are drawn, hold the generator.
+    let mut seeded = Some(seeding());
     device.seed(cfg.seed);
     let devices: Vec<Device> = std::iter::once(device.clone())
         .chain(opts.replicas.iter().cloned())
@@ -620,7 +626,7 @@ pub fn train(
             let (grads, value) =
                 parallel::step(&model, cfg, b, seed, &devices, opts.host_passes, &mut work)?;
             // Every parameter has been drawn by now.
-            seeding.take();
+            seeded.take();
             if !value.is_finite() {
                 return Err(format!("the loss became {value} at epoch {epoch}, step {step}; lower the learning rate"));
             }

@@ -74,6 +74,8 @@ fn reference_data(spec: &ModelSpec, mnist: Option<&Dataset>) -> Dataset {
 pub fn reference(name: &str, mnist: Option<&Dataset>) -> Result<Subject, String> {
     let spec = spec_of(name)?;
     let device = burn::tensor::Device::flex();
+    // Held until `from_model` has read the weights, where they are drawn.
+    let _seeded = aedge_trainer::train::seeding();
     device.seed(7);
     let model = spec.build(&device)?;
     let data = reference_data(&spec, mnist);
