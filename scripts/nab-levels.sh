@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # NAB's standard score of our detector for several pattern-memory level counts, and their
-# mean: the score moves by about ±2 points with the level count, in no order, so one count's
-# score says less than the mean. Usage: scripts/nab-levels.sh <folder holding nab/> [levels...]
+# mean and range: the score moves by about ±2 points with the level count, in no order, so
+# one count's score says less than the mean. Usage: scripts/nab-levels.sh <folder holding nab/> [levels...]
 # (default levels: 60 64 68 72 76 80 84). Needs a release build of the CLI (cargo build
 # --release --bin aedge; set CARGO_TARGET_DIR as for the build).
 set -euo pipefail
@@ -21,5 +21,6 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 print(sys.argv[2], *[f"{p['score']:.4f}" for p in r["profiles"]])
 PY
-done | awk '{print "levels " $1 ": standard " $2 ", low FP " $3 ", low FN " $4; s+=$2; f+=$3; n+=$4; k++}
-  END {if (k) printf "mean over %d level counts: standard %.2f, low FP %.2f, low FN %.2f\n", k, s/k, f/k, n/k}'
+done | awk '{print "levels " $1 ": standard " $2 ", low FP " $3 ", low FN " $4; s+=$2; f+=$3; n+=$4; k++
+    if (k == 1 || $2 < lo) lo = $2; if (k == 1 || $2 > hi) hi = $2}
+  END {if (k) printf "mean over %d level counts: standard %.2f (%.2f to %.2f), low FP %.2f, low FN %.2f\n", k, s/k, lo, hi, f/k, n/k}'
