@@ -92,6 +92,14 @@ fn our_detector_runs_the_whole_corpus() {
     assert_eq!(profiles.len(), 3);
     let standard = profiles[0]["score"].as_f64().unwrap();
     assert!(standard > 65.0, "standard score {standard}");
+    // Each series' part of the standard score: they add up to the corpus's.
+    let parts = j["per_series_standard"].as_array().unwrap();
+    assert_eq!(parts.len(), 58);
+    let sum = |k: &str| parts.iter().map(|p| p[k].as_f64().unwrap()).sum::<f64>();
+    assert!((sum("raw") - profiles[0]["raw"].as_f64().unwrap()).abs() < 1e-6);
+    for k in ["windows_detected", "windows", "false_positives"] {
+        assert_eq!(sum(k), profiles[0][k].as_f64().unwrap(), "{k}");
+    }
     assert!(j["model"]["int8_weight_bytes"].as_u64().unwrap() < 64 * 1024);
     assert!(j["model"]["stream_bytes_max"].as_u64().unwrap() < 16 * 1024);
     let results = out.join("results/realKnownCause/machine_temperature_system_failure.csv");

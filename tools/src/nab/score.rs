@@ -188,9 +188,96 @@ pub fn score(files: &[Scored], profile: Profile) -> Result {
     }
 }
 
+/// One series at a given threshold: what it adds to the corpus's raw score, and why.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SeriesResult {
+    /// The series' part of the raw score: its windows' best detections (or −fn each when
+    /// missed) plus its false positives' costs. Summed over the corpus, the corpus's raw score.
+    pub raw: f64,
+    /// Its windows detected.
+    pub detected: usize,
+    /// Its label windows.
+    pub windows: usize,
+    /// Its detections outside every window (scored rows).
+    pub false_positives: usize,
+}
+
+/// Scores one series at `threshold` under `profile` (NAB's per-file scores at the corpus's
+/// optimised threshold).
+pub fn series(f: &Scored, profile: Profile, threshold: f64) -> SeriesResult {
+    let n = f.scores.len();
+    let values = row_values(n, f.windows, 0);
+    let mut best = vec![-profile.fn_; f.windows.len()];
+    let mut hit = vec![false; f.windows.len()];
+    let (mut fp_cost, mut false_positives) = (0.0, 0);
+    for (&score, row) in f.scores.iter().zip(&values).skip(probation(n)) {
+        if score < threshold {
+            continue;
+        }
+        match *row {
+            Row::Window { window, value } => {
+                hit[window] = true;
+                best[window] = best[window].max(value * profile.tp);
+            }
+            Row::Outside { value } => {
+                fp_cost += value * profile.fp;
+                false_positives += 1;
+            }
+        }
+    }
+    SeriesResult {
+        raw: best.iter().sum::<f64>() + fp_cost,
+        detected: hit.iter().filter(|&&h| h).count(),
+        windows: f.windows.len(),
+        false_positives,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn series_results_add_up_to_the_corpus() {
+        // Two series: a window found late plus a false positive after it; a window missed and
+        // a false positive before any window.
+        let (w1, w2) = ([(100, 119)], [(120, 139)]);
+        let mut s1 = vec![0.0; 200];
+        s1[110] = 0.9;
+        s1[150] = 0.95;
+        let mut s2 = vec![0.0; 200];
+        s2[60] = 0.97;
+        s2[125] = 0.5;
+        let files = [
+            Scored {
+                scores: &s1,
+                windows: &w1,
+            },
+            Scored {
+                scores: &s2,
+                windows: &w2,
+            },
+        ];
+        for p in PROFILES {
+            let r = score(&files, p);
+            let parts: Vec<SeriesResult> =
+                files.iter().map(|f| series(f, p, r.threshold)).collect();
+            let raw: f64 = parts.iter().map(|s| s.raw).sum();
+            assert!((raw - r.raw).abs() < 1e-9, "{p:?}: {raw} vs {r:?}");
+            assert_eq!(parts.iter().map(|s| s.detected).sum::<usize>(), r.detected);
+            assert_eq!(
+                parts.iter().map(|s| s.false_positives).sum::<usize>(),
+                r.false_positives
+            );
+            assert_eq!(parts.iter().map(|s| s.windows).sum::<usize>(), r.windows);
+        }
+        // At a threshold of 0.9 the second series has only its false positive; its window is
+        // missed.
+        let p = PROFILES[0];
+        let s = series(&files[1], p, 0.9);
+        assert_eq!((s.detected, s.false_positives), (0, 1));
+        assert!((s.raw - (-p.fn_ - p.fp)).abs() < 1e-12, "{s:?}");
+    }
 
     #[test]
     fn probation_is_fifteen_percent_capped() {

@@ -272,7 +272,28 @@ pub fn run(a: Args, out: Out) -> Result<()> {
         .iter()
         .map(|&p| score::score(&scored, p))
         .collect();
-    report(&a.out, &detector, &results, ours.as_ref(), files.len(), out)
+    // Where the standard score comes from: each series at the standard threshold.
+    let standard = &results[0];
+    let per_series: Vec<(&str, usize, score::SeriesResult)> = files
+        .iter()
+        .zip(&scored)
+        .map(|(f, s)| {
+            (
+                f.name.as_str(),
+                f.values.len(),
+                score::series(s, standard.profile, standard.threshold),
+            )
+        })
+        .collect();
+    report(
+        &a.out,
+        &detector,
+        &results,
+        &per_series,
+        ours.as_ref(),
+        files.len(),
+        out,
+    )
 }
 
 /// A normalised score to four decimals; "n/a" when the series that were run hold no anomaly
@@ -285,11 +306,13 @@ fn score_text(v: f64) -> String {
     }
 }
 
-/// The report: our three scores beside the scoreboard.
+/// The report: our three scores beside the scoreboard, then each series' part of the
+/// standard score.
 fn report(
     dir: &Path,
     detector: &str,
     results: &[score::Result],
+    per_series: &[(&str, usize, score::SeriesResult)],
     ours: Option<&Detector>,
     series: usize,
     out: Out,
@@ -356,6 +379,27 @@ fn report(
         "aedge eval nab",
         &d,
     );
+    let mut ps = Table::new(&[
+        "series",
+        "rows",
+        "windows found",
+        "false positives",
+        "raw (standard)",
+    ]);
+    for (name, rows, r) in per_series {
+        ps.row(vec![
+            name.to_string(),
+            rows.to_string(),
+            format!("{} of {}", r.detected, r.windows),
+            r.false_positives.to_string(),
+            format!("{:.4}", r.raw),
+        ]);
+    }
+    w.table(
+        "Each series at the standard profile's threshold (its raw parts add up to the corpus's)",
+        "aedge eval nab",
+        &ps,
+    );
     let json = json!({
         "detector": detector,
         "series": series,
@@ -377,6 +421,14 @@ fn report(
             "null": r.null,
             "perfect": r.perfect,
             "threshold": r.threshold,
+            "windows_detected": r.detected,
+            "windows": r.windows,
+            "false_positives": r.false_positives,
+        })).collect::<Vec<_>>(),
+        "per_series_standard": per_series.iter().map(|(name, rows, r)| json!({
+            "series": name,
+            "rows": rows,
+            "raw": r.raw,
             "windows_detected": r.detected,
             "windows": r.windows,
             "false_positives": r.false_positives,
