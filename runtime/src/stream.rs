@@ -175,11 +175,10 @@ impl Running {
     /// window, if there was one; `novel`: a value since the last window lay outside every
     /// value seen before; `pattern`: if the pattern memory made a point since the last
     /// window, its highest report, 0 for none — `None` if it made no point), then adds them
-    /// to the distributions. The
-    /// level's `L` is the larger of the two errors' likelihoods; a pattern report, raised by
-    /// the highest level since the memory's previous point ([`CORROBORATION`]), raises the
-    /// level to at least [`PATTERN_FLOOR`], under the same hold, so an event seen by both is
-    /// reported once.
+    /// to the distributions. The level's `L` is the larger of the two errors' likelihoods; a
+    /// pattern report, raised by the highest level since the memory's previous point
+    /// ([`CORROBORATION`]), raises the level to at least [`PATTERN_FLOOR`], under the same
+    /// hold ([`FIRM`]), so an event seen by both is reported once.
     pub fn update(
         &mut self,
         error: f32,

@@ -137,17 +137,7 @@ fn a_full_pattern_memory_is_measured_in_qemu() {
     let work = repo_root().join("target/firmware-patterns");
     std::fs::create_dir_all(&work).unwrap();
     let elf = work.join("patterns.elf");
-    // The demo builds with any embedded model; it does not use it.
-    let models = repo_root().join("firmware/models");
-    mcu::build(
-        mcu::PATTERNS,
-        &models.join("dense-scorer-int8.aedge"),
-        &models.join("mnist4.f32"),
-        None,
-        &firmware::target_dir(),
-        &elf,
-    )
-    .unwrap();
+    mcu::build_micro(mcu::PATTERNS, &firmware::target_dir(), &elf).unwrap();
     let (raw, mut reads) = mcu::run_qemu_maybe_cycles(&elf, 120).unwrap();
     let lines = mcu::decode(&elf, &raw).unwrap();
     let full = lines

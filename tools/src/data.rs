@@ -66,9 +66,14 @@ pub struct DataArgs {
     pub no_patterns: bool,
     /// CSV series: quantization levels of the pattern memory's value range (finer levels
     /// tell more shapes apart).
-    #[arg(long, default_value_t = aedge_runtime::pattern::LEVELS,
-          value_parser = clap::value_parser!(u16).range(2..=aedge_runtime::pattern::MAX_LEVELS as i64))]
+    #[arg(long, default_value_t = aedge_runtime::pattern::LEVELS, value_parser = pattern_levels())]
     pub pattern_levels: u16,
+}
+
+/// `--pattern-levels`' parser (`train`, `eval nab`): 2 to the most levels the categories'
+/// bytes tell apart.
+pub fn pattern_levels() -> clap::builder::RangedI64ValueParser<u16> {
+    clap::value_parser!(u16).range(2..=aedge_runtime::pattern::MAX_LEVELS as i64)
 }
 
 impl DataArgs {

@@ -55,16 +55,7 @@ fn the_plugin_counts_the_manuals_cycles_on_micro_benchmarks() {
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
     let elf = work.join("cycles.elf");
-    let models = repo().join("firmware/models");
-    mcu::build(
-        mcu::CYCLES,
-        &models.join("dense-scorer-int8.aedge"),
-        &models.join("mnist4.f32"),
-        None,
-        &mcu::target_dir(),
-        &elf,
-    )
-    .unwrap();
+    mcu::build_micro(mcu::CYCLES, &mcu::target_dir(), &elf).unwrap();
     let (raw, mut reads) = mcu::run_qemu_cycles(&elf, 120).unwrap();
     assert_eq!(reads.unknown, 0, "instructions the plugin could not decode");
     let lines = mcu::decode(&elf, &raw).unwrap();

@@ -105,6 +105,20 @@ pub fn build(
     build_and_copy(cmd, target_dir, &built, elf, "firmware build")
 }
 
+/// [`build`] of a micro-benchmark (`bin`: [`CYCLES`], [`PATTERNS`]) that uses no model: the
+/// firmware's build still embeds one, its default (`firmware/models/`).
+pub fn build_micro(bin: &str, target_dir: &Path, elf: &Path) -> Result<(), String> {
+    let models = check_firmware_dir()?.join("models");
+    build(
+        bin,
+        &models.join("dense-scorer-int8.aedge"),
+        &models.join("mnist4.f32"),
+        None,
+        target_dir,
+        elf,
+    )
+}
+
 /// Runs a nested cargo build into `target_dir` and copies its product `built` to `to`, with
 /// the other builds that share `target_dir` (other processes too) waiting on a lock file in
 /// it: another build would overwrite the product before it is copied.

@@ -66,7 +66,7 @@ pub struct Args {
     /// Our detector: quantization levels of the pattern memory (the score moves by about ±2
     /// points with this, in no order; scripts/nab-levels.sh runs several).
     #[arg(long, default_value_t = aedge_runtime::pattern::LEVELS,
-          value_parser = clap::value_parser!(u16).range(2..=aedge_runtime::pattern::MAX_LEVELS as i64))]
+          value_parser = crate::data::pattern_levels())]
     pattern_levels: u16,
     /// Only the first N series, in NAB's order (a quick look: the score is then not NAB's).
     #[arg(long)]
